@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bench.h - the benchmark program's shared pieces.  Each figure is printed
+ * next to its anchor (a kernel or library baseline) measured in the same run.
+ */
+#ifndef DC_BENCH_H
+#define DC_BENCH_H
+
+#include <daxcore/daxcore.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Whether figure @name was selected (--only); cheap, call before measuring. */
+bool bench_selected(const char *name);
+
+/*
+ * Print one figure.  @anchor describes the baseline; @anchor_value 0 means
+ * "no numeric anchor" (ratio printed as null).
+ */
+void bench_report(const char *name, const char *unit, double value,
+		  const char *anchor, double anchor_value);
+
+/* Monotonic nanoseconds. */
+uint64_t bench_now_ns(void);
+
+/* Resident set size of this process in KiB (from /proc/self/statm). */
+uint64_t bench_rss_kib(void);
+
+/* Prevent the compiler from optimising a value away. */
+#define bench_keep(x) __asm__ volatile("" : : "r"(x) : "memory")
+
+/* Groups, one per bench/*.c file. */
+void bench_folio(void);   /* bench_folio.c: liveref, pins, requests, regions */
+void bench_index(void);   /* bench_index.c: the mapping index vs JudyL */
+void bench_mapping(void); /* bench_mapping.c: entry operations */
+
+#endif

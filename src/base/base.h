@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * base.h - internal helpers shared by every layer (not installed).
+ *
+ * Name tiers: dc_ public (include/daxcore/), dc__ shared between library
+ * files (declared in the layer headers under src/), everything else static.
+ */
+#ifndef DC_BASE_H
+#define DC_BASE_H
+
+#include <daxcore/common.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define DC_CACHELINE 64
+#define DC_ALIGNED_CL __attribute__((aligned(DC_CACHELINE)))
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define DC_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+#define container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - __builtin_offsetof(type, member)))
+
+/* Relaxed/acquire/release shorthands for C11 atomics. */
+#define ld_relaxed(p) atomic_load_explicit((p), memory_order_relaxed)
+#define ld_acquire(p) atomic_load_explicit((p), memory_order_acquire)
+#define st_relaxed(p, v) atomic_store_explicit((p), (v), memory_order_relaxed)
+#define st_release(p, v) atomic_store_explicit((p), (v), memory_order_release)
+
+/*
+ * Record a failure for dc_errmsg() and return @err (a negative errno), so a
+ * call site reads: return dc__fail(-EINVAL, "size %s is not ...", s);
+ */
+int dc__fail(int err, const char *fmt, ...) DC_PRINTF(2, 3);
+
+/* Abort with a message: a broken invariant, never bad input. */
+_Noreturn void dc__bug(const char *file, int line, const char *fmt, ...) DC_PRINTF(3, 4);
+#define DC_BUG(...) dc__bug(__FILE__, __LINE__, __VA_ARGS__)
+#define DC_BUG_ON(c)                                      \
+	do {                                              \
+		if (unlikely(c))                          \
+			DC_BUG("BUG_ON(%s)", #c);         \
+	} while (0)
+
+/*
+ * Allocation that tests can make fail: dc__malloc/calloc/aligned return NULL
+ * when the fault injector says so (DAXCORE_FAIL_ALLOC=N fails every Nth call,
+ * or dc__fault_set() from a test).
+ */
+void *dc__malloc(size_t n);
+void *dc__calloc(size_t n, size_t sz);
+void *dc__zalloc_aligned(size_t align, size_t n);
+bool dc__fault_alloc(void);
+/* Tests: fail allocation number @nth from now (1 = the next), 0 = never. */
+void dc__fault_set(unsigned long nth);
+unsigned long dc__alloc_count(void);
+
+
+
+/* liveref.c: wait for @cond on @addr, calling opts->progress(outstanding(arg)). */
+struct dc_drain_opts;
+int dc__drain_wait(const void *addr, bool (*cond)(void *), void *arg,
+		   uint64_t (*outstanding)(void *), const struct dc_drain_opts *opts);
+
+#endif

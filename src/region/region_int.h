@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * region_int.h - the region and folio records, shared by src/region and
+ * src/folio (not installed).
+ *
+ * Metadata layout.  A region's folio records form one array indexed by
+ * folio number (pgoff >> order), reserved as a MAP_NORESERVE anonymous
+ * mapping: the kernel backs each 4 KiB page of it (a "section" of 256
+ * records) only when first written, so a sparse 64 TiB region costs nothing
+ * until used, and the hot paths index the array directly.  A bitmap (same
+ * trick) records which sections were touched, for the statistics.
+ *
+ * Each record is 16 bytes: the reference count, the region id (so a folio
+ * finds its region and offset with no header), flags, and the owner word.
+ */
+#ifndef DC_REGION_INT_H
+#define DC_REGION_INT_H
+
+#include "base/base.h"
+
+#include <daxcore/folio.h>
+#include <daxcore/liveref.h>
+#include <daxcore/region.h>
+#include <pthread.h>
+
+struct dc_folio {
+	_Atomic uint32_t ref;    /* 0 = idle; pins add DC_PIN_BIAS */
+	_Atomic uint16_t rid;    /* region id, set at the first request */
+	_Atomic uint16_t flags;  /* DC__FOLIO_* */
+	_Atomic uint64_t owner;  /* owner word, or share count when SHARED */
+};
+_Static_assert(sizeof(struct dc_folio) == 16, "folio record must stay 16 bytes");
+
+#define DC__FOLIO_POISON 0x1u
+#define DC__FOLIO_SHARED 0x2u
+
+#define DC__SECTION_SHIFT 8 /* 256 records = one 4 KiB page of metadata */
+#define DC__MAX_REGIONS 65536u
+
+struct dc__claim {
+	void *holder;
+	const struct dc_holder_ops *ops;
+};
+
+struct dc_region {
+	struct dc_liveref live;     /* held by every non-idle folio */
+	_Atomic uint32_t dead;      /* removal started */
+	uint16_t id;                /* index in dc__regions[] */
+	enum dc_region_type type;
+	unsigned order;             /* folio order */
+	uint64_t size, npages, nfolios;
+	char *base;                 /* the linear map */
+	int fd;
+	bool file_backed;           /* flush with msync */
+	char *spec;
+
+	struct dc_folio *meta;      /* nfolios records (NULL when limited) */
+	size_t meta_bytes;
+	_Atomic uint64_t *touched;  /* bitmap of sections written */
+	size_t touched_bytes;
+	_Atomic uint64_t nsections; /* sections touched */
+
+	_Atomic(struct dc__claim *) claim; /* read under RCU */
+	pthread_mutex_t claim_lock;        /* claim changes, notify */
+	pthread_cond_t claim_cond;
+	struct dc__claim *notifying;       /* claim whose notify runs */
+	bool pre_remove_sent;
+};
+
+/* Regions by id (folio -> region).  Entries stay valid until removal ends. */
+extern _Atomic(struct dc_region *) dc__regions[DC__MAX_REGIONS];
+
+static inline struct dc_region *dc__folio_region(const struct dc_folio *f)
+{
+	return atomic_load_explicit(&dc__regions[ld_relaxed((_Atomic uint16_t *)&f->rid)],
+				    memory_order_acquire);
+}
+
+/* spec.c: parse @spec and set up the backend (base, fd, sizes, type, order). */
+int dc__region_open(struct dc_region *r, const char *spec);
+void dc__region_close(struct dc_region *r);
+/* spec.c: parse "123", "64K", "2M", "1G", "64T" into bytes. */
+int dc__parse_size(const char *s, size_t len, uint64_t *out);
+
+/* region.c: call the holder's notify_failure (not under any lock). */
+int dc__region_notify(struct dc_region *r, uint64_t pgoff, uint64_t nr, unsigned flags);
+/* region.c: mark the metadata section of folio @idx touched. */
+void dc__region_touch(struct dc_region *r, uint64_t idx);
+
+#endif

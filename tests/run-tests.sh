@@ -1,0 +1,33 @@
+#!/bin/sh
+# Run every test program: all of them in the normal gcc and clang builds and
+# under ASan+UBSan, the concurrency tests (test_conc_*) under TSan too.
+# Exit protocol per program: 0 pass, 77 skip, anything else fail.  Each run
+# has a time limit.  Ends with "N passed, N failed, N skipped".
+tests="$1"; conc="$2"
+pass=0; fail=0; skip=0; failed=""
+limit=${DAXCORE_TEST_TIMEOUT:-300}
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:${ASAN_OPTIONS:-}"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:${TSAN_OPTIONS:-}"
+log=build/test-logs; mkdir -p $log
+
+run() { # flavour name
+    bin="build/$1/tests/$2"; [ "$1" = normal ] && bin="build/tests/$2"
+    out="$log/$1.$2.log"
+    timeout -k 5 "$limit" "$bin" >"$out" 2>&1; rc=$?
+    case $rc in
+    0)  pass=$((pass+1)); echo "PASS  $1  $2";;
+    77) skip=$((skip+1)); echo "SKIP  $1  $2: $(grep -m1 SKIP "$out" | cut -c7-)";;
+    *)  fail=$((fail+1)); failed="$failed $1/$2"
+        echo "FAIL  $1  $2 (exit $rc)"; tail -n 30 "$out" | sed 's/^/      | /';;
+    esac
+}
+
+for t in $tests; do run normal "$t"; done
+for t in $tests; do run clang "$t"; done
+for t in $tests; do run asan "$t"; done
+for t in $conc; do run tsan "$t"; done
+
+[ -n "$failed" ] && echo "failed:$failed"
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
