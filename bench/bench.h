@@ -29,7 +29,7 @@ uint64_t bench_rss_kib(void);
 /* Prevent the compiler from optimising a value away. */
 #define bench_keep(x) __asm__ volatile("" : : "r"(x) : "memory")
 
-/* Groups, one per bench/*.c file. */
+/* Groups, one per file in bench/. */
 void bench_folio(void);   /* bench_folio.c: liveref, pins, requests, regions */
 void bench_index(void);   /* bench_index.c: the mapping index vs JudyL */
 void bench_mapping(void); /* bench_mapping.c: entry operations */

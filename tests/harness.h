@@ -18,6 +18,10 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Test-only hooks of the library (src/base/base.h): fail the nth allocation. */
+void dc__fault_set(unsigned long nth);
+unsigned long dc__alloc_count(void);
+
 #define T_PASS 0
 #define T_FAIL 1
 #define T_SKIP 77

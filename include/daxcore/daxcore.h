@@ -7,4 +7,6 @@
 #include <daxcore/liveref.h>
 #include <daxcore/region.h>
 #include <daxcore/folio.h>
+#include <daxcore/index.h>
+#include <daxcore/mapping.h>
 #endif

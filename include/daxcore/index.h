@@ -11,6 +11,12 @@
  * - Lookups and iteration take no lock: they run under RCU (liburcu) and are
  *   safe against concurrent modification; nodes are freed after a grace
  *   period.  A lookup sees, for each index, either the old or the new entry.
+ *   What a lockless call returns is consistent: a value comes with the first
+ *   index and order of the entry that held it.  An entry present and
+ *   unchanged for the whole of a find is found (and, if it holds @mark all
+ *   along, by find_marked), however the writer reshapes the nodes around
+ *   it; entries being stored, erased or (un)marked meanwhile may or may not
+ *   be seen.
  * - Modifications are serialised by the tree lock: dc_index_foo() takes it,
  *   __dc_index_foo() expects the caller to hold it (dc_index_lock()).
  *
@@ -127,7 +133,11 @@ DC_API uint64_t dc_index_find_marked(struct dc_index *ix, uint64_t start, uint64
 /** dc_index_count() - number of entries (a multi-order entry counts once). */
 DC_API uint64_t dc_index_count(struct dc_index *ix);
 
-/** dc_index_bytes() - bytes the index's nodes occupy now. */
+/**
+ * dc_index_bytes() - bytes the index's nodes occupy now: the sizes asked of
+ * the allocator (its own overhead not included, as for JudyLMemUsed()).
+ * Nodes waiting for a grace period are no longer counted.
+ */
 DC_API size_t dc_index_bytes(struct dc_index *ix);
 
 /**

@@ -66,6 +66,7 @@ static inline void dc__synchronize_rcu(void)
 /* Run @fn after a grace period; @fn must start with dc__rcu_after_gp(). */
 static inline void dc__call_rcu(struct rcu_head *head, void (*fn)(struct rcu_head *))
 {
+	dc__rcu_tsan_release(); /* the caller's last reads happen before @fn */
 	urcu_bp_call_rcu(head, fn);
 }
 

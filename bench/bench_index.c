@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bench_index.c - the mapping index against JudyL, same keys, same run.
+ *
+ *   index_lookup                  ns per dc_index_load(), 1 Mi dense keys
+ *                                 (0 .. 2^20 - 1) looked up in a shuffled
+ *                                 order; anchor: JudyLGet() of the same keys
+ *   index_lookup_sparse           the same for the sparse keys below
+ *   index_bytes_per_entry_dense   dc_index_bytes() / count for the dense keys;
+ *                                 anchor: JudyLMemUsed() / count
+ *   index_bytes_per_entry_sparse  the same for 1 Mi distinct random keys below
+ *                                 2^40 (fixed seed)
+ *
+ * Lookup rounds alternate between the two structures and the best round of
+ * each is reported, so a noisy neighbour hurts both alike.
+ */
+#include "bench.h"
+
+#include <Judy.h>
+#include <daxcore/index.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define NKEYS (UINT64_C(1) << 20)
+#define ROUNDS 7
+
+static uint64_t rnd(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * 0x2545f4914f6cdd1dull;
+}
+
+static void shuffle(uint64_t *k, size_t n, uint64_t seed)
+{
+	for (size_t i = n - 1; i > 0; i--) {
+		size_t j = (size_t)(rnd(&seed) % (i + 1));
+		uint64_t t = k[i];
+
+		k[i] = k[j];
+		k[j] = t;
+	}
+}
+
+struct pair {
+	struct dc_index *ix;
+	Pvoid_t judy;
+};
+
+/*
+ * Both structures with @keys[i] -> i + 1, each built in its own pass so that
+ * neither's nodes are scattered between the other's.
+ */
+static bool build(struct pair *p, const uint64_t *keys, size_t n)
+{
+	p->judy = NULL;
+	for (size_t i = 0; i < n; i++) {
+		Word_t *pv;
+
+		JLI(pv, p->judy, (Word_t)keys[i]);
+		if (pv == PJERR)
+			return false;
+		*pv = i + 1;
+	}
+	p->ix = dc_index_create();
+	if (!p->ix)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (dc_index_store(p->ix, keys[i], 0, i + 1)) {
+			fprintf(stderr, "bench_index: store failed: %s\n", dc_errmsg());
+			return false;
+		}
+	}
+	return true;
+}
+
+static void destroy(struct pair *p)
+{
+	Word_t bytes;
+
+	dc_index_destroy(p->ix);
+	JLFA(bytes, p->judy);
+	(void)bytes;
+}
+
+/* Best-of-ROUNDS ns per lookup of @order[] in each structure. */
+static void lookups(struct pair *p, const uint64_t *order, size_t n, double *dc_ns,
+		    double *judy_ns)
+{
+	*dc_ns = *judy_ns = 1e30;
+	for (int r = 0; r < ROUNDS; r++) {
+		uint64_t t0, sum = 0;
+		double ns;
+
+		t0 = bench_now_ns();
+		for (size_t i = 0; i < n; i++)
+			sum += dc_index_load(p->ix, order[i]);
+		ns = (double)(bench_now_ns() - t0) / (double)n;
+		bench_keep(sum);
+		if (sum != (uint64_t)n * (n + 1) / 2)
+			fprintf(stderr, "bench_index: daxcore lookups returned wrong values\n");
+		if (ns < *dc_ns)
+			*dc_ns = ns;
+
+		sum = 0;
+		t0 = bench_now_ns();
+		for (size_t i = 0; i < n; i++) {
+			Word_t *pv;
+
+			JLG(pv, p->judy, (Word_t)order[i]);
+			sum += pv ? *pv : 0;
+		}
+		ns = (double)(bench_now_ns() - t0) / (double)n;
+		bench_keep(sum);
+		if (ns < *judy_ns)
+			*judy_ns = ns;
+	}
+}
+
+static void bytes_report(const char *name, struct pair *p, size_t n)
+{
+	double mine = (double)dc_index_bytes(p->ix) / (double)n;
+	double judy = (double)JudyLMemUsed(p->judy) / (double)n;
+
+	bench_report(name, "B/entry", mine, "JudyLMemUsed() / count, same keys", judy);
+}
+
+void bench_index(void)
+{
+	bool dense_lookup = bench_selected("index_lookup");
+	bool sparse_lookup = bench_selected("index_lookup_sparse");
+	bool dense_bytes = bench_selected("index_bytes_per_entry_dense");
+	bool sparse_bytes = bench_selected("index_bytes_per_entry_sparse");
+	uint64_t *keys, *order, seed = 0x1dec0de;
+	struct pair p;
+	double a, b;
+
+	if (!dense_lookup && !sparse_lookup && !dense_bytes && !sparse_bytes)
+		return;
+	keys = malloc(NKEYS * sizeof(*keys));
+	order = malloc(NKEYS * sizeof(*order));
+	if (!keys || !order)
+		goto out;
+
+	if (dense_lookup || dense_bytes) {
+		for (size_t i = 0; i < NKEYS; i++)
+			keys[i] = order[i] = i;
+		shuffle(order, NKEYS, 42);
+		if (!build(&p, keys, NKEYS))
+			goto out;
+		if (dense_bytes)
+			bytes_report("index_bytes_per_entry_dense", &p, NKEYS);
+		if (dense_lookup) {
+			lookups(&p, order, NKEYS, &a, &b);
+			bench_report("index_lookup", "ns", a,
+				     "JudyLGet(), same 1 Mi dense keys, same shuffled order", b);
+		}
+		destroy(&p);
+	}
+
+	if (sparse_lookup || sparse_bytes) {
+		/* 1 Mi distinct random keys below 2^40 (distinct: checked in Judy). */
+		Pvoid_t seen = NULL;
+		Word_t freed;
+
+		for (size_t n = 0; n < NKEYS;) {
+			uint64_t k = rnd(&seed) & ((UINT64_C(1) << 40) - 1);
+			Word_t *pv;
+
+			JLI(pv, seen, (Word_t)k);
+			if (!pv || pv == PJERR)
+				goto out;
+			if (*pv)
+				continue;
+			*pv = 1;
+			keys[n] = order[n] = k;
+			n++;
+		}
+		JLFA(freed, seen);
+		(void)freed;
+		shuffle(order, NKEYS, 43);
+		if (!build(&p, keys, NKEYS))
+			goto out;
+		if (sparse_bytes)
+			bytes_report("index_bytes_per_entry_sparse", &p, NKEYS);
+		if (sparse_lookup) {
+			lookups(&p, order, NKEYS, &a, &b);
+			bench_report("index_lookup_sparse", "ns", a,
+				     "JudyLGet(), same 1 Mi sparse keys, same shuffled order", b);
+		}
+		destroy(&p);
+	}
+out:
+	free(keys);
+	free(order);
+	dc_quiesce();
+}

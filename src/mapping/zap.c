@@ -1,0 +1,459 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * zap.c - taking entries away: zap, delete, truncate, truncate_final,
+ * invalidate, and writeback; and the mapping's invariant check.
+ *
+ * Zap works in batches so no allocation is needed:
+ *   1. under the tree lock: wait for each entry to be unlocked, mark each
+ *      live real entry ZAP|LOCKED (lockless pinners now fail, invariant 3);
+ *   2. full fence (pairs with the pinner's "take ref, re-read entry");
+ *   3. without the tree lock: ->revoke, drop the mapping's references;
+ *   4. under the tree lock: unlock the entries (they stay ZAP), wake.
+ * Then any folio of a zapped entry that is not idle is busy: a pin that
+ * re-read the entry before step 1 holds it, and the caller waits for it.
+ */
+#include "mapping/mapping_int.h"
+
+#include <string.h>
+
+#define BATCH 64
+#define FINAL_WAIT_SLICE_NS 10000000ull /* 10 ms */
+
+struct zapped {
+	uint64_t first;
+	dc_entry_t e;
+};
+
+static inline uint64_t entry_last(uint64_t first, dc_entry_t e)
+{
+	return first + (UINT64_C(1) << dc_entry_order(e)) - 1;
+}
+
+static void note_busy(struct dc_mapping *m, dc_entry_t e, uint64_t first, struct dc_folio **busy,
+		      uint64_t *busy_at)
+{
+	struct dc_folio *f;
+
+	if (*busy && *busy_at <= first)
+		return;
+	f = dc__entry_busy_folio(m, e);
+	if (f) {
+		*busy = f;
+		*busy_at = first;
+	}
+}
+
+DC_API int dc_mapping_zap(struct dc_mapping *m, uint64_t first, uint64_t last,
+			  struct dc_folio **busy)
+{
+	struct zapped z[BATCH];
+	struct dc_folio *b = NULL;
+	uint64_t b_at = 0, i = first;
+	int total = 0, ret = dc__check_range(first, last);
+	bool more = true;
+
+	if (ret)
+		return ret;
+	if (last > DC_MAPPING_INDEX_MAX)
+		last = DC_MAPPING_INDEX_MAX;
+	while (more) {
+		int n = 0;
+
+		dc_index_lock(m->ix);
+		while (n < BATCH) {
+			uint64_t f;
+			unsigned o;
+			dc_entry_t e = dc_index_find(m->ix, i, last, &f, &o);
+
+			if (!e) {
+				more = false;
+				break;
+			}
+			if (dc_entry_locked(e)) {
+				e = dc__get_unlocked_entry(m, f, &f);
+				/* Passed on below, whatever we do with it. */
+				dc__entry_wake(m, f, DC__WAKE_NEXT);
+				continue; /* look again from i: it may have changed */
+			}
+			if (dc_entry_is_real(e)) {
+				if (!dc_entry_is_zapped(e)) {
+					dc__entry_store(m, f, e | DC_ENTRY_ZAP | DC_ENTRY_LOCKED);
+					z[n].first = f;
+					z[n++].e = e;
+				} else {
+					note_busy(m, e, f, &b, &b_at); /* zapped earlier, maybe pinned */
+				}
+			}
+			if (entry_last(f, e) >= last) {
+				more = false;
+				break;
+			}
+			i = entry_last(f, e) + 1;
+		}
+		dc_index_unlock(m->ix);
+		atomic_thread_fence(memory_order_seq_cst);
+		for (int k = 0; k < n; k++) {
+			dc__entry_revoke(m, z[k].first, z[k].e);
+			dc__entry_put_refs(m, z[k].e);
+		}
+		if (n) {
+			dc_index_lock(m->ix);
+			for (int k = 0; k < n; k++)
+				dc__entry_store(m, z[k].first, z[k].e | DC_ENTRY_ZAP);
+			dc_index_unlock(m->ix);
+			for (int k = 0; k < n; k++) {
+				dc__entry_wake(m, z[k].first, DC__WAKE_NEXT);
+				note_busy(m, z[k].e, z[k].first, &b, &b_at);
+			}
+		}
+		total += n;
+	}
+	if (busy)
+		*busy = b;
+	return total;
+}
+
+/*
+ * Whether entry @e (unlocked) may be deleted now: ZERO/EMPTY always; a real
+ * entry when zapped and all its folios idle.
+ */
+static bool deletable(struct dc_mapping *m, dc_entry_t e)
+{
+	if (!dc_entry_is_real(e))
+		return true;
+	return dc_entry_is_zapped(e) && !dc__entry_busy_folio(m, e);
+}
+
+/* Remove unlocked entry @e at @first.  Tree lock held. */
+static void remove_entry(struct dc_mapping *m, uint64_t first, dc_entry_t e)
+{
+	if (dc_entry_is_real(e))
+		dc__entry_disassociate(m, first, e);
+	__dc_index_erase(m->ix, first);
+	dc__entry_wake(m, first, DC__WAKE_ALL);
+}
+
+static void violation(struct dc_mapping *m, uint64_t first, dc_entry_t e)
+{
+	atomic_fetch_add(&m->violations, 1);
+	dc__fail(-EBUSY, "delete: entry at %llu is %s: zap it and wait for its pins first",
+		 (unsigned long long)first, dc_entry_is_zapped(e) ? "zapped but busy" : "live");
+}
+
+DC_API int dc_mapping_delete(struct dc_mapping *m, uint64_t index)
+{
+	uint64_t first;
+	dc_entry_t e;
+
+	dc_index_lock(m->ix);
+	e = dc__get_unlocked_entry(m, index, &first);
+	if (!e) {
+		dc_index_unlock(m->ix);
+		return dc__fail(-ENOENT, "delete: no entry at %llu", (unsigned long long)index);
+	}
+	if (!deletable(m, e)) {
+		violation(m, first, e);
+		dc_index_unlock(m->ix);
+		dc__entry_wake(m, first, DC__WAKE_NEXT);
+		return -EBUSY;
+	}
+	remove_entry(m, first, e);
+	dc_index_unlock(m->ix);
+	if (dc_entry_is_zero(e))
+		dc__entry_revoke(m, first, e);
+	return 0;
+}
+
+/* Delete what can be deleted in [first, last]; -EBUSY if anything stayed. */
+static int truncate_range(struct dc_mapping *m, uint64_t first, uint64_t last, bool count)
+{
+	struct zapped zero[BATCH];
+	uint64_t i = first;
+	bool stayed = false, more = true;
+
+	while (more) {
+		int nz = 0;
+
+		dc_index_lock(m->ix);
+		while (nz < BATCH) {
+			uint64_t f;
+			unsigned o;
+			dc_entry_t e = dc_index_find(m->ix, i, last, &f, &o);
+
+			if (!e) {
+				more = false;
+				break;
+			}
+			if (dc_entry_locked(e)) {
+				e = dc__get_unlocked_entry(m, f, &f);
+				dc__entry_wake(m, f, DC__WAKE_NEXT);
+				continue;
+			}
+			if (deletable(m, e)) {
+				remove_entry(m, f, e);
+				if (dc_entry_is_zero(e)) {
+					zero[nz].first = f;
+					zero[nz++].e = e;
+				}
+			} else {
+				stayed = true;
+				if (count)
+					violation(m, f, e);
+			}
+			if (entry_last(f, e) >= last) {
+				more = false;
+				break;
+			}
+			i = entry_last(f, e) + 1;
+		}
+		dc_index_unlock(m->ix);
+		for (int k = 0; k < nz; k++)
+			dc__entry_revoke(m, zero[k].first, zero[k].e);
+	}
+	return stayed ? -EBUSY : 0;
+}
+
+DC_API int dc_mapping_truncate(struct dc_mapping *m, uint64_t first, uint64_t last)
+{
+	int ret = dc__check_range(first, last);
+
+	if (ret)
+		return ret;
+	if (last > DC_MAPPING_INDEX_MAX)
+		last = DC_MAPPING_INDEX_MAX;
+	ret = truncate_range(m, first, last, true);
+	return ret ? dc__fail(ret, "truncate [%llu, %llu]: live or busy entries stayed",
+			      (unsigned long long)first, (unsigned long long)last) : 0;
+}
+
+DC_API int dc_mapping_truncate_final(struct dc_mapping *m, const struct dc_wait_opts *opts)
+{
+	atomic_store(&m->exiting, 1);
+	for (;;) {
+		struct dc_folio *busy;
+		int ret = dc_mapping_zap(m, 0, DC_MAPPING_INDEX_MAX, &busy);
+
+		if (ret < 0)
+			return ret;
+		if (busy) {
+			/*
+			 * A pin outlives the mapping's references: wait (patch 05).
+			 * In slices: a fault that grabbed before we marked the
+			 * mapping exiting may map the folio again, and then only
+			 * the next zap makes it idle.
+			 */
+			struct dc_wait_opts w = { .cancel = opts ? opts->cancel : NULL };
+			uint64_t slice = dc_now_ns() + FINAL_WAIT_SLICE_NS;
+
+			w.deadline_ns = opts && opts->deadline_ns && opts->deadline_ns < slice
+						? opts->deadline_ns : slice;
+			ret = dc_folio_wait_idle(busy, 0, &w);
+			if (ret == -ETIMEDOUT && w.deadline_ns == slice)
+				continue;
+			if (ret)
+				return dc__fail(ret, "truncate_final: page %llu is still pinned",
+						(unsigned long long)dc_folio_pgoff(busy));
+			continue;
+		}
+		/* Not counted as violations: a fault that grabbed before exiting
+		 * may insert after the zap; the next round zaps it. */
+		if (!truncate_range(m, 0, DC_MAPPING_INDEX_MAX, false) && !dc_index_count(m->ix))
+			return 0;
+	}
+}
+
+DC_API int dc_mapping_invalidate(struct dc_mapping *m, uint64_t first, uint64_t last)
+{
+	struct zapped z[BATCH], zero[BATCH];
+	uint64_t i = first;
+	int dropped = 0, ret = dc__check_range(first, last);
+	bool more = true;
+
+	if (ret)
+		return ret;
+	if (last > DC_MAPPING_INDEX_MAX)
+		last = DC_MAPPING_INDEX_MAX;
+	while (more) {
+		int n = 0, nz = 0;
+
+		dc_index_lock(m->ix);
+		while (n < BATCH && nz < BATCH) {
+			uint64_t f;
+			unsigned o;
+			dc_entry_t e = dc_index_find(m->ix, i, last, &f, &o);
+
+			if (!e) {
+				more = false;
+				break;
+			}
+			if (dc_entry_locked(e)) {
+				/* busy: stays */
+			} else if (!dc_entry_is_real(e) || dc_entry_is_zapped(e)) {
+				if (deletable(m, e)) {
+					remove_entry(m, f, e);
+					dropped++;
+					if (dc_entry_is_zero(e)) {
+						zero[nz].first = f;
+						zero[nz++].e = e;
+					}
+				}
+			} else if (!dc_index_get_mark(m->ix, f, DC_MARK_DIRTY) &&
+				   !dc_index_get_mark(m->ix, f, DC_MARK_TOWRITE)) {
+				struct dc_folio *fo = NULL;
+				bool only_ours = true;
+
+				for (uint64_t pg = dc_entry_pgoff(e);
+				     pg < dc_entry_pgoff(e) + (UINT64_C(1) << o);
+				     pg += UINT64_C(1) << m->region->order) {
+					fo = dc_folio_lookup(m->region, pg);
+					if (!fo || dc_folio_refcount(fo) != 1 || dc_folio_shares(fo))
+						only_ours = false;
+				}
+				if (only_ours) {
+					dc__entry_store(m, f, e | DC_ENTRY_ZAP | DC_ENTRY_LOCKED);
+					z[n].first = f;
+					z[n++].e = e;
+				}
+			}
+			if (entry_last(f, e) >= last) {
+				more = false;
+				break;
+			}
+			i = entry_last(f, e) + 1;
+		}
+		dc_index_unlock(m->ix);
+		for (int k = 0; k < nz; k++)
+			dc__entry_revoke(m, zero[k].first, zero[k].e);
+		atomic_thread_fence(memory_order_seq_cst);
+		for (int k = 0; k < n; k++) {
+			dc__entry_revoke(m, z[k].first, z[k].e);
+			dc__entry_put_refs(m, z[k].e);
+		}
+		if (!n)
+			continue;
+		dc_index_lock(m->ix);
+		for (int k = 0; k < n; k++) {
+			dc_entry_t e = z[k].e | DC_ENTRY_ZAP;
+
+			if (!dc__entry_busy_folio(m, e)) {
+				remove_entry(m, z[k].first, e);
+				dropped++;
+			} else { /* a pin raced in before the zap: it stays, zapped */
+				dc__entry_store(m, z[k].first, e);
+				dc__entry_wake(m, z[k].first, DC__WAKE_NEXT);
+			}
+		}
+		dc_index_unlock(m->ix);
+	}
+	return dropped;
+}
+
+DC_API int dc_mapping_writeback(struct dc_mapping *m, uint64_t first, uint64_t last)
+{
+	uint64_t i, f;
+	unsigned o;
+	int done = 0, ret = dc__check_range(first, last);
+
+	if (ret)
+		return ret;
+	if (last > DC_MAPPING_INDEX_MAX)
+		last = DC_MAPPING_INDEX_MAX;
+	/* 1. Tag: only what is dirty now gets written by this call. */
+	dc_index_lock(m->ix);
+	for (i = first; dc_index_find_marked(m->ix, i, last, DC_MARK_DIRTY, &f, &o);) {
+		__dc_index_set_mark(m->ix, f, DC_MARK_TOWRITE);
+		if (f + (UINT64_C(1) << o) - 1 >= last)
+			break;
+		i = f + (UINT64_C(1) << o);
+	}
+	dc_index_unlock(m->ix);
+
+	/* 2. Write each tagged entry under its entry lock. */
+	for (i = first; dc_index_find_marked(m->ix, i, last, DC_MARK_TOWRITE, &f, &o);) {
+		uint64_t ef;
+		dc_entry_t e;
+
+		dc_index_lock(m->ix);
+		e = dc__get_unlocked_entry(m, f, &ef);
+		if (!e || ef != f || !dc_index_get_mark(m->ix, f, DC_MARK_TOWRITE)) {
+			dc_index_unlock(m->ix);
+			put_unlocked:
+			if (e)
+				dc__entry_wake(m, ef, DC__WAKE_NEXT);
+			continue; /* changed meanwhile: look again from i */
+		}
+		__dc_index_clear_mark(m->ix, f, DC_MARK_TOWRITE);
+		if (!dc_entry_is_real(e)) {
+			__dc_index_clear_mark(m->ix, f, DC_MARK_DIRTY);
+			dc_index_unlock(m->ix);
+			goto put_unlocked;
+		}
+		dc__entry_store(m, f, e | DC_ENTRY_LOCKED);
+		dc_index_unlock(m->ix);
+
+		if (m->ops && m->ops->mkclean)
+			m->ops->mkclean(m, f, UINT64_C(1) << o, m->priv);
+		ret = dc_region_flush(m->region, dc_entry_pgoff(e), UINT64_C(1) << o);
+
+		dc_index_lock(m->ix);
+		if (ret) /* keep DIRTY; tag it again for whoever retries */
+			__dc_index_set_mark(m->ix, f, DC_MARK_TOWRITE);
+		else
+			__dc_index_clear_mark(m->ix, f, DC_MARK_DIRTY);
+		dc__entry_store(m, f, e);
+		dc_index_unlock(m->ix);
+		dc__entry_wake(m, f, DC__WAKE_NEXT);
+		if (ret)
+			return ret;
+		done++;
+		if (f + (UINT64_C(1) << o) - 1 >= last)
+			break;
+		i = f + (UINT64_C(1) << o);
+	}
+	return done;
+}
+
+DC_API bool dc_mapping_check(struct dc_mapping *m)
+{
+	uint64_t i = 0, f;
+	unsigned o;
+	dc_entry_t e;
+	bool ok = dc_index_check(m->ix);
+
+	while (ok && (e = dc_index_find(m->ix, i, DC_MAPPING_INDEX_MAX, &f, &o))) {
+		const char *why = NULL;
+
+		if (dc_entry_locked(e))
+			why = "entry left locked";
+		else if (o != dc_entry_order(e))
+			why = "index order differs from the entry's";
+		else if (dc_entry_is_real(e)) {
+			struct dc_region *r = m->region;
+
+			for (uint64_t pg = dc_entry_pgoff(e); !why && pg < dc_entry_pgoff(e) + (1ull << o);
+			     pg += 1ull << r->order) {
+				struct dc_folio *fo = dc_folio_lookup(r, pg);
+				uint64_t want = dc__owner_word(m, f + (pg - dc_entry_pgoff(e)));
+
+				if (!fo)
+					why = "folio of a real entry was never requested";
+				else if (!dc_entry_is_zapped(e) && dc_folio_idle(fo))
+					why = "live entry's folio is idle (reference missing)";
+				else if (!dc_folio_shares(fo) && dc_folio_owner(fo) != want)
+					why = "folio not associated with (mapping, index)";
+				else if (dc_folio_poisoned(fo) && !dc_entry_is_zapped(e))
+					why = "poisoned folio still mapped";
+			}
+		}
+		if (why) {
+			fprintf(stderr, "dc_mapping_check: mapping %u index %llu entry %#llx "
+				"(order %u): %s\n", m->id, (unsigned long long)f,
+				(unsigned long long)e, o, why);
+			ok = false;
+		}
+		if (f + (1ull << o) - 1 >= DC_MAPPING_INDEX_MAX)
+			break;
+		i = f + (1ull << o);
+	}
+	return ok;
+}

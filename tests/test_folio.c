@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test_folio - every folio transition: request (all-or-nothing, bad input),
+ * get/tryget/put, pin/unpin with the bias, overflow, the last-put path
+ * (page_free exactly once per idle transition, liveness accounting) and a
+ * page_free that calls back into daxcore.
+ */
+#include "harness.h"
+
+static struct dc_region *R;
+static int page_frees;
+static uint64_t last_freed;
+static int mode; /* what page_free does besides counting */
+static struct dc_folio *reentrant_other;
+
+enum { PF_COUNT, PF_REQUEST_ANOTHER, PF_PUT_ANOTHER, PF_REQUEST_SELF };
+
+static void page_free(struct dc_region *r, struct dc_folio *f, void *holder)
+{
+	CHECK(r == R);
+	CHECK(holder == &page_frees);
+	CHECK(dc_folio_idle(f));
+	page_frees++;
+	last_freed = dc_folio_pgoff(f);
+	switch (mode) {
+	case PF_REQUEST_ANOTHER: /* request a different folio, as an allocator would */
+		mode = PF_COUNT;
+		CHECK_EQ(dc_folio_request(r, 100, 1, &reentrant_other), 0);
+		break;
+	case PF_PUT_ANOTHER: /* nested last put: page_free re-enters itself */
+		mode = PF_COUNT;
+		dc_folio_put(reentrant_other);
+		break;
+	case PF_REQUEST_SELF: /* the folio is idle: it can be requested again */
+		mode = PF_COUNT;
+		CHECK_EQ(dc_folio_request(r, dc_folio_pgoff(f), 1, NULL), 0);
+		break;
+	}
+}
+
+static const struct dc_holder_ops ops = { .page_free = page_free };
+
+static uint64_t busy(void)
+{
+	struct dc_region_stats st;
+
+	dc_region_stats(R, &st);
+	return st.busy;
+}
+
+static void test_request_bad_input(void)
+{
+	CHECK_EQ(dc_folio_request(R, 0, 0, NULL), -EINVAL);
+	CHECK_EQ(dc_folio_request(R, 256, 1, NULL), -EINVAL);
+	CHECK_EQ(dc_folio_request(R, 255, 2, NULL), -EINVAL);
+	CHECK_EQ(dc_folio_request(R, 0, UINT64_MAX, NULL), -EINVAL);
+	CHECK_EQ(dc_folio_request(R, UINT64_MAX, 1, NULL), -EINVAL);
+	CHECK(dc_folio_lookup(R, 256) == NULL);
+	CHECK(dc_folio_lookup(R, 7) == NULL); /* never touched: idle, no record */
+	CHECK_EQ(busy(), 1);
+}
+
+static void test_transitions(void)
+{
+	struct dc_folio *f, *g;
+
+	CHECK_EQ(dc_folio_request(R, 5, 1, &f), 0);
+	CHECK(f == dc_folio_lookup(R, 5));
+	CHECK_EQ(dc_folio_pgoff(f), 5);
+	CHECK_EQ(dc_folio_order(f), 0);
+	CHECK(dc_folio_region(f) == R);
+	CHECK(dc_folio_addr(f) == dc_region_addr(R, 5));
+	CHECK_EQ(dc_folio_refcount(f), 1);
+	CHECK(!dc_folio_idle(f));
+	CHECK_EQ(busy(), 2);
+	CHECK_EQ(dc_folio_request(R, 5, 1, &g), -EBUSY);
+	CHECK(strstr(dc_errmsg(), "in use"));
+	CHECK_EQ(dc_folio_get(f), 0);
+	CHECK_EQ(dc_folio_tryget(f), 0);
+	CHECK_EQ(dc_folio_refcount(f), 3);
+	CHECK(!dc_folio_maybe_dma_pinned(f));
+	CHECK_EQ(dc_folio_pin(f), 0);
+	CHECK(dc_folio_maybe_dma_pinned(f));
+	CHECK_EQ(dc_folio_refcount(f), 3 + DC_PIN_BIAS);
+	dc_folio_put(f);
+	dc_folio_put(f);
+	dc_folio_put(f);
+	CHECK_EQ(page_frees, 0); /* the pin still holds it */
+	CHECK_EQ(dc_folio_refcount(f), DC_PIN_BIAS);
+	dc_folio_unpin(f);
+	CHECK_EQ(page_frees, 1);
+	CHECK_EQ(last_freed, 5);
+	CHECK(dc_folio_idle(f));
+	CHECK_EQ(busy(), 1);
+	/* Idle: tryget, pin and get refuse and change nothing. */
+	CHECK_EQ(dc_folio_tryget(f), -EAGAIN);
+	CHECK_EQ(dc_folio_pin(f), -EAGAIN);
+	CHECK_EQ(dc_folio_get(f), -EINVAL);
+	CHECK_EQ(dc_folio_refcount(f), 0);
+	CHECK_EQ(page_frees, 1);
+	/* ...and it can be requested again: a second idle transition. */
+	CHECK_EQ(dc_folio_request(R, 5, 1, NULL), 0);
+	dc_folio_put(f);
+	CHECK_EQ(page_frees, 2);
+}
+
+static void test_all_or_nothing(void)
+{
+	struct dc_folio *mid, *f;
+	int before;
+
+	CHECK_EQ(dc_folio_request(R, 20, 1, &mid), 0);
+	before = page_frees;
+	CHECK_EQ(dc_folio_request(R, 16, 8, &f), -EBUSY);
+	/* The four taken before the busy one were put back. */
+	for (uint64_t p = 16; p < 24; p++)
+		if (p != 20)
+			CHECK(!dc_folio_lookup(R, p) || dc_folio_idle(dc_folio_lookup(R, p)));
+	CHECK_EQ(page_frees - before, 4);
+	CHECK_EQ(busy(), 2);
+	dc_folio_put(mid);
+	CHECK_EQ(dc_folio_request(R, 16, 8, &f), 0);
+	CHECK_EQ(busy(), 9);
+	for (uint64_t p = 16; p < 24; p++)
+		dc_folio_put(dc_folio_lookup(R, p));
+	CHECK_EQ(busy(), 1);
+}
+
+static void test_overflow(void)
+{
+	struct dc_folio *f;
+	uint32_t pins = 0, gets = 0;
+
+	CHECK_EQ(dc_folio_request(R, 30, 1, &f), 0);
+	while (dc_folio_pin(f) == 0)
+		pins++;
+	CHECK(strstr(dc_errmsg(), "would pass"));
+	CHECK_EQ(dc_folio_pin(f), -EOVERFLOW);
+	CHECK_EQ(pins, (DC_FOLIO_REF_MAX - 1) / DC_PIN_BIAS);
+	while (dc_folio_get(f) == 0)
+		gets++;
+	CHECK_EQ(dc_folio_refcount(f), DC_FOLIO_REF_MAX);
+	CHECK_EQ(dc_folio_get(f), -EOVERFLOW);
+	CHECK_EQ(dc_folio_tryget(f), -EOVERFLOW);
+	CHECK_EQ(dc_folio_refcount(f), DC_FOLIO_REF_MAX);
+	/* Undo exactly what was taken: the count returns to the request's 1. */
+	while (gets--)
+		dc_folio_put(f);
+	while (pins--)
+		dc_folio_unpin(f);
+	CHECK_EQ(dc_folio_refcount(f), 1);
+	dc_folio_put(f);
+	CHECK(dc_folio_idle(f));
+}
+
+static void test_reentrant_page_free(void)
+{
+	struct dc_folio *f;
+	int before = page_frees;
+
+	/* page_free requests another folio. */
+	mode = PF_REQUEST_ANOTHER;
+	CHECK_EQ(dc_folio_request(R, 40, 1, &f), 0);
+	dc_folio_put(f);
+	CHECK_EQ(page_frees, before + 1);
+	CHECK(reentrant_other && dc_folio_refcount(reentrant_other) == 1);
+	/* page_free puts the other one: a nested last put and page_free. */
+	mode = PF_PUT_ANOTHER;
+	CHECK_EQ(dc_folio_request(R, 41, 1, &f), 0);
+	dc_folio_put(f);
+	CHECK_EQ(page_frees, before + 3);
+	CHECK(dc_folio_idle(reentrant_other));
+	/* page_free re-requests the very folio that just went idle. */
+	mode = PF_REQUEST_SELF;
+	CHECK_EQ(dc_folio_request(R, 42, 1, &f), 0);
+	dc_folio_put(f);
+	CHECK_EQ(page_frees, before + 4);
+	CHECK_EQ(dc_folio_refcount(f), 1);
+	dc_folio_put(f);
+	CHECK_EQ(page_frees, before + 5);
+	CHECK_EQ(busy(), 1);
+}
+
+static void test_owner_share_poison(void)
+{
+	struct dc_folio *f;
+
+	CHECK_EQ(dc_folio_request(R, 50, 1, &f), 0);
+	CHECK_EQ(dc_folio_owner(f), 0);
+	dc_folio_set_owner(f, 0x1234);
+	CHECK_EQ(dc_folio_owner(f), 0x1234);
+	CHECK_EQ(dc_folio_shares(f), 0);
+	CHECK_EQ(dc_folio_share_get(f), 2); /* the owner becomes the first sharer */
+	CHECK_EQ(dc_folio_share_get(f), 3);
+	CHECK_EQ(dc_folio_shares(f), 3);
+	CHECK_EQ(dc_folio_share_put(f), 2);
+	CHECK_EQ(dc_folio_share_put(f), 1);
+	CHECK_EQ(dc_folio_share_put(f), 0);
+	CHECK_EQ(dc_folio_shares(f), 0);
+	CHECK_EQ(dc_folio_owner(f), 0);
+	CHECK(!dc_folio_poisoned(f));
+	dc_folio_set_poison(f);
+	CHECK(dc_folio_poisoned(f));
+	CHECK_EQ(dc_folio_refcount(f), 1); /* flags never touch the count */
+	dc_folio_put(f);
+}
+
+static void test_wait_idle(void)
+{
+	struct dc_folio *f;
+	struct dc_wait_opts o = { .deadline_ns = dc_now_ns() + 1000000 };
+	struct dc_cancel c;
+
+	CHECK_EQ(dc_folio_request(R, 60, 1, &f), 0);
+	CHECK_EQ(dc_folio_wait_idle(f, 1, NULL), 0); /* already at most 1 */
+	CHECK_EQ(dc_folio_wait_idle(f, 0, &o), -ETIMEDOUT);
+	dc_cancel_init(&c);
+	dc_cancel_fire(&c);
+	o.deadline_ns = 0;
+	o.cancel = &c;
+	CHECK_EQ(dc_folio_wait_idle(f, 0, &o), -EINTR);
+	dc_folio_put(f);
+	CHECK_EQ(dc_folio_wait_idle(f, 0, NULL), 0);
+}
+
+static void test_huge_folios(void)
+{
+	struct dc_region *r;
+	struct dc_folio *f;
+	struct dc_region_stats st;
+
+	CHECK_EQ(dc_region_create("mem:8M,order=9", &r), 0);
+	CHECK_EQ(dc_folio_request(r, 1, 1, NULL), -EINVAL);
+	CHECK_EQ(dc_folio_request(r, 512, 511, NULL), -EINVAL);
+	CHECK_EQ(dc_folio_request(r, 512, 1024, &f), 0);
+	CHECK_EQ(dc_folio_pgoff(f), 512);
+	CHECK_EQ(dc_folio_order(f), 9);
+	/* Any page inside finds the folio. */
+	CHECK(dc_folio_lookup(r, 700) == f);
+	CHECK(dc_folio_lookup(r, 1100) != f);
+	CHECK(dc_folio_lookup(r, 1100) == dc_folio_lookup(r, 1024));
+	dc_region_stats(r, &st);
+	CHECK_EQ(st.busy, 3);
+	CHECK_EQ(st.nfolios, 4);
+	dc_folio_put(f);
+	dc_folio_put(dc_folio_lookup(r, 1024));
+	CHECK_EQ(dc_region_remove(r, NULL), 0);
+}
+
+static void test_dead_region(void)
+{
+	struct dc_region *r;
+	struct dc_folio *f;
+	struct dc_drain_opts o = { .deadline_ns = dc_now_ns() + 2000000 };
+
+	CHECK_EQ(dc_region_create("mem:1M", &r), 0);
+	CHECK_EQ(dc_folio_request(r, 0, 1, &f), 0);
+	/* Removal cannot finish while the folio is held... */
+	CHECK_EQ(dc_region_remove(r, &o), -ETIMEDOUT);
+	CHECK(!dc_region_alive(r));
+	/* ...requests now fail, references on the held folio still work. */
+	CHECK_EQ(dc_folio_request(r, 1, 1, NULL), -ENXIO);
+	CHECK(strstr(dc_errmsg(), "being removed"));
+	CHECK_EQ(dc_folio_get(f), 0);
+	CHECK_EQ(dc_folio_pin(f), 0);
+	dc_folio_put(f);
+	dc_folio_unpin(f);
+	dc_folio_put(f);
+	CHECK_EQ(dc_region_remove(r, NULL), 0);
+}
+
+int main(void)
+{
+	t_watchdog(120);
+	CHECK_EQ(dc_region_create("mem:1M", &R), 0);
+	CHECK_EQ(dc_region_claim(R, &page_frees, &ops), 0);
+	test_request_bad_input();
+	test_transitions();
+	test_all_or_nothing();
+	test_overflow();
+	test_reentrant_page_free();
+	test_owner_share_poison();
+	test_wait_idle();
+	CHECK_EQ(busy(), 1);
+	CHECK_EQ(dc_region_release(R, &page_frees), 0);
+	CHECK_EQ(dc_region_remove(R, NULL), 0);
+	test_huge_folios();
+	test_dead_region();
+	dc_quiesce();
+	return T_PASS;
+}
