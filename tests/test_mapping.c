@@ -479,6 +479,61 @@ static void test_poison_and_dying(void)
 	CHECK_EQ(dc_region_remove(r, NULL), 0);
 }
 
+/* Memory failure routed back to (file, offset) by the holder. */
+static uint64_t mf_index[8];
+static struct dc_mapping *mf_mapping[8];
+static int mf_n;
+
+static int mf_notify(struct dc_region *r, uint64_t pgoff, uint64_t nr, unsigned flags, void *h)
+{
+	(void)h;
+	CHECK_EQ(flags, DC_MF_POISON);
+	for (uint64_t p = pgoff; p < pgoff + nr; p++) {
+		struct dc_folio *f = dc_folio_lookup(r, p);
+		struct dc_entry_lock lk;
+
+		CHECK(f && dc_folio_poisoned(f));
+		if (dc_mapping_lock_folio(f, &lk))
+			continue; /* not mapped by any file */
+		mf_mapping[mf_n] = lk.mapping;
+		mf_index[mf_n++] = lk.index + (p - dc_entry_pgoff(lk.entry));
+		dc_mapping_unlock_folio(&lk);
+	}
+	return 0;
+}
+
+static void test_memory_failure_routing(void)
+{
+	static const struct dc_holder_ops ops = { .notify_failure = mf_notify };
+	struct dc_region *r;
+	struct dc_mapping *m;
+	dc_entry_t e;
+
+	CHECK_EQ(dc_region_create("mem:4M", &r), 0);
+	CHECK_EQ(dc_region_claim(r, &mf_n, &ops), 0);
+	CHECK_EQ(dc_mapping_create(r, &mops, NULL, &m), 0);
+	e = dc_mapping_grab(m, 42, 0);
+	e = dc_mapping_insert(m, 42, e, 7, 0);
+	dc_mapping_unlock(m, 42, e);
+	CHECK_EQ(dc_region_memory_failure(r, 6, 3), 0); /* pages 6, 7, 8 */
+	CHECK_EQ(mf_n, 1);
+	CHECK(mf_mapping[0] == m);
+	CHECK_EQ(mf_index[0], 42);
+	/* A poisoned page is never mapped again (invariant 10). */
+	CHECK_EQ(dc_mapping_zap(m, 0, 100, NULL), 1);
+	CHECK_EQ(dc_mapping_truncate(m, 0, 100), 0);
+	e = dc_mapping_grab(m, 42, 0);
+	CHECK_EQ(dc_entry_err(dc_mapping_insert(m, 42, e, 7, 0)), -EIO);
+	CHECK_EQ(dc_entry_err(dc_mapping_insert(m, 42, e, 8, 0)), -EIO);
+	e = dc_mapping_insert(m, 42, e, 9, 0);
+	CHECK(!dc_entry_is_err(e));
+	dc_mapping_unlock(m, 42, e);
+	CHECK_EQ(dc_mapping_truncate_final(m, NULL), 0);
+	CHECK_EQ(dc_mapping_destroy(m), 0);
+	CHECK_EQ(dc_region_release(r, &mf_n), 0);
+	CHECK_EQ(dc_region_remove(r, NULL), 0);
+}
+
 struct locker {
 	struct dc_mapping *m;
 	int got;
@@ -533,8 +588,9 @@ int main(void)
 	test_cow_and_owners();
 	test_poison_and_dying();
 	test_lock_folio_waits();
+	test_memory_failure_routing();
 	dc_region_stats(R, &st);
-	CHECK_EQ(st.busy, 1); /* no folio reference left anywhere */
+	CHECK_EQ(st.busy, 0); /* no folio reference left anywhere */
 	CHECK_EQ(dc_region_release(R, &page_frees), 0);
 	CHECK_EQ(dc_region_remove(R, NULL), 0);
 	dc_quiesce();

@@ -57,7 +57,8 @@ DC_API struct dc_folio *dc_folio_lookup(struct dc_region *r, uint64_t pgoff);
 /**
  * dc_folio_get() - take one more reference; the caller holds one.
  * Context: any; never sleeps.
- * Return: 0; -EOVERFLOW (count at DC_FOLIO_REF_MAX; nothing taken).
+ * Return: 0; -EOVERFLOW (count at DC_FOLIO_REF_MAX; nothing taken);
+ * -EINVAL (the folio is idle: the caller holds no reference; nothing taken).
  */
 DC_API DC_MUST_CHECK int dc_folio_get(struct dc_folio *f);
 

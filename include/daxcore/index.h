@@ -22,8 +22,10 @@
  *
  * Locking table:
  *   load, load_entry, find, find_marked, get_mark, count, bytes: no lock
+ *   gather:                                 no lock
  *   store, erase, set_mark, clear_mark:     take the tree lock
- *   __store, __erase, __set_mark, __clear_mark: tree lock held by caller
+ *   __store, __erase, __erase_range, __set_mark, __clear_mark: tree lock
+ *                                           held by caller
  *   create, destroy:                        no concurrent user at all
  */
 #ifndef DAXCORE_INDEX_H
@@ -129,6 +131,34 @@ DC_API uint64_t dc_index_find(struct dc_index *ix, uint64_t start, uint64_t max,
 /** dc_index_find_marked() - the same, among entries that have @mark. */
 DC_API uint64_t dc_index_find_marked(struct dc_index *ix, uint64_t start, uint64_t max,
 				     unsigned mark, uint64_t *first, unsigned *order);
+
+/* One entry as returned by dc_index_gather(). */
+struct dc_index_item {
+	uint64_t first;  /* the entry's first index */
+	uint64_t value;
+	unsigned order;
+};
+
+/**
+ * dc_index_gather() - up to @n entries covering indexes in [@start, @max],
+ * in index order, with one descent per node rather than one per entry (for
+ * batch operations: zap, truncate).  The first item may start before @start
+ * (a multi-order entry straddling it).
+ * Context: any; lockless (RCU); each item is a consistent (first, order,
+ * value) snapshot, as dc_index_find() gives.
+ * Return: the number of items written to @out (0: none in the range).
+ */
+DC_API unsigned dc_index_gather(struct dc_index *ix, uint64_t start, uint64_t max,
+				struct dc_index_item *out, unsigned n);
+
+/**
+ * __dc_index_erase_range() - erase every entry that lies entirely inside
+ * [@first, @last], freeing whole nodes where it can; entries straddling an
+ * end stay.  Never allocates.
+ * Context: tree lock held.
+ * Return: the number of entries erased.
+ */
+DC_API uint64_t __dc_index_erase_range(struct dc_index *ix, uint64_t first, uint64_t last);
 
 /** dc_index_count() - number of entries (a multi-order entry counts once). */
 DC_API uint64_t dc_index_count(struct dc_index *ix);

@@ -39,7 +39,9 @@ struct dc_liveref {
  * dc_liveref_init() - start @ref alive with one (initial) reference.
  * @release: called once, from the put that drops the count to zero after
  *           dc_liveref_kill() (or from kill itself if nothing else is held);
- *           may be NULL.  It may free @ref.
+ *           may be NULL.  It may free @ref, but then nobody may use
+ *           dc_liveref_wait_drained() on it: a waiter can return as soon as
+ *           the count is zero, while ->release is still running.
  * Context: may take the global slot lock; never sleeps long.
  * Return: 0 (never fails: without a free slot the ref runs in atomic mode).
  */
@@ -75,7 +77,8 @@ DC_API void dc_liveref_put(struct dc_liveref *ref);
 
 /**
  * dc_liveref_kill() - mark @ref dying and drop the initial reference.
- * Context: sleeps for an RCU grace period.  Must not be called from an RCU
+ * Context: sleeps for an RCU grace period (in every mode: afterwards no
+ * tryget can succeed).  Must not be called from an RCU
  * read-side section (e.g. from a holder's page_free callback).
  * Return: 0; -EINVAL if @ref was already killed (nothing changes).
  */

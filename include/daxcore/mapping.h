@@ -176,8 +176,11 @@ DC_API void dc_mapping_unlock(struct dc_mapping *m, uint64_t index, dc_entry_t e
  * @busy: set to the first folio in the range that is still not idle, also
  * counting entries zapped earlier (their folios may still be pinned), or
  * NULL.  The caller may wait on it with dc_folio_wait_idle() (while the
- * region is alive).
- * Context: sleeps (waits for locked entries); takes the tree lock.
+ * region is alive), in slices if faults may map it again meanwhile, and
+ * zap again: the break-layouts loop.
+ * Context: sleeps (waits for locked entries); takes the tree lock.  The
+ * owner serialises zap and delete/truncate of a range (its invalidate lock,
+ * as the kernel requires); faults and lockless pins may race freely.
  * Return: the number of entries zapped by this call; -EINVAL (range).
  */
 DC_API int dc_mapping_zap(struct dc_mapping *m, uint64_t first, uint64_t last,

@@ -146,7 +146,8 @@ struct dc_region_stats {
 	uint64_t sections_max;      /* sections a fully touched region has */
 	uint64_t metadata_bytes;    /* bytes of metadata allocated now */
 	uint64_t metadata_bytes_full; /* bytes with every section allocated */
-	uint64_t busy;              /* liveness references (non-idle folios + transient) */
+	uint64_t busy;              /* liveness references: non-idle folios + transient
+				     * holders (the region's own initial one not counted) */
 };
 
 /** dc_region_stats() - fill @st.  Context: any; counts are snapshots. */
@@ -159,6 +160,18 @@ DC_API void dc_region_stats(struct dc_region *r, struct dc_region_stats *st);
  * Return: 0 or a negative errno (-EINVAL out of range).
  */
 DC_API int dc_region_flush(struct dc_region *r, uint64_t pgoff, uint64_t nr);
+
+/**
+ * dc_region_memory_failure() - report that pages [@pgoff, @pgoff + @nr)
+ * failed (the kernel's memory_failure() for a device range): mark their
+ * folios poisoned (never mapped again: insert fails with -EIO) and call the
+ * holder's ->notify_failure(pgoff, nr, DC_MF_POISON), which routes the
+ * failure to (file, offset), e.g. with dc_mapping_lock_folio().
+ * Context: may sleep (the holder's callback); not from a callback.
+ * Return: the holder's result; -EINVAL (range); -EOPNOTSUPP (no holder
+ * with notify_failure: the pages are still marked poisoned).
+ */
+DC_API int dc_region_memory_failure(struct dc_region *r, uint64_t pgoff, uint64_t nr);
 
 /**
  * dc_quiesce() - wait until every deferred free the library queued (RCU

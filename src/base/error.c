@@ -59,6 +59,7 @@ DC_API const char *dc_strerror(int err)
 	case -EAGAIN: return "raced, try again";
 	case -ENOSPC: return "no space";
 	case -EIO: return "I/O error or poisoned memory";
+	case -ESHUTDOWN: return "the mapping is exiting (final truncate)";
 	default: return err < 0 ? strerror(-err) : "not an error code";
 	}
 }

@@ -42,6 +42,7 @@ static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct slot_thread *slot_threads;       /* under slot_lock */
 static struct dc_liveref *slot_owner[SLOT_MAX]; /* under slot_lock */
 static uint32_t slot_hint;
+static uint32_t slots_used; /* under slot_lock */
 static pthread_key_t slot_key;
 static pthread_once_t slot_once = PTHREAD_ONCE_INIT;
 static __thread struct slot_thread *my_slots __attribute__((tls_model("initial-exec")));
@@ -149,13 +150,14 @@ DC_API int dc_liveref_init(struct dc_liveref *ref, dc_liveref_release_fn release
 	ref->release = release;
 	st_relaxed(REF_DYING(ref), 0);
 	pthread_mutex_lock(&slot_lock);
-	for (uint32_t n = 0; n < SLOT_MAX; n++) {
+	for (uint32_t n = 0; slots_used < SLOT_MAX && n < SLOT_MAX; n++) {
 		uint32_t i = (slot_hint + n) % SLOT_MAX;
 
 		if (!slot_owner[i]) {
 			id = i;
 			slot_owner[i] = ref;
 			slot_hint = i + 1;
+			slots_used++;
 			break;
 		}
 	}
@@ -192,6 +194,7 @@ static int64_t slot_release(struct dc_liveref *ref)
 	pthread_mutex_lock(&slot_lock);
 	sum = slot_collect(id);
 	slot_owner[id] = NULL;
+	slots_used--;
 	st_relaxed(REF_SLOT(ref), SLOT_NONE);
 	pthread_mutex_unlock(&slot_lock);
 	return sum - LIVEREF_BIAS;
@@ -279,10 +282,13 @@ DC_API int dc_liveref_kill(struct dc_liveref *ref)
 
 	if (atomic_exchange(REF_DYING(ref), 1))
 		return dc__fail(-EINVAL, "liveref %p: already killed", (void *)ref);
-	if (ld_relaxed(REF_SLOT(ref)) != SLOT_NONE) {
-		dc__synchronize_rcu();
-		folded = slot_release(ref);
-	}
+	/*
+	 * Every get/tryget that saw "alive" has finished, in either mode: in
+	 * shared-atomic mode too, or a tryget that saw alive could add to a
+	 * count this kill already brought to zero.
+	 */
+	dc__synchronize_rcu();
+	folded = slot_release(ref);
 	/* Fold the per-thread sum (minus the bias) and drop the initial ref. */
 	liveref_add_shared(ref, folded - 1);
 	return 0;
@@ -301,7 +307,8 @@ DC_API uint64_t dc_liveref_count(struct dc_liveref *ref)
 	pthread_mutex_lock(&slot_lock);
 	v = atomic_load(REF_COUNT(ref));
 	id = ld_relaxed(REF_SLOT(ref));
-	if (id != SLOT_NONE && !ld_relaxed(REF_DYING(ref))) {
+	/* Slot still held (alive, or dying before the fold): count is biased. */
+	if (id != SLOT_NONE) {
 		v -= LIVEREF_BIAS;
 		for (struct slot_thread *t = slot_threads; t; t = t->next) {
 			_Atomic int64_t *c = ld_acquire(&t->chunk[id >> SLOT_CHUNK_SHIFT]);

@@ -38,7 +38,8 @@ static void folio_last_put(struct dc_folio *f)
 	struct dc__claim *c;
 
 	atomic_thread_fence(memory_order_acquire);
-	/* The count reached 0 through a seq_cst RMW: dc_wake_var's fence is implied. */
+	if (unlikely(ld_relaxed(&f->flags) & DC__FOLIO_WAITERS))
+		atomic_fetch_and(&f->flags, (uint16_t)~DC__FOLIO_WAITERS);
 	dc_wake_var(f);
 	dc__rcu_read_lock();
 	c = atomic_load_explicit(&r->claim, memory_order_acquire);
@@ -56,6 +57,9 @@ static inline void folio_sub(struct dc_folio *f, uint32_t n)
 		if (old < n)
 			DC_BUG("folio %p: put of %u with refcount %u", (void *)f, n, old);
 		folio_last_put(f);
+	} else if (unlikely(atomic_load(&f->flags) & DC__FOLIO_WAITERS)) {
+		/* Someone waits for the count to drop below a bound (pins). */
+		dc_wake_var(f);
 	}
 }
 
@@ -113,6 +117,8 @@ DC_API int dc_folio_request(struct dc_region *r, uint64_t pgoff, uint64_t nr,
 
 	if (unlikely(r->type == DC_REGION_LIMITED))
 		return dc__fail(-EOPNOTSUPP, "request: region %s is limited (no folios)", r->spec);
+	if (unlikely(ld_relaxed(&r->dead)))
+		return dc__fail(-ENXIO, "request: region %s is being removed", r->spec);
 	if (unlikely(!nr || pgoff >= r->npages || nr > r->npages - pgoff))
 		return dc__fail(-EINVAL, "request [%llu, +%llu): outside %s (%llu pages)",
 				(unsigned long long)pgoff, (unsigned long long)nr, r->spec,
@@ -195,10 +201,18 @@ struct idle_arg {
 	uint32_t max;
 };
 
+/*
+ * Waiting for "at most max references" (max > 0) needs wake-ups from puts
+ * that are not the last: announce the waiter in the flags first (seq_cst,
+ * before the count is read); folio_sub() checks the flag after its RMW.
+ * The flag is cleared by the last put, so it is set again on every check.
+ */
 static bool folio_below(void *p)
 {
 	struct idle_arg *a = p;
 
+	if (a->max)
+		atomic_fetch_or(&a->f->flags, DC__FOLIO_WAITERS);
 	return atomic_load(&a->f->ref) <= a->max;
 }
 

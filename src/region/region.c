@@ -212,7 +212,7 @@ DC_API int dc_region_remove(struct dc_region *r, const struct dc_drain_opts *opt
 	}
 	ret = dc__drain_wait(&r->live.count, region_drained, r, region_outstanding, opts);
 	if (ret)
-		return dc__fail(ret, "remove %s: %llu folio references still held", r->spec,
+		return dc__fail(ret, "remove %s: folio references still held: %llu", r->spec,
 				(unsigned long long)dc_liveref_count(&r->live));
 	dc_liveref_exit(&r->live);
 	region_free(r);
@@ -259,6 +259,28 @@ DC_API void dc_region_stats(struct dc_region *r, struct dc_region_stats *st)
 			st->metadata_bytes = r->meta_bytes; /* last section partial */
 	}
 	st->busy = dc_liveref_count(&r->live);
+	if (dc_region_alive(r) && st->busy) /* the initial reference */
+		st->busy--;
+}
+
+static void flush_lines(char *p, size_t n)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	for (char *end = p + n; p < end; p += DC_CACHELINE)
+		__builtin_ia32_clflush(p);
+#else
+	(void)p;
+	(void)n;
+#endif
+}
+
+static void flush_fence(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_sfence();
+#else
+	atomic_thread_fence(memory_order_seq_cst);
+#endif
 }
 
 DC_API int dc_region_flush(struct dc_region *r, uint64_t pgoff, uint64_t nr)
@@ -275,12 +297,42 @@ DC_API int dc_region_flush(struct dc_region *r, uint64_t pgoff, uint64_t nr)
 			return dc__fail(-errno, "msync: %s", strerror(errno));
 		return 0;
 	}
-#if defined(__x86_64__) || defined(__i386__)
-	for (; p < end; p += DC_CACHELINE)
-		__builtin_ia32_clflush(p);
-	__builtin_ia32_sfence();
-#else
-	atomic_thread_fence(memory_order_seq_cst);
-#endif
+	/* Memory backends: write back the cache lines of resident pages only
+	 * (touching a page never written would allocate it). */
+	while (p < end) {
+		unsigned char vec[256];
+		size_t chunk = (size_t)(end - p) < sizeof(vec) * DC_PAGE_SIZE ? (size_t)(end - p)
+									     : sizeof(vec) * DC_PAGE_SIZE;
+
+		if (mincore(p, chunk, vec))
+			memset(vec, 1, sizeof(vec)); /* cannot tell: flush all */
+		for (size_t i = 0; i < chunk / DC_PAGE_SIZE; i++)
+			if (vec[i] & 1)
+				flush_lines(p + i * DC_PAGE_SIZE, DC_PAGE_SIZE);
+		p += chunk;
+	}
+	flush_fence();
 	return 0;
+}
+
+DC_API int dc_region_memory_failure(struct dc_region *r, uint64_t pgoff, uint64_t nr)
+{
+	int ret;
+
+	if (!nr || pgoff >= r->npages || nr > r->npages - pgoff)
+		return dc__fail(-EINVAL, "memory_failure [%llu, +%llu): outside %s",
+				(unsigned long long)pgoff, (unsigned long long)nr, r->spec);
+	if (r->meta) {
+		uint64_t fsz = UINT64_C(1) << r->order;
+
+		for (uint64_t i = pgoff & ~(fsz - 1); i < pgoff + nr; i += fsz) {
+			dc__region_touch(r, i >> r->order);
+			if (ld_relaxed(&r->meta[i >> r->order].rid) != r->id)
+				st_relaxed(&r->meta[i >> r->order].rid, r->id);
+			dc_folio_set_poison(&r->meta[i >> r->order]);
+		}
+	}
+	ret = dc__region_notify(r, pgoff, nr, DC_MF_POISON);
+	return ret == -EOPNOTSUPP ? dc__fail(ret, "memory_failure: region %s has no holder "
+					     "with notify_failure", r->spec) : ret;
 }

@@ -33,6 +33,7 @@ _Static_assert(sizeof(struct dc_folio) == 16, "folio record must stay 16 bytes")
 
 #define DC__FOLIO_POISON 0x1u
 #define DC__FOLIO_SHARED 0x2u
+#define DC__FOLIO_WAITERS 0x4u /* dc_folio_wait_idle() with max_refs > 0 */
 
 #define DC__SECTION_SHIFT 8 /* 256 records = one 4 KiB page of metadata */
 #define DC__MAX_REGIONS 65536u

@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bench_mapping.c - the entry protocol's hot operations.
+ *
+ *   grab_insert_unlock_4k  ns per fresh 4 KiB entry (grab EMPTY, insert with
+ *                          the folio reference, unlock); anchor: the kernel's
+ *                          first-touch fault of a shared memfd page
+ *   zap_delete_1g          ns per entry to zap and truncate 262,144 idle
+ *                          4 KiB entries; anchor: the kernel punching a hole
+ *                          over 1 GiB of populated shared memfd, per page
+ *   lookup_tryget_put_4k   ns per page of the pin fast path over a 1 GiB
+ *                          buffer (lockless lookup, tryget, re-check, put);
+ *                          anchor: two uncontended atomics (inc + dec), the
+ *                          floor of any get/put pair
+ */
+#include "bench.h"
+
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define NENT 262144u /* 1 GiB of 4 KiB entries */
+
+static void die(const char *what, int err)
+{
+	fprintf(stderr, "bench_mapping: %s: %s (%s)\n", what, dc_strerror(err), dc_errmsg());
+	exit(1);
+}
+
+static void populate(struct dc_region *r, struct dc_mapping *m, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		dc_entry_t e = dc_mapping_grab(m, i, 0);
+
+		if (dc_entry_is_err(e))
+			die("grab", dc_entry_err(e));
+		dc_region_read_lock(r);
+		e = dc_mapping_insert(m, i, e, i, 0);
+		dc_region_read_unlock(r);
+		if (dc_entry_is_err(e))
+			die("insert", dc_entry_err(e));
+		dc_mapping_unlock(m, i, e);
+	}
+}
+
+static void teardown(struct dc_mapping *m)
+{
+	int ret = dc_mapping_truncate_final(m, NULL);
+
+	if (ret)
+		die("truncate_final", ret);
+	ret = dc_mapping_destroy(m);
+	if (ret)
+		die("destroy", ret);
+}
+
+/* Kernel: write-fault every page of a fresh shared memfd mapping. */
+static double anchor_first_touch(uint64_t n)
+{
+	int fd = memfd_create("anchor", MFD_CLOEXEC);
+	char *p;
+	uint64_t t0, t1;
+
+	if (fd < 0 || ftruncate(fd, (off_t)(n * 4096)))
+		return 0;
+	p = mmap(NULL, n * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		close(fd);
+		return 0;
+	}
+	t0 = bench_now_ns();
+	for (uint64_t i = 0; i < n; i++)
+		p[i * 4096] = 1;
+	t1 = bench_now_ns();
+	munmap(p, n * 4096);
+	close(fd);
+	return (double)(t1 - t0) / (double)n;
+}
+
+/* Kernel: punch a hole over n populated pages of a shared memfd. */
+static double anchor_punch_hole(uint64_t n)
+{
+	int fd = memfd_create("anchor", MFD_CLOEXEC);
+	char *p;
+	uint64_t t0, t1;
+
+	if (fd < 0 || ftruncate(fd, (off_t)(n * 4096)))
+		return 0;
+	p = mmap(NULL, n * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		close(fd);
+		return 0;
+	}
+	for (uint64_t i = 0; i < n; i++)
+		p[i * 4096] = 1;
+	t0 = bench_now_ns();
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)(n * 4096)))
+		t0 = t1 = 0;
+	t1 = bench_now_ns();
+	munmap(p, n * 4096);
+	close(fd);
+	return t0 ? (double)(t1 - t0) / (double)n : 0;
+}
+
+static double anchor_two_atomics(uint64_t n)
+{
+	static _Atomic uint64_t ctr;
+	uint64_t t0 = bench_now_ns();
+
+	for (uint64_t i = 0; i < n; i++) {
+		atomic_fetch_add(&ctr, 1);
+		atomic_fetch_sub(&ctr, 1);
+	}
+	return (double)(bench_now_ns() - t0) / (double)n;
+}
+
+void bench_mapping(void)
+{
+	bool gi = bench_selected("grab_insert_unlock_4k");
+	bool zd = bench_selected("zap_delete_1g");
+	bool lt = bench_selected("lookup_tryget_put_4k");
+	struct dc_region *r;
+	struct dc_mapping *m;
+	int ret;
+
+	if (!gi && !zd && !lt)
+		return;
+	ret = dc_region_create("mem:1G", &r);
+	if (ret)
+		die("region", ret);
+
+	if (gi) {
+		double best = 0;
+
+		for (int round = 0; round < 3; round++) {
+			uint64_t t0;
+			double v;
+
+			if ((ret = dc_mapping_create(r, NULL, NULL, &m)))
+				die("mapping", ret);
+			t0 = bench_now_ns();
+			populate(r, m, NENT);
+			v = (double)(bench_now_ns() - t0) / NENT;
+			best = round == 0 || v < best ? v : best;
+			teardown(m);
+		}
+		bench_report("grab_insert_unlock_4k", "ns", best,
+			     "kernel first-touch write fault of a shared memfd page",
+			     anchor_first_touch(NENT));
+	}
+
+	if (zd) {
+		double best = 0;
+
+		for (int round = 0; round < 3; round++) {
+			uint64_t t0;
+			double v;
+
+			if ((ret = dc_mapping_create(r, NULL, NULL, &m)))
+				die("mapping", ret);
+			populate(r, m, NENT);
+			t0 = bench_now_ns();
+			ret = dc_mapping_zap(m, 0, NENT - 1, NULL);
+			if (ret != (int)NENT)
+				die("zap", ret < 0 ? ret : -EIO);
+			ret = dc_mapping_truncate(m, 0, NENT - 1);
+			if (ret)
+				die("truncate", ret);
+			v = (double)(bench_now_ns() - t0) / NENT;
+			best = round == 0 || v < best ? v : best;
+			teardown(m);
+		}
+		bench_report("zap_delete_1g", "ns", best,
+			     "kernel fallocate(PUNCH_HOLE) of 1 GiB of populated shared memfd, per page",
+			     anchor_punch_hole(NENT));
+	}
+
+	if (lt) {
+		double best = 0;
+		uint64_t reps = 8;
+
+		if ((ret = dc_mapping_create(r, NULL, NULL, &m)))
+			die("mapping", ret);
+		populate(r, m, NENT);
+		for (int round = 0; round < 3; round++) {
+			uint64_t t0 = bench_now_ns();
+			double v;
+
+			for (uint64_t k = 0; k < reps; k++)
+				for (uint64_t i = 0; i < NENT; i++) {
+					struct dc_folio *f;
+
+					if (dc_mapping_get_folio(m, i, false, &f))
+						die("get_folio", -EAGAIN);
+					dc_folio_put(f);
+				}
+			v = (double)(bench_now_ns() - t0) / (double)(NENT * reps);
+			best = round == 0 || v < best ? v : best;
+		}
+		teardown(m);
+		bench_report("lookup_tryget_put_4k", "ns", best,
+			     "two uncontended atomics (inc + dec), same run",
+			     anchor_two_atomics(NENT * reps));
+	}
+	ret = dc_region_remove(r, NULL);
+	if (ret)
+		die("remove", ret);
+}
