@@ -13,7 +13,7 @@
 VERSION      := 0.1.0
 SOVERSION    := 0
 CC           ?= cc
-DEPS_PKGS    := liburcu-dev liburing-dev libjudy-dev pkg-config clang libclang-rt-14-dev
+DEPS_PKGS    := gcc make clang libclang-rt-14-dev liburcu-dev liburing-dev libjudy-dev pkg-config
 
 WARN         := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
                 -Wno-unused-parameter

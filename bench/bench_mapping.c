@@ -135,7 +135,7 @@ void bench_mapping(void)
 	if (gi) {
 		double best = 0;
 
-		for (int round = 0; round < 3; round++) {
+		for (int round = 0; round < 5; round++) {
 			uint64_t t0;
 			double v;
 
@@ -155,7 +155,7 @@ void bench_mapping(void)
 	if (zd) {
 		double best = 0;
 
-		for (int round = 0; round < 3; round++) {
+		for (int round = 0; round < 5; round++) {
 			uint64_t t0;
 			double v;
 
@@ -185,7 +185,7 @@ void bench_mapping(void)
 		if ((ret = dc_mapping_create(r, NULL, NULL, &m)))
 			die("mapping", ret);
 		populate(r, m, NENT);
-		for (int round = 0; round < 3; round++) {
+		for (int round = 0; round < 5; round++) {
 			uint64_t t0 = bench_now_ns();
 			double v;
 

@@ -23,6 +23,28 @@ run() { # flavour name
     esac
 }
 
+# The CLI: the demo (the main job) on several regions, and its bad input.
+cli() { # name expected-exit command...
+    name=$1; want=$2; shift 2
+    out="$log/cli.$name.log"
+    timeout -k 5 "$limit" "$@" >"$out" 2>&1; rc=$?
+    if [ "$rc" = "$want" ]; then pass=$((pass+1)); echo "PASS  cli     $name"
+    else fail=$((fail+1)); failed="$failed cli/$name"
+        echo "FAIL  cli     $name (exit $rc, expected $want)"; tail -n 30 "$out" | sed 's/^/      | /'; fi
+}
+wbfile=$(mktemp /tmp/daxcore-demo-XXXXXX); truncate -s 64M "$wbfile"
+cli demo_mem 0 build/daxcore demo
+cli demo_order9 0 build/daxcore demo mem:64M,order=9
+cli demo_order18 0 build/daxcore demo mem:2G,order=18
+cli demo_file 0 build/daxcore demo "file:$wbfile"
+cli demo_limited 0 build/daxcore demo mem:64M,type=limited
+cli demo_bad_spec 1 build/daxcore demo bogus:1
+cli demo_bad_size 1 build/daxcore demo mem:100
+cli unknown_command 2 build/daxcore frobnicate
+cli help 0 build/daxcore help
+cli version 0 build/daxcore --version
+rm -f "$wbfile"
+
 for t in $tests; do run normal "$t"; done
 for t in $tests; do run clang "$t"; done
 for t in $tests; do run asan "$t"; done

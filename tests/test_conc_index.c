@@ -10,8 +10,13 @@
  * index: never a torn value, never another key's value.  "Stable" entries,
  * stored before the race and never touched, must be found by every load,
  * every find whose range holds them and (for marked ones) every
- * find_marked: reshaping a node must never hide them.  A freed node read by
- * a reader is caught by ASan / TSan.  Deterministic writer from a seed.
+ * find_marked: reshaping a node must never hide them.  Readers also gather
+ * batches (dc_index_gather()): each item legitimate, the items sorted and
+ * disjoint, and every stable key up to the end of the batch among them.
+ * The writer also erases windows with __dc_index_erase_range() (whole
+ * subtrees freed under the readers) and replaces batches of values with
+ * __dc_index_replace_batch().  A freed node read by a reader is
+ * caught by ASan / TSan.  Deterministic writer from a seed.
  *
  *   test_conc_index [READERS [WRITER_OPS]]
  */
@@ -31,6 +36,7 @@
 #define NSTABLE_DENSE 600
 #define NSTABLE_SPARSE 512
 #define NSTABLE (NSTABLE_DENSE + NSTABLE_SPARSE)
+#define GATHER_MAX 48
 
 static struct dc_index *ix;
 static uint64_t pool[NPOOL];
@@ -121,7 +127,7 @@ static uint64_t reader_index(uint64_t *rs)
 struct reader {
 	pthread_t tid;
 	uint64_t seed;
-	unsigned long ops;
+	unsigned long ops, gathered;
 };
 
 static void *reader_main(void *arg)
@@ -180,18 +186,57 @@ static void *reader_main(void *arg)
 			for (unsigned m = 0; m < DC_INDEX_NR_MARKS; m++)
 				CHECK_EQ(dc_index_get_mark(ix, idx, m), stable_marked(sk, m));
 
-		/* a short iteration: strictly increasing, consistent */
+		/*
+		 * gather: every item legitimate for its own range, the items
+		 * sorted and disjoint, inside the range, and every stable key
+		 * up to where the batch ended present.
+		 */
+		if (r->ops % 4 == 0) {
+			struct dc_index_item it[GATHER_MAX];
+			unsigned want = 1 + (unsigned)(t_rand(&rs) % GATHER_MAX), got, q = 0;
+			uint64_t upto;
+
+			got = dc_index_gather(ix, idx, max, it, want);
+			CHECK(got <= want);
+			for (unsigned i = 0; i < got; i++) {
+				uint64_t last = it[i].first + ((UINT64_C(1) << it[i].order) - 1);
+
+				check_value(it[i].first, it[i].value);
+				CHECK_EQ(it[i].first, dec_first(it[i].value));
+				CHECK_EQ(it[i].order, dec_order(it[i].value));
+				CHECK(it[i].first <= max && last >= idx);
+				CHECK(!i || it[i].first > it[i - 1].first +
+						((UINT64_C(1) << it[i - 1].order) - 1));
+			}
+			/* Up to the end of the last item (or max, if the batch was not full). */
+			upto = got < want ? max : it[got - 1].first + ((UINT64_C(1) << it[got - 1].order) - 1);
+			for (size_t k = sk; k < NSTABLE && stable[k] <= upto; k++) {
+				while (q < got && it[q].first < stable[k])
+					q++;
+				if (q >= got || it[q].first != stable[k] || it[q].value != encode(stable[k], 0, 0)) {
+					fprintf(stderr, "gather [%#" PRIx64 ", %#" PRIx64 "] (%u of %u): stable %#" PRIx64 " missing\n",
+						idx, max, got, want, stable[k]);
+					exit(T_FAIL);
+				}
+			}
+			r->gathered += got;
+		}
+
+		/*
+		 * a short iteration: each step consistent and covering its
+		 * start, so the cursor strictly increases.  (An entry may start
+		 * at or before the end of the previous one: the writer erased
+		 * that one and stored a larger one over both in between.)
+		 */
 		if (r->ops % 16 == 0) {
-			uint64_t i = idx, prev_last = 0;
-			bool any = false;
+			uint64_t i = idx;
 
 			for (unsigned n = 0; n < 64 && (v = dc_index_find(ix, i, max, &f, &o)); n++) {
 				uint64_t last = f + ((UINT64_C(1) << o) - 1);
 
 				CHECK_EQ(f, dec_first(v));
-				CHECK(!any || f > prev_last);
-				any = true;
-				prev_last = last;
+				CHECK_EQ(o, dec_order(v));
+				CHECK(f <= max && last >= i);
 				if (last >= max)
 					break;
 				i = last + 1;
@@ -208,12 +253,67 @@ struct went {
 	unsigned order, gen;
 };
 
+/*
+ * __dc_index_replace_batch() over up to GATHER_MAX of our entries (random
+ * ones, sorted: they lie anywhere, dense or sparse, in many nodes), each
+ * given its next generation; some items are refused (value 0 or too large,
+ * a smaller order: its value, if stored, would be foreign to the second
+ * half of the entry) and some have nothing there.  Readers check that
+ * whatever they see is legitimate; later erases check the generations.
+ */
+static void replace_batch(uint64_t *rs, struct went *own, size_t n)
+{
+	struct dc_index_item it[2 * GATHER_MAX];
+	size_t pick[GATHER_MAX], i0 = t_rand(rs) % n;
+	unsigned cnt = 1 + (unsigned)(t_rand(rs) % GATHER_MAX), ni = 0, want = 0;
+
+	if (cnt > n)
+		cnt = (unsigned)n;
+	for (unsigned j = 0; j < cnt; j++) {
+		size_t x = (i0 + j) % n, q = j;
+
+		while (q && own[pick[q - 1]].first > own[x].first) {
+			pick[q] = pick[q - 1];
+			q--;
+		}
+		pick[q] = x;
+	}
+	dc_index_lock(ix);
+	for (unsigned j = 0; j < cnt; j++) {
+		struct went *e = &own[pick[j]];
+		unsigned r = (unsigned)(t_rand(rs) % 8);
+		uint64_t k = t_rand(rs) % DENSE_END;
+
+		/* An item with nothing there, between the previous item and this one. */
+		if (t_rand(rs) % 8 == 0 && k < e->first &&
+		    (!ni || k > it[ni - 1].first + ((UINT64_C(1) << it[ni - 1].order) - 1)) &&
+		    !dc_index_load(ix, k))
+			it[ni++] = (struct dc_index_item){ k, encode(k, 1, 0), 0 };
+		if (r == 0) {
+			it[ni++] = (struct dc_index_item){ e->first, 0, e->order };
+		} else if (r == 1) {
+			it[ni++] = (struct dc_index_item){ e->first, DC_INDEX_VALUE_MAX + 1 + (t_rand(rs) & 1),
+							   e->order };
+		} else if (r == 2 && e->order) {
+			it[ni++] = (struct dc_index_item){ e->first, encode(e->first, 7, e->order - 1),
+							   e->order - 1 };
+		} else {
+			e->gen++;
+			it[ni++] = (struct dc_index_item){ e->first, encode(e->first, e->gen, e->order),
+							   e->order };
+			want++;
+		}
+	}
+	CHECK_EQ(__dc_index_replace_batch(ix, it, ni), want);
+	dc_index_unlock(ix);
+}
+
 static void writer(uint64_t seed, unsigned long ops)
 {
 	struct went *own = calloc(ops + 1, sizeof(*own));
 	size_t n = 0;
 	uint64_t rs = seed;
-	unsigned long stored = 0, eexist = 0, erased = 0;
+	unsigned long stored = 0, eexist = 0, erased = 0, ranged = 0, batches = 0;
 
 	CHECK(own);
 	for (unsigned long op = 0; op < ops; op++) {
@@ -257,13 +357,16 @@ static void writer(uint64_t seed, unsigned long ops)
 			CHECK_EQ(dc_index_erase(ix, in), encode(own[i].first, own[i].gen, own[i].order));
 			own[i] = own[--n];
 			erased++;
-		} else if (p < 88) {
+		} else if (p < 84) {
 			/* replace: same range, next generation */
 			struct went *e = &own[t_rand(&rs) % n];
 
 			e->gen++;
 			CHECK_EQ(dc_index_store(ix, e->first, e->order, encode(e->first, e->gen, e->order)), 0);
-		} else if (p < 97) {
+		} else if (p < 88) {
+			replace_batch(&rs, own, n);
+			batches++;
+		} else if (p < 95) {
 			struct went *e = &own[t_rand(&rs) % n];
 			unsigned m = (unsigned)(t_rand(&rs) % DC_INDEX_NR_MARKS);
 
@@ -273,6 +376,37 @@ static void writer(uint64_t seed, unsigned long ops)
 			else
 				CHECK_EQ(__dc_index_clear_mark(ix, e->first, m), 0);
 			dc_index_unlock(ix);
+		} else if (p < 97) {
+			/*
+			 * erase_range over a window that holds no stable key: a
+			 * whole pool block's writer entries (an order-18 one
+			 * straddles it and stays), or the gap between two dense
+			 * stable keys.
+			 */
+			uint64_t a, b, cnt = 0;
+
+			if (t_rand(&rs) % 2) {
+				a = pool[t_rand(&rs) % NPOOL];
+				b = a + 4 * 512 - 1;
+			} else {
+				uint64_t i = t_rand(&rs) % (NSTABLE_DENSE - 1);
+
+				a = i * 97 + 14;
+				b = a + 95;
+			}
+			for (size_t i = 0; i < n;) {
+				if (own[i].first >= a &&
+				    own[i].first + ((UINT64_C(1) << own[i].order) - 1) <= b) {
+					own[i] = own[--n];
+					cnt++;
+				} else {
+					i++;
+				}
+			}
+			dc_index_lock(ix);
+			CHECK_EQ(__dc_index_erase_range(ix, a, b), cnt);
+			dc_index_unlock(ix);
+			ranged += cnt;
 		} else if (p < 98 && op % 4096 == 0) {
 			/* erase a lot at once, for branches to empty and collapse */
 			dc_index_lock(ix);
@@ -286,9 +420,90 @@ static void writer(uint64_t seed, unsigned long ops)
 			dc_index_unlock(ix);
 		}
 	}
-	printf("writer: %lu stores, %lu overlaps refused, %lu erases, %zu left\n", stored, eexist,
-	       erased, n);
+	printf("writer: %lu stores, %lu overlaps refused, %lu erases, %lu erased by range, "
+	       "%lu batches replaced, %zu left\n", stored, eexist, erased, ranged, batches, n);
 	free(own);
+}
+
+/*
+ * Runs reshaped under the readers: in one 64-index block, the writer stores
+ * order-3 entries (8-slot value runs), erases them, stores order-0 entries
+ * in their place and erases those, over and over, while readers gather,
+ * find and load_entry there.  A reader that took a run's sibling bits
+ * without its value (or the reverse) would report an order-0 value with
+ * order 3 or an order-3 value with order 0: the seq count must prevent it.
+ * The last index holds a stable entry, which every gather must return.
+ */
+#define CHURN_BASE (UINT64_C(1) << 24)
+#define CHURN_STABLE (CHURN_BASE + 63)
+
+static _Atomic bool churn_done;
+
+static void check_item(uint64_t first, unsigned order, uint64_t v)
+{
+	check_value(first, v);
+	CHECK_EQ(first, dec_first(v));
+	CHECK_EQ(order, dec_order(v));
+}
+
+static void *churn_reader(void *arg)
+{
+	struct reader *r = arg;
+	uint64_t rs = r->seed, f, v;
+	unsigned o;
+
+	while (!atomic_load(&churn_done)) {
+		struct dc_index_item it[64];
+		uint64_t a = CHURN_BASE + t_rand(&rs) % 64;
+		unsigned got = dc_index_gather(ix, a, CHURN_STABLE, it, 64);
+
+		CHECK(got > 0 && it[got - 1].first == CHURN_STABLE);
+		for (unsigned i = 0; i < got; i++)
+			check_item(it[i].first, it[i].order, it[i].value);
+		v = dc_index_load_entry(ix, a, &f, &o);
+		if (v)
+			check_item(f, o, v);
+		v = dc_index_find(ix, a, CHURN_STABLE, &f, &o);
+		CHECK(v);
+		check_item(f, o, v);
+		r->ops++;
+	}
+	return NULL;
+}
+
+static void churn(uint64_t seed, unsigned nreaders, unsigned long rounds)
+{
+	struct reader *rd = calloc(nreaders, sizeof(*rd));
+	unsigned long total = 0;
+
+	CHECK(rd);
+	CHECK_EQ(dc_index_store(ix, CHURN_STABLE, 0, encode(CHURN_STABLE, 0, 0)), 0);
+	for (unsigned i = 0; i < nreaders; i++) {
+		rd[i].seed = seed + 2000 + i;
+		CHECK_EQ(pthread_create(&rd[i].tid, NULL, churn_reader, &rd[i]), 0);
+	}
+	for (unsigned long r = 0; r < rounds; r++) {
+		unsigned gen = (unsigned)r;
+
+		dc_index_lock(ix);
+		for (uint64_t k = CHURN_BASE; k < CHURN_STABLE - 7; k += 8)
+			CHECK_EQ(__dc_index_store(ix, k, 3, encode(k, gen, 3)), 0);
+		for (uint64_t k = CHURN_BASE; k < CHURN_STABLE - 7; k += 8)
+			CHECK(__dc_index_erase(ix, k));
+		for (uint64_t k = CHURN_BASE; k < CHURN_STABLE; k++)
+			CHECK_EQ(__dc_index_store(ix, k, 0, encode(k, gen, 0)), 0);
+		for (uint64_t k = CHURN_BASE; k < CHURN_STABLE; k++)
+			CHECK(__dc_index_erase(ix, k));
+		dc_index_unlock(ix);
+	}
+	atomic_store(&churn_done, true);
+	for (unsigned i = 0; i < nreaders; i++) {
+		CHECK_EQ(pthread_join(rd[i].tid, NULL), 0);
+		total += rd[i].ops;
+	}
+	CHECK_EQ(dc_index_erase(ix, CHURN_STABLE), encode(CHURN_STABLE, 0, 0));
+	printf("churn: %lu writer rounds, %lu reader rounds\n", rounds, total);
+	free(rd);
 }
 
 int main(int argc, char **argv)
@@ -297,7 +512,7 @@ int main(int argc, char **argv)
 	unsigned long ops = argc > 2 ? strtoul(argv[2], NULL, 0) : t_scale(300000);
 	uint64_t seed = t_seed(0xc0ffee), rs = seed;
 	struct reader *rd;
-	unsigned long total = 0;
+	unsigned long total = 0, gathered = 0;
 
 	t_watchdog(240);
 	printf("seed %#" PRIx64 ", %u readers, %lu writer ops\n", seed, nreaders, ops);
@@ -338,13 +553,16 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < nreaders; i++) {
 		CHECK_EQ(pthread_join(rd[i].tid, NULL), 0);
 		total += rd[i].ops;
+		gathered += rd[i].gathered;
 	}
-	printf("readers: %lu rounds\n", total);
+	printf("readers: %lu rounds, %lu items gathered\n", total, gathered);
 	CHECK(!nreaders || total > 0);
 
 	CHECK(dc_index_check(ix));
 	for (size_t k = 0; k < NSTABLE; k++)
 		CHECK_EQ(dc_index_load(ix, stable[k]), encode(stable[k], 0, 0));
+	churn(seed, nreaders, t_scale(20000));
+	CHECK(dc_index_check(ix));
 	dc_index_destroy(ix);
 	free(rd);
 	/* For LeakSanitizer (TSan: see tests/tsan.supp). */

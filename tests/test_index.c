@@ -3,9 +3,10 @@
  * test_index - the radix index (daxcore/index.h): every function, every bad
  * input, multi-order entries found from every index inside, find and
  * find_marked across node boundaries and huge gaps, a randomized run
- * against a reference model, allocation failure injected at every
- * allocation of a store, memory figures, and that dc_index_check() itself
- * catches a broken node.
+ * against a reference model, gather, erase_range and replace_batch against
+ * the model, allocation failure injected at every allocation of a store,
+ * memory figures, that dc_index_check() itself catches a broken node, and
+ * (ASan) that LeakSanitizer sees the nodes of a live index.
  *
  *   test_index [SEED]
  */
@@ -15,6 +16,17 @@
 #include "mapping/index_int.h"
 
 #include <daxcore/index.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define T_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define T_LSAN 1
+#endif
+#endif
+#ifdef T_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
 
 /* ---- reference model: a sorted array of disjoint entries ---------------- */
 
@@ -494,8 +506,7 @@ static void test_marks_through_reshaping(uint64_t *rs)
 	printf("ok marks_through_reshaping\n");
 }
 
-/* ---- randomized run against the model ------------------------------------ */
-
+/* Keys in four distributions, with orders mostly 0, some 9, 18 or any. */
 static uint64_t gen_key(uint64_t *rs, unsigned dist, unsigned *order)
 {
 	static const uint64_t clusters[] = { 0, 1ull << 30, 5ull << 44, 0xffffffff00000000ull };
@@ -515,6 +526,625 @@ static uint64_t gen_key(uint64_t *rs, unsigned dist, unsigned *order)
 		*order = 9;
 	return k & ~((UINT64_C(1) << *order) - 1);
 }
+
+/* ---- gather ------------------------------------------------------------------ */
+
+/* The model's answer to gather(start, max, n). */
+static unsigned m_gather(const struct model *m, uint64_t start, uint64_t max,
+			 struct dc_index_item *out, unsigned n)
+{
+	long p = m_floor(m, start);
+	size_t k = p >= 0 && mlast(&m->e[p]) >= start ? (size_t)p : (size_t)(p + 1);
+	unsigned got = 0;
+
+	if (start > max)
+		return 0;
+	for (; k < m->n && got < n && m->e[k].first <= max; k++)
+		out[got++] = (struct dc_index_item){ m->e[k].first, m->e[k].val, m->e[k].order };
+	return got;
+}
+
+#define GMAX 64
+
+static void check_gather(struct dc_index *ix, const struct model *m, uint64_t start, uint64_t max,
+			 unsigned n)
+{
+	struct dc_index_item got[GMAX + 1], want[GMAX];
+	unsigned a, b;
+
+	CHECK(n <= GMAX);
+	memset(got, 0xa5, sizeof(got));
+	a = dc_index_gather(ix, start, max, got, n);
+	b = m_gather(m, start, max, want, n);
+	if (a != b)
+		fprintf(stderr, "gather [%#" PRIx64 ", %#" PRIx64 "] n %u: %u items, model %u\n",
+			start, max, n, a, b);
+	CHECK_EQ(a, b);
+	for (unsigned i = 0; i < a; i++) {
+		CHECK_EQ(got[i].first, want[i].first);
+		CHECK_EQ(got[i].value, want[i].value);
+		CHECK_EQ(got[i].order, want[i].order);
+	}
+	CHECK_EQ(got[a].first, UINT64_C(0xa5a5a5a5a5a5a5a5)); /* nothing written past the count */
+}
+
+/* The whole index through gather in chunks of @n: exactly the model. */
+static void check_gather_all(struct dc_index *ix, const struct model *m, unsigned n)
+{
+	struct dc_index_item it[GMAX];
+	uint64_t start = 0;
+	size_t k = 0;
+
+	for (;;) {
+		unsigned got = dc_index_gather(ix, start, UINT64_MAX, it, n), i;
+		uint64_t last;
+
+		CHECK(got <= n);
+		for (i = 0; i < got; i++, k++) {
+			CHECK(k < m->n);
+			CHECK_EQ(it[i].first, m->e[k].first);
+			CHECK_EQ(it[i].order, m->e[k].order);
+			CHECK_EQ(it[i].value, m->e[k].val);
+		}
+		if (got < n)
+			break;
+		last = mlast(&m->e[k - 1]);
+		if (last == UINT64_MAX)
+			break;
+		start = last + 1;
+	}
+	CHECK_EQ(k, m->n);
+}
+
+/* A start or end point near entries of the model, or anywhere. */
+static uint64_t probe_point(const struct model *m, uint64_t *rs)
+{
+	const struct ment *e;
+
+	if (!m->n || t_rand(rs) % 8 == 0)
+		return t_rand(rs) % 5 == 0 ? t_rand(rs) : t_rand(rs) % 100000;
+	e = &m->e[t_rand(rs) % m->n];
+	switch (t_rand(rs) % 5) {
+	case 0: return e->first;
+	case 1: return e->first - 1;
+	case 2: return mlast(e);
+	case 3: return mlast(e) + 1;
+	default: return e->first + t_rand(rs) % (UINT64_C(1) << e->order);
+	}
+}
+
+static void gather_probes(struct dc_index *ix, const struct model *m, uint64_t *rs, unsigned nr)
+{
+	for (unsigned i = 0; i < nr; i++) {
+		uint64_t a = probe_point(m, rs), b;
+		unsigned n = 1 + (unsigned)(t_rand(rs) % GMAX);
+
+		switch (t_rand(rs) % 4) {
+		case 0: b = UINT64_MAX; break;
+		case 1: b = probe_point(m, rs); break;
+		case 2: b = a + (t_rand(rs) % 5000); b = b < a ? UINT64_MAX : b; break;
+		default: b = a; break;
+		}
+		check_gather(ix, m, a, b, n);
+	}
+}
+
+static void test_gather(uint64_t *rs)
+{
+	struct dc_index *ix = dc_index_create();
+	struct model m = { 0 };
+	struct dc_index_item it[4];
+
+	CHECK(ix);
+	/* Empty index, bad ranges, no room. */
+	CHECK_EQ(dc_index_gather(ix, 0, UINT64_MAX, it, 4), 0);
+	store_ok(ix, &m, 5, 0, 50);
+	CHECK_EQ(dc_index_gather(ix, 6, 5, it, 4), 0);
+	CHECK_EQ(dc_index_gather(ix, 0, UINT64_MAX, it, 0), 0);
+	CHECK_EQ(dc_index_gather(ix, 5, 5, it, 4), 1);
+	CHECK_EQ(it[0].first, 5);
+	CHECK_EQ(it[0].value, 50);
+	CHECK_EQ(it[0].order, 0);
+	CHECK_EQ(dc_index_gather(ix, 6, UINT64_MAX, it, 4), 0);
+	CHECK_EQ(dc_index_gather(ix, 0, 4, it, 4), 0);
+
+	/* Both ends of the key space, and a multi-order entry straddling each end of a range. */
+	store_ok(ix, &m, 0, 0, 1);
+	store_ok(ix, &m, UINT64_MAX, 0, 2);
+	store_ok(ix, &m, UINT64_C(1) << 32, 32, 3);
+	store_ok(ix, &m, 4096, 9, 4);
+	store_ok(ix, &m, 8192, 12, 5);
+	CHECK_EQ(dc_index_gather(ix, 4096 + 100, 8192 + 5, it, 4), 2);
+	CHECK_EQ(it[0].first, 4096); /* starts before the range */
+	CHECK_EQ(it[0].order, 9);
+	CHECK_EQ(it[1].first, 8192); /* ends after it */
+	CHECK_EQ(it[1].order, 12);
+	CHECK_EQ(dc_index_gather(ix, UINT64_MAX, UINT64_MAX, it, 4), 1);
+	CHECK_EQ(it[0].value, 2);
+	CHECK_EQ(dc_index_gather(ix, (UINT64_C(1) << 33) - 1, UINT64_MAX, it, 4), 2);
+	CHECK_EQ(it[0].value, 3);
+	CHECK_EQ(it[1].value, 2);
+	check_gather_all(ix, &m, 1);
+	check_gather_all(ix, &m, 2);
+	gather_probes(ix, &m, rs, 500);
+	finish(ix, &m);
+
+	/* Every shape: dense, sparse, clustered, anywhere, with multi-order entries. */
+	for (unsigned dist = 0; dist < 4; dist++) {
+		ix = dc_index_create();
+		CHECK(ix);
+		for (unsigned i = 0; i < 4000; i++) {
+			unsigned order;
+			uint64_t k = gen_key(rs, dist, &order);
+
+			if (!m_cover(&m, k) && !m_cover(&m, k + ((UINT64_C(1) << order) - 1)))
+				if (m_store(&m, k, order, tval(k, order)) == 0)
+					CHECK_EQ(dc_index_store(ix, k, order, tval(k, order)), 0);
+			if (i % 1000 == 999) {
+				CHECK_EQ(dc_index_count(ix), m.n);
+				check_gather_all(ix, &m, 1);
+				check_gather_all(ix, &m, 7);
+				check_gather_all(ix, &m, GMAX);
+				gather_probes(ix, &m, rs, 2000);
+			}
+		}
+		/* And while it empties (tombstones, shrinking branches). */
+		while (m.n > 10) {
+			for (unsigned i = 0; i < m.n / 3; i++) {
+				uint64_t f = m.e[t_rand(rs) % m.n].first;
+
+				CHECK_EQ(dc_index_erase(ix, f), m_erase(&m, f));
+			}
+			check_gather_all(ix, &m, 5);
+			gather_probes(ix, &m, rs, 500);
+		}
+		finish(ix, &m);
+	}
+	printf("ok gather\n");
+}
+
+/* ---- erase_range -------------------------------------------------------------- */
+
+static uint64_t m_erase_range(struct model *m, uint64_t first, uint64_t last)
+{
+	size_t w = 0;
+	uint64_t n = 0;
+
+	for (size_t k = 0; k < m->n; k++) {
+		if (first <= last && m->e[k].first >= first && mlast(&m->e[k]) <= last) {
+			n++;
+			continue;
+		}
+		m->e[w++] = m->e[k];
+	}
+	m->n = w;
+	return n;
+}
+
+/* Erase [first, last] in both, checking the count and that nothing was allocated. */
+static void erase_range_ok(struct dc_index *ix, struct model *m, uint64_t first, uint64_t last)
+{
+	unsigned long allocs;
+	uint64_t got;
+
+	dc_index_lock(ix);
+	allocs = dc__alloc_count();
+	got = __dc_index_erase_range(ix, first, last);
+	CHECK_EQ(dc__alloc_count(), allocs);
+	CHECK(dc_index_check(ix));
+	dc_index_unlock(ix);
+	CHECK_EQ(got, m_erase_range(m, first, last));
+	CHECK_EQ(dc_index_count(ix), m->n);
+}
+
+/* A range to erase: around an entry, aligned blocks, windows, anywhere. */
+static void erase_range_pick(const struct model *m, uint64_t *rs, uint64_t *a, uint64_t *b)
+{
+	static const unsigned shifts[] = { 6, 9, 12, 18, 24, 30, 36 };
+	unsigned s;
+
+	switch (t_rand(rs) % 5) {
+	case 0: /* aligned block: whole nodes */
+		s = shifts[t_rand(rs) % ARRAY_SIZE(shifts)];
+		*a = probe_point(m, rs) >> s << s;
+		*b = *a + ((UINT64_C(1) << s) - 1);
+		break;
+	case 1: /* from and to points near entries (straddling or not) */
+		*a = probe_point(m, rs);
+		*b = probe_point(m, rs);
+		if (*a > *b) {
+			uint64_t t = *a;
+
+			*a = *b;
+			*b = t;
+		}
+		break;
+	case 2: /* a small window */
+		*a = probe_point(m, rs);
+		*b = *a + t_rand(rs) % 300;
+		*b = *b < *a ? UINT64_MAX : *b;
+		break;
+	case 3: /* an empty or reversed range */
+		*a = probe_point(m, rs);
+		*b = t_rand(rs) % 2 ? *a : *a - 1;
+		break;
+	default:
+		*a = probe_point(m, rs);
+		*b = *a + (t_rand(rs) % (UINT64_C(1) << (t_rand(rs) % 40)));
+		*b = *b < *a ? UINT64_MAX : *b;
+		break;
+	}
+}
+
+static void fill_random(struct dc_index *ix, struct model *m, uint64_t *rs, unsigned dist,
+			unsigned nr)
+{
+	for (unsigned i = 0; i < nr; i++) {
+		unsigned order;
+		uint64_t k = gen_key(rs, dist, &order), v = tval(k, order);
+
+		if (m_cover(m, k) || m_cover(m, k + ((UINT64_C(1) << order) - 1)) ||
+		    m_store(m, k, order, v))
+			continue;
+		CHECK_EQ(dc_index_store(ix, k, order, v), 0);
+		if (t_rand(rs) % 4 == 0) {
+			unsigned mk = (unsigned)(t_rand(rs) % 3);
+
+			CHECK_EQ(dc_index_set_mark(ix, k, mk), 0);
+			m_cover(m, k)->marks |= 1u << mk;
+		}
+	}
+}
+
+static void test_erase_range(uint64_t *rs)
+{
+	struct dc_index *ix = dc_index_create();
+	struct model m = { 0 };
+	unsigned long allocs;
+
+	CHECK(ix);
+	/* Nothing there; reversed range. */
+	erase_range_ok(ix, &m, 0, UINT64_MAX);
+	store_ok(ix, &m, 100, 0, 1);
+	erase_range_ok(ix, &m, 101, 100);
+	erase_range_ok(ix, &m, 0, 99);
+	erase_range_ok(ix, &m, 101, UINT64_MAX);
+	CHECK_EQ(dc_index_load(ix, 100), 1);
+	erase_range_ok(ix, &m, 100, 100);
+	CHECK_EQ(dc_index_bytes(ix), 0);
+
+	/* Multi-order entries straddling either end stay; those inside go. */
+	store_ok(ix, &m, 0, 9, 1);       /* [0, 511] */
+	store_ok(ix, &m, 512, 0, 2);
+	store_ok(ix, &m, 600, 3, 3);     /* [600, 607] */
+	store_ok(ix, &m, 1024, 10, 4);   /* [1024, 2047] */
+	store_ok(ix, &m, 4096, 12, 5);   /* [4096, 8191] */
+	store_ok(ix, &m, UINT64_MAX, 0, 6);
+	store_ok(ix, &m, UINT64_MAX - ((UINT64_C(1) << 32) - 1) - (UINT64_C(1) << 32), 32, 7);
+	CHECK_EQ(dc_index_set_mark(ix, 600, 1), 0);
+	m_cover(&m, 600)->marks |= 2;
+	CHECK_EQ(dc_index_set_mark(ix, 1024, 1), 0);
+	m_cover(&m, 1024)->marks |= 2;
+	erase_range_ok(ix, &m, 100, 1500);         /* only 512 and [600, 607] */
+	CHECK_EQ(dc_index_load(ix, 0), 1);
+	CHECK_EQ(dc_index_load(ix, 1500), 4);
+	CHECK_EQ(dc_index_load(ix, 600), 0);
+	verify(ix, &m, rs);
+	erase_range_ok(ix, &m, 1024, 8190);        /* [1024, 2047]; [4096, 8191] straddles */
+	CHECK(!dc_index_get_mark(ix, 1024, 1));
+	CHECK_EQ(dc_index_find_marked(ix, 0, UINT64_MAX, 1, NULL, NULL), 0);
+	erase_range_ok(ix, &m, 1, UINT64_MAX - 1); /* [4096, 8191] and the order-32 one */
+	verify(ix, &m, rs);
+	CHECK_EQ(m.n, 2);
+	erase_range_ok(ix, &m, 0, UINT64_MAX);
+	CHECK_EQ(dc_index_count(ix), 0);
+	CHECK_EQ(dc_index_bytes(ix), 0);
+
+	/*
+	 * Unlinked nodes wait on the index until the unlock hands them to RCU
+	 * in one batch; if the batch header cannot be allocated they go one by
+	 * one (LeakSanitizer checks that all are freed).
+	 */
+	for (uint64_t i = 0; i < 200; i++)
+		store_ok(ix, &m, i, 0, i + 1);
+	CHECK(!ix->retired);
+	dc_index_lock(ix);
+	CHECK_EQ(__dc_index_erase_range(ix, 0, 199), 200);
+	m_erase_range(&m, 0, 199);
+	CHECK_EQ(ix->nretired, 5); /* the shift-6 root and four shift-0 branches */
+	CHECK_EQ(dc_index_bytes(ix), 0);
+	dc__fault_set(1);
+	dc_index_unlock(ix);
+	dc__fault_set(0);
+	CHECK(!ix->retired);
+	for (uint64_t i = 0; i < 200; i++)
+		store_ok(ix, &m, i, 0, i + 1);
+	erase_range_ok(ix, &m, 0, 199); /* the same with a batch header */
+	CHECK(!ix->retired);
+
+	/*
+	 * Dense: a block of 64 at a time frees whole shift-0 branches; the
+	 * last range retires hundreds of nodes, still without allocating.
+	 */
+	for (uint64_t i = 0; i < 60000; i++)
+		store_ok(ix, &m, i, 0, i + 1);
+	erase_range_ok(ix, &m, 64, 127);
+	erase_range_ok(ix, &m, 4096, 8191);
+	erase_range_ok(ix, &m, 3, 62);
+	erase_range_ok(ix, &m, 10000, 19998);
+	verify(ix, &m, rs);
+	dc_index_lock(ix);
+	allocs = dc__alloc_count();
+	CHECK_EQ(__dc_index_erase_range(ix, 0, 59999), m.n);
+	CHECK_EQ(dc__alloc_count(), allocs);
+	CHECK(ix->nretired > 700);
+	dc_index_unlock(ix);
+	m.n = 0;
+	CHECK_EQ(dc_index_bytes(ix), 0);
+	CHECK_EQ(dc_index_count(ix), 0);
+	finish(ix, &m);
+
+	/* Randomized, in every key distribution, against the model. */
+	for (unsigned dist = 0; dist < 4; dist++) {
+		unsigned long erased = 0;
+
+		ix = dc_index_create();
+		CHECK(ix);
+		for (unsigned round = 0; round < 40; round++) {
+			fill_random(ix, &m, rs, dist, 400);
+			for (unsigned i = 0; i < 8; i++) {
+				uint64_t a, b, before = m.n;
+
+				erase_range_pick(&m, rs, &a, &b);
+				erase_range_ok(ix, &m, a, b);
+				erased += before - m.n;
+			}
+			if (round % 8 == 7)
+				verify(ix, &m, rs);
+		}
+		verify(ix, &m, rs);
+		/* The handing over of a batch of nodes falls back to one by one. */
+		dc_index_lock(ix);
+		m_erase_range(&m, 0, UINT64_MAX / 2);
+		__dc_index_erase_range(ix, 0, UINT64_MAX / 2);
+		dc__fault_set(1);
+		dc_index_unlock(ix);
+		dc__fault_set(0);
+		verify(ix, &m, rs);
+		erase_range_ok(ix, &m, 0, UINT64_MAX);
+		CHECK_EQ(dc_index_bytes(ix), 0);
+		finish(ix, &m);
+		printf("ok erase_range dist %u (%lu erased by range)\n", dist, erased);
+	}
+}
+
+/* ---- replace_batch --------------------------------------------------------- */
+
+/* One batch under the lock: no allocation, a valid index, the count replaced. */
+static void replace_batch_ok(struct dc_index *ix, const struct dc_index_item *it, unsigned n,
+			     unsigned want)
+{
+	unsigned long allocs;
+	unsigned got;
+
+	dc_index_lock(ix);
+	allocs = dc__alloc_count();
+	got = __dc_index_replace_batch(ix, it, n);
+	CHECK_EQ(dc__alloc_count(), allocs);
+	CHECK(dc_index_check(ix));
+	dc_index_unlock(ix);
+	if (got != want)
+		fprintf(stderr, "replace_batch of %u items: %u replaced, model %u\n", n, got, want);
+	CHECK_EQ(got, want);
+}
+
+/*
+ * A batch over the model's entries from position @p, @len of them: most
+ * replaced with a new value; others given with value 0 or too large, the
+ * wrong order, an index inside rather than the first, erased just before
+ * (a tombstone in a leaf), or joined by an item in a gap before them (up
+ * to 2 @len items in @it).  Items stay sorted and disjoint.  The model
+ * takes the new values of those that must be replaced; return their number.
+ */
+static unsigned replace_batch_make(struct dc_index *ix, struct model *m, uint64_t *rs, size_t p,
+				   unsigned len, struct dc_index_item *it, unsigned *nit)
+{
+	uint64_t erase_keys[256];
+	unsigned want = 0, n = 0, nerase = 0;
+	uint64_t prev_end = 0; /* one past the previous item (0: none yet) */
+	bool any = false;
+
+	for (size_t k = p; k < m->n && k < p + len; k++) {
+		struct ment *e = &m->e[k];
+		uint64_t v = (e->val ^ (t_rand(rs) & 0xffffffff)) & DC_INDEX_VALUE_MAX;
+		unsigned r = (unsigned)(t_rand(rs) % 100);
+
+		v = v ? v : 1;
+		/* An item in the gap before the entry: nothing there. */
+		if (t_rand(rs) % 10 == 0 && e->first && (!any || prev_end < e->first) &&
+		    (k == 0 || mlast(&m->e[k - 1]) < e->first - 1)) {
+			uint64_t lo = k ? mlast(&m->e[k - 1]) + 1 : 0;
+
+			if (any && prev_end > lo)
+				lo = prev_end;
+			if (lo < e->first) {
+				it[n++] = (struct dc_index_item){ lo + t_rand(rs) % (e->first - lo), v, 0 };
+				CHECK(!m_cover(m, it[n - 1].first));
+			}
+		}
+		if (r < 60) {
+			it[n++] = (struct dc_index_item){ e->first, v, e->order };
+			e->val = v;
+			want++;
+		} else if (r < 66) {
+			it[n++] = (struct dc_index_item){ e->first, 0, e->order };
+		} else if (r < 72) {
+			uint64_t bad[] = { DC_INDEX_VALUE_MAX + 1, UINT64_MAX, (UINT64_C(1) << 63) | v };
+
+			it[n++] = (struct dc_index_item){ e->first, bad[t_rand(rs) % 3], e->order };
+		} else if (r < 80 && e->order) {
+			/* Smaller order: the first half, or the second half (not its first index). */
+			uint64_t half = UINT64_C(1) << (e->order - 1);
+
+			it[n++] = (struct dc_index_item){ e->first + (t_rand(rs) % 2 ? half : 0), v,
+							  e->order - 1 };
+		} else if (r < 84 && e->order < DC_INDEX_ORDER_MAX &&
+			   !(e->first & (UINT64_C(1) << e->order)) &&
+			   !m_cover(m, e->first + (UINT64_C(1) << e->order)) &&
+			   (k + 1 >= m->n || m->e[k + 1].first > mlast(e) + (UINT64_C(1) << e->order))) {
+			/* Larger order over the entry and the empty space after it. */
+			it[n++] = (struct dc_index_item){ e->first, v, e->order + 1 };
+		} else if (r < 90 && e->order == 0 && (e->first & 1)) {
+			/* Misaligned for order 1 (never an entry's range). */
+			it[n++] = (struct dc_index_item){ e->first, v, 1 };
+			if (k + 1 < m->n && m->e[k + 1].first == e->first + 1) {
+				/* It would overlap the next item: a plain one instead. */
+				it[n - 1].order = 0;
+				e->val = v;
+				want++;
+			}
+		} else if (r < 95 && nerase < ARRAY_SIZE(erase_keys)) {
+			/* Erased before the batch: in a leaf, a tombstone with this key. */
+			it[n++] = (struct dc_index_item){ e->first, v, e->order };
+			erase_keys[nerase++] = e->first;
+		} else {
+			it[n++] = (struct dc_index_item){ e->first, v, e->order };
+			e->val = v;
+			want++;
+		}
+		prev_end = it[n - 1].first + (UINT64_C(1) << it[n - 1].order);
+		any = true;
+		if (!prev_end) /* the item ends at 2^64 - 1: nothing after it */
+			break;
+	}
+	for (unsigned i = 0; i < nerase; i++)
+		CHECK_EQ(dc_index_erase(ix, erase_keys[i]), m_erase(m, erase_keys[i]));
+	for (unsigned i = 1; i < n; i++)
+		CHECK(it[i].first > it[i - 1].first + ((UINT64_C(1) << it[i - 1].order) - 1));
+	*nit = n;
+	return want;
+}
+
+static void test_replace_batch(uint64_t *rs)
+{
+	struct dc_index *ix = dc_index_create();
+	struct model m = { 0 };
+	struct dc_index_item it[2 * 4 * 64 + 8], *all; /* up to two items per entry */
+	unsigned n, want;
+
+	CHECK(ix);
+	/* Empty index, empty batch. */
+	it[0] = (struct dc_index_item){ 5, 1, 0 };
+	replace_batch_ok(ix, it, 1, 0);
+	replace_batch_ok(ix, it, 0, 0);
+	/* A root leaf; dense branches with multi-order value runs; marks kept. */
+	store_ok(ix, &m, 5, 0, 50);
+	store_ok(ix, &m, 64, 6, 60);
+	it[1] = (struct dc_index_item){ 64, 61, 6 };
+	replace_batch_ok(ix, it, 2, 2);
+	CHECK_EQ(dc_index_load(ix, 5), 1);
+	CHECK_EQ(dc_index_load(ix, 127), 61);
+	for (uint64_t i = 256; i < 4096; i++)
+		store_ok(ix, &m, i, 0, i);
+	store_ok(ix, &m, 4096, 9, 4096);   /* 8 slots at shift 6 */
+	store_ok(ix, &m, 8192, 6, 8192);   /* 1 slot at shift 6 */
+	store_ok(ix, &m, 1 << 18, 18, 77); /* 1 slot at shift 18 */
+	store_ok(ix, &m, UINT64_C(1) << 32, 32, 78);
+	for (uint64_t i = 300; i < 4096; i += 7) {
+		CHECK_EQ(dc_index_set_mark(ix, i, (unsigned)i % 3), 0);
+		m_cover(&m, i)->marks |= 1u << (i % 3);
+	}
+	CHECK_EQ(dc_index_set_mark(ix, 4096 + 100, 2), 0);
+	m_cover(&m, 4096)->marks |= 4;
+	n = 0;
+	for (uint64_t i = 4000; i < 4096; i++)
+		it[n++] = (struct dc_index_item){ i, i + 1000000, 0 };
+	it[n++] = (struct dc_index_item){ 4096, 11, 9 };
+	it[n++] = (struct dc_index_item){ 4096 + 512, 12, 9 }; /* nothing there */
+	it[n++] = (struct dc_index_item){ 8192, 13, 6 };
+	it[n++] = (struct dc_index_item){ 8192 + 64, 13, 0 }; /* nothing there */
+	it[n++] = (struct dc_index_item){ 1 << 18, 14, 17 };  /* wrong order */
+	it[n++] = (struct dc_index_item){ UINT64_C(1) << 32, 15, 32 };
+	it[n++] = (struct dc_index_item){ UINT64_MAX, 16, 0 }; /* nothing there */
+	replace_batch_ok(ix, it, n, 96 + 3);
+	for (uint64_t i = 4000; i < 4096; i++)
+		m_cover(&m, i)->val = i + 1000000;
+	m_cover(&m, 4096)->val = 11;
+	m_cover(&m, 8192)->val = 13;
+	m_cover(&m, UINT64_C(1) << 32)->val = 15;
+	m.e[0].val = 1;
+	m.e[1].val = 61;
+	CHECK(dc_index_get_mark(ix, 4096 + 511, 2));
+	CHECK(dc_index_get_mark(ix, 4003, 4003 % 3)); /* 4003 = 300 + 7 * 529 */
+	verify(ix, &m, rs);
+	finish(ix, &m);
+
+	/*
+	 * Items outside a compressed branch whose slot for them holds a value
+	 * of that order: the root is a shift-0 branch at 0x1000, then a branch
+	 * at shift 24 holds it and one at 2^30 (the batch climbs and goes down
+	 * again between them).
+	 */
+	ix = dc_index_create();
+	CHECK(ix);
+	for (uint64_t i = 0x1000; i < 0x1010; i++)
+		store_ok(ix, &m, i, 0, i);
+	it[0] = (struct dc_index_item){ 0x5, 1, 0 };
+	it[1] = (struct dc_index_item){ 0x1005, 2, 0 };
+	it[2] = (struct dc_index_item){ 0x2006, 3, 0 };
+	it[3] = (struct dc_index_item){ UINT64_C(1) << 40 | 0x1007, 4, 0 };
+	replace_batch_ok(ix, it, 4, 1);
+	m_cover(&m, 0x1005)->val = 2;
+	verify(ix, &m, rs);
+	for (uint64_t i = 0; i < 16; i++)
+		store_ok(ix, &m, (UINT64_C(1) << 30) + i, 0, i + 1);
+	n = 0;
+	for (uint64_t i = 0; i < 16; i++) {
+		it[n++] = (struct dc_index_item){ 0x1000 + i, 100 + i, 0 };
+		it[n++] = (struct dc_index_item){ 0x3000 + i, 100 + i, 0 };
+		m_cover(&m, 0x1000 + i)->val = 100 + i;
+	}
+	for (uint64_t i = 0; i < 16; i++) {
+		it[n++] = (struct dc_index_item){ (UINT64_C(1) << 29) + i, 200 + i, 0 };
+		it[n++] = (struct dc_index_item){ (UINT64_C(1) << 30) + i, 300 + i, 0 };
+		m_cover(&m, (UINT64_C(1) << 30) + i)->val = 300 + i;
+	}
+	replace_batch_ok(ix, it, n, 32);
+	verify(ix, &m, rs);
+	finish(ix, &m);
+
+	/* Every key distribution, every kind of item, batches of 1 to 256 and the whole index. */
+	for (unsigned dist = 0; dist < 4; dist++) {
+		unsigned long replaced = 0;
+
+		ix = dc_index_create();
+		CHECK(ix);
+		for (unsigned round = 0; round < 24; round++) {
+			fill_random(ix, &m, rs, dist, 300);
+			for (unsigned b = 0; b < 16 && m.n; b++) {
+				unsigned len = b % 4 == 0 ? 4 * 64 : 1 + (unsigned)(t_rand(rs) % 64);
+				size_t p = t_rand(rs) % m.n;
+
+				want = replace_batch_make(ix, &m, rs, p, len, it, &n);
+				replace_batch_ok(ix, it, n, want);
+				replaced += want;
+			}
+			if (round % 6 == 5)
+				verify(ix, &m, rs);
+		}
+		/* The whole index in one batch. */
+		all = calloc(2 * m.n + 1, sizeof(*all));
+		CHECK(all);
+		want = replace_batch_make(ix, &m, rs, 0, (unsigned)m.n, all, &n);
+		replace_batch_ok(ix, all, n, want);
+		free(all);
+		verify(ix, &m, rs);
+		finish(ix, &m);
+		printf("ok replace_batch dist %u (%lu replaced)\n", dist, replaced);
+	}
+}
+
+/* ---- randomized run against the model ------------------------------------ */
 
 /*
  * A store with allocation failure injected at allocation 1, 2, ... until it
@@ -758,9 +1388,60 @@ static void test_check_catches(void)
 	st_relaxed(&ix->count, ld_relaxed(&ix->count) + 1);
 	CHECK(!dc_index_check(ix));
 	st_relaxed(&ix->count, ld_relaxed(&ix->count) - 1);
+	/* Slot words: a value word holding 0 (the run of 512/9), a node word of no kind. */
+	save = ld_relaxed(&n->slot[8]);
+	CHECK(w_is_value(save) && w_value(save) == 3);
+	for (unsigned j = 8; j < 16; j++)
+		st_relaxed(&n->slot[j], W_VAL);
+	CHECK(!dc_index_check(ix));
+	for (unsigned j = 8; j < 16; j++)
+		st_relaxed(&n->slot[j], save);
+	save = ld_relaxed(&n->slot[0]);
+	CHECK(w_is_node(save) && w_kind(save) == K_PLAIN);
+	st_relaxed(&n->slot[0], save | 3);
+	CHECK(!dc_index_check(ix));
+	st_relaxed(&n->slot[0], save);
 	CHECK(dc_index_check(ix));
 	dc_index_destroy(ix);
 	printf("ok check_catches\n");
+}
+
+/*
+ * LeakSanitizer follows the slot words: with an index alive (held by a
+ * global, as a process that exits without destroying it would hold it),
+ * a leak check finds none of its nodes leaked, in every node shape (plain
+ * and compressed branches, leaves, value runs, the root a leaf or not).
+ * A node word carrying a tag LSan cannot see through would report them all.
+ */
+static struct dc_index *lsan_ix;
+
+static void test_lsan_follows_nodes(uint64_t *rs)
+{
+#ifdef T_LSAN
+	lsan_ix = dc_index_create();
+	CHECK(lsan_ix);
+	CHECK_EQ(dc_index_store(lsan_ix, 5, 0, 1), 0); /* a root leaf */
+	CHECK_EQ(__lsan_do_recoverable_leak_check(), 0);
+	for (uint64_t i = 0; i < 5000; i++)
+		CHECK_EQ(dc_index_store(lsan_ix, i + 64, 0, i + 1), 0);
+	for (unsigned i = 0; i < 5000; i++) {
+		uint64_t k = t_rand(rs) & ((UINT64_C(1) << 44) - 1);
+
+		if (!dc_index_load(lsan_ix, k))
+			CHECK_EQ(dc_index_store(lsan_ix, k, 0, k ? k : 1), 0);
+	}
+	CHECK_EQ(dc_index_store(lsan_ix, UINT64_C(1) << 50, 9, 7), 0);
+	CHECK_EQ(dc_index_store(lsan_ix, UINT64_C(3) << 50, 32, 8), 0);
+	CHECK(dc_index_check(lsan_ix));
+	CHECK_EQ(__lsan_do_recoverable_leak_check(), 0);
+	dc_index_destroy(lsan_ix);
+	lsan_ix = NULL;
+	printf("ok lsan_follows_nodes\n");
+#else
+	(void)rs;
+	(void)lsan_ix;
+	printf("ok lsan_follows_nodes (skipped: not an ASan build)\n");
+#endif
 }
 
 int main(int argc, char **argv)
@@ -775,7 +1456,11 @@ int main(int argc, char **argv)
 	test_find(&rs);
 	test_marks_through_reshaping(&rs);
 	test_check_catches();
+	test_lsan_follows_nodes(&rs);
 	test_alloc_failure(&rs);
+	test_gather(&rs);
+	test_erase_range(&rs);
+	test_replace_batch(&rs);
 	for (unsigned dist = 0; dist < 4; dist++)
 		test_random(seed + dist, dist, t_scale(40000), false);
 	test_memory(&rs);

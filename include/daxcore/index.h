@@ -24,8 +24,8 @@
  *   load, load_entry, find, find_marked, get_mark, count, bytes: no lock
  *   gather:                                 no lock
  *   store, erase, set_mark, clear_mark:     take the tree lock
- *   __store, __erase, __erase_range, __set_mark, __clear_mark: tree lock
- *                                           held by caller
+ *   __store, __erase, __erase_range, __replace_batch, __set_mark,
+ *   __clear_mark:                           tree lock held by caller
  *   create, destroy:                        no concurrent user at all
  */
 #ifndef DAXCORE_INDEX_H
@@ -59,7 +59,10 @@ DC_API struct dc_index *dc_index_create(void);
  */
 DC_API void dc_index_destroy(struct dc_index *ix);
 
-/** dc_index_lock() / dc_index_unlock() - the tree lock (a mutex). */
+/**
+ * dc_index_lock() / dc_index_unlock() - the tree lock (a mutex).  Unlock also
+ * hands the nodes unlinked while the lock was held to RCU, in one batch.
+ */
 DC_API void dc_index_lock(struct dc_index *ix);
 DC_API void dc_index_unlock(struct dc_index *ix);
 
@@ -150,6 +153,19 @@ struct dc_index_item {
  */
 DC_API unsigned dc_index_gather(struct dc_index *ix, uint64_t start, uint64_t max,
 				struct dc_index_item *out, unsigned n);
+
+/**
+ * __dc_index_replace_batch() - replace the values of @n existing entries,
+ * each given by its exact (first, order) and new value (items as
+ * dc_index_gather() returns them, sorted by first index, non-overlapping),
+ * in one walk.  Marks are kept.  Never allocates.
+ * Context: tree lock held.
+ * Return: the number replaced; an item whose (first, order) is not an
+ * existing entry is skipped (not counted); an item with a bad value
+ * (0 or > DC_INDEX_VALUE_MAX) is skipped too.
+ */
+DC_API unsigned __dc_index_replace_batch(struct dc_index *ix, const struct dc_index_item *items,
+					 unsigned n);
 
 /**
  * __dc_index_erase_range() - erase every entry that lies entirely inside

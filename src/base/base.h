@@ -60,6 +60,17 @@ unsigned long dc__alloc_count(void);
 
 
 
+/*
+ * wait.c: dc_wake_var() without its leading fence, for callers whose state
+ * change was a seq_cst read-modify-write (which orders it before the load of
+ * the bucket's waiter count just as the fence would).
+ */
+void dc__wake_var_after_rmw(const void *addr);
+
+/* liveref.c: drop @n references at once (batched last puts). */
+struct dc_liveref;
+void dc__liveref_put_many(struct dc_liveref *ref, uint64_t n);
+
 /* liveref.c: wait for @cond on @addr, calling opts->progress(outstanding(arg)). */
 struct dc_drain_opts;
 int dc__drain_wait(const void *addr, bool (*cond)(void *), void *arg,

@@ -214,8 +214,9 @@ static void liveref_zero(struct dc_liveref *ref, dc_liveref_release_fn release)
 {
 	if (release)
 		release(ref);
-	/* Only hashes the address: safe even if release (or a waiter) freed ref. */
-	dc_wake_var(REF_COUNT(ref));
+	/* Only hashes the address: safe even if release (or a waiter) freed ref.
+	 * The count reached zero through a seq_cst RMW: no fence needed. */
+	dc__wake_var_after_rmw(REF_COUNT(ref));
 }
 
 /* Add @delta to the shared count; handle reaching zero. */
@@ -245,6 +246,11 @@ static inline void liveref_mod(struct dc_liveref *ref, int64_t d)
 	}
 	dc__rcu_read_unlock();
 	liveref_add_shared(ref, d);
+}
+
+void dc__liveref_put_many(struct dc_liveref *ref, uint64_t n)
+{
+	liveref_mod(ref, -(int64_t)n);
 }
 
 DC_API void dc_liveref_get(struct dc_liveref *ref)

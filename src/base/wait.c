@@ -50,9 +50,14 @@ static void bucket_wake(struct wait_bucket *b)
 
 DC_API void dc_wake_var(const void *addr)
 {
+	atomic_thread_fence(memory_order_seq_cst);
+	dc__wake_var_after_rmw(addr);
+}
+
+void dc__wake_var_after_rmw(const void *addr)
+{
 	struct wait_bucket *b = bucket_of(addr);
 
-	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load(&b->waiters))
 		bucket_wake(b);
 }

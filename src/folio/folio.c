@@ -23,33 +23,44 @@ static inline uint64_t folio_index(const struct dc_region *r, const struct dc_fo
 
 DC_API struct dc_folio *dc_folio_lookup(struct dc_region *r, uint64_t pgoff)
 {
-	struct dc_folio *f;
+	return dc__folio_lookup(r, pgoff);
+}
 
-	if (unlikely(!r->meta || pgoff >= r->npages))
-		return NULL;
-	f = &r->meta[pgoff >> r->order];
-	/* Never requested: its metadata page may not even exist; it is idle. */
-	return ld_relaxed(&f->rid) ? f : NULL;
+/* Wake waiters of a folio that just went idle. */
+static inline void folio_idle_wake(struct dc_folio *f)
+{
+	/* The seq_cst RMW that reached 0 also acquired every earlier put. */
+	if (unlikely(ld_relaxed(&f->flags) & DC__FOLIO_WAITERS))
+		atomic_fetch_and(&f->flags, (uint16_t)~DC__FOLIO_WAITERS);
+	dc__wake_var_after_rmw(f); /* the count reached 0 through a seq_cst RMW */
+}
+
+/*
+ * The idle transitions of @n folios of region @r: wake, ->page_free each,
+ * then drop their liveness references.  After that nothing here touches @r.
+ */
+static void folios_went_idle(struct dc_region *r, struct dc_folio *const *fs, unsigned n)
+{
+	struct dc__claim *c;
+
+	for (unsigned i = 0; i < n; i++)
+		folio_idle_wake(fs[i]);
+	dc__rcu_read_lock();
+	c = atomic_load_explicit(&r->claim, memory_order_acquire);
+	if (c && c->ops && c->ops->page_free)
+		for (unsigned i = 0; i < n; i++)
+			c->ops->page_free(r, fs[i], c->holder);
+	dc__rcu_read_unlock();
+	dc__liveref_put_many(&r->live, n);
 }
 
 static void folio_last_put(struct dc_folio *f)
 {
-	struct dc_region *r = dc__folio_region(f);
-	struct dc__claim *c;
-
-	atomic_thread_fence(memory_order_acquire);
-	if (unlikely(ld_relaxed(&f->flags) & DC__FOLIO_WAITERS))
-		atomic_fetch_and(&f->flags, (uint16_t)~DC__FOLIO_WAITERS);
-	dc_wake_var(f);
-	dc__rcu_read_lock();
-	c = atomic_load_explicit(&r->claim, memory_order_acquire);
-	if (c && c->ops && c->ops->page_free)
-		c->ops->page_free(r, f, c->holder);
-	dc__rcu_read_unlock();
-	dc_liveref_put(&r->live);
+	folios_went_idle(dc__folio_region(f), &f, 1);
 }
 
-static inline void folio_sub(struct dc_folio *f, uint32_t n)
+/* Drop @n; true if that was the last reference (the folio went idle). */
+static inline bool folio_sub(struct dc_folio *f, uint32_t n)
 {
 	uint32_t old = atomic_fetch_sub(&f->ref, n);
 
@@ -57,10 +68,47 @@ static inline void folio_sub(struct dc_folio *f, uint32_t n)
 		if (old < n)
 			DC_BUG("folio %p: put of %u with refcount %u", (void *)f, n, old);
 		folio_last_put(f);
-	} else if (unlikely(atomic_load(&f->flags) & DC__FOLIO_WAITERS)) {
-		/* Someone waits for the count to drop below a bound (pins). */
-		dc_wake_var(f);
+		return true;
 	}
+	if (unlikely(atomic_load(&f->flags) & DC__FOLIO_WAITERS)) {
+		/* Someone waits for the count to drop below a bound (pins). */
+		dc__wake_var_after_rmw(f);
+	}
+	return false;
+}
+
+bool dc__folio_put_last(struct dc_folio *f)
+{
+	return folio_sub(f, 1);
+}
+
+struct dc_folio *dc__folios_put(struct dc_region *r, struct dc_folio *const *fs, unsigned n)
+{
+	struct dc_folio *idle[64], *busy = NULL;
+	unsigned ni = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct dc_folio *f = fs[i];
+		uint32_t old = atomic_fetch_sub(&f->ref, 1);
+
+		if (likely(old == 1)) {
+			idle[ni++] = f;
+			if (ni == ARRAY_SIZE(idle)) {
+				folios_went_idle(r, idle, ni);
+				ni = 0;
+			}
+			continue;
+		}
+		if (unlikely(!old))
+			DC_BUG("folio %p: put with refcount 0", (void *)f);
+		if (unlikely(atomic_load(&f->flags) & DC__FOLIO_WAITERS))
+			dc__wake_var_after_rmw(f);
+		if (!busy)
+			busy = f;
+	}
+	if (ni)
+		folios_went_idle(r, idle, ni);
+	return busy;
 }
 
 /* Add @n unless the count is 0; refuse to pass DC_FOLIO_REF_MAX. */
@@ -164,7 +212,7 @@ DC_API uint32_t dc_folio_refcount(const struct dc_folio *f)
 
 DC_API bool dc_folio_idle(const struct dc_folio *f)
 {
-	return ld_acquire((_Atomic uint32_t *)&f->ref) == 0;
+	return dc__folio_idle(f);
 }
 
 DC_API bool dc_folio_maybe_dma_pinned(const struct dc_folio *f)
@@ -263,9 +311,7 @@ DC_API uint32_t dc_folio_share_put(struct dc_folio *f)
 
 DC_API uint32_t dc_folio_shares(const struct dc_folio *f)
 {
-	if (!(ld_relaxed((_Atomic uint16_t *)&f->flags) & DC__FOLIO_SHARED))
-		return 0;
-	return (uint32_t)ld_relaxed((_Atomic uint64_t *)&f->owner);
+	return dc__folio_shares(f);
 }
 
 DC_API void dc_folio_set_poison(struct dc_folio *f)

@@ -14,9 +14,12 @@ struct ck {
 
 static void dump_leaf(struct ix_leaf *l)
 {
-	fprintf(stderr, "  leaf %p: nr %u live %u marks %#x %#x %#x\n", (void *)l, l->nr, l->live,
-		ld_relaxed(&l->marks[0]), ld_relaxed(&l->marks[1]), ld_relaxed(&l->marks[2]));
-	for (unsigned q = 0; q < l->nr; q++)
+	unsigned nr = ld_relaxed(&l->nr);
+
+	fprintf(stderr, "  leaf %p: nr %u cap %u live %u marks %#x %#x %#x\n", (void *)l, nr,
+		l->cap, l->live, ld_relaxed(&l->marks[0]), ld_relaxed(&l->marks[1]),
+		ld_relaxed(&l->marks[2]));
+	for (unsigned q = 0; q < nr && q < l->cap; q++)
 		fprintf(stderr, "    [%2u] %#" PRIx64 " order %u value %#" PRIx64 "\n", q, ix_leaf_key(l)[q],
 			ix_leaf_order(l)[q], ld_relaxed(&ix_leaf_val(l)[q]));
 }
@@ -30,12 +33,12 @@ static void dump_branch(struct ix_branch *n)
 		ld_relaxed(&n->marks[0]), ld_relaxed(&n->marks[1]), ld_relaxed(&n->marks[2]));
 	for (unsigned j = 0; j < IX_SLOTS; j++) {
 		uint64_t w = ld_relaxed(&n->slot[j]);
-		static const char *const kinds[] = { "?", "plain", "skip", "leaf", "?", "?", "?", "?" };
+		static const char *const kinds[] = { "plain", "skip", "leaf", "?", "?", "?", "?", "?" };
 
 		if (!w)
 			continue;
 		if (w_is_value(w))
-			fprintf(stderr, "    [%2u] value %#" PRIx64 "\n", j, w);
+			fprintf(stderr, "    [%2u] value %#" PRIx64 "\n", j, w_value(w));
 		else
 			fprintf(stderr, "    [%2u] %s %p\n", j, kinds[w_kind(w)],
 				(void *)w_branch(w));
@@ -70,12 +73,14 @@ static bool check_leaf(struct ck *k, uint64_t w, unsigned ps, uint64_t lo, uint6
 		       unsigned *agg)
 {
 	struct ix_leaf *l = w_leaf(w);
-	unsigned live = 0;
+	unsigned live = 0, nr = ld_relaxed(&l->nr);
 
 	*agg = 0;
-	if (!l->nr || l->nr > IX_LEAF_MAX)
-		return bad(w, "leaf with %u entries", l->nr);
-	for (unsigned q = 0; q < l->nr; q++) {
+	if (!l->cap || l->cap > IX_LEAF_MAX)
+		return bad(w, "leaf with room for %u entries", l->cap);
+	if (!nr || nr > l->cap)
+		return bad(w, "leaf with %u entries", nr);
+	for (unsigned q = 0; q < nr; q++) {
 		uint64_t key = ix_leaf_key(l)[q], v = ld_relaxed(&ix_leaf_val(l)[q]);
 		unsigned o = ix_leaf_order(l)[q];
 		uint64_t last = key + ((UINT64_C(1) << (o > 63 ? 63 : o)) - 1);
@@ -86,9 +91,9 @@ static bool check_leaf(struct ck *k, uint64_t w, unsigned ps, uint64_t lo, uint6
 			return bad(w, "entry %u: %#" PRIx64 " misaligned", q, key);
 		if (key < lo || last > hi)
 			return bad(w, "entry %u outside [%#" PRIx64 ", %#" PRIx64 "]", q, lo, hi);
-		if (q + 1 < l->nr && last >= ix_leaf_key(l)[q + 1])
+		if (q + 1 < nr && last >= ix_leaf_key(l)[q + 1])
 			return bad(w, "entries %u and %u unsorted or overlapping", q, q + 1);
-		if (v & W_NODE)
+		if (v > DC_INDEX_VALUE_MAX)
 			return bad(w, "entry %u: value %#" PRIx64 " too large", q, v);
 		live += v != 0;
 		for (unsigned m = 0; m < DC_INDEX_NR_MARKS; m++)
@@ -98,7 +103,7 @@ static bool check_leaf(struct ck *k, uint64_t w, unsigned ps, uint64_t lo, uint6
 	for (unsigned m = 0; m < DC_INDEX_NR_MARKS; m++) {
 		uint32_t mk = ld_relaxed(&l->marks[m]);
 
-		if (l->nr < 32 && (mk >> l->nr))
+		if (nr < 32 && (mk >> nr))
 			return bad(w, "mark %u bits beyond the entries", m);
 		if (mk)
 			*agg |= 1u << m;
@@ -106,7 +111,7 @@ static bool check_leaf(struct ck *k, uint64_t w, unsigned ps, uint64_t lo, uint6
 	if (live != l->live || !live)
 		return bad(w, "live %u, counted %u", l->live, live);
 	k->count += live;
-	k->bytes += ix_leaf_size(l->nr);
+	k->bytes += ix_leaf_size(l->cap);
 	return true;
 }
 
@@ -160,6 +165,8 @@ static bool check_branch(struct ck *k, uint64_t w, unsigned ps, uint64_t lo, uin
 		uint64_t rhi = rlo + ((((uint64_t)len) << s) - 1);
 
 		if (w_is_value(x)) {
+			if (!w_value(x))
+				return bad(w, "slot %u: a value word holding 0", j);
 			if (len > 32)
 				return bad(w, "value run of %u slots", len);
 			if (s + (unsigned)__builtin_ctz(len) > DC_INDEX_ORDER_MAX)
@@ -202,7 +209,9 @@ static bool check_node(struct ck *k, uint64_t w, unsigned ps, uint64_t lo, uint6
 		       unsigned *agg)
 {
 	if (!w_is_node(w))
-		return bad(0, "value %#" PRIx64 " where a node belongs", w);
+		return bad(0, "value %#" PRIx64 " where a node belongs", w_value(w));
+	if (!w_branch(w))
+		return bad(0, "word %#" PRIx64 ": a node at address 0", w);
 	if (w_kind(w) == K_LEAF)
 		return check_leaf(k, w, ps, lo, hi, agg);
 	if (w_kind(w) != K_PLAIN && w_kind(w) != K_SKIP)

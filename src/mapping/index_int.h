@@ -26,21 +26,29 @@
 /*
  * A slot word (and the root word), 64 bits:
  *   0                        empty
- *   bit 63 clear, not 0      a value (1 .. DC_INDEX_VALUE_MAX), stored as is
- *   bit 63 set               a node: bits 3..62 are the address of one of
- *                            our own nodes (allocated 8-byte aligned, user
- *                            addresses below 2^63), bits 0..2 its kind:
- *     K_PLAIN  a branch whose shift is the holder's shift - 6 and whose base
- *              is the slot's first index: a lookup goes on without reading
- *              its header (the common, dense case stays one load a level);
- *     K_SKIP   a branch further down (path compression): a lookup checks the
- *              index against its base and takes its shift from its header;
- *     K_LEAF   a leaf.
+ *   bit 63 set               a value: bits 0..62 are the value (1 ..
+ *                            DC_INDEX_VALUE_MAX; the word 2^63 alone is
+ *                            never stored)
+ *   bit 63 clear, not 0      a node: the address of one of our own nodes
+ *                            (allocated 8-byte aligned, user addresses below
+ *                            2^63) plus its kind in bits 0..2, so the word
+ *                            points into the node and LeakSanitizer (which
+ *                            follows interior pointers) sees the tree:
+ *     K_PLAIN  (0) a branch whose shift is the holder's shift - 6 and whose
+ *              base is the slot's first index: the word is the plain
+ *              address, and a lookup goes on without reading its header
+ *              (the common, dense case stays one load a level);
+ *     K_SKIP   (1) a branch further down (path compression): a lookup
+ *              checks the index against its base and takes its shift from
+ *              its header;
+ *     K_LEAF   (2) a leaf.
+ * So a word read as int64_t is > 0 for a node, < 0 for a value, 0 if empty.
+ * Leaves keep their values as they are (their own array, 0 a tombstone).
  */
-#define W_NODE (UINT64_C(1) << 63)
+#define W_VAL (UINT64_C(1) << 63)
 #define W_KIND UINT64_C(7)
-#define W_PTR (~(W_NODE | W_KIND))
-enum { K_PLAIN = 1, K_SKIP = 2, K_LEAF = 3 };
+#define W_PTR (~(W_VAL | W_KIND))
+enum { K_PLAIN = 0, K_SKIP = 1, K_LEAF = 2 };
 
 /*
  * A branch: 64 slots, each covering 2^shift indexes from base + j << shift.
@@ -65,16 +73,21 @@ struct ix_branch {
 };
 
 /*
- * A leaf: nr entries sorted by first index, disjoint, laid out as nr orders
- * (next to the header, on its cache line), nr keys, nr values.  Keys, orders
- * and nr never change once published; a value changes in place (replace),
- * becomes 0 on erase (a tombstone that the next copy drops) and may be
- * revived with the same key and order.
+ * A leaf: nr entries sorted by first index, disjoint, in room for cap:
+ * cap orders (next to the header, on its cache line), cap keys, cap values.
+ * Keys and orders never change once published, and cap never does.  An
+ * entry is added in place only at the end (its key after every other
+ * entry's range, nr < cap): the writer fills slot nr, then publishes nr + 1
+ * with a release store; a reader bounds its scan by the nr it loaded (with
+ * acquire).  Any other insertion publishes a copy.  A value changes in
+ * place (replace), becomes 0 on erase (a tombstone that the next copy
+ * drops) and may be revived with the same key and order.
  */
 struct ix_leaf {
-	uint8_t nr;   /* entries, tombstones included; immutable */
-	uint8_t live; /* entries with a value; writer only */
-	uint16_t unused;
+	_Atomic uint8_t nr; /* entries, tombstones included; grows only by append */
+	uint8_t cap;        /* room for entries; immutable */
+	uint8_t live;       /* entries with a value; writer only */
+	uint8_t unused;
 	_Atomic uint32_t marks[DC_INDEX_NR_MARKS]; /* bit q: entry q has the mark */
 	struct rcu_head rcu;
 	uint8_t ord[] __attribute__((aligned(8)));
@@ -90,6 +103,14 @@ struct dc_index {
 	pthread_mutex_t lock DC_ALIGNED_CL;
 	_Atomic uint64_t count;
 	_Atomic size_t bytes;
+	/*
+	 * Nodes unlinked under the lock, not yet handed to RCU: chained through
+	 * their rcu_head (next.next), each head's func already its free
+	 * function.  dc_index_unlock() hands the whole chain over with one
+	 * call_rcu() (index_store.c: dc__ix_flush()).
+	 */
+	struct rcu_head *retired;
+	unsigned nretired;
 };
 
 /* An entry while a writer rebuilds part of the tree. */
@@ -105,10 +126,10 @@ struct ix_path {
 	unsigned slot[IX_MAX_DEPTH]; /* first slot of the run taken in node[d] */
 };
 
-/* Layout after the header: nr orders (padded to 8 bytes), nr keys, nr values. */
-static inline size_t ix_leaf_size(unsigned nr)
+/* Layout after the header: cap orders (padded to 8 bytes), cap keys, cap values. */
+static inline size_t ix_leaf_size(unsigned cap)
 {
-	return sizeof(struct ix_leaf) + ((nr + 7) & ~7u) + 16 * (size_t)nr;
+	return sizeof(struct ix_leaf) + ((cap + 7) & ~7u) + 16 * (size_t)cap;
 }
 
 static inline uint8_t *ix_leaf_order(struct ix_leaf *l)
@@ -123,27 +144,45 @@ static inline const uint8_t *ix_leaf_order_c(const struct ix_leaf *l)
 
 static inline uint64_t *ix_leaf_key(struct ix_leaf *l)
 {
-	return (uint64_t *)(l->ord + ((l->nr + 7) & ~7u));
+	return (uint64_t *)(l->ord + ((l->cap + 7) & ~7u));
 }
 
 static inline const uint64_t *ix_leaf_key_c(const struct ix_leaf *l)
 {
-	return (const uint64_t *)(l->ord + ((l->nr + 7) & ~7u));
+	return (const uint64_t *)(l->ord + ((l->cap + 7) & ~7u));
 }
 
 static inline _Atomic uint64_t *ix_leaf_val(struct ix_leaf *l)
 {
-	return (_Atomic uint64_t *)(ix_leaf_key(l) + l->nr);
+	return (_Atomic uint64_t *)(ix_leaf_key(l) + l->cap);
+}
+
+/* The published entries of @l: readers and the writer alike. */
+static inline unsigned ix_leaf_nr(struct ix_leaf *l)
+{
+	return ld_acquire(&l->nr);
 }
 
 static inline bool w_is_value(uint64_t w)
 {
-	return w && !(w & W_NODE);
+	return (int64_t)w < 0;
 }
 
 static inline bool w_is_node(uint64_t w)
 {
-	return (w & W_NODE) != 0;
+	return (int64_t)w > 0;
+}
+
+/* The value of a value word (0 for an empty word). */
+static inline uint64_t w_value(uint64_t w)
+{
+	return w & ~W_VAL;
+}
+
+/* The word for value @v (1 .. DC_INDEX_VALUE_MAX) in a slot. */
+static inline uint64_t value_word(uint64_t v)
+{
+	return v | W_VAL;
 }
 
 static inline unsigned w_kind(uint64_t w)
@@ -163,13 +202,13 @@ static inline struct ix_leaf *w_leaf(uint64_t w)
 
 static inline uint64_t leaf_word(struct ix_leaf *l)
 {
-	return W_NODE | (uintptr_t)l | K_LEAF;
+	return (uintptr_t)l | K_LEAF;
 }
 
 /* The word for branch @b held by a slot of a branch at shift @ps. */
 static inline uint64_t branch_word(struct ix_branch *b, unsigned ps)
 {
-	return W_NODE | (uintptr_t)b | ((unsigned)b->shift + IX_BITS == ps ? K_PLAIN : K_SKIP);
+	return (uintptr_t)b | ((unsigned)b->shift + IX_BITS == ps ? K_PLAIN : K_SKIP);
 }
 
 /* Index bits below a branch at shift @s: it covers base | [0, mask]. */
@@ -237,11 +276,11 @@ static inline uint64_t ix_slot_base(const struct ix_branch *n, unsigned j)
 	return n->base + ((uint64_t)j << n->shift);
 }
 
-/* The entry of leaf @l covering @index: its position, or -1. */
-static inline int ix_leaf_pos(const struct ix_leaf *l, uint64_t index)
+/* The entry among the first @nr of leaf @l covering @index: its position, or -1. */
+static inline int ix_leaf_pos(const struct ix_leaf *l, unsigned nr, uint64_t index)
 {
 	const uint64_t *key = ix_leaf_key_c(l);
-	unsigned lo = 0, hi = l->nr;
+	unsigned lo = 0, hi = nr;
 
 	while (lo < hi) {
 		unsigned mid = (lo + hi) / 2;
@@ -261,5 +300,7 @@ static inline int ix_leaf_pos(const struct ix_leaf *l, uint64_t index)
 
 /* index_store.c */
 void dc__ix_free_now(uint64_t w);
+void dc__ix_flush(struct dc_index *ix);
+void dc__ix_free_retired(struct dc_index *ix);
 
 #endif

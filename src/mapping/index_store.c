@@ -1,13 +1,26 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * index_store.c - the radix index's writer side: node allocation and
- * retirement, building subtrees, store, erase, marks.  Everything here runs
- * under the tree lock.  Design and concurrency rules: index.c and
- * index_int.h.
+ * retirement, building subtrees, store, erase, erase_range, replace_batch,
+ * marks.  Everything here runs under the tree lock.  Design and
+ * concurrency rules: index.c and index_int.h.
  */
 #include "mapping/index_int.h"
 
 #include <string.h>
+
+/*
+ * Tuning (docs/index.md, "Modification costs"):
+ *   IX_DENSE_MIN        a leaf whose entries all lie in one 64-index block
+ *                       becomes a shift-0 branch when a copy would hold this
+ *                       many, so the rest of the block is in-place slot stores
+ *   IX_DENSE_NEIGHBOUR  a new entry in an empty slot of a shift-6 branch gets
+ *                       a shift-0 branch right away (not a leaf) when the
+ *                       slot next to it holds a shift-0 branch at least this
+ *                       full: sequential dense stores never go through leaves
+ */
+#define IX_DENSE_MIN 8
+#define IX_DENSE_NEIGHBOUR 32
 
 /* Bitmap with occupied slots (writer side). */
 static uint64_t branch_occupied(struct ix_branch *n)
@@ -20,6 +33,15 @@ static uint64_t branch_occupied(struct ix_branch *n)
 	return occ;
 }
 
+/* Whether slots [c, c + len) of @n are all empty. */
+static bool slots_empty(struct ix_branch *n, unsigned c, unsigned len)
+{
+	for (unsigned j = c; j < c + len; j++)
+		if (ld_relaxed(&n->slot[j]))
+			return false;
+	return true;
+}
+
 /* ---- allocation and freeing ------------------------------------------- */
 
 static struct ix_branch *branch_alloc(unsigned shift, uint64_t base)
@@ -28,24 +50,25 @@ static struct ix_branch *branch_alloc(unsigned shift, uint64_t base)
 
 	if (!n)
 		return NULL;
-	DC_BUG_ON(((uintptr_t)n & (W_NODE | W_KIND)) != 0);
+	DC_BUG_ON(((uintptr_t)n & (W_VAL | W_KIND)) != 0);
 	n->shift = (uint8_t)shift;
 	n->base = base;
 	return n;
 }
 
-/* A leaf holding @n entries from @e (sorted); marks taken from e[].marks. */
-static struct ix_leaf *leaf_make(const struct ix_ent *e, unsigned n)
+/* A leaf with room for @cap >= @n entries holding @n from @e (sorted), marks from e[].marks. */
+static struct ix_leaf *leaf_make(const struct ix_ent *e, unsigned n, unsigned cap)
 {
-	struct ix_leaf *l = dc__malloc(ix_leaf_size(n));
+	struct ix_leaf *l = dc__malloc(ix_leaf_size(cap));
 	uint32_t marks[DC_INDEX_NR_MARKS] = { 0 };
 
 	if (!l)
 		return NULL;
-	DC_BUG_ON(((uintptr_t)l & (W_NODE | W_KIND)) != 0);
-	DC_BUG_ON(n == 0 || n > IX_LEAF_MAX);
+	DC_BUG_ON(((uintptr_t)l & (W_VAL | W_KIND)) != 0);
+	DC_BUG_ON(n == 0 || n > cap || cap > IX_LEAF_MAX);
 	memset(l, 0, sizeof(*l));
-	l->nr = (uint8_t)n;
+	l->cap = (uint8_t)cap;
+	atomic_init(&l->nr, (uint8_t)n);
 	l->live = (uint8_t)n;
 	for (unsigned q = 0; q < n; q++) {
 		ix_leaf_key(l)[q] = e[q].key;
@@ -58,6 +81,18 @@ static struct ix_leaf *leaf_make(const struct ix_ent *e, unsigned n)
 	for (unsigned m = 0; m < DC_INDEX_NR_MARKS; m++)
 		atomic_init(&l->marks[m], marks[m]);
 	return l;
+}
+
+/*
+ * Room for a leaf that a copy gives @n entries: exactly @n after an insert
+ * in the middle (random keys; keeps the sparse figure), more after an
+ * append that did not fit (sequential keys then append in place).
+ */
+static unsigned leaf_cap(unsigned n, bool appending)
+{
+	if (!appending)
+		return n;
+	return n < 4 ? 4 : n * 2 > IX_LEAF_MAX ? IX_LEAF_MAX : n * 2;
 }
 
 static void branch_free_rcu(struct rcu_head *h)
@@ -83,27 +118,98 @@ static void add_count(struct dc_index *ix, int64_t d)
 }
 
 /*
- * Unlinked from the tree: free after the readers that may see it are gone.
- * The writer's own last accesses to the node must happen before the free
- * too; liburcu's queue gives that ordering, but ThreadSanitizer cannot see
- * inside it, so tell it (a no-op in other builds).
+ * Retirement.  A node unlinked from the tree goes on the index's retired
+ * chain (through its rcu_head, which nothing else uses before call_rcu);
+ * dc_index_unlock() hands the whole chain to RCU with a single call_rcu()
+ * (dc__ix_flush()).  One call_rcu() per node would cost a queue operation
+ * each and, whenever liburcu's worker thread sleeps, a futex wake-up and two
+ * context switches per modification.  Nothing is handed over before the
+ * unlock, so erase never allocates (the flush may, see there); holding the
+ * nodes a little longer does not raise the peak: they are allocated anyway.
  */
-static void retire(struct rcu_head *h, void (*fn)(struct rcu_head *))
+static struct rcu_head *chain_next(struct rcu_head *h)
 {
-	dc__rcu_tsan_release();
-	dc__call_rcu(h, fn);
+	return (struct rcu_head *)(void *)h->next.next;
+}
+
+static void retire(struct dc_index *ix, struct rcu_head *h, void (*fn)(struct rcu_head *))
+{
+	h->func = fn;
+	h->next.next = (struct cds_wfcq_node *)(void *)ix->retired;
+	ix->retired = h;
+	ix->nretired++;
 }
 
 static void retire_leaf(struct dc_index *ix, struct ix_leaf *l)
 {
-	add_bytes(ix, -(ptrdiff_t)ix_leaf_size(l->nr));
-	retire(&l->rcu, leaf_free_rcu);
+	add_bytes(ix, -(ptrdiff_t)ix_leaf_size(l->cap));
+	retire(ix, &l->rcu, leaf_free_rcu);
 }
 
 static void retire_branch(struct dc_index *ix, struct ix_branch *n)
 {
 	add_bytes(ix, -(ptrdiff_t)sizeof(*n));
-	retire(&n->rcu, branch_free_rcu);
+	retire(ix, &n->rcu, branch_free_rcu);
+}
+
+/* A batch of retired nodes, handed to RCU as one. */
+struct ix_batch {
+	struct rcu_head rcu;
+	struct rcu_head *chain;
+};
+
+static void free_chain(struct rcu_head *h)
+{
+	while (h) {
+		struct rcu_head *next = chain_next(h);
+
+		h->func(h);
+		h = next;
+	}
+}
+
+static void batch_free_rcu(struct rcu_head *h)
+{
+	struct ix_batch *b = container_of(h, struct ix_batch, rcu);
+
+	dc__rcu_after_gp();
+	free_chain(b->chain);
+	free(b);
+}
+
+/*
+ * Hand the retired chain to RCU: one node as itself, several under a small
+ * batch header (if that cannot be allocated, node by node: never fails).
+ * Called with the tree lock held, by dc_index_unlock().
+ */
+void dc__ix_flush(struct dc_index *ix)
+{
+	struct rcu_head *h = ix->retired;
+	struct ix_batch *b;
+
+	if (!h)
+		return;
+	ix->retired = NULL;
+	ix->nretired = 0;
+	if (chain_next(h) && (b = dc__malloc(sizeof(*b))) != NULL) {
+		b->chain = h;
+		dc__call_rcu(&b->rcu, batch_free_rcu);
+		return;
+	}
+	while (h) {
+		struct rcu_head *next = chain_next(h);
+
+		dc__call_rcu(h, h->func);
+		h = next;
+	}
+}
+
+/* Free the retired chain now (destroy: no reader left). */
+void dc__ix_free_retired(struct dc_index *ix)
+{
+	free_chain(ix->retired);
+	ix->retired = NULL;
+	ix->nretired = 0;
 }
 
 /* Free a subtree that no reader can see (never published, or destroy). */
@@ -146,18 +252,22 @@ static inline void seq_end(struct ix_branch *n)
  * them, w == 0), keeping nr and the sibling bits right.  The slots must have
  * been empty (w != 0) or be exactly one run (w == 0).
  */
-static void branch_put_run(struct ix_branch *n, unsigned c, unsigned len, uint64_t w)
+static inline void branch_put_run(struct ix_branch *n, unsigned c, unsigned len, uint64_t w)
 {
 	uint64_t inner = ix_bits(c, len) & ~ix_bits(c, 1);
 	uint64_t sib = ld_relaxed(&n->sib);
 
-	if (len > 1)
-		seq_begin(n);
+	if (len == 1) {
+		/* One slot: the sibling bits do not change (bit c is clear). */
+		st_release(&n->slot[c], w);
+		n->nr = (uint8_t)(w ? n->nr + 1 : n->nr - 1);
+		return;
+	}
+	seq_begin(n);
 	for (unsigned j = c; j < c + len; j++)
 		st_release(&n->slot[j], w);
 	st_release(&n->sib, w ? sib | inner : sib & ~inner);
-	if (len > 1)
-		seq_end(n);
+	seq_end(n);
 	n->nr = (uint8_t)(w ? n->nr + len : n->nr - len);
 }
 
@@ -175,7 +285,7 @@ static struct ix_at path_at(const struct ix_path *p)
 
 	if (p->depth) {
 		struct ix_branch *n = p->node[p->depth - 1];
-		unsigned c = p->slot[p->depth - 1];
+		unsigned c = ix_run_start(ld_relaxed(&n->sib), p->slot[p->depth - 1]);
 
 		at.n = n;
 		at.c = c;
@@ -200,11 +310,16 @@ static void at_publish(struct dc_index *ix, const struct ix_at *at, uint64_t w)
 		seq_end(at->n);
 }
 
+/*
+ * Record slot @i of @n on the path.  A branch child fills a one-slot run, so
+ * @i is its run; the last level (a leaf or value run) is set to the first
+ * slot of its run where that matters (locate(), path_at()).
+ */
 static void path_push(struct ix_path *p, struct ix_branch *n, unsigned i)
 {
 	DC_BUG_ON(p->depth >= IX_MAX_DEPTH);
 	p->node[p->depth] = n;
-	p->slot[p->depth] = ix_run_start(ld_relaxed(&n->sib), i);
+	p->slot[p->depth] = i;
 	p->depth++;
 }
 
@@ -251,11 +366,23 @@ static int build_branch(const struct ix_ent *e, unsigned n, unsigned ps, uint64_
 			size_t *bytes);
 
 /*
+ * Whether small sorted entries @e should become a shift-0 branch rather than
+ * a leaf: enough of them, all in one 64-index block (so the rest of the
+ * block will be single in-place slot stores, and a leaf would be copied on
+ * nearly every one of them).  Sparse keys almost never meet this.
+ */
+static bool dense_block(const struct ix_ent *e, unsigned n)
+{
+	return n >= IX_DENSE_MIN &&
+	       e[0].key >> IX_BITS == ix_ent_last(e[n - 1].key, e[n - 1].order) >> IX_BITS;
+}
+
+/*
  * Fill the block [c, c + len) of a branch at shift @s and base @nbase with
  * the sorted entries @e (all inside the block): a value run for an entry of
  * order >= s that is the whole block, one leaf for up to IX_LEAF_MAX small
- * entries, a new branch below for more in a single slot, else split the
- * block in halves.
+ * entries (unless dense_block()), a new branch below for more in a single
+ * slot, else split the block in halves.
  * Return: 0 or -ENOMEM (what was allocated is in @o; out_free() it).
  */
 static int fill(unsigned s, uint64_t nbase, unsigned c, unsigned len, const struct ix_ent *e,
@@ -266,13 +393,13 @@ static int fill(unsigned s, uint64_t nbase, unsigned c, unsigned len, const stru
 	if (!n)
 		return 0;
 	if (n == 1 && e[0].order == s + ix_ctz64(len)) {
-		out_run(o, c, len, e[0].val, e[0].marks);
+		out_run(o, c, len, value_word(e[0].val), e[0].marks);
 		return 0;
 	}
 	for (unsigned k = 0; k < n; k++)
 		big |= e[k].order >= s;
-	if (!big && n <= IX_LEAF_MAX) {
-		struct ix_leaf *l = leaf_make(e, n);
+	if (!big && n <= IX_LEAF_MAX && !dense_block(e, n)) {
+		struct ix_leaf *l = leaf_make(e, n, n);
 
 		if (!l)
 			return -ENOMEM;
@@ -306,8 +433,9 @@ static int fill(unsigned s, uint64_t nbase, unsigned c, unsigned len, const stru
 }
 
 /*
- * A new subtree for @n > IX_LEAF_MAX sorted entries that all lie in one slot
- * of a branch at shift @ps: a branch at the highest level where they differ.
+ * A new subtree for @n > IX_LEAF_MAX (or dense_block()) sorted entries that
+ * all lie in one slot of a branch at shift @ps: a branch at the highest
+ * level where they differ.
  * Return: 0 with the word in *wp, or -ENOMEM having freed everything.
  */
 static int build_branch(const struct ix_ent *e, unsigned n, unsigned ps, uint64_t *wp,
@@ -374,10 +502,10 @@ static void commit_block(struct dc_index *ix, struct ix_branch *n, unsigned c, u
 /* The live entries of @l, plus @add (if not NULL) in order. */
 static unsigned leaf_entries(struct ix_leaf *l, const struct ix_ent *add, struct ix_ent *e)
 {
-	unsigned n = 0;
+	unsigned n = 0, nr = ld_relaxed(&l->nr);
 	bool added = !add;
 
-	for (unsigned q = 0; q < l->nr; q++) {
+	for (unsigned q = 0; q < nr; q++) {
 		uint64_t v = ld_relaxed(&ix_leaf_val(l)[q]);
 		unsigned mk = 0;
 
@@ -400,7 +528,9 @@ static unsigned leaf_entries(struct ix_leaf *l, const struct ix_ent *add, struct
 /* Whether a live entry of @l overlaps [index, last]. */
 static bool leaf_overlaps(struct ix_leaf *l, uint64_t index, uint64_t last)
 {
-	for (unsigned q = 0; q < l->nr; q++)
+	unsigned nr = ld_relaxed(&l->nr);
+
+	for (unsigned q = 0; q < nr; q++)
 		if (ix_leaf_key(l)[q] <= last && ix_ent_last(ix_leaf_key(l)[q], ix_leaf_order(l)[q]) >= index &&
 		    ld_relaxed(&ix_leaf_val(l)[q]))
 			return true;
@@ -424,39 +554,60 @@ static int leaf_store(struct dc_index *ix, struct ix_path *p, uint64_t lw, uint6
 		      unsigned order, uint64_t value)
 {
 	struct ix_leaf *l = w_leaf(lw);
-	struct ix_at at = path_at(p);
+	unsigned nr = ld_relaxed(&l->nr);
 	uint64_t last = ix_ent_last(index, order);
 	struct ix_ent add = { index, value, (uint8_t)order, 0 }, e[IX_LEAF_MAX + 1];
+	bool appending = ix_ent_last(ix_leaf_key(l)[nr - 1], ix_leaf_order(l)[nr - 1]) < index;
 	unsigned n;
 
-	for (unsigned q = 0; q < l->nr; q++) {
-		uint64_t k = ix_leaf_key(l)[q];
-		unsigned o = ix_leaf_order(l)[q];
-		uint64_t v = ld_relaxed(&ix_leaf_val(l)[q]);
-
-		if (ix_ent_last(k, o) < index || k > last)
-			continue;
-		if (k == index && o == order) {
-			/* Same range: replace (marks kept), or revive a tombstone. */
-			st_release(&ix_leaf_val(l)[q], value);
-			if (!v) {
-				l->live++;
-				add_count(ix, 1);
-			}
+	if (appending) {
+		if (nr < l->cap) {
+			/*
+			 * After every entry and room left: fill slot nr (its
+			 * marks are clear), then publish it.  A reader that
+			 * loaded the old nr does not look at it.
+			 */
+			ix_leaf_key(l)[nr] = index;
+			ix_leaf_order(l)[nr] = (uint8_t)order;
+			st_relaxed(&ix_leaf_val(l)[nr], value);
+			st_release(&l->nr, (uint8_t)(nr + 1));
+			l->live++;
+			add_count(ix, 1);
 			return 0;
 		}
-		if (v)
-			return eexist(index, order);
+	} else {
+		for (unsigned q = 0; q < nr; q++) {
+			uint64_t k = ix_leaf_key(l)[q];
+			unsigned o = ix_leaf_order(l)[q];
+			uint64_t v = ld_relaxed(&ix_leaf_val(l)[q]);
+
+			if (ix_ent_last(k, o) < index || k > last)
+				continue;
+			if (k == index && o == order) {
+				/* Same range: replace (marks kept), or revive a tombstone. */
+				st_release(&ix_leaf_val(l)[q], value);
+				if (!v) {
+					l->live++;
+					add_count(ix, 1);
+				}
+				return 0;
+			}
+			if (v)
+				return eexist(index, order);
+		}
 	}
 
+	struct ix_at at = path_at(p);
+
 	n = leaf_entries(l, &add, e);
-	if (l->live < IX_LEAF_MAX) {
-		struct ix_leaf *nl = leaf_make(e, n);
+	if (n <= IX_LEAF_MAX && !dense_block(e, n)) {
+		unsigned cap = leaf_cap(n, appending);
+		struct ix_leaf *nl = leaf_make(e, n, cap);
 
 		if (!nl)
 			return enomem();
 		at_publish(ix, &at, leaf_word(nl));
-		add_bytes(ix, (ptrdiff_t)ix_leaf_size(n));
+		add_bytes(ix, (ptrdiff_t)ix_leaf_size(cap));
 	} else if (!at.n) {
 		uint64_t w;
 		size_t bytes = 0;
@@ -480,18 +631,61 @@ static int leaf_store(struct dc_index *ix, struct ix_path *p, uint64_t lw, uint6
 	return 0;
 }
 
+/*
+ * A dense neighbourhood: slot @i of branch @n (at shift 6) is next to a
+ * shift-0 branch at least IX_DENSE_NEIGHBOUR full.  A new entry there gets
+ * its own shift-0 branch at once: sequential dense stores then cost one
+ * branch per 64 entries and nothing else.
+ */
+static bool dense_neighbour(struct ix_branch *n, unsigned i)
+{
+	for (int d = -1; d <= 1; d += 2) {
+		unsigned j = i + (unsigned)d;
+		uint64_t w;
+
+		if (j >= IX_SLOTS)
+			continue;
+		w = ld_relaxed(&n->slot[j]);
+		if (w_is_node(w) && w_kind(w) == K_PLAIN && w_branch(w)->nr >= IX_DENSE_NEIGHBOUR)
+			return true;
+	}
+	return false;
+}
+
+/* A new shift-0 branch holding just [index, +2^order) (order < 6), unpublished. */
+static struct ix_branch *small_branch(uint64_t index, unsigned order, uint64_t value)
+{
+	struct ix_branch *b = branch_alloc(0, index & ~(uint64_t)IX_MASK);
+
+	if (b)
+		branch_put_run(b, ix_slot_of(index, 0), 1u << order, value_word(value));
+	return b;
+}
+
 /* A new leaf for a small entry in empty slot @i of @n: it takes the largest empty aligned block. */
 static int branch_new_leaf(struct dc_index *ix, struct ix_branch *n, unsigned i, uint64_t index,
 			   unsigned order, uint64_t value)
 {
 	struct ix_ent e = { index, value, (uint8_t)order, 0 };
-	struct ix_leaf *l = leaf_make(&e, 1);
-	uint64_t occ = branch_occupied(n);
 	unsigned len = ix_nslots(n->shift);
+
+	if (n->shift == IX_BITS && dense_neighbour(n, i)) {
+		struct ix_branch *b = small_branch(index, order, value);
+
+		if (!b)
+			return enomem();
+		/* b is not visible yet: its seq/release stores above were harmless. */
+		branch_put_run(n, i, 1, branch_word(b, n->shift));
+		add_bytes(ix, (ptrdiff_t)sizeof(*b));
+		add_count(ix, 1);
+		return 0;
+	}
+
+	struct ix_leaf *l = leaf_make(&e, 1, 1);
 
 	if (!l)
 		return enomem();
-	while (len > 1 && (occ & ix_bits(i & ~(len - 1), len)))
+	while (len > 1 && !slots_empty(n, i & ~(len - 1), len))
 		len /= 2;
 	branch_put_run(n, i & ~(len - 1), len, leaf_word(l));
 	add_bytes(ix, (ptrdiff_t)ix_leaf_size(1));
@@ -507,9 +701,9 @@ static int branch_store_value(struct dc_index *ix, struct ix_branch *n, uint64_t
 	uint64_t w = ld_relaxed(&n->slot[i0]);
 
 	if (!w) {
-		if (branch_occupied(n) & ix_bits(i0, len))
+		if (len > 1 && !slots_empty(n, i0 + 1, len - 1))
 			return eexist(index, order);
-		branch_put_run(n, i0, len, value);
+		branch_put_run(n, i0, len, value_word(value));
 		add_count(ix, 1);
 		return 0;
 	}
@@ -520,7 +714,7 @@ static int branch_store_value(struct dc_index *ix, struct ix_branch *n, uint64_t
 			return eexist(index, order);
 		/* Same range: replace the value in every slot, marks kept. */
 		for (unsigned j = c; j < c + len; j++)
-			st_release(&n->slot[j], value);
+			st_release(&n->slot[j], value_word(value));
 		return 0;
 	}
 	/*
@@ -572,10 +766,19 @@ static int split_store(struct dc_index *ix, struct ix_path *p, struct ix_branch 
 		atomic_init(&b->marks[m], ld_relaxed(&n->marks[m]) ? UINT64_C(1) << jn : 0);
 	i = ix_slot_of(index, s);
 	if (order >= s) {
-		branch_put_run(b, i, 1u << (order - s), value);
+		branch_put_run(b, i, 1u << (order - s), value_word(value));
+	} else if (s == IX_BITS && dense_neighbour(b, i)) {
+		struct ix_branch *sb = small_branch(index, order, value);
+
+		if (!sb) {
+			free(b);
+			return enomem();
+		}
+		branch_put_run(b, i, 1, branch_word(sb, s));
+		add_bytes(ix, (ptrdiff_t)sizeof(*sb));
 	} else {
 		struct ix_ent e = { index, value, (uint8_t)order, 0 };
-		struct ix_leaf *l = leaf_make(&e, 1);
+		struct ix_leaf *l = leaf_make(&e, 1, 1);
 		unsigned len = ix_nslots(s);
 
 		if (!l) {
@@ -619,7 +822,7 @@ DC_API int __dc_index_store(struct dc_index *ix, uint64_t index, unsigned order,
 		if (!w) {
 			/* Only the root is ever an empty word here. */
 			struct ix_ent e = { index, value, (uint8_t)order, 0 };
-			struct ix_leaf *l = leaf_make(&e, 1);
+			struct ix_leaf *l = leaf_make(&e, 1, 1);
 
 			if (!l)
 				return enomem();
@@ -660,28 +863,34 @@ DC_API int __dc_index_store(struct dc_index *ix, uint64_t index, unsigned order,
 static uint64_t locate(struct dc_index *ix, uint64_t index, struct ix_path *p, int *pos)
 {
 	uint64_t w = ld_relaxed(&ix->root);
+	struct ix_branch *n = NULL;
 
 	p->depth = 0;
-	while (w) {
-		if (w_kind(w) == K_LEAF) {
-			struct ix_leaf *l = w_leaf(w);
+	while (w_is_node(w) && w_kind(w) != K_LEAF) {
+		unsigned i;
 
-			*pos = ix_leaf_pos(l, index);
-			if (*pos < 0 || !ld_relaxed(&ix_leaf_val(l)[*pos]))
-				return 0;
-			return w;
-		}
-		struct ix_branch *n = w_branch(w);
-
+		n = w_branch(w);
 		if ((index ^ n->base) >> n->shift >> IX_BITS)
 			return 0;
-		w = ld_relaxed(&n->slot[ix_slot_of(index, n->shift)]);
-		if (w)
-			path_push(p, n, ix_slot_of(index, n->shift));
-		if (w_is_value(w))
-			return w;
+		i = ix_slot_of(index, n->shift);
+		w = ld_relaxed(&n->slot[i]);
+		if (!w)
+			return 0;
+		path_push(p, n, i);
 	}
-	return 0;
+	if (!w)
+		return 0;
+	if (w_is_node(w)) {
+		struct ix_leaf *l = w_leaf(w);
+
+		*pos = ix_leaf_pos(l, ld_relaxed(&l->nr), index);
+		if (*pos < 0 || !ld_relaxed(&ix_leaf_val(l)[*pos]))
+			return 0;
+	}
+	/* The last level holds a leaf run or a value run: note its first slot. */
+	if (p->depth)
+		p->slot[p->depth - 1] = ix_run_start(ld_relaxed(&n->sib), p->slot[p->depth - 1]);
+	return w;
 }
 
 /* The child at p->node[d], p->slot[d] gained mark @m: set it up the path. */
@@ -737,23 +946,28 @@ static _Atomic uint64_t *holder(struct dc_index *ix, struct ix_path *p, unsigned
  * empty, and replace a branch left with a single child (a leaf run or a
  * branch) by that child.  Neither allocates.
  */
-static void shrink(struct dc_index *ix, struct ix_path *p)
+static void shrink_slow(struct dc_index *ix, struct ix_path *p)
 {
 	for (int d = (int)p->depth - 1; d >= 0; d--) {
 		struct ix_branch *n = p->node[d];
-		unsigned ps, j;
-		_Atomic uint64_t *h = holder(ix, p, (unsigned)d, &ps);
-		uint64_t w, occ = branch_occupied(n);
+		unsigned ps, j = 0;
+		_Atomic uint64_t *h;
+		uint64_t w;
 
-		if (!occ) {
+		/* Neither empty nor possibly a single run: nothing to do (the usual case). */
+		if (n->nr & (n->nr - 1))
+			break;
+		h = holder(ix, p, (unsigned)d, &ps);
+		if (!n->nr) {
 			st_release(h, 0);
 			if (d)
 				p->node[d - 1]->nr--;
 			retire_branch(ix, n);
 			continue; /* the parent lost a slot */
 		}
-		j = ix_ctz64(occ);
-		w = ld_relaxed(&n->slot[j]);
+		/* A single run is an aligned power of two: n->nr is one. */
+		while (!(w = ld_relaxed(&n->slot[j])))
+			j++;
 		if (w_is_node(w) && ix_run_end(ld_relaxed(&n->sib), j) - j == n->nr) {
 			/* One child: it takes n's place (its marks are n's). */
 			if (w_kind(w) != K_LEAF)
@@ -763,6 +977,14 @@ static void shrink(struct dc_index *ix, struct ix_path *p)
 		}
 		break;
 	}
+}
+
+static inline void shrink(struct dc_index *ix, struct ix_path *p)
+{
+	/* No branch, or neither empty nor possibly a single run (the usual case): done. */
+	if (!p->depth || (p->node[p->depth - 1]->nr & (p->node[p->depth - 1]->nr - 1)))
+		return;
+	shrink_slow(ix, p);
 }
 
 DC_API uint64_t __dc_index_erase(struct dc_index *ix, uint64_t index)
@@ -775,15 +997,20 @@ DC_API uint64_t __dc_index_erase(struct dc_index *ix, uint64_t index)
 		return 0;
 	if (w_is_value(w)) {
 		struct ix_branch *n = p.node[p.depth - 1];
-		unsigned c = p.slot[p.depth - 1];
+		unsigned c = p.slot[p.depth - 1], len = 1;
 
-		for (unsigned m = 0; m < DC_INDEX_NR_MARKS; m++)
-			if (ld_relaxed(&n->marks[m]) >> c & 1)
-				mark_clear_up(&p, (int)p.depth - 1, m);
-		branch_put_run(n, c, ix_run_end(ld_relaxed(&n->sib), c) - c, 0);
+		_Static_assert(DC_INDEX_NR_MARKS == 3, "one test for all marks");
+		if ((ld_relaxed(&n->marks[0]) | ld_relaxed(&n->marks[1]) |
+		     ld_relaxed(&n->marks[2])) >> c & 1)
+			for (unsigned m = 0; m < DC_INDEX_NR_MARKS; m++)
+				if (ld_relaxed(&n->marks[m]) >> c & 1)
+					mark_clear_up(&p, (int)p.depth - 1, m);
+		if (c < IX_MASK && (ld_relaxed(&n->sib) >> (c + 1) & 1))
+			len = ix_run_end(ld_relaxed(&n->sib), c) - c;
+		branch_put_run(n, c, len, 0);
 		add_count(ix, -1);
 		shrink(ix, &p);
-		return w;
+		return w_value(w);
 	}
 
 	struct ix_leaf *l = w_leaf(w);
@@ -805,6 +1032,310 @@ DC_API uint64_t __dc_index_erase(struct dc_index *ix, uint64_t index)
 		shrink(ix, &p);
 	}
 	return v;
+}
+
+/* ---- erase a range (writer) --------------------------------------------- */
+
+/*
+ * Erase everything inside [first, last] with one walk: whole subtrees and
+ * leaves that lie inside are unlinked with one store and retired node by
+ * node (no per-entry work); value runs inside are cleared in place; a leaf
+ * that straddles an end gets tombstones.  Marks go up as in erase: a
+ * parent's bit is cleared once nothing below has the mark.  Branches left
+ * empty or with a single child shrink as in erase.  Nothing is allocated;
+ * a node is unlinked before it is retired.
+ */
+struct ix_erange {
+	struct dc_index *ix;
+	uint64_t first, last;
+	uint64_t erased;
+};
+
+/* Retire every node of subtree @w, already unlinked; return its entries. */
+static uint64_t retire_tree(struct dc_index *ix, uint64_t w)
+{
+	if (!w_is_node(w))
+		return 1;
+	if (w_kind(w) == K_LEAF) {
+		struct ix_leaf *l = w_leaf(w);
+		uint64_t live = l->live;
+
+		retire_leaf(ix, l);
+		return live;
+	}
+
+	struct ix_branch *n = w_branch(w);
+	uint64_t sib = ld_relaxed(&n->sib), cnt = 0;
+
+	for (unsigned j = 0; j < IX_SLOTS; j++) {
+		uint64_t x = ld_relaxed(&n->slot[j]);
+
+		if (x && !(sib >> j & 1))
+			cnt += retire_tree(ix, x);
+	}
+	retire_branch(ix, n);
+	return cnt;
+}
+
+static bool er_inside(const struct ix_erange *r, uint64_t lo, uint64_t hi)
+{
+	return r->first <= lo && hi <= r->last;
+}
+
+/* Clear every mark bit of run @j of @n (its entry or child is gone). */
+static void clear_run_marks(struct ix_branch *n, unsigned j)
+{
+	for (unsigned m = 0; m < DC_INDEX_NR_MARKS; m++) {
+		uint64_t old = ld_relaxed(&n->marks[m]);
+
+		if (old >> j & 1)
+			st_release(&n->marks[m], old & ~(UINT64_C(1) << j));
+	}
+}
+
+/* Clear the bits of run @j of @n for the marks that child word @x no longer has. */
+static void sync_run_marks(struct ix_branch *n, unsigned j, uint64_t x)
+{
+	for (unsigned m = 0; m < DC_INDEX_NR_MARKS; m++) {
+		uint64_t old = ld_relaxed(&n->marks[m]);
+		bool has = w_kind(x) == K_LEAF ? ld_relaxed(&w_leaf(x)->marks[m]) != 0
+					       : ld_relaxed(&w_branch(x)->marks[m]) != 0;
+
+		if ((old >> j & 1) && !has)
+			st_release(&n->marks[m], old & ~(UINT64_C(1) << j));
+	}
+}
+
+/*
+ * Tombstone the entries of @l inside the range, or tell that all its live
+ * entries are inside (then nothing is changed: the caller unlinks it).
+ */
+static bool er_leaf(struct ix_erange *r, struct ix_leaf *l)
+{
+	unsigned nr = ld_relaxed(&l->nr), inside = 0;
+	const uint64_t *key = ix_leaf_key(l);
+	const uint8_t *ord = ix_leaf_order(l);
+
+	for (unsigned q = 0; q < nr; q++)
+		inside += ld_relaxed(&ix_leaf_val(l)[q]) && key[q] >= r->first &&
+			  ix_ent_last(key[q], ord[q]) <= r->last;
+	if (inside == l->live)
+		return true;
+	for (unsigned q = 0; q < nr; q++) {
+		if (!ld_relaxed(&ix_leaf_val(l)[q]) || key[q] < r->first ||
+		    ix_ent_last(key[q], ord[q]) > r->last)
+			continue;
+		for (unsigned m = 0; m < DC_INDEX_NR_MARKS; m++) {
+			uint32_t old = ld_relaxed(&l->marks[m]);
+
+			if (old >> q & 1)
+				st_release(&l->marks[m], old & ~(UINT32_C(1) << q));
+		}
+		st_release(&ix_leaf_val(l)[q], 0);
+		l->live--;
+	}
+	r->erased += inside;
+	return false;
+}
+
+/*
+ * Erase inside the range from branch @w (held at shift @ps), which the
+ * range covers only in part.  Return the word its holder should have: @w,
+ * 0 (now empty) or its single child; in the last two cases the caller
+ * publishes it and retires the branch.
+ */
+static uint64_t er_branch(struct ix_erange *r, uint64_t w, unsigned ps)
+{
+	struct ix_branch *n = w_branch(w);
+	unsigned s = n->shift, j, end;
+	uint64_t lo = n->base, hi = n->base | ix_span_mask(s);
+
+	if (r->last < lo || r->first > hi)
+		return w;
+	j = r->first <= lo ? 0 : ix_run_start(ld_relaxed(&n->sib), ix_slot_of(r->first, s));
+	end = r->last >= hi ? ix_nslots(s) - 1 : ix_slot_of(r->last, s);
+	while (j <= end) {
+		uint64_t x = ld_relaxed(&n->slot[j]);
+		unsigned e, len;
+		uint64_t rlo, rhi;
+
+		if (!x) {
+			j++;
+			continue;
+		}
+		e = ix_run_end(ld_relaxed(&n->sib), j);
+		len = e - j;
+		rlo = ix_slot_base(n, j);
+		rhi = rlo + (((uint64_t)len << s) - 1);
+		if (w_is_value(x)) {
+			if (er_inside(r, rlo, rhi)) {
+				clear_run_marks(n, j);
+				branch_put_run(n, j, len, 0);
+				r->erased++;
+			}
+		} else if (w_kind(x) == K_LEAF) {
+			if (er_inside(r, rlo, rhi) || er_leaf(r, w_leaf(x))) {
+				clear_run_marks(n, j);
+				branch_put_run(n, j, len, 0);
+				r->erased += w_leaf(x)->live;
+				retire_leaf(r->ix, w_leaf(x));
+			} else {
+				sync_run_marks(n, j, x);
+			}
+		} else if (er_inside(r, w_branch(x)->base,
+				     w_branch(x)->base | ix_span_mask(w_branch(x)->shift))) {
+			clear_run_marks(n, j);
+			branch_put_run(n, j, 1, 0);
+			r->erased += retire_tree(r->ix, x);
+		} else {
+			uint64_t nw = er_branch(r, x, s);
+
+			if (!nw) {
+				clear_run_marks(n, j);
+				branch_put_run(n, j, 1, 0);
+				retire_branch(r->ix, w_branch(x));
+			} else {
+				if (nw != x) {
+					st_release(&n->slot[j], nw);
+					retire_branch(r->ix, w_branch(x));
+				}
+				sync_run_marks(n, j, nw);
+			}
+		}
+		j = e;
+	}
+
+	/* n itself: empty, or a single child that takes its place, as in shrink. */
+	if (!n->nr)
+		return 0;
+	if (n->nr & (n->nr - 1))
+		return w;
+	j = 0;
+	while (!ld_relaxed(&n->slot[j]))
+		j++;
+	uint64_t x = ld_relaxed(&n->slot[j]);
+
+	if (w_is_node(x) && ix_run_end(ld_relaxed(&n->sib), j) - j == n->nr)
+		return w_kind(x) == K_LEAF ? x : branch_word(w_branch(x), ps);
+	return w;
+}
+
+DC_API uint64_t __dc_index_erase_range(struct dc_index *ix, uint64_t first, uint64_t last)
+{
+	struct ix_erange r = { ix, first, last, 0 };
+	uint64_t w = ld_relaxed(&ix->root);
+
+	if (!w || first > last)
+		return 0;
+	if (w_kind(w) == K_LEAF) {
+		if (er_leaf(&r, w_leaf(w))) {
+			st_release(&ix->root, 0);
+			r.erased += w_leaf(w)->live;
+			retire_leaf(ix, w_leaf(w));
+		}
+	} else if (er_inside(&r, w_branch(w)->base,
+			     w_branch(w)->base | ix_span_mask(w_branch(w)->shift))) {
+		st_release(&ix->root, 0);
+		r.erased += retire_tree(ix, w);
+	} else {
+		uint64_t nw = er_branch(&r, w, IX_ROOT_SHIFT);
+
+		if (nw != w) {
+			st_release(&ix->root, nw);
+			retire_branch(ix, w_branch(w));
+		}
+	}
+	add_count(ix, -(int64_t)r.erased);
+	return r.erased;
+}
+
+/* ---- replace a batch (writer) ------------------------------------------- */
+
+/*
+ * One walk for a sorted batch: the branches on the way to the previous item
+ * stay on a stack, and the next item climbs only to the deepest of them that
+ * covers it (usually the one it is in: the next slot of the same branch),
+ * then goes down from there.  Nothing changes shape, so the stack stays
+ * good for the whole batch.  Each value changes as a replace by
+ * __dc_index_store() changes it, with single-word release stores: a value
+ * run slot by slot (its sibling bits stay, so a reader finds the old or the
+ * new value, each with its own range), a leaf entry's value in place.
+ */
+DC_API unsigned __dc_index_replace_batch(struct dc_index *ix, const struct dc_index_item *items,
+					 unsigned n)
+{
+	struct ix_branch *stk[IX_MAX_DEPTH], *b = NULL; /* b: stk[depth - 1] */
+	struct ix_leaf *pl = NULL; /* the leaf of the previous leaf item, */
+	int pq = -1;               /* and its position there */
+	unsigned depth = 0, done = 0, s = IX_ROOT_SHIFT;
+	uint64_t sib = 0; /* b's sibling bits (a replace does not change them) */
+
+	for (unsigned k = 0; k < n; k++) {
+		uint64_t first = items[k].first, v = items[k].value, w;
+		unsigned order = items[k].order, i;
+
+		if (v - 1 >= DC_INDEX_VALUE_MAX || order > DC_INDEX_ORDER_MAX ||
+		    (first & ((UINT64_C(1) << order) - 1)))
+			continue; /* a bad value (0 or too large), or never an entry's range */
+		/* Climb to the deepest branch on the stack that covers @first. */
+		while (depth && ((first ^ b->base) >> s >> IX_BITS)) {
+			b = --depth ? stk[depth - 1] : NULL;
+			s = b ? b->shift : IX_ROOT_SHIFT;
+			sib = b ? ld_relaxed(&b->sib) : 0;
+		}
+		w = depth ? ld_relaxed(&b->slot[ix_slot_of(first, s)]) : ld_relaxed(&ix->root);
+		/* And go down from there. */
+		while (w_is_node(w) && w_kind(w) != K_LEAF) {
+			struct ix_branch *c = w_branch(w);
+
+			if ((first ^ c->base) >> c->shift >> IX_BITS)
+				break; /* outside a compressed branch: nothing there */
+			DC_BUG_ON(depth >= IX_MAX_DEPTH);
+			stk[depth++] = b = c;
+			s = c->shift;
+			sib = ld_relaxed(&c->sib);
+			w = ld_relaxed(&c->slot[ix_slot_of(first, s)]);
+		}
+		if (w_is_value(w)) {
+			/* The root word is never a value: b is the branch holding it. */
+			i = ix_slot_of(first, s);
+			if (likely(order == s)) {
+				/* One slot: the first of its run, and the run one slot long. */
+				if (sib >> i & 3)
+					continue;
+			} else {
+				unsigned e;
+
+				if (order < s || order >= s + IX_BITS || (sib >> i & 1))
+					continue; /* not the entry's order, or not its first slot */
+				e = ix_run_end(sib, i);
+				if (e - i != 1u << (order - s))
+					continue;
+				for (unsigned j = i + 1; j < e; j++)
+					st_release(&b->slot[j], value_word(v));
+			}
+			st_release(&b->slot[i], value_word(v));
+			done++;
+		} else if (w_is_node(w) && w_kind(w) == K_LEAF) {
+			struct ix_leaf *l = w_leaf(w);
+			unsigned nr = ld_relaxed(&l->nr);
+			int q;
+
+			/* Items in one leaf usually come one entry after the other. */
+			if (l == pl && (unsigned)(pq + 1) < nr && ix_leaf_key(l)[pq + 1] == first)
+				q = pq + 1;
+			else
+				q = ix_leaf_pos(l, nr, first);
+			if (q < 0 || ix_leaf_key(l)[q] != first || ix_leaf_order(l)[q] != order ||
+			    !ld_relaxed(&ix_leaf_val(l)[q]))
+				continue; /* not an entry's first index or order, or a tombstone */
+			st_release(&ix_leaf_val(l)[q], v);
+			pl = l;
+			pq = q;
+			done++;
+		}
+	}
+	return done;
 }
 
 static int mark_op(struct dc_index *ix, uint64_t index, unsigned mark, bool set)

@@ -198,15 +198,27 @@ static void put_unlocked_entry(struct dc_mapping *m, uint64_t first, dc_entry_t 
 #define for_each_entry_folio(m, e, pg, f)                                                   \
 	for (uint64_t pg = dc_entry_pgoff(e); pg < dc_entry_pgoff(e) + entry_pages(e);        \
 	     pg += UINT64_C(1) << (m)->region->order)                                         \
-		if (((f) = dc_folio_lookup((m)->region, pg)) != NULL)
+		if (((f) = dc__folio_lookup((m)->region, pg)) != NULL)
 
-/* Drop the mapping's reference on each folio of @e.  No tree lock held. */
-void dc__entry_put_refs(struct dc_mapping *m, dc_entry_t e)
+/*
+ * Drop the mapping's reference on each folio of @e.  No tree lock held.
+ * Return: the first folio someone else still holds (busy), or NULL.
+ */
+struct dc_folio *dc__entry_put_refs(struct dc_mapping *m, dc_entry_t e)
 {
-	struct dc_folio *f;
+	struct dc_folio *fs[64], *f, *busy = NULL, *b;
+	unsigned n = 0;
 
-	for_each_entry_folio(m, e, pg, f)
-		dc_folio_put(f);
+	for_each_entry_folio(m, e, pg, f) {
+		fs[n++] = f;
+		if (n == ARRAY_SIZE(fs)) {
+			b = dc__folios_put(m->region, fs, n);
+			busy = busy ? busy : b;
+			n = 0;
+		}
+	}
+	b = n ? dc__folios_put(m->region, fs, n) : NULL;
+	return busy ? busy : b;
 }
 
 /* Undo the association of @e's folios with (m, index), or drop a CoW sharer. */
@@ -216,10 +228,10 @@ void dc__entry_disassociate(struct dc_mapping *m, uint64_t index, dc_entry_t e)
 
 	(void)index;
 	for_each_entry_folio(m, e, pg, f) {
-		if (dc_folio_shares(f))
+		if (dc__folio_shares(f))
 			dc_folio_share_put(f);
 		else
-			dc_folio_set_owner(f, 0);
+			st_release(&f->owner, 0);
 	}
 }
 
@@ -237,7 +249,7 @@ struct dc_folio *dc__entry_busy_folio(struct dc_mapping *m, dc_entry_t e)
 	if (!dc_entry_is_real(e))
 		return NULL;
 	for_each_entry_folio(m, e, pg, f)
-		if (!dc_folio_idle(f))
+		if (!dc__folio_idle(f))
 			return f;
 	return NULL;
 }

@@ -44,7 +44,7 @@ void dc__entry_wake(struct dc_mapping *m, uint64_t first, enum dc__wake_mode mod
 /* mapping.c: shared by the operations in zap.c. */
 dc_entry_t dc__get_unlocked_entry(struct dc_mapping *m, uint64_t index, uint64_t *first);
 void dc__entry_disassociate(struct dc_mapping *m, uint64_t index, dc_entry_t e);
-void dc__entry_put_refs(struct dc_mapping *m, dc_entry_t e);
+struct dc_folio *dc__entry_put_refs(struct dc_mapping *m, dc_entry_t e);
 void dc__entry_revoke(struct dc_mapping *m, uint64_t index, dc_entry_t e);
 struct dc_folio *dc__entry_busy_folio(struct dc_mapping *m, dc_entry_t e);
 void dc__entry_store(struct dc_mapping *m, uint64_t first, dc_entry_t e);

@@ -3,14 +3,17 @@
  * zap.c - taking entries away: zap, delete, truncate, truncate_final,
  * invalidate, and writeback; and the mapping's invariant check.
  *
- * Zap works in batches so no allocation is needed:
+ * Zap works in batches of entries gathered in one walk, with no allocation:
  *   1. under the tree lock: wait for each entry to be unlocked, mark each
- *      live real entry ZAP|LOCKED (lockless pinners now fail, invariant 3);
+ *      live real entry ZAP (lockless pinners now fail, invariant 3);
  *   2. full fence (pairs with the pinner's "take ref, re-read entry");
- *   3. without the tree lock: ->revoke, drop the mapping's references;
- *   4. under the tree lock: unlock the entries (they stay ZAP), wake.
+ *   3. without the tree lock: ->revoke, then drop the mapping's references.
  * Then any folio of a zapped entry that is not idle is busy: a pin that
  * re-read the entry before step 1 holds it, and the caller waits for it.
+ * A fault may re-insert a zapped entry during step 3: it takes references
+ * of its own, so the counts stay exact.  Zap and delete of one range are
+ * serialised by the owner (its invalidate lock, as in the kernel); a delete
+ * racing step 3 would find the folio still referenced and refuse.
  */
 #include "mapping/mapping_int.h"
 
@@ -29,84 +32,118 @@ static inline uint64_t entry_last(uint64_t first, dc_entry_t e)
 	return first + (UINT64_C(1) << dc_entry_order(e)) - 1;
 }
 
-static void note_busy(struct dc_mapping *m, dc_entry_t e, uint64_t first, struct dc_folio **busy,
+/* Remember @f (busy, in the entry at @first) if it is the lowest so far. */
+static void note_busy(struct dc_folio *f, uint64_t first, struct dc_folio **busy,
 		      uint64_t *busy_at)
 {
-	struct dc_folio *f;
-
-	if (*busy && *busy_at <= first)
-		return;
-	f = dc__entry_busy_folio(m, e);
-	if (f) {
+	if (f && (!*busy || first < *busy_at)) {
 		*busy = f;
 		*busy_at = first;
+	}
+}
+
+/*
+ * Gather the next batch of entries in [*next, last] under the tree lock,
+ * waiting for a locked one (the lock is dropped and retaken meanwhile, so
+ * the batch is gathered again).  Returns the count; 0 when done.  Each
+ * item returned is unlocked.  Advances *next past the batch, or sets
+ * *done when the batch reaches @last.
+ */
+static unsigned gather_unlocked(struct dc_mapping *m, uint64_t *next, uint64_t last,
+				struct dc_index_item *it, unsigned max, bool *done)
+{
+	unsigned n;
+
+again:
+	n = dc_index_gather(m->ix, *next, last, it, max);
+	for (unsigned k = 0; k < n; k++) {
+		if (dc_entry_locked(it[k].value)) {
+			uint64_t f;
+			dc_entry_t e = dc__get_unlocked_entry(m, it[k].first, &f);
+
+			if (e) /* we will not lock it: pass the wake-up on */
+				dc__entry_wake(m, f, DC__WAKE_NEXT);
+			goto again;
+		}
+	}
+	if (!n || entry_last(it[n - 1].first, it[n - 1].value) >= last)
+		*done = true;
+	else
+		*next = entry_last(it[n - 1].first, it[n - 1].value) + 1;
+	return n;
+}
+
+/*
+ * Drop the references of the zapped entries @z[0..n): one batched put for
+ * the single-folio entries, per entry for the others; note the first busy.
+ */
+static void zap_put_refs(struct dc_mapping *m, const struct dc_index_item *z, unsigned n,
+			 struct dc_folio **b, uint64_t *b_at)
+{
+	struct dc_folio *fs[BATCH], *f;
+	uint64_t at[BATCH];
+	unsigned nf = 0;
+
+	for (unsigned k = 0; k < n; k++) {
+		dc_entry_t e = z[k].value & ~DC_ENTRY_ZAP;
+
+		if (dc_entry_order(e) == m->region->order &&
+		    (f = dc__folio_lookup(m->region, dc_entry_pgoff(e)))) {
+			at[nf] = z[k].first;
+			fs[nf++] = f;
+		} else {
+			note_busy(dc__entry_put_refs(m, e), z[k].first, b, b_at);
+		}
+	}
+	if (nf && (f = dc__folios_put(m->region, fs, nf))) {
+		unsigned k = 0;
+
+		while (fs[k] != f)
+			k++;
+		note_busy(f, at[k], b, b_at);
 	}
 }
 
 DC_API int dc_mapping_zap(struct dc_mapping *m, uint64_t first, uint64_t last,
 			  struct dc_folio **busy)
 {
-	struct zapped z[BATCH];
+	struct dc_index_item it[BATCH], z[BATCH];
 	struct dc_folio *b = NULL;
-	uint64_t b_at = 0, i = first;
+	uint64_t b_at = 0, next = first;
 	int total = 0, ret = dc__check_range(first, last);
-	bool more = true;
+	bool done = false;
 
 	if (ret)
 		return ret;
 	if (last > DC_MAPPING_INDEX_MAX)
 		last = DC_MAPPING_INDEX_MAX;
-	while (more) {
-		int n = 0;
+	while (!done) {
+		unsigned n, nz = 0;
 
 		dc_index_lock(m->ix);
-		while (n < BATCH) {
-			uint64_t f;
-			unsigned o;
-			dc_entry_t e = dc_index_find(m->ix, i, last, &f, &o);
+		n = gather_unlocked(m, &next, last, it, BATCH, &done);
+		for (unsigned k = 0; k < n; k++) {
+			dc_entry_t e = it[k].value;
 
-			if (!e) {
-				more = false;
-				break;
+			if (!dc_entry_is_real(e))
+				continue;
+			if (dc_entry_is_zapped(e)) { /* zapped earlier: maybe still pinned */
+				note_busy(dc__entry_busy_folio(m, e), it[k].first, &b, &b_at);
+				continue;
 			}
-			if (dc_entry_locked(e)) {
-				e = dc__get_unlocked_entry(m, f, &f);
-				/* Passed on below, whatever we do with it. */
-				dc__entry_wake(m, f, DC__WAKE_NEXT);
-				continue; /* look again from i: it may have changed */
-			}
-			if (dc_entry_is_real(e)) {
-				if (!dc_entry_is_zapped(e)) {
-					dc__entry_store(m, f, e | DC_ENTRY_ZAP | DC_ENTRY_LOCKED);
-					z[n].first = f;
-					z[n++].e = e;
-				} else {
-					note_busy(m, e, f, &b, &b_at); /* zapped earlier, maybe pinned */
-				}
-			}
-			if (entry_last(f, e) >= last) {
-				more = false;
-				break;
-			}
-			i = entry_last(f, e) + 1;
+			z[nz] = it[k];
+			z[nz++].value = e | DC_ENTRY_ZAP;
 		}
+		/* From here lockless pinners fail on these entries (invariant 3). */
+		if (nz && __dc_index_replace_batch(m->ix, z, nz) != nz)
+			DC_BUG("zap: %u entries gathered under the tree lock vanished", nz);
 		dc_index_unlock(m->ix);
+		/* Pairs with dc_mapping_get_folio(): "take ref, re-read entry". */
 		atomic_thread_fence(memory_order_seq_cst);
-		for (int k = 0; k < n; k++) {
-			dc__entry_revoke(m, z[k].first, z[k].e);
-			dc__entry_put_refs(m, z[k].e);
-		}
-		if (n) {
-			dc_index_lock(m->ix);
-			for (int k = 0; k < n; k++)
-				dc__entry_store(m, z[k].first, z[k].e | DC_ENTRY_ZAP);
-			dc_index_unlock(m->ix);
-			for (int k = 0; k < n; k++) {
-				dc__entry_wake(m, z[k].first, DC__WAKE_NEXT);
-				note_busy(m, z[k].e, z[k].first, &b, &b_at);
-			}
-		}
-		total += n;
+		for (unsigned k = 0; k < nz; k++)
+			dc__entry_revoke(m, z[k].first, z[k].value & ~DC_ENTRY_ZAP);
+		zap_put_refs(m, z, nz, &b, &b_at);
+		total += (int)nz;
 	}
 	if (busy)
 		*busy = b;
@@ -164,50 +201,53 @@ DC_API int dc_mapping_delete(struct dc_mapping *m, uint64_t index)
 	return 0;
 }
 
-/* Delete what can be deleted in [first, last]; -EBUSY if anything stayed. */
+/*
+ * Delete what can be deleted in [first, last] (entries covering any index in
+ * it, whole); -EBUSY if anything stayed.  A batch in which every entry can
+ * go is erased with one range erase.
+ */
 static int truncate_range(struct dc_mapping *m, uint64_t first, uint64_t last, bool count)
 {
-	struct zapped zero[BATCH];
-	uint64_t i = first;
-	bool stayed = false, more = true;
+	struct dc_index_item it[BATCH];
+	uint64_t next = first;
+	bool stayed = false, done = false;
 
-	while (more) {
-		int nz = 0;
+	while (!done) {
+		unsigned n, nz = 0, ndel = 0;
+		struct zapped zero[BATCH];
 
 		dc_index_lock(m->ix);
-		while (nz < BATCH) {
-			uint64_t f;
-			unsigned o;
-			dc_entry_t e = dc_index_find(m->ix, i, last, &f, &o);
+		n = gather_unlocked(m, &next, last, it, BATCH, &done);
+		for (unsigned k = 0; k < n; k++) {
+			dc_entry_t e = it[k].value;
 
-			if (!e) {
-				more = false;
-				break;
-			}
-			if (dc_entry_locked(e)) {
-				e = dc__get_unlocked_entry(m, f, &f);
-				dc__entry_wake(m, f, DC__WAKE_NEXT);
-				continue;
-			}
-			if (deletable(m, e)) {
-				remove_entry(m, f, e);
-				if (dc_entry_is_zero(e)) {
-					zero[nz].first = f;
-					zero[nz++].e = e;
-				}
-			} else {
+			if (!deletable(m, e)) {
 				stayed = true;
 				if (count)
-					violation(m, f, e);
+					violation(m, it[k].first, e);
+				it[k].value = 0; /* stays */
+				continue;
 			}
-			if (entry_last(f, e) >= last) {
-				more = false;
-				break;
+			ndel++;
+			if (dc_entry_is_real(e))
+				dc__entry_disassociate(m, it[k].first, e);
+			else if (dc_entry_is_zero(e)) {
+				zero[nz].first = it[k].first;
+				zero[nz++].e = e;
 			}
-			i = entry_last(f, e) + 1;
+		}
+		if (ndel && ndel == n)
+			__dc_index_erase_range(m->ix, it[0].first,
+					       entry_last(it[n - 1].first, it[n - 1].value));
+		for (unsigned k = 0; k < n; k++) {
+			if (!it[k].value)
+				continue;
+			if (ndel != n)
+				__dc_index_erase(m->ix, it[k].first);
+			dc__entry_wake(m, it[k].first, DC__WAKE_ALL);
 		}
 		dc_index_unlock(m->ix);
-		for (int k = 0; k < nz; k++)
+		for (unsigned k = 0; k < nz; k++)
 			dc__entry_revoke(m, zero[k].first, zero[k].e);
 	}
 	return stayed ? -EBUSY : 0;

@@ -83,6 +83,42 @@ void dc__region_close(struct dc_region *r);
 /* spec.c: parse "123", "64K", "2M", "1G", "64T" into bytes. */
 int dc__parse_size(const char *s, size_t len, uint64_t *out);
 
+/*
+ * Inline accessors for the layers above (the public dc_folio_* functions are
+ * these, out of line): batch walks over thousands of entries call them.
+ */
+static inline struct dc_folio *dc__folio_lookup(const struct dc_region *r, uint64_t pgoff)
+{
+	struct dc_folio *f;
+
+	if (unlikely(!r->meta || pgoff >= r->npages))
+		return NULL;
+	f = &r->meta[pgoff >> r->order];
+	/* Never requested: its metadata page may not even exist; it is idle. */
+	return ld_relaxed(&f->rid) ? f : NULL;
+}
+
+static inline bool dc__folio_idle(const struct dc_folio *f)
+{
+	return ld_acquire((_Atomic uint32_t *)&f->ref) == 0;
+}
+
+static inline uint32_t dc__folio_shares(const struct dc_folio *f)
+{
+	if (!(ld_relaxed((_Atomic uint16_t *)&f->flags) & DC__FOLIO_SHARED))
+		return 0;
+	return (uint32_t)ld_relaxed((_Atomic uint64_t *)&f->owner);
+}
+
+/* folio.c: dc_folio_put() that tells whether the folio went idle. */
+bool dc__folio_put_last(struct dc_folio *f);
+/*
+ * folio.c: put one reference on each of @n folios of region @r, batching
+ * the idle transitions (one RCU section and one liveness put per batch).
+ * Return: the first folio someone else still holds, or NULL.
+ */
+struct dc_folio *dc__folios_put(struct dc_region *r, struct dc_folio *const *fs, unsigned n);
+
 /* region.c: call the holder's notify_failure (not under any lock). */
 int dc__region_notify(struct dc_region *r, uint64_t pgoff, uint64_t nr, unsigned flags);
 /* region.c: mark the metadata section of folio @idx touched. */
