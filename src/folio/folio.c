@@ -59,8 +59,7 @@ static void folio_last_put(struct dc_folio *f)
 	folios_went_idle(dc__folio_region(f), &f, 1);
 }
 
-/* Drop @n; true if that was the last reference (the folio went idle). */
-static inline bool folio_sub(struct dc_folio *f, uint32_t n)
+static inline void folio_sub(struct dc_folio *f, uint32_t n)
 {
 	uint32_t old = atomic_fetch_sub(&f->ref, n);
 
@@ -68,18 +67,10 @@ static inline bool folio_sub(struct dc_folio *f, uint32_t n)
 		if (old < n)
 			DC_BUG("folio %p: put of %u with refcount %u", (void *)f, n, old);
 		folio_last_put(f);
-		return true;
-	}
-	if (unlikely(atomic_load(&f->flags) & DC__FOLIO_WAITERS)) {
+	} else if (unlikely(atomic_load(&f->flags) & DC__FOLIO_WAITERS)) {
 		/* Someone waits for the count to drop below a bound (pins). */
 		dc__wake_var_after_rmw(f);
 	}
-	return false;
-}
-
-bool dc__folio_put_last(struct dc_folio *f)
-{
-	return folio_sub(f, 1);
 }
 
 struct dc_folio *dc__folios_put(struct dc_region *r, struct dc_folio *const *fs, unsigned n)

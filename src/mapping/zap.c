@@ -388,6 +388,50 @@ DC_API int dc_mapping_invalidate(struct dc_mapping *m, uint64_t first, uint64_t 
 	return dropped;
 }
 
+/*
+ * Write back the TOWRITE-tagged entry at @f (order @o): lock it, mkclean,
+ * flush, clear DIRTY, unlock.  Return: 1 written; 0 if the entry changed
+ * or vanished since it was found (or maps nothing: its marks are cleared);
+ * a negative errno from the flush (DIRTY kept, TOWRITE set again).
+ */
+static int writeback_one(struct dc_mapping *m, uint64_t f, unsigned o)
+{
+	uint64_t ef;
+	dc_entry_t e;
+	int ret;
+
+	dc_index_lock(m->ix);
+	e = dc__get_unlocked_entry(m, f, &ef);
+	if (!e || ef != f || !dc_index_get_mark(m->ix, f, DC_MARK_TOWRITE) ||
+	    !dc_entry_is_real(e)) {
+		if (e && ef == f && !dc_entry_is_real(e)) { /* a hole has nothing to write */
+			__dc_index_clear_mark(m->ix, f, DC_MARK_TOWRITE);
+			__dc_index_clear_mark(m->ix, f, DC_MARK_DIRTY);
+		}
+		dc_index_unlock(m->ix);
+		if (e) /* we will not lock it: pass the wake-up on */
+			dc__entry_wake(m, ef, DC__WAKE_NEXT);
+		return 0;
+	}
+	__dc_index_clear_mark(m->ix, f, DC_MARK_TOWRITE);
+	dc__entry_store(m, f, e | DC_ENTRY_LOCKED);
+	dc_index_unlock(m->ix);
+
+	if (m->ops && m->ops->mkclean)
+		m->ops->mkclean(m, f, UINT64_C(1) << o, m->priv);
+	ret = dc_region_flush(m->region, dc_entry_pgoff(e), UINT64_C(1) << o);
+
+	dc_index_lock(m->ix);
+	if (ret) /* keep DIRTY; tag it again for whoever retries */
+		__dc_index_set_mark(m->ix, f, DC_MARK_TOWRITE);
+	else
+		__dc_index_clear_mark(m->ix, f, DC_MARK_DIRTY);
+	dc__entry_store(m, f, e);
+	dc_index_unlock(m->ix);
+	dc__entry_wake(m, f, DC__WAKE_NEXT);
+	return ret ? ret : 1;
+}
+
 DC_API int dc_mapping_writeback(struct dc_mapping *m, uint64_t first, uint64_t last)
 {
 	uint64_t i, f;
@@ -410,41 +454,11 @@ DC_API int dc_mapping_writeback(struct dc_mapping *m, uint64_t first, uint64_t l
 
 	/* 2. Write each tagged entry under its entry lock. */
 	for (i = first; dc_index_find_marked(m->ix, i, last, DC_MARK_TOWRITE, &f, &o);) {
-		uint64_t ef;
-		dc_entry_t e;
-
-		dc_index_lock(m->ix);
-		e = dc__get_unlocked_entry(m, f, &ef);
-		if (!e || ef != f || !dc_index_get_mark(m->ix, f, DC_MARK_TOWRITE)) {
-			dc_index_unlock(m->ix);
-			put_unlocked:
-			if (e)
-				dc__entry_wake(m, ef, DC__WAKE_NEXT);
-			continue; /* changed meanwhile: look again from i */
-		}
-		__dc_index_clear_mark(m->ix, f, DC_MARK_TOWRITE);
-		if (!dc_entry_is_real(e)) {
-			__dc_index_clear_mark(m->ix, f, DC_MARK_DIRTY);
-			dc_index_unlock(m->ix);
-			goto put_unlocked;
-		}
-		dc__entry_store(m, f, e | DC_ENTRY_LOCKED);
-		dc_index_unlock(m->ix);
-
-		if (m->ops && m->ops->mkclean)
-			m->ops->mkclean(m, f, UINT64_C(1) << o, m->priv);
-		ret = dc_region_flush(m->region, dc_entry_pgoff(e), UINT64_C(1) << o);
-
-		dc_index_lock(m->ix);
-		if (ret) /* keep DIRTY; tag it again for whoever retries */
-			__dc_index_set_mark(m->ix, f, DC_MARK_TOWRITE);
-		else
-			__dc_index_clear_mark(m->ix, f, DC_MARK_DIRTY);
-		dc__entry_store(m, f, e);
-		dc_index_unlock(m->ix);
-		dc__entry_wake(m, f, DC__WAKE_NEXT);
-		if (ret)
+		ret = writeback_one(m, f, o);
+		if (ret < 0)
 			return ret;
+		if (ret == 0)
+			continue; /* the entry changed meanwhile: look again from i */
 		done++;
 		if (f + (UINT64_C(1) << o) - 1 >= last)
 			break;

@@ -110,8 +110,6 @@ static inline uint32_t dc__folio_shares(const struct dc_folio *f)
 	return (uint32_t)ld_relaxed((_Atomic uint64_t *)&f->owner);
 }
 
-/* folio.c: dc_folio_put() that tells whether the folio went idle. */
-bool dc__folio_put_last(struct dc_folio *f);
 /*
  * folio.c: put one reference on each of @n folios of region @r, batching
  * the idle transitions (one RCU section and one liveness put per batch).
