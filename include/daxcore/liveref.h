@@ -4,9 +4,12 @@
  *
  * While alive, get/put touch only a counter private to the calling thread:
  * no cache line is shared between threads and no atomic read-modify-write
- * is executed (a relaxed load and store inside an RCU read-side section).
- * dc_liveref_kill() switches the count to one exact shared atomic (after an
- * RCU grace period, it folds every thread's counter in) and drops the
+ * is executed (plain loads and stores, bracketed by a per-thread "active"
+ * word; kill orders itself against them with membarrier(2), the way the
+ * kernel's percpu_ref relies on sched-RCU).  dc_liveref_kill() switches the
+ * count to one exact shared atomic (it waits until no thread is inside a
+ * get/put that saw the ref alive, then folds every thread's counter in) and
+ * drops the
  * initial reference; from then on tryget fails, and the count reaches zero
  * exactly when the last reference is put.
  *

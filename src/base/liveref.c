@@ -3,14 +3,18 @@
  * liveref.c - a percpu_ref for user space, with per-thread shards.
  *
  * Alive mode: each thread keeps its own signed counter per liveref (a "slot"
- * in a per-thread directory of chunks).  get/put run inside an RCU read-side
- * section, read ref->dying, and add +-1 to their own slot with a relaxed load
- * and store: no atomic RMW, no shared cache line.  The shared ref->count
- * holds LIVEREF_BIAS + 1 (the initial reference), so puts that land on it
- * during the switch can never reach zero early.
+ * in a per-thread directory of chunks).  get/put mark the thread active,
+ * read ref->dying, and add +-1 to their own slot with a relaxed load and
+ * store: no atomic RMW, no shared cache line (fast_mod(); the ordering
+ * argument is at fast_quiesce()).  What the fast path cannot do (first use
+ * in a thread, shared-atomic mode, no membarrier) runs inside an RCU
+ * read-side section instead.  The shared ref->count holds LIVEREF_BIAS + 1
+ * (the initial reference), so puts that land on it during the switch can
+ * never reach zero early.
  *
- * Kill: set dying; synchronize_rcu() (every get/put that saw "alive" has
- * finished); under slot_lock fold all threads' slots for this ref into
+ * Kill: set dying; fast_quiesce() and synchronize_rcu() (every get/put that
+ * saw "alive", on either path, has finished); under slot_lock fold all
+ * threads' slots for this ref into
  * ref->count and zero them; subtract the bias and the initial reference.
  * From then on the count is one exact atomic.
  *
@@ -23,8 +27,12 @@
 #include "base/rcu.h"
 
 #include <daxcore/liveref.h>
+#include <linux/membarrier.h>
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define SLOT_CHUNK_SHIFT 10
 #define SLOT_CHUNK (1u << SLOT_CHUNK_SHIFT)
@@ -34,6 +42,7 @@
 #define LIVEREF_BIAS (INT64_C(1) << 62)
 
 struct slot_thread {
+	_Atomic uint32_t active; /* inside a fast-path get/put (see below) */
 	_Atomic(_Atomic int64_t *) chunk[SLOT_DIR];
 	struct slot_thread *next, **pprev;
 };
@@ -46,6 +55,42 @@ static uint32_t slots_used; /* under slot_lock */
 static pthread_key_t slot_key;
 static pthread_once_t slot_once = PTHREAD_ONCE_INIT;
 static __thread struct slot_thread *my_slots __attribute__((tls_model("initial-exec")));
+static pthread_once_t fence_once = PTHREAD_ONCE_INIT;
+static atomic_bool fence_ok; /* membarrier(PRIVATE_EXPEDITED) registered */
+
+/*
+ * The fast path, like the kernel's percpu_ref under preempt-disabled
+ * sched-RCU: a thread marks itself active, reads dying, updates its own
+ * slot, clears active.  All plain (relaxed) loads and stores: the ordering
+ * the killer needs comes from membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED),
+ * which makes every running thread of the process execute a full barrier.
+ * After kill has set dying and issued it, a thread either had its
+ * active = 1 visible (kill waits for active == 0, then sees its slot
+ * update), or reads dying == 1 and takes the shared-atomic path.  This is
+ * the argument liburcu's own membarrier flavour rests on; the fast path
+ * just avoids its per-call TLS and flag checks.  Without membarrier (old
+ * kernels) every get/put takes the RCU path.
+ */
+static void fence_init(void)
+{
+	st_relaxed(&fence_ok,
+		   syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0);
+}
+
+/* Every fast-path get/put that may have read "alive" has finished. */
+static void fast_quiesce(void)
+{
+	pthread_once(&fence_once, fence_init);
+	if (!ld_relaxed(&fence_ok))
+		return;
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0))
+		DC_BUG("membarrier(PRIVATE_EXPEDITED) failed after registration");
+	pthread_mutex_lock(&slot_lock);
+	for (struct slot_thread *t = slot_threads; t; t = t->next)
+		while (ld_acquire(&t->active))
+			sched_yield(); /* a handful of instructions, unless preempted */
+	pthread_mutex_unlock(&slot_lock);
+}
 
 #define REF_COUNT(ref) ((_Atomic int64_t *)&(ref)->count)
 #define REF_DYING(ref) ((_Atomic uint32_t *)&(ref)->dying)
@@ -100,6 +145,7 @@ static __attribute__((noinline)) _Atomic int64_t *slot_slow(uint32_t id)
 	_Atomic int64_t *c;
 
 	pthread_once(&slot_once, slot_key_init);
+	pthread_once(&fence_once, fence_init);
 	if (!t) {
 		t = dc__calloc(1, sizeof(*t));
 		if (!t)
@@ -204,8 +250,10 @@ DC_API void dc_liveref_exit(struct dc_liveref *ref)
 {
 	if (ld_relaxed(REF_SLOT(ref)) != SLOT_NONE) {
 		/* Never killed: readers may still be in a section that saw alive. */
-		if (!ld_relaxed(REF_DYING(ref)))
+		if (!ld_relaxed(REF_DYING(ref))) {
+			fast_quiesce();
 			dc__synchronize_rcu();
+		}
 		atomic_fetch_add(REF_COUNT(ref), slot_release(ref));
 	}
 }
@@ -231,7 +279,39 @@ static void liveref_add_shared(struct dc_liveref *ref, int64_t delta)
 	}
 }
 
-static inline void liveref_mod(struct dc_liveref *ref, int64_t d)
+/*
+ * Add @d to this thread's slot for @ref (see fast_quiesce()).
+ * Return: 1 done; -1 the ref is dying; 0 take the RCU path (first use in
+ * this thread, no chunk yet, shared-atomic mode, no membarrier).
+ */
+static inline int fast_mod(struct dc_liveref *ref, int64_t d)
+{
+	struct slot_thread *t = my_slots;
+	int ret = 0;
+
+	if (likely(t != NULL) && likely(ld_relaxed(&fence_ok))) {
+		st_relaxed(&t->active, 1);
+		atomic_signal_fence(memory_order_seq_cst); /* membarrier does the rest */
+		if (unlikely(ld_relaxed(REF_DYING(ref)))) {
+			ret = -1;
+		} else {
+			uint32_t id = ld_relaxed(REF_SLOT(ref));
+			_Atomic int64_t *c;
+
+			if (likely(id != SLOT_NONE) &&
+			    likely((c = ld_relaxed(&t->chunk[id >> SLOT_CHUNK_SHIFT])) != NULL)) {
+				_Atomic int64_t *s = &c[id & (SLOT_CHUNK - 1)];
+
+				st_relaxed(s, ld_relaxed(s) + d);
+				ret = 1;
+			}
+		}
+		st_release(&t->active, 0);
+	}
+	return ret;
+}
+
+static __attribute__((noinline)) void liveref_mod_slow(struct dc_liveref *ref, int64_t d)
 {
 	dc__rcu_read_lock();
 	if (likely(!ld_relaxed(REF_DYING(ref)))) {
@@ -246,6 +326,13 @@ static inline void liveref_mod(struct dc_liveref *ref, int64_t d)
 	}
 	dc__rcu_read_unlock();
 	liveref_add_shared(ref, d);
+}
+
+static inline void liveref_mod(struct dc_liveref *ref, int64_t d)
+{
+	if (likely(fast_mod(ref, d) > 0))
+		return;
+	liveref_mod_slow(ref, d);
 }
 
 void dc__liveref_put_many(struct dc_liveref *ref, uint64_t n)
@@ -266,7 +353,10 @@ DC_API void dc_liveref_put(struct dc_liveref *ref)
 DC_API bool dc_liveref_tryget(struct dc_liveref *ref)
 {
 	bool ok = false;
+	int fast = fast_mod(ref, 1);
 
+	if (likely(fast))
+		return fast > 0;
 	dc__rcu_read_lock();
 	if (likely(!ld_relaxed(REF_DYING(ref)))) {
 		uint32_t id = ld_relaxed(REF_SLOT(ref));
@@ -288,6 +378,7 @@ DC_API int dc_liveref_kill(struct dc_liveref *ref)
 
 	if (atomic_exchange(REF_DYING(ref), 1))
 		return dc__fail(-EINVAL, "liveref %p: already killed", (void *)ref);
+	fast_quiesce();
 	/*
 	 * Every get/tryget that saw "alive" has finished, in either mode: in
 	 * shared-atomic mode too, or a tryget that saw alive could add to a
