@@ -38,6 +38,7 @@
  *   test_conc_wait [ROUNDS]   (default 20000 turns per pair, scaled)
  */
 #include "harness.h"
+#include "futex_count.h"
 
 #include <dlfcn.h>
 #include <sched.h>
@@ -45,52 +46,8 @@
 #include <stdatomic.h>
 #include <sys/syscall.h>
 
-/* ---- futex counting hook (as in test_wait.c) ----------------------------- */
+/* ---- futex counting hook: futex_count.h ---------------------------------- */
 
-typedef long (*syscall_fn)(long, ...);
-static _Atomic(syscall_fn) real_syscall;
-static __thread int hook_armed;
-static atomic_long hook_futex;
-
-long syscall(long nr, ...)
-{
-	syscall_fn real = atomic_load(&real_syscall);
-	long a[6];
-	va_list ap;
-
-	va_start(ap, nr);
-	for (int i = 0; i < 6; i++)
-		a[i] = va_arg(ap, long);
-	va_end(ap);
-	if (!real) {
-		real = (syscall_fn)dlsym(RTLD_NEXT, "syscall");
-		atomic_store(&real_syscall, real);
-	}
-	if (nr == SYS_futex && hook_armed)
-		atomic_fetch_add(&hook_futex, 1);
-	return real(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
-}
-
-static long wake_counted(const void *addr)
-{
-	long before = atomic_load(&hook_futex);
-
-	hook_armed = 1;
-	dc_wake_var(addr);
-	hook_armed = 0;
-	return atomic_load(&hook_futex) - before;
-}
-
-static long buckets_with_waiters(void)
-{
-	struct dc_cancel scratch = { 0 };
-	long before = atomic_load(&hook_futex);
-
-	hook_armed = 1;
-	dc_cancel_fire(&scratch);
-	hook_armed = 0;
-	return atomic_load(&hook_futex) - before;
-}
 
 /* ---- ping-pong ----------------------------------------------------------- */
 
