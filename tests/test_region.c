@@ -6,7 +6,6 @@
 #include "harness.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 
 static void expect_bad(const char *spec, int err, const char *msg_part)
 {
@@ -142,36 +141,6 @@ static void test_sparse_64t(void)
 	CHECK_EQ(dc_region_remove(r, NULL), 0);
 }
 
-static void test_huge(void)
-{
-	struct dc_region *r;
-	int ret = dc_region_create("mem:4M,huge", &r);
-
-	if (ret == -ENOMEM) {
-		CHECK(strstr(dc_errmsg(), "huge pages unavailable"));
-		printf("note: huge pages unavailable here (%s): huge backend not exercised\n",
-		       dc_errmsg());
-		return;
-	}
-	CHECK_EQ(ret, 0);
-	CHECK_EQ(dc_region_folio_order(r), 9);
-	CHECK_EQ(dc_region_remove(r, NULL), 0);
-}
-
-static void test_devdax_backend(void)
-{
-	struct dc_region *r;
-	struct stat st;
-
-	if (stat("/dev/dax0.0", &st)) {
-		printf("note: no /dev/dax0.0 on this machine: devdax backend not exercised\n");
-		return;
-	}
-	CHECK_EQ(dc_region_create("devdax:/dev/dax0.0", &r), 0);
-	CHECK_EQ(dc_region_type(r), DC_REGION_DEVDAX);
-	CHECK_EQ(dc_region_remove(r, NULL), 0);
-}
-
 static int notified, notified_flags;
 static uint64_t notified_nr;
 static int h1, h2;
@@ -253,8 +222,6 @@ int main(void)
 		test_sparse_64t();
 	else
 		printf("note: mem:64T skipped under sanitizers (shadow memory)\n");
-	test_huge();
-	test_devdax_backend();
 	test_claim();
 	test_limited();
 	test_read_lock_and_dead();
