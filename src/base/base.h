@@ -71,7 +71,11 @@ void dc__wake_var_after_rmw(const void *addr);
 struct dc_liveref;
 void dc__liveref_put_many(struct dc_liveref *ref, uint64_t n);
 
-/* liveref.c: wait for @cond on @addr, calling opts->progress(outstanding(arg)). */
+/*
+ * liveref.c: wait for @cond on @addr, calling opts->progress(outstanding(arg))
+ * between slices.  outstanding() == 0 must mean @cond holds for good (a
+ * killed count that reached zero).
+ */
 struct dc_drain_opts;
 int dc__drain_wait(const void *addr, bool (*cond)(void *), void *arg,
 		   uint64_t (*outstanding)(void *), const struct dc_drain_opts *opts);

@@ -435,6 +435,7 @@ int dc__drain_wait(const void *addr, dc_cond_fn cond, void *arg, uint64_t (*outs
 	interval = opts->progress_interval_ns ? opts->progress_interval_ns : 100000000ull;
 	for (;;) {
 		struct dc_wait_opts w = { .deadline_ns = opts->deadline_ns, .cancel = opts->cancel };
+		uint64_t left;
 		int ret;
 
 		if (opts->progress) {
@@ -447,7 +448,12 @@ int dc__drain_wait(const void *addr, dc_cond_fn cond, void *arg, uint64_t (*outs
 		if (ret != -ETIMEDOUT || !opts->progress ||
 		    (opts->deadline_ns && dc_now_ns() >= opts->deadline_ns))
 			return ret;
-		opts->progress(opts->arg, outstanding(arg));
+		/* The last put may have landed since the slice ended: then the
+		 * wait is over (a drained count stays 0), not a progress report. */
+		left = outstanding(arg);
+		if (!left)
+			return 0;
+		opts->progress(opts->arg, left);
 	}
 }
 
