@@ -138,11 +138,13 @@ DC_API bool dc_mapping_get_mark(struct dc_mapping *m, uint64_t index, unsigned m
 	return dc_index_get_mark(m->ix, index, mark);
 }
 
-int dc__check_range(uint64_t first, uint64_t last)
+int dc__check_range(uint64_t first, uint64_t *last)
 {
-	if (first > last || first > DC_MAPPING_INDEX_MAX)
+	if (first > *last || first > DC_MAPPING_INDEX_MAX)
 		return dc__fail(-EINVAL, "range [%llu, %llu] is empty or beyond the index limit",
-				(unsigned long long)first, (unsigned long long)last);
+				(unsigned long long)first, (unsigned long long)*last);
+	if (*last > DC_MAPPING_INDEX_MAX)
+		*last = DC_MAPPING_INDEX_MAX;
 	return 0;
 }
 
@@ -239,6 +241,20 @@ void dc__entry_revoke(struct dc_mapping *m, uint64_t index, dc_entry_t e)
 {
 	if (m->ops && m->ops->revoke)
 		m->ops->revoke(m, index & ~(entry_pages(e) - 1), entry_pages(e), m->priv);
+}
+
+/* Whether nobody but this mapping holds the folios of real entry @e. */
+bool dc__entry_only_ours(struct dc_mapping *m, dc_entry_t e)
+{
+	struct dc_folio *f;
+	uint64_t seen = 0;
+
+	for_each_entry_folio(m, e, pg, f) {
+		if (dc_folio_refcount(f) != 1 || dc__folio_shares(f))
+			return false;
+		seen++;
+	}
+	return seen == entry_pages(e) >> m->region->order; /* every folio exists */
 }
 
 /* The first folio of real entry @e that is not idle, or NULL. */

@@ -48,6 +48,8 @@ struct dc_folio *dc__entry_put_refs(struct dc_mapping *m, dc_entry_t e);
 void dc__entry_revoke(struct dc_mapping *m, uint64_t index, dc_entry_t e);
 struct dc_folio *dc__entry_busy_folio(struct dc_mapping *m, dc_entry_t e);
 void dc__entry_store(struct dc_mapping *m, uint64_t first, dc_entry_t e);
-int dc__check_range(uint64_t first, uint64_t last);
+/* A valid [first, *last] range; clamps *last to DC_MAPPING_INDEX_MAX. */
+int dc__check_range(uint64_t first, uint64_t *last);
+bool dc__entry_only_ours(struct dc_mapping *m, dc_entry_t e);
 
 #endif

@@ -22,11 +22,6 @@
 #define BATCH 64
 #define FINAL_WAIT_SLICE_NS 10000000ull /* 10 ms */
 
-struct zapped {
-	uint64_t first;
-	dc_entry_t e;
-};
-
 static inline uint64_t entry_last(uint64_t first, dc_entry_t e)
 {
 	return first + (UINT64_C(1) << dc_entry_order(e)) - 1;
@@ -43,19 +38,35 @@ static void note_busy(struct dc_folio *f, uint64_t first, struct dc_folio **busy
 }
 
 /*
- * Gather the next batch of entries in [*next, last] under the tree lock,
- * waiting for a locked one (the lock is dropped and retaken meanwhile, so
- * the batch is gathered again).  Returns the count; 0 when done.  Each
- * item returned is unlocked.  Advances *next past the batch, or sets
- * *done when the batch reaches @last.
+ * The next batch of entries in [*next, last]: advance *next past it, or set
+ * *done when it reaches @last (or is empty).  Tree lock held.
+ */
+static unsigned gather_batch(struct dc_mapping *m, uint64_t *next, uint64_t last,
+			     struct dc_index_item *it, unsigned max, bool *done)
+{
+	unsigned n = dc_index_gather(m->ix, *next, last, it, max);
+
+	if (!n || entry_last(it[n - 1].first, it[n - 1].value) >= last)
+		*done = true;
+	else
+		*next = entry_last(it[n - 1].first, it[n - 1].value) + 1;
+	return n;
+}
+
+/*
+ * gather_batch(), waiting for a locked entry first (the tree lock is dropped
+ * and retaken meanwhile, so the batch is gathered again): every item
+ * returned is unlocked.
  */
 static unsigned gather_unlocked(struct dc_mapping *m, uint64_t *next, uint64_t last,
 				struct dc_index_item *it, unsigned max, bool *done)
 {
+	uint64_t at = *next;
 	unsigned n;
 
 again:
-	n = dc_index_gather(m->ix, *next, last, it, max);
+	*next = at;
+	n = gather_batch(m, next, last, it, max, done);
 	for (unsigned k = 0; k < n; k++) {
 		if (dc_entry_locked(it[k].value)) {
 			uint64_t f;
@@ -63,13 +74,10 @@ again:
 
 			if (e) /* we will not lock it: pass the wake-up on */
 				dc__entry_wake(m, f, DC__WAKE_NEXT);
+			*done = false;
 			goto again;
 		}
 	}
-	if (!n || entry_last(it[n - 1].first, it[n - 1].value) >= last)
-		*done = true;
-	else
-		*next = entry_last(it[n - 1].first, it[n - 1].value) + 1;
 	return n;
 }
 
@@ -110,13 +118,11 @@ DC_API int dc_mapping_zap(struct dc_mapping *m, uint64_t first, uint64_t last,
 	struct dc_index_item it[BATCH], z[BATCH];
 	struct dc_folio *b = NULL;
 	uint64_t b_at = 0, next = first;
-	int total = 0, ret = dc__check_range(first, last);
+	int total = 0, ret = dc__check_range(first, &last);
 	bool done = false;
 
 	if (ret)
 		return ret;
-	if (last > DC_MAPPING_INDEX_MAX)
-		last = DC_MAPPING_INDEX_MAX;
 	while (!done) {
 		unsigned n, nz = 0;
 
@@ -214,7 +220,7 @@ static int truncate_range(struct dc_mapping *m, uint64_t first, uint64_t last, b
 
 	while (!done) {
 		unsigned n, nz = 0, ndel = 0;
-		struct zapped zero[BATCH];
+		struct dc_index_item zero[BATCH];
 
 		dc_index_lock(m->ix);
 		n = gather_unlocked(m, &next, last, it, BATCH, &done);
@@ -231,10 +237,8 @@ static int truncate_range(struct dc_mapping *m, uint64_t first, uint64_t last, b
 			ndel++;
 			if (dc_entry_is_real(e))
 				dc__entry_disassociate(m, it[k].first, e);
-			else if (dc_entry_is_zero(e)) {
-				zero[nz].first = it[k].first;
-				zero[nz++].e = e;
-			}
+			else if (dc_entry_is_zero(e))
+				zero[nz++] = it[k];
 		}
 		if (ndel && ndel == n)
 			__dc_index_erase_range(m->ix, it[0].first,
@@ -248,19 +252,17 @@ static int truncate_range(struct dc_mapping *m, uint64_t first, uint64_t last, b
 		}
 		dc_index_unlock(m->ix);
 		for (unsigned k = 0; k < nz; k++)
-			dc__entry_revoke(m, zero[k].first, zero[k].e);
+			dc__entry_revoke(m, zero[k].first, zero[k].value);
 	}
 	return stayed ? -EBUSY : 0;
 }
 
 DC_API int dc_mapping_truncate(struct dc_mapping *m, uint64_t first, uint64_t last)
 {
-	int ret = dc__check_range(first, last);
+	int ret = dc__check_range(first, &last);
 
 	if (ret)
 		return ret;
-	if (last > DC_MAPPING_INDEX_MAX)
-		last = DC_MAPPING_INDEX_MAX;
 	ret = truncate_range(m, first, last, true);
 	return ret ? dc__fail(ret, "truncate [%llu, %llu]: live or busy entries stayed",
 			      (unsigned long long)first, (unsigned long long)last) : 0;
@@ -304,76 +306,51 @@ DC_API int dc_mapping_truncate_final(struct dc_mapping *m, const struct dc_wait_
 
 DC_API int dc_mapping_invalidate(struct dc_mapping *m, uint64_t first, uint64_t last)
 {
-	struct zapped z[BATCH], zero[BATCH];
-	uint64_t i = first;
-	int dropped = 0, ret = dc__check_range(first, last);
-	bool more = true;
+	struct dc_index_item it[BATCH], z[BATCH], zero[BATCH];
+	uint64_t next = first;
+	int dropped = 0, ret = dc__check_range(first, &last);
+	bool done = false;
 
 	if (ret)
 		return ret;
-	if (last > DC_MAPPING_INDEX_MAX)
-		last = DC_MAPPING_INDEX_MAX;
-	while (more) {
-		int n = 0, nz = 0;
+	while (!done) {
+		unsigned n, nz = 0, nzero = 0;
 
 		dc_index_lock(m->ix);
-		while (n < BATCH && nz < BATCH) {
-			uint64_t f;
-			unsigned o;
-			dc_entry_t e = dc_index_find(m->ix, i, last, &f, &o);
+		n = gather_batch(m, &next, last, it, BATCH, &done);
+		for (unsigned k = 0; k < n; k++) {
+			dc_entry_t e = it[k].value;
+			uint64_t f = it[k].first;
 
-			if (!e) {
-				more = false;
-				break;
-			}
-			if (dc_entry_locked(e)) {
-				/* busy: stays */
-			} else if (!dc_entry_is_real(e) || dc_entry_is_zapped(e)) {
+			if (dc_entry_locked(e))
+				continue; /* busy: stays, no wait */
+			if (!dc_entry_is_real(e) || dc_entry_is_zapped(e)) {
 				if (deletable(m, e)) {
 					remove_entry(m, f, e);
 					dropped++;
-					if (dc_entry_is_zero(e)) {
-						zero[nz].first = f;
-						zero[nz++].e = e;
-					}
+					if (dc_entry_is_zero(e))
+						zero[nzero++] = it[k];
 				}
 			} else if (!dc_index_get_mark(m->ix, f, DC_MARK_DIRTY) &&
-				   !dc_index_get_mark(m->ix, f, DC_MARK_TOWRITE)) {
-				struct dc_folio *fo = NULL;
-				bool only_ours = true;
-
-				for (uint64_t pg = dc_entry_pgoff(e);
-				     pg < dc_entry_pgoff(e) + (UINT64_C(1) << o);
-				     pg += UINT64_C(1) << m->region->order) {
-					fo = dc_folio_lookup(m->region, pg);
-					if (!fo || dc_folio_refcount(fo) != 1 || dc_folio_shares(fo))
-						only_ours = false;
-				}
-				if (only_ours) {
-					dc__entry_store(m, f, e | DC_ENTRY_ZAP | DC_ENTRY_LOCKED);
-					z[n].first = f;
-					z[n++].e = e;
-				}
+				   !dc_index_get_mark(m->ix, f, DC_MARK_TOWRITE) &&
+				   dc__entry_only_ours(m, e)) {
+				dc__entry_store(m, f, e | DC_ENTRY_ZAP | DC_ENTRY_LOCKED);
+				z[nz++] = it[k];
 			}
-			if (entry_last(f, e) >= last) {
-				more = false;
-				break;
-			}
-			i = entry_last(f, e) + 1;
 		}
 		dc_index_unlock(m->ix);
-		for (int k = 0; k < nz; k++)
-			dc__entry_revoke(m, zero[k].first, zero[k].e);
-		atomic_thread_fence(memory_order_seq_cst);
-		for (int k = 0; k < n; k++) {
-			dc__entry_revoke(m, z[k].first, z[k].e);
-			dc__entry_put_refs(m, z[k].e);
-		}
-		if (!n)
+		for (unsigned k = 0; k < nzero; k++)
+			dc__entry_revoke(m, zero[k].first, zero[k].value);
+		if (!nz)
 			continue;
+		atomic_thread_fence(memory_order_seq_cst);
+		for (unsigned k = 0; k < nz; k++) {
+			dc__entry_revoke(m, z[k].first, z[k].value);
+			dc__entry_put_refs(m, z[k].value);
+		}
 		dc_index_lock(m->ix);
-		for (int k = 0; k < n; k++) {
-			dc_entry_t e = z[k].e | DC_ENTRY_ZAP;
+		for (unsigned k = 0; k < nz; k++) {
+			dc_entry_t e = z[k].value | DC_ENTRY_ZAP;
 
 			if (!dc__entry_busy_folio(m, e)) {
 				remove_entry(m, z[k].first, e);
@@ -436,12 +413,10 @@ DC_API int dc_mapping_writeback(struct dc_mapping *m, uint64_t first, uint64_t l
 {
 	uint64_t i, f;
 	unsigned o;
-	int done = 0, ret = dc__check_range(first, last);
+	int done = 0, ret = dc__check_range(first, &last);
 
 	if (ret)
 		return ret;
-	if (last > DC_MAPPING_INDEX_MAX)
-		last = DC_MAPPING_INDEX_MAX;
 	/* 1. Tag: only what is dirty now gets written by this call. */
 	dc_index_lock(m->ix);
 	for (i = first; dc_index_find_marked(m->ix, i, last, DC_MARK_DIRTY, &f, &o);) {
