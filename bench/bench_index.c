@@ -10,21 +10,21 @@
  *                                 anchor: JudyLMemUsed() / count
  *   index_bytes_per_entry_sparse  the same for 1 Mi distinct random keys below
  *                                 2^40 (fixed seed)
- *   index_store_dense             ns per __dc_index_store() of 1 Mi sequential
+ *   index_store_dense             ns per dc_index_store_locked() of 1 Mi sequential
  *                                 new keys (0 .. 2^20 - 1, order 0) into an
  *                                 empty index, the tree lock taken once
  *                                 around them (its release, which hands the
  *                                 retired nodes to RCU, is timed too);
  *                                 anchor: JudyLIns() of the same keys
- *   index_erase_dense             ns per __dc_index_erase() of the same keys
+ *   index_erase_dense             ns per dc_index_erase_locked() of the same keys
  *                                 in the same order, the same way; anchor:
  *                                 JudyLDel()
  *   index_replace_batch_dense     ns per entry of a zap-like pass over 1 Mi
  *                                 dense entries: lock, dc_index_gather() of
- *                                 64, __dc_index_replace_batch() of them with
+ *                                 64, dc_index_replace_batch_locked() of them with
  *                                 a bit flipped, unlock; anchor (no Judy
  *                                 equivalent): the same pass with one
- *                                 __dc_index_store() per entry, same run
+ *                                 dc_index_store_locked() per entry, same run
  *
  * Rounds alternate between the two structures and the best round of each is
  * reported, so a noisy neighbour hurts both alike.
@@ -169,12 +169,12 @@ static bool modifications(size_t n, double *st, double *st_judy, double *er, dou
 		t0 = bench_now_ns();
 		dc_index_lock(ix);
 		for (size_t i = 0; i < n && ok; i++)
-			ok = __dc_index_store(ix, i, 0, i + 1) == 0;
+			ok = dc_index_store_locked(ix, i, 0, i + 1) == 0;
 		dc_index_unlock(ix);
 		t1 = bench_now_ns();
 		dc_index_lock(ix);
 		for (size_t i = 0; i < n && ok; i++)
-			ok = __dc_index_erase(ix, i) == i + 1;
+			ok = dc_index_erase_locked(ix, i) == i + 1;
 		dc_index_unlock(ix);
 		t2 = bench_now_ns();
 		ok = ok && dc_index_count(ix) == 0;
@@ -213,7 +213,7 @@ static bool modifications(size_t n, double *st, double *st_judy, double *er, dou
 /*
  * One zap-like pass over the @n entries of @ix (keys 0 .. n - 1): batches
  * of 64 gathered and replaced (value ^ @flip) under the lock, with
- * __dc_index_replace_batch() or one __dc_index_store() each.  Return the ns
+ * dc_index_replace_batch_locked() or one dc_index_store_locked() each.  Return the ns
  * per entry, or -1 on a failure.
  */
 static double replace_pass(struct dc_index *ix, size_t n, uint64_t flip, bool batch)
@@ -231,10 +231,10 @@ static double replace_pass(struct dc_index *ix, size_t n, uint64_t flip, bool ba
 		for (unsigned j = 0; j < k; j++)
 			it[j].value ^= flip;
 		if (batch) {
-			ok &= __dc_index_replace_batch(ix, it, k) == k;
+			ok &= dc_index_replace_batch_locked(ix, it, k) == k;
 		} else {
 			for (unsigned j = 0; j < k; j++)
-				ok &= __dc_index_store(ix, it[j].first, it[j].order, it[j].value) == 0;
+				ok &= dc_index_store_locked(ix, it[j].first, it[j].order, it[j].value) == 0;
 		}
 		dc_index_unlock(ix);
 		done += k;
@@ -260,7 +260,7 @@ static bool replace_batch(size_t n, double *batch, double *single)
 		return false;
 	dc_index_lock(ix);
 	for (size_t i = 0; i < n && ok; i++)
-		ok = __dc_index_store(ix, i, 0, i + 1) == 0;
+		ok = dc_index_store_locked(ix, i, 0, i + 1) == 0;
 	dc_index_unlock(ix);
 	for (int r = 0; r < ROUNDS && ok; r++) {
 		double b = replace_pass(ix, n, UINT64_C(1) << 40, true);
@@ -308,7 +308,7 @@ void bench_index(void)
 
 		if (replace_batch(NKEYS, &batch, &single))
 			bench_report("index_replace_batch_dense", "ns", batch,
-				     "one __dc_index_store per entry, same run", single);
+				     "one dc_index_store_locked per entry, same run", single);
 		dc_quiesce();
 	}
 	if (!dense_lookup && !sparse_lookup && !dense_bytes && !sparse_bytes)

@@ -1,9 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * harness.h - the test protocol: one program per behaviour, exit 0 pass,
- * 1 fail, 77 skip (with a line that says why).  Stress tests are
- * deterministic from a seed and scale down under sanitizers.  A watchdog
- * (not a timing assertion) turns a hang into a failure.
+ * harness.h - the test protocol: one program per module, made of named
+ * cases; exit 0 pass, 1 fail, 77 skip (with a line that says why).  Stress
+ * tests are deterministic from a seed and scale down under sanitizers.  A
+ * watchdog (not a timing assertion) turns a hang into a failure.
+ *
+ * Cases: declare each with TEST(name) { ... } and end the file with
+ * T_MAIN(setup, teardown) (either may be NULL).  Every case runs on a fresh
+ * fixture: setup() before it, teardown() after it; teardown checks that the
+ * case left nothing referenced, pinned or locked (t_region_teardown() does
+ * that for a region).  `prog` runs every case, `prog NAME...` only those,
+ * `prog --list` prints the names.  A case may call t_skip() to skip itself.
  */
 #ifndef DC_TEST_HARNESS_H
 #define DC_TEST_HARNESS_H
@@ -16,11 +23,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <setjmp.h>
 #include <unistd.h>
 
 /* Test-only hooks of the library (src/base/base.h): fail the nth allocation. */
 void dc__fault_set(unsigned long nth);
 unsigned long dc__alloc_count(void);
+
+static const char *t_current = ""; /* the case running now */
 
 #define T_PASS 0
 #define T_FAIL 1
@@ -29,8 +39,8 @@ unsigned long dc__alloc_count(void);
 #define CHECK(c)                                                                  \
 	do {                                                                      \
 		if (!(c)) {                                                       \
-			fprintf(stderr, "%s:%d: CHECK(%s) failed (errmsg: %s)\n", \
-				__FILE__, __LINE__, #c, dc_errmsg());             \
+			fprintf(stderr, "%s:%d: [%s] CHECK(%s) failed (errmsg: %s)\n", \
+				__FILE__, __LINE__, t_current, #c, dc_errmsg());  \
 			exit(T_FAIL);                                             \
 		}                                                                 \
 	} while (0)
@@ -39,15 +49,20 @@ unsigned long dc__alloc_count(void);
 	do {                                                                        \
 		long long _a = (long long)(a), _b = (long long)(b);                 \
 		if (_a != _b) {                                                     \
-			fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld (errmsg: %s)\n", \
-				__FILE__, __LINE__, #a, _a, #b, _b, dc_errmsg());   \
+			fprintf(stderr, "%s:%d: [%s] %s == %lld, expected %s == %lld (errmsg: %s)\n", \
+				__FILE__, __LINE__, t_current, #a, _a, #b, _b, dc_errmsg());   \
 			exit(T_FAIL);                                               \
 		}                                                                   \
 	} while (0)
 
+/* Skip the whole program (from main or setup), or, inside a case, that case. */
+static jmp_buf *t_case_skip_jmp;
 static inline void t_skip(const char *why)
 {
 	printf("SKIP: %s\n", why);
+	fflush(stdout);
+	if (t_case_skip_jmp)
+		longjmp(*t_case_skip_jmp, 1);
 	exit(T_SKIP);
 }
 
@@ -103,6 +118,135 @@ static inline uint64_t t_rand(uint64_t *s)
 	x ^= x >> 27;
 	*s = x;
 	return x * 0x2545f4914f6cdd1dull;
+}
+
+/* ---- the case registry -------------------------------------------------- */
+
+struct t_case {
+	const char *name;
+	void (*fn)(void);
+};
+
+#define T_MAX_CASES 128
+static struct t_case t_cases[T_MAX_CASES];
+static unsigned t_ncases;
+
+static inline void t_register(const char *name, void (*fn)(void))
+{
+	if (t_ncases == T_MAX_CASES) {
+		fprintf(stderr, "harness: more than %d cases\n", T_MAX_CASES);
+		exit(T_FAIL);
+	}
+	t_cases[t_ncases++] = (struct t_case){ name, fn };
+}
+
+/* The name of the case running now ("" outside cases). */
+static inline const char *t_case_name(void) { return t_current; }
+
+#define TEST(name)                                                              \
+	static void t_case_##name(void);                                        \
+	__attribute__((constructor)) static void t_register_##name(void)        \
+	{                                                                       \
+		t_register(#name, t_case_##name);                               \
+	}                                                                       \
+	static void t_case_##name(void)
+
+/* Seconds each case may take before the watchdog fails it (DAXCORE_CASE_TIMEOUT). */
+static inline unsigned t_case_limit(void)
+{
+	const char *e = getenv("DAXCORE_CASE_TIMEOUT");
+
+	return e ? (unsigned)atoi(e) : 240;
+}
+
+static inline int t_run(int argc, char **argv, void (*setup)(void), void (*teardown)(void))
+{
+	unsigned ran = 0, skipped = 0;
+
+	if (argc == 2 && !strcmp(argv[1], "--list")) {
+		for (unsigned i = 0; i < t_ncases; i++)
+			printf("%s\n", t_cases[i].name);
+		return T_PASS;
+	}
+	for (int a = 1; a < argc; a++) {
+		bool found = false;
+
+		for (unsigned i = 0; i < t_ncases; i++)
+			found |= !strcmp(argv[a], t_cases[i].name);
+		if (!found) {
+			fprintf(stderr, "%s: no case named '%s' (--list names them)\n", argv[0],
+				argv[a]);
+			return T_FAIL;
+		}
+	}
+	for (unsigned i = 0; i < t_ncases; i++) {
+		jmp_buf jb;
+		bool want = argc < 2;
+
+		for (int a = 1; a < argc; a++)
+			want |= !strcmp(argv[a], t_cases[i].name);
+		if (!want)
+			continue;
+		t_current = t_cases[i].name;
+		t_watchdog(t_case_limit());
+		if (setup)
+			setup();
+		t_case_skip_jmp = &jb;
+		if (setjmp(jb)) {
+			t_case_skip_jmp = NULL;
+			skipped++;
+			if (teardown)
+				teardown();
+			printf("skip  %s\n", t_current);
+		} else {
+			t_cases[i].fn();
+			t_case_skip_jmp = NULL;
+			if (teardown)
+				teardown(); /* checks what the case left behind */
+			printf("ok    %s\n", t_current);
+		}
+		fflush(stdout);
+		ran++;
+	}
+	alarm(0);
+	t_current = "";
+	if (ran && skipped == ran)
+		return T_SKIP;
+	return T_PASS;
+}
+
+#define T_MAIN(setup, teardown)                                \
+	int main(int argc, char **argv)                        \
+	{                                                      \
+		return t_run(argc, argv, (setup), (teardown)); \
+	}
+
+/*
+ * Teardown of a region fixture: the case must have left no folio
+ * referenced or pinned (nothing busy), then the region is removed (which
+ * must not wait: a deadline turns a leak into a failure) and RCU quiesced.
+ */
+static inline void t_region_teardown(struct dc_region **rp)
+{
+	struct dc_region_stats st;
+	struct dc_drain_opts d = { 0 };
+
+	if (!*rp)
+		return;
+	dc_region_stats(*rp, &st);
+	if (st.busy) {
+		fprintf(stderr, "case %s left %llu references in region %s\n", t_current,
+			(unsigned long long)st.busy, dc_region_spec(*rp));
+		exit(T_FAIL);
+	}
+	d.deadline_ns = dc_now_ns() + 5000000000ull;
+	if (dc_region_remove(*rp, &d)) {
+		fprintf(stderr, "case %s: region removal did not finish: %s\n", t_current,
+			dc_errmsg());
+		exit(T_FAIL);
+	}
+	*rp = NULL;
+	dc_quiesce();
 }
 
 #endif

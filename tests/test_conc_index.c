@@ -13,9 +13,9 @@
  * find_marked: reshaping a node must never hide them.  Readers also gather
  * batches (dc_index_gather()): each item legitimate, the items sorted and
  * disjoint, and every stable key up to the end of the batch among them.
- * The writer also erases windows with __dc_index_erase_range() (whole
+ * The writer also erases windows with dc_index_erase_range_locked() (whole
  * subtrees freed under the readers) and replaces batches of values with
- * __dc_index_replace_batch().  A freed node read by a reader is
+ * dc_index_replace_batch_locked().  A freed node read by a reader is
  * caught by ASan / TSan.  Deterministic writer from a seed.
  *
  *   test_conc_index [READERS [WRITER_OPS]]
@@ -254,7 +254,7 @@ struct went {
 };
 
 /*
- * __dc_index_replace_batch() over up to GATHER_MAX of our entries (random
+ * dc_index_replace_batch_locked() over up to GATHER_MAX of our entries (random
  * ones, sorted: they lie anywhere, dense or sparse, in many nodes), each
  * given its next generation; some items are refused (value 0 or too large,
  * a smaller order: its value, if stored, would be foreign to the second
@@ -304,7 +304,7 @@ static void replace_batch(uint64_t *rs, struct went *own, size_t n)
 			want++;
 		}
 	}
-	CHECK_EQ(__dc_index_replace_batch(ix, it, ni), want);
+	CHECK_EQ(dc_index_replace_batch_locked(ix, it, ni), want);
 	dc_index_unlock(ix);
 }
 
@@ -372,9 +372,9 @@ static void writer(uint64_t seed, unsigned long ops)
 
 			dc_index_lock(ix);
 			if (t_rand(&rs) % 2)
-				CHECK_EQ(__dc_index_set_mark(ix, e->first, m), 0);
+				CHECK_EQ(dc_index_set_mark_locked(ix, e->first, m), 0);
 			else
-				CHECK_EQ(__dc_index_clear_mark(ix, e->first, m), 0);
+				CHECK_EQ(dc_index_clear_mark_locked(ix, e->first, m), 0);
 			dc_index_unlock(ix);
 		} else if (p < 97) {
 			/*
@@ -404,14 +404,14 @@ static void writer(uint64_t seed, unsigned long ops)
 				}
 			}
 			dc_index_lock(ix);
-			CHECK_EQ(__dc_index_erase_range(ix, a, b), cnt);
+			CHECK_EQ(dc_index_erase_range_locked(ix, a, b), cnt);
 			dc_index_unlock(ix);
 			ranged += cnt;
 		} else if (p < 98 && op % 4096 == 0) {
 			/* erase a lot at once, for branches to empty and collapse */
 			dc_index_lock(ix);
 			for (size_t i = n / 2; i < n; i++)
-				CHECK(__dc_index_erase(ix, own[i].first));
+				CHECK(dc_index_erase_locked(ix, own[i].first));
 			dc_index_unlock(ix);
 			n /= 2;
 		} else {
@@ -487,13 +487,13 @@ static void churn(uint64_t seed, unsigned nreaders, unsigned long rounds)
 
 		dc_index_lock(ix);
 		for (uint64_t k = CHURN_BASE; k < CHURN_STABLE - 7; k += 8)
-			CHECK_EQ(__dc_index_store(ix, k, 3, encode(k, gen, 3)), 0);
+			CHECK_EQ(dc_index_store_locked(ix, k, 3, encode(k, gen, 3)), 0);
 		for (uint64_t k = CHURN_BASE; k < CHURN_STABLE - 7; k += 8)
-			CHECK(__dc_index_erase(ix, k));
+			CHECK(dc_index_erase_locked(ix, k));
 		for (uint64_t k = CHURN_BASE; k < CHURN_STABLE; k++)
-			CHECK_EQ(__dc_index_store(ix, k, 0, encode(k, gen, 0)), 0);
+			CHECK_EQ(dc_index_store_locked(ix, k, 0, encode(k, gen, 0)), 0);
 		for (uint64_t k = CHURN_BASE; k < CHURN_STABLE; k++)
-			CHECK(__dc_index_erase(ix, k));
+			CHECK(dc_index_erase_locked(ix, k));
 		dc_index_unlock(ix);
 	}
 	atomic_store(&churn_done, true);

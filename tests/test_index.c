@@ -233,11 +233,11 @@ static void test_basic(uint64_t *rs)
 	verify(ix, &m, rs);
 	/* The __ variants under the lock. */
 	dc_index_lock(ix);
-	CHECK_EQ(__dc_index_store(ix, 77, 0, 770), 0);
-	CHECK_EQ(__dc_index_set_mark(ix, 77, DC_INDEX_MARK2), 0);
+	CHECK_EQ(dc_index_store_locked(ix, 77, 0, 770), 0);
+	CHECK_EQ(dc_index_set_mark_locked(ix, 77, DC_INDEX_MARK2), 0);
 	CHECK(dc_index_get_mark(ix, 77, DC_INDEX_MARK2));
-	CHECK_EQ(__dc_index_clear_mark(ix, 77, DC_INDEX_MARK2), 0);
-	CHECK_EQ(__dc_index_erase(ix, 77), 770);
+	CHECK_EQ(dc_index_clear_mark_locked(ix, 77, DC_INDEX_MARK2), 0);
+	CHECK_EQ(dc_index_erase_locked(ix, 77), 770);
 	CHECK(dc_index_check(ix));
 	dc_index_unlock(ix);
 	CHECK_EQ(dc_index_erase(ix, 5), 51);
@@ -729,7 +729,7 @@ static void erase_range_ok(struct dc_index *ix, struct model *m, uint64_t first,
 
 	dc_index_lock(ix);
 	allocs = dc__alloc_count();
-	got = __dc_index_erase_range(ix, first, last);
+	got = dc_index_erase_range_locked(ix, first, last);
 	CHECK_EQ(dc__alloc_count(), allocs);
 	CHECK(dc_index_check(ix));
 	dc_index_unlock(ix);
@@ -849,7 +849,7 @@ static void test_erase_range(uint64_t *rs)
 		store_ok(ix, &m, i, 0, i + 1);
 	CHECK(!ix->retired);
 	dc_index_lock(ix);
-	CHECK_EQ(__dc_index_erase_range(ix, 0, 199), 200);
+	CHECK_EQ(dc_index_erase_range_locked(ix, 0, 199), 200);
 	m_erase_range(&m, 0, 199);
 	CHECK_EQ(ix->nretired, 5); /* the shift-6 root and four shift-0 branches */
 	CHECK_EQ(dc_index_bytes(ix), 0);
@@ -875,7 +875,7 @@ static void test_erase_range(uint64_t *rs)
 	verify(ix, &m, rs);
 	dc_index_lock(ix);
 	allocs = dc__alloc_count();
-	CHECK_EQ(__dc_index_erase_range(ix, 0, 59999), m.n);
+	CHECK_EQ(dc_index_erase_range_locked(ix, 0, 59999), m.n);
 	CHECK_EQ(dc__alloc_count(), allocs);
 	CHECK(ix->nretired > 700);
 	dc_index_unlock(ix);
@@ -906,7 +906,7 @@ static void test_erase_range(uint64_t *rs)
 		/* The handing over of a batch of nodes falls back to one by one. */
 		dc_index_lock(ix);
 		m_erase_range(&m, 0, UINT64_MAX / 2);
-		__dc_index_erase_range(ix, 0, UINT64_MAX / 2);
+		dc_index_erase_range_locked(ix, 0, UINT64_MAX / 2);
 		dc__fault_set(1);
 		dc_index_unlock(ix);
 		dc__fault_set(0);
@@ -929,7 +929,7 @@ static void replace_batch_ok(struct dc_index *ix, const struct dc_index_item *it
 
 	dc_index_lock(ix);
 	allocs = dc__alloc_count();
-	got = __dc_index_replace_batch(ix, it, n);
+	got = dc_index_replace_batch_locked(ix, it, n);
 	CHECK_EQ(dc__alloc_count(), allocs);
 	CHECK(dc_index_check(ix));
 	dc_index_unlock(ix);

@@ -57,7 +57,7 @@ static dc_entry_t fault(struct dc_mapping *m, uint64_t index, unsigned order, ui
 	dc_entry_t e = dc_mapping_grab(m, index, order);
 
 	CHECK(!dc_entry_is_err(e));
-	CHECK(dc_entry_locked(e));
+	CHECK(dc_entry_is_locked(e));
 	dc_region_read_lock(R);
 	e = dc_mapping_insert(m, index, e, pgoff, flags);
 	dc_region_read_unlock(R);
@@ -81,11 +81,11 @@ static void test_grab_insert(void)
 
 	CHECK_EQ(dc_mapping_create(R, &mops, NULL, &m), 0);
 	e = dc_mapping_grab(m, 7, 0);
-	CHECK(dc_entry_is_empty(e) && dc_entry_locked(e));
+	CHECK(dc_entry_is_empty(e) && dc_entry_is_locked(e));
 	CHECK_EQ(dc_entry_order(e), 0);
 	CHECK_EQ(dc_mapping_count(m), 1);
 	e = dc_mapping_insert(m, 7, e, 10, 0);
-	CHECK(dc_entry_is_real(e) && dc_entry_locked(e));
+	CHECK(dc_entry_is_real(e) && dc_entry_is_locked(e));
 	CHECK_EQ(dc_entry_pgoff(e), 10);
 	CHECK_EQ(refs(10), 1);
 	dc_mapping_unlock(m, 7, e);
@@ -95,9 +95,9 @@ static void test_grab_insert(void)
 	CHECK_EQ(dc_mapping_lock_folio(dc_folio_lookup(R, 10), &lk), 0);
 	CHECK(lk.mapping == m);
 	CHECK_EQ(lk.index, 7);
-	CHECK(dc_entry_locked(dc_mapping_lookup(m, 7)));
+	CHECK(dc_entry_is_locked(dc_mapping_lookup(m, 7)));
 	dc_mapping_unlock_folio(&lk);
-	CHECK(!dc_entry_locked(dc_mapping_lookup(m, 7)));
+	CHECK(!dc_entry_is_locked(dc_mapping_lookup(m, 7)));
 	/* Grab of an existing entry returns it; re-insert of the same pages
 	 * keeps the references and adds DIRTY. */
 	e2 = dc_mapping_grab(m, 7, 0);

@@ -98,11 +98,11 @@ static const char *entry_str(dc_entry_t e, char *buf, size_t n)
 		snprintf(buf, n, "error %s", errname(dc_entry_err(e)));
 	else if (dc_entry_is_empty(e) || dc_entry_is_zero(e))
 		snprintf(buf, n, "%s %s%s", dc_entry_is_empty(e) ? "EMPTY" : "ZERO",
-			 order_str(dc_entry_order(e)), dc_entry_locked(e) ? " LOCKED" : "");
+			 order_str(dc_entry_order(e)), dc_entry_is_locked(e) ? " LOCKED" : "");
 	else
 		snprintf(buf, n, "device page %" PRIu64 ", %s%s%s", dc_entry_pgoff(e),
 			 order_str(dc_entry_order(e)), dc_entry_is_zapped(e) ? " ZAP" : "",
-			 dc_entry_locked(e) ? " LOCKED" : "");
+			 dc_entry_is_locked(e) ? " LOCKED" : "");
 	return buf;
 }
 
@@ -641,13 +641,13 @@ static int demo_run(const char *spec)
 	step(d, "memory failure at device page %" PRIu64 ": find its file with "
 	     "dc_mapping_lock_folio", mf_pg);
 	OK(d, dc_mapping_lock_folio(lookup(d, mf_pg), &lk));
-	EXPECT(d, lk.mapping == d->m && dc_entry_locked(lk.entry));
+	EXPECT(d, lk.mapping == d->m && dc_entry_is_locked(lk.entry));
 	say("-> file %s, page %" PRIu64 ", entry at %" PRIu64 " (%s), locked; unlock",
 	    lk.mapping == d->m ? "A" : "?",
 	    lk.index + (mf_pg - dc_entry_pgoff(lk.entry)), lk.index,
 	    entry_str(lk.entry, b1, sizeof(b1)));
 	dc_mapping_unlock_folio(&lk);
-	EXPECT(d, !dc_entry_locked(dc_mapping_lookup(d->m, lk.index)));
+	EXPECT(d, !dc_entry_is_locked(dc_mapping_lookup(d->m, lk.index)));
 
 	/* ---- truncate ---- */
 	section("Truncate file A to 0 while the DMA runs");

@@ -18,14 +18,14 @@
  *   it; entries being stored, erased or (un)marked meanwhile may or may not
  *   be seen.
  * - Modifications are serialised by the tree lock: dc_index_foo() takes it,
- *   __dc_index_foo() expects the caller to hold it (dc_index_lock()).
+ *   dc_index_foo_locked() expects the caller to hold it (dc_index_lock()).
  *
  * Locking table:
  *   load, load_entry, find, find_marked, get_mark, count, bytes: no lock
  *   gather:                                 no lock
  *   store, erase, set_mark, clear_mark:     take the tree lock
- *   __store, __erase, __erase_range, __replace_batch, __set_mark,
- *   __clear_mark:                           tree lock held by caller
+ *   store_locked, erase_locked, erase_range_locked, replace_batch_locked,
+ *   set_mark_locked, clear_mark_locked:     tree lock held by caller
  *   create, destroy:                        no concurrent user at all
  */
 #ifndef DAXCORE_INDEX_H
@@ -84,7 +84,7 @@ DC_API uint64_t dc_index_load_entry(struct dc_index *ix, uint64_t index, uint64_
 				    unsigned *order);
 
 /**
- * __dc_index_store() - store @value for [@index, @index + 2^@order).
+ * dc_index_store_locked() - store @value for [@index, @index + 2^@order).
  * If an entry with exactly this range exists its value is replaced and its
  * marks kept; a new entry starts with no marks.
  * Context: tree lock held; may allocate.
@@ -92,28 +92,28 @@ DC_API uint64_t dc_index_load_entry(struct dc_index *ix, uint64_t index, uint64_
  * 0 or above DC_INDEX_VALUE_MAX); -EEXIST (another entry overlaps the range);
  * -ENOMEM (the index is unchanged).
  */
-DC_API DC_MUST_CHECK int __dc_index_store(struct dc_index *ix, uint64_t index, unsigned order,
+DC_API DC_MUST_CHECK int dc_index_store_locked(struct dc_index *ix, uint64_t index, unsigned order,
 					  uint64_t value);
 DC_API DC_MUST_CHECK int dc_index_store(struct dc_index *ix, uint64_t index, unsigned order,
 					uint64_t value);
 
 /**
- * __dc_index_erase() - remove the entry covering @index (all of a
+ * dc_index_erase_locked() - remove the entry covering @index (all of a
  * multi-order entry) and its marks.
  * Context: tree lock held.
  * Return: the old value, or 0 if there was none.
  */
-DC_API uint64_t __dc_index_erase(struct dc_index *ix, uint64_t index);
+DC_API uint64_t dc_index_erase_locked(struct dc_index *ix, uint64_t index);
 DC_API uint64_t dc_index_erase(struct dc_index *ix, uint64_t index);
 
 /**
- * __dc_index_set_mark() / __dc_index_clear_mark() - set or clear @mark on
+ * dc_index_set_mark_locked() / dc_index_clear_mark_locked() - set or clear @mark on
  * the entry covering @index.
  * Context: tree lock held.
  * Return: 0; -ENOENT (no entry); -EINVAL (bad mark).
  */
-DC_API int __dc_index_set_mark(struct dc_index *ix, uint64_t index, unsigned mark);
-DC_API int __dc_index_clear_mark(struct dc_index *ix, uint64_t index, unsigned mark);
+DC_API int dc_index_set_mark_locked(struct dc_index *ix, uint64_t index, unsigned mark);
+DC_API int dc_index_clear_mark_locked(struct dc_index *ix, uint64_t index, unsigned mark);
 DC_API int dc_index_set_mark(struct dc_index *ix, uint64_t index, unsigned mark);
 DC_API int dc_index_clear_mark(struct dc_index *ix, uint64_t index, unsigned mark);
 
@@ -155,7 +155,7 @@ DC_API unsigned dc_index_gather(struct dc_index *ix, uint64_t start, uint64_t ma
 				struct dc_index_item *out, unsigned n);
 
 /**
- * __dc_index_replace_batch() - replace the values of @n existing entries,
+ * dc_index_replace_batch_locked() - replace the values of @n existing entries,
  * each given by its exact (first, order) and new value (items as
  * dc_index_gather() returns them, sorted by first index, non-overlapping),
  * in one walk.  Marks are kept.  Never allocates.
@@ -164,17 +164,17 @@ DC_API unsigned dc_index_gather(struct dc_index *ix, uint64_t start, uint64_t ma
  * existing entry is skipped (not counted); an item with a bad value
  * (0 or > DC_INDEX_VALUE_MAX) is skipped too.
  */
-DC_API unsigned __dc_index_replace_batch(struct dc_index *ix, const struct dc_index_item *items,
+DC_API unsigned dc_index_replace_batch_locked(struct dc_index *ix, const struct dc_index_item *items,
 					 unsigned n);
 
 /**
- * __dc_index_erase_range() - erase every entry that lies entirely inside
+ * dc_index_erase_range_locked() - erase every entry that lies entirely inside
  * [@first, @last], freeing whole nodes where it can; entries straddling an
  * end stay.  Never allocates.
  * Context: tree lock held.
  * Return: the number of entries erased.
  */
-DC_API uint64_t __dc_index_erase_range(struct dc_index *ix, uint64_t first, uint64_t last);
+DC_API uint64_t dc_index_erase_range_locked(struct dc_index *ix, uint64_t first, uint64_t last);
 
 /** dc_index_count() - number of entries (a multi-order entry counts once). */
 DC_API uint64_t dc_index_count(struct dc_index *ix);

@@ -69,7 +69,7 @@ static inline unsigned dc_entry_order(dc_entry_t e)
 {
 	return (e & DC_ENTRY_PUD) ? 18 : (e & DC_ENTRY_PMD) ? 9 : 0;
 }
-static inline bool dc_entry_locked(dc_entry_t e) { return e & DC_ENTRY_LOCKED; }
+static inline bool dc_entry_is_locked(dc_entry_t e) { return e & DC_ENTRY_LOCKED; }
 static inline bool dc_entry_is_zero(dc_entry_t e) { return e & DC_ENTRY_ZERO; }
 static inline bool dc_entry_is_empty(dc_entry_t e) { return e & DC_ENTRY_EMPTY; }
 static inline bool dc_entry_is_zapped(dc_entry_t e) { return e & DC_ENTRY_ZAP; }

@@ -38,7 +38,7 @@
  * tombstone (value 0) that the next copy drops.  Nodes that leave the tree
  * are handed to RCU in one batch when the tree lock is released, and freed
  * after a grace period.  dc_index_gather() walks a range once, from the
- * root, filling an array (index_store.c: __dc_index_replace_batch() gives
+ * root, filling an array (index_store.c: dc_index_replace_batch_locked() gives
  * such an array new values in one walk).
  */
 #include "mapping/index_int.h"
@@ -598,7 +598,7 @@ DC_API int dc_index_store(struct dc_index *ix, uint64_t index, unsigned order, u
 	int err;
 
 	dc_index_lock(ix);
-	err = __dc_index_store(ix, index, order, value);
+	err = dc_index_store_locked(ix, index, order, value);
 	dc_index_unlock(ix);
 	return err;
 }
@@ -608,7 +608,7 @@ DC_API uint64_t dc_index_erase(struct dc_index *ix, uint64_t index)
 	uint64_t v;
 
 	dc_index_lock(ix);
-	v = __dc_index_erase(ix, index);
+	v = dc_index_erase_locked(ix, index);
 	dc_index_unlock(ix);
 	return v;
 }
@@ -618,7 +618,7 @@ DC_API int dc_index_set_mark(struct dc_index *ix, uint64_t index, unsigned mark)
 	int err;
 
 	dc_index_lock(ix);
-	err = __dc_index_set_mark(ix, index, mark);
+	err = dc_index_set_mark_locked(ix, index, mark);
 	dc_index_unlock(ix);
 	return err;
 }
@@ -628,7 +628,7 @@ DC_API int dc_index_clear_mark(struct dc_index *ix, uint64_t index, unsigned mar
 	int err;
 
 	dc_index_lock(ix);
-	err = __dc_index_clear_mark(ix, index, mark);
+	err = dc_index_clear_mark_locked(ix, index, mark);
 	dc_index_unlock(ix);
 	return err;
 }

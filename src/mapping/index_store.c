@@ -808,7 +808,7 @@ static int check_args(uint64_t index, unsigned order, uint64_t value)
 	return 0;
 }
 
-DC_API int __dc_index_store(struct dc_index *ix, uint64_t index, unsigned order, uint64_t value)
+DC_API int dc_index_store_locked(struct dc_index *ix, uint64_t index, unsigned order, uint64_t value)
 {
 	struct ix_path p;
 	uint64_t w;
@@ -987,7 +987,7 @@ static inline void shrink(struct dc_index *ix, struct ix_path *p)
 	shrink_slow(ix, p);
 }
 
-DC_API uint64_t __dc_index_erase(struct dc_index *ix, uint64_t index)
+DC_API uint64_t dc_index_erase_locked(struct dc_index *ix, uint64_t index)
 {
 	struct ix_path p;
 	int q;
@@ -1220,7 +1220,7 @@ static uint64_t er_branch(struct ix_erange *r, uint64_t w, unsigned ps)
 	return w;
 }
 
-DC_API uint64_t __dc_index_erase_range(struct dc_index *ix, uint64_t first, uint64_t last)
+DC_API uint64_t dc_index_erase_range_locked(struct dc_index *ix, uint64_t first, uint64_t last)
 {
 	struct ix_erange r = { ix, first, last, 0 };
 	uint64_t w = ld_relaxed(&ix->root);
@@ -1257,11 +1257,11 @@ DC_API uint64_t __dc_index_erase_range(struct dc_index *ix, uint64_t first, uint
  * covers it (usually the one it is in: the next slot of the same branch),
  * then goes down from there.  Nothing changes shape, so the stack stays
  * good for the whole batch.  Each value changes as a replace by
- * __dc_index_store() changes it, with single-word release stores: a value
+ * dc_index_store_locked() changes it, with single-word release stores: a value
  * run slot by slot (its sibling bits stay, so a reader finds the old or the
  * new value, each with its own range), a leaf entry's value in place.
  */
-DC_API unsigned __dc_index_replace_batch(struct dc_index *ix, const struct dc_index_item *items,
+DC_API unsigned dc_index_replace_batch_locked(struct dc_index *ix, const struct dc_index_item *items,
 					 unsigned n)
 {
 	struct ix_branch *stk[IX_MAX_DEPTH], *b = NULL; /* b: stk[depth - 1] */
@@ -1373,12 +1373,12 @@ static int mark_op(struct dc_index *ix, uint64_t index, unsigned mark, bool set)
 	return 0;
 }
 
-DC_API int __dc_index_set_mark(struct dc_index *ix, uint64_t index, unsigned mark)
+DC_API int dc_index_set_mark_locked(struct dc_index *ix, uint64_t index, unsigned mark)
 {
 	return mark_op(ix, index, mark, true);
 }
 
-DC_API int __dc_index_clear_mark(struct dc_index *ix, uint64_t index, unsigned mark)
+DC_API int dc_index_clear_mark_locked(struct dc_index *ix, uint64_t index, unsigned mark)
 {
 	return mark_op(ix, index, mark, false);
 }

@@ -163,7 +163,7 @@ static inline dc_entry_t order_bits(unsigned order)
 /* Replace the value of the existing entry at @first (same range): no allocation. */
 void dc__entry_store(struct dc_mapping *m, uint64_t first, dc_entry_t e)
 {
-	int ret = __dc_index_store(m->ix, first, dc_entry_order(e), e);
+	int ret = dc_index_store_locked(m->ix, first, dc_entry_order(e), e);
 
 	if (ret)
 		DC_BUG("replacing entry %#llx at %llu failed: %d", (unsigned long long)e,
@@ -181,7 +181,7 @@ dc_entry_t dc__get_unlocked_entry(struct dc_mapping *m, uint64_t index, uint64_t
 		unsigned o;
 		dc_entry_t e = dc_index_load_entry(m->ix, index, &f, &o);
 
-		if (!e || !dc_entry_locked(e)) {
+		if (!e || !dc_entry_is_locked(e)) {
 			*first = f;
 			return e;
 		}
@@ -305,7 +305,7 @@ retry:
 			if (dc_entry_is_zero(e))
 				dc__entry_revoke(m, first, e);
 			dc_index_lock(m->ix);
-			__dc_index_erase(m->ix, first);
+			dc_index_erase_locked(m->ix, first);
 			dc__entry_wake(m, first, DC__WAKE_ALL);
 			goto retry;
 		}
@@ -324,7 +324,7 @@ retry:
 		}
 	}
 	e = DC_ENTRY_VALID | DC_ENTRY_EMPTY | DC_ENTRY_LOCKED | order_bits(order);
-	ret = __dc_index_store(m->ix, aligned, order, e);
+	ret = dc_index_store_locked(m->ix, aligned, order, e);
 	dc_index_unlock(m->ix);
 	if (ret)
 		return dc_entry_mkerr(dc__fail(ret, "grab: cannot store an entry at %llu: %s",
@@ -392,7 +392,7 @@ DC_API dc_entry_t dc_mapping_insert(struct dc_mapping *m, uint64_t index, dc_ent
 
 	if (flags & ~INSERT_FLAGS || ((flags & DC_INSERT_PMD) && (flags & DC_INSERT_PUD)))
 		return dc_entry_mkerr(dc__fail(-EINVAL, "insert: unknown flags %#x", flags));
-	if (dc_entry_is_err(entry) || !dc_entry_locked(entry) ||
+	if (dc_entry_is_err(entry) || !dc_entry_is_locked(entry) ||
 	    dc_index_load(m->ix, first) != entry)
 		return dc_entry_mkerr(dc__fail(-EINVAL, "insert: entry %#llx at %llu is not the "
 					       "locked entry there", (unsigned long long)entry,
@@ -459,7 +459,7 @@ DC_API dc_entry_t dc_mapping_insert(struct dc_mapping *m, uint64_t index, dc_ent
 	dc_index_lock(m->ix);
 	dc__entry_store(m, first, ne);
 	if (flags & DC_INSERT_DIRTY)
-		__dc_index_set_mark(m->ix, first, DC_MARK_DIRTY);
+		dc_index_set_mark_locked(m->ix, first, DC_MARK_DIRTY);
 	dc_index_unlock(m->ix);
 	if (dc_entry_is_zero(entry)) /* clients still map the zero page */
 		dc__entry_revoke(m, first, entry);
@@ -473,7 +473,7 @@ DC_API void dc_mapping_unlock(struct dc_mapping *m, uint64_t index, dc_entry_t e
 
 	dc_index_lock(m->ix);
 	cur = dc_index_load(m->ix, first);
-	if (!cur || !dc_entry_locked(cur)) {
+	if (!cur || !dc_entry_is_locked(cur)) {
 		dc_index_unlock(m->ix);
 		dc__fail(-EINVAL, "unlock: entry at %llu is not locked", (unsigned long long)first);
 		return;
@@ -580,7 +580,7 @@ DC_API int dc_mapping_lock_folio(struct dc_folio *f, struct dc_entry_lock *lk)
 					       (unsigned long long)fpg);
 				break;
 			}
-			if (!dc_entry_locked(e))
+			if (!dc_entry_is_locked(e))
 				break;
 			dc__entry_wait(m, first); /* then revalidate everything */
 		}
@@ -591,7 +591,7 @@ DC_API int dc_mapping_lock_folio(struct dc_folio *f, struct dc_entry_lock *lk)
 			lk->entry = e | DC_ENTRY_LOCKED;
 		}
 		dc_index_unlock(m->ix);
-		if (ret && e && !dc_entry_locked(e))
+		if (ret && e && !dc_entry_is_locked(e))
 			put_unlocked_entry(m, first, e);
 		mapping_unuse(m);
 		if (ret != -EAGAIN)

@@ -68,7 +68,7 @@ again:
 	*next = at;
 	n = gather_batch(m, next, last, it, max, done);
 	for (unsigned k = 0; k < n; k++) {
-		if (dc_entry_locked(it[k].value)) {
+		if (dc_entry_is_locked(it[k].value)) {
 			uint64_t f;
 			dc_entry_t e = dc__get_unlocked_entry(m, it[k].first, &f);
 
@@ -141,7 +141,7 @@ DC_API int dc_mapping_zap(struct dc_mapping *m, uint64_t first, uint64_t last,
 			z[nz++].value = e | DC_ENTRY_ZAP;
 		}
 		/* From here lockless pinners fail on these entries (invariant 3). */
-		if (nz && __dc_index_replace_batch(m->ix, z, nz) != nz)
+		if (nz && dc_index_replace_batch_locked(m->ix, z, nz) != nz)
 			DC_BUG("zap: %u entries gathered under the tree lock vanished", nz);
 		dc_index_unlock(m->ix);
 		/* Pairs with dc_mapping_get_folio(): "take ref, re-read entry". */
@@ -172,7 +172,7 @@ static void remove_entry(struct dc_mapping *m, uint64_t first, dc_entry_t e)
 {
 	if (dc_entry_is_real(e))
 		dc__entry_disassociate(m, first, e);
-	__dc_index_erase(m->ix, first);
+	dc_index_erase_locked(m->ix, first);
 	dc__entry_wake(m, first, DC__WAKE_ALL);
 }
 
@@ -241,13 +241,13 @@ static int truncate_range(struct dc_mapping *m, uint64_t first, uint64_t last, b
 				zero[nz++] = it[k];
 		}
 		if (ndel && ndel == n)
-			__dc_index_erase_range(m->ix, it[0].first,
+			dc_index_erase_range_locked(m->ix, it[0].first,
 					       entry_last(it[n - 1].first, it[n - 1].value));
 		for (unsigned k = 0; k < n; k++) {
 			if (!it[k].value)
 				continue;
 			if (ndel != n)
-				__dc_index_erase(m->ix, it[k].first);
+				dc_index_erase_locked(m->ix, it[k].first);
 			dc__entry_wake(m, it[k].first, DC__WAKE_ALL);
 		}
 		dc_index_unlock(m->ix);
@@ -322,7 +322,7 @@ DC_API int dc_mapping_invalidate(struct dc_mapping *m, uint64_t first, uint64_t 
 			dc_entry_t e = it[k].value;
 			uint64_t f = it[k].first;
 
-			if (dc_entry_locked(e))
+			if (dc_entry_is_locked(e))
 				continue; /* busy: stays, no wait */
 			if (!dc_entry_is_real(e) || dc_entry_is_zapped(e)) {
 				if (deletable(m, e)) {
@@ -382,15 +382,15 @@ static int writeback_one(struct dc_mapping *m, uint64_t f, unsigned o)
 	if (!e || ef != f || !dc_index_get_mark(m->ix, f, DC_MARK_TOWRITE) ||
 	    !dc_entry_is_real(e)) {
 		if (e && ef == f && !dc_entry_is_real(e)) { /* a hole has nothing to write */
-			__dc_index_clear_mark(m->ix, f, DC_MARK_TOWRITE);
-			__dc_index_clear_mark(m->ix, f, DC_MARK_DIRTY);
+			dc_index_clear_mark_locked(m->ix, f, DC_MARK_TOWRITE);
+			dc_index_clear_mark_locked(m->ix, f, DC_MARK_DIRTY);
 		}
 		dc_index_unlock(m->ix);
 		if (e) /* we will not lock it: pass the wake-up on */
 			dc__entry_wake(m, ef, DC__WAKE_NEXT);
 		return 0;
 	}
-	__dc_index_clear_mark(m->ix, f, DC_MARK_TOWRITE);
+	dc_index_clear_mark_locked(m->ix, f, DC_MARK_TOWRITE);
 	dc__entry_store(m, f, e | DC_ENTRY_LOCKED);
 	dc_index_unlock(m->ix);
 
@@ -400,9 +400,9 @@ static int writeback_one(struct dc_mapping *m, uint64_t f, unsigned o)
 
 	dc_index_lock(m->ix);
 	if (ret) /* keep DIRTY; tag it again for whoever retries */
-		__dc_index_set_mark(m->ix, f, DC_MARK_TOWRITE);
+		dc_index_set_mark_locked(m->ix, f, DC_MARK_TOWRITE);
 	else
-		__dc_index_clear_mark(m->ix, f, DC_MARK_DIRTY);
+		dc_index_clear_mark_locked(m->ix, f, DC_MARK_DIRTY);
 	dc__entry_store(m, f, e);
 	dc_index_unlock(m->ix);
 	dc__entry_wake(m, f, DC__WAKE_NEXT);
@@ -420,7 +420,7 @@ DC_API int dc_mapping_writeback(struct dc_mapping *m, uint64_t first, uint64_t l
 	/* 1. Tag: only what is dirty now gets written by this call. */
 	dc_index_lock(m->ix);
 	for (i = first; dc_index_find_marked(m->ix, i, last, DC_MARK_DIRTY, &f, &o);) {
-		__dc_index_set_mark(m->ix, f, DC_MARK_TOWRITE);
+		dc_index_set_mark_locked(m->ix, f, DC_MARK_TOWRITE);
 		if (f + (UINT64_C(1) << o) - 1 >= last)
 			break;
 		i = f + (UINT64_C(1) << o);
@@ -452,7 +452,7 @@ DC_API bool dc_mapping_check(struct dc_mapping *m)
 	while (ok && (e = dc_index_find(m->ix, i, DC_MAPPING_INDEX_MAX, &f, &o))) {
 		const char *why = NULL;
 
-		if (dc_entry_locked(e))
+		if (dc_entry_is_locked(e))
 			why = "entry left locked";
 		else if (o != dc_entry_order(e))
 			why = "index order differs from the entry's";
