@@ -22,7 +22,7 @@ BASE_CFLAGS  := -std=gnu11 -g -fPIC -fvisibility=hidden -pthread $(WARN) \
 LIBS         := -lurcu-bp -lurcu-cds -lpthread
 BENCH_LIBS   := -luring -lJudy
 
-LIB_SRCS     := $(wildcard src/base/*.c src/region/*.c src/folio/*.c src/mapping/*.c)
+LIB_SRCS     := $(wildcard src/*/*.c)
 TEST_SRCS    := $(wildcard tests/test_*.c)
 TEST_NAMES   := $(patsubst tests/%.c,%,$(TEST_SRCS))
 HDRS         := $(wildcard include/daxcore/*.h src/*.h src/*/*.h tests/*.h)
