@@ -13,7 +13,7 @@
 #include "harness.h"
 
 #include "base/base.h"
-#include "mapping/index_int.h"
+#include "index/index_int.h"
 
 #include <daxcore/index.h>
 

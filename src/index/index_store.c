@@ -5,7 +5,7 @@
  * marks.  Everything here runs under the tree lock.  Design and
  * concurrency rules: index.c and index_int.h.
  */
-#include "mapping/index_int.h"
+#include "index/index_int.h"
 
 #include <string.h>
 

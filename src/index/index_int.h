@@ -3,8 +3,8 @@
  * index_int.h - the radix index's node layout, shared by index.c (the
  * operations) and index_check.c (the invariants and dumps).  Not installed.
  */
-#ifndef DC_MAPPING_INDEX_INT_H
-#define DC_MAPPING_INDEX_INT_H
+#ifndef DC_INDEX_INDEX_INT_H
+#define DC_INDEX_INDEX_INT_H
 
 #include "base/base.h"
 #include "base/rcu.h"

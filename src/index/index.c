@@ -41,7 +41,7 @@
  * root, filling an array (index_store.c: dc_index_replace_batch_locked() gives
  * such an array new values in one walk).
  */
-#include "mapping/index_int.h"
+#include "index/index_int.h"
 
 #include <pthread.h>
 #include <sched.h>

@@ -3,7 +3,7 @@
  * index_check.c - dc_index_check(): every structural invariant of the radix
  * index (index_int.h), with a dump of the offending node.
  */
-#include "mapping/index_int.h"
+#include "index/index_int.h"
 
 #include <stdarg.h>
 
