@@ -1,7 +1,24 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * index_int.h - the radix index's node layout, shared by index.c (the
- * operations) and index_check.c (the invariants and dumps).  Not installed.
+ * index_int.h - the radix index's node layout and the helpers its files
+ * share.  Not installed.  The index is a layer of its own: it uses base/
+ * and include/daxcore/ only, never the mapping layer above it.
+ *
+ *   index.c   design overview; life cycle, lock, the locking API shell
+ *   load.c    lockless point reads: load, load_entry, get_mark
+ *   find.c    lockless find and find_marked
+ *   gather.c  lockless gather of a range
+ *   node.c    node allocation, retirement, the RCU batch, freeing
+ *   path.c    a writer's walk: locate an entry, name the run a word hangs in
+ *   build.c   building subtrees before they are published (copy on write)
+ *   store.c   store, and replace_batch
+ *   erase.c   erase, erase_range, shrinking what they leave
+ *   mark.c    set and clear marks, and their propagation up a path
+ *   check.c   dc_index_check(): invariants and dumps
+ *
+ * Hot paths (load, gather, store, erase, replace_batch) rely on the static
+ * inline helpers below being inlined; the dc__ix_ functions are the ones
+ * the compiler kept out of line when all of this was one file.
  */
 #ifndef DC_INDEX_INDEX_INT_H
 #define DC_INDEX_INDEX_INT_H
@@ -107,7 +124,7 @@ struct dc_index {
 	 * Nodes unlinked under the lock, not yet handed to RCU: chained through
 	 * their rcu_head (next.next), each head's func already its free
 	 * function.  dc_index_unlock() hands the whole chain over with one
-	 * call_rcu() (index_store.c: dc__ix_flush()).
+	 * call_rcu() (node.c: dc__ix_flush()).
 	 */
 	struct rcu_head *retired;
 	unsigned nretired;
@@ -298,9 +315,204 @@ static inline int ix_leaf_pos(const struct ix_leaf *l, unsigned nr, uint64_t ind
 	return (int)lo;
 }
 
-/* index_store.c */
-void dc__ix_free_now(uint64_t w);
+/* ---- read side (load.c, find.c, gather.c) ----------------------------- */
+
+/* An entry found by a reader. */
+struct ix_hit {
+	uint64_t v, first;
+	unsigned order;
+};
+
+static inline void value_hit(struct ix_branch *n, uint64_t v, unsigned c, unsigned len,
+			     struct ix_hit *h)
+{
+	h->v = w_value(v);
+	h->first = ix_slot_base(n, c);
+	h->order = n->shift + ix_ctz64(len);
+}
+
+/* Read slot @j of @n with its run [*c, *c + *len), consistently (load.c). */
+uint64_t dc__ix_branch_read_run(struct ix_branch *n, unsigned j, unsigned *c, unsigned *len);
+
+/* ---- writer side: everything below runs under the tree lock ------------- */
+
+/*
+ * Tuning (docs/index.md, "Modification costs"):
+ *   IX_DENSE_MIN        a leaf whose entries all lie in one 64-index block
+ *                       becomes a shift-0 branch when a copy would hold this
+ *                       many, so the rest of the block is in-place slot stores
+ *   IX_DENSE_NEIGHBOUR  a new entry in an empty slot of a shift-6 branch gets
+ *                       a shift-0 branch right away (not a leaf) when the
+ *                       slot next to it holds a shift-0 branch at least this
+ *                       full: sequential dense stores never go through leaves
+ */
+#define IX_DENSE_MIN 8
+#define IX_DENSE_NEIGHBOUR 32
+
+/* The byte and entry counters: the writer adds, readers load them relaxed. */
+static inline void add_bytes(struct dc_index *ix, ptrdiff_t d)
+{
+	st_relaxed(&ix->bytes, ld_relaxed(&ix->bytes) + (size_t)d);
+}
+
+static inline void add_count(struct dc_index *ix, int64_t d)
+{
+	st_relaxed(&ix->count, ld_relaxed(&ix->count) + (uint64_t)d);
+}
+
+/* ---- nodes (node.c) ------------------------------------------------------ */
+
+/* A new, empty, unpublished branch at @shift covering from @base. */
+static inline struct ix_branch *branch_alloc(unsigned shift, uint64_t base)
+{
+	struct ix_branch *n = dc__calloc(1, sizeof(*n));
+
+	if (!n)
+		return NULL;
+	DC_BUG_ON(((uintptr_t)n & (W_VAL | W_KIND)) != 0);
+	n->shift = (uint8_t)shift;
+	n->base = base;
+	return n;
+}
+
+/* A leaf with room for @cap >= @n entries holding @n from @e (sorted), marks from e[].marks. */
+struct ix_leaf *dc__ix_leaf_make(const struct ix_ent *e, unsigned n, unsigned cap);
+/* RCU callback freeing a branch (its rcu_head). */
+void dc__ix_branch_free_rcu(struct rcu_head *h);
+/* Retire leaf @l, already unlinked (node.c: "Retirement"). */
+void dc__ix_retire_leaf(struct dc_index *ix, struct ix_leaf *l);
+/* Hand the retired chain to RCU (dc_index_unlock()). */
 void dc__ix_flush(struct dc_index *ix);
+/* Free the retired chain now (destroy: no reader left). */
 void dc__ix_free_retired(struct dc_index *ix);
+/* Free a subtree that no reader can see (never published, or destroy). */
+void dc__ix_free_now(uint64_t w);
+
+/* Put node @h on the retired chain, to be freed by @fn (node.c: "Retirement"). */
+static inline void retire(struct dc_index *ix, struct rcu_head *h, void (*fn)(struct rcu_head *))
+{
+	h->func = fn;
+	h->next.next = (struct cds_wfcq_node *)(void *)ix->retired;
+	ix->retired = h;
+	ix->nretired++;
+}
+
+/* Retire branch @n, already unlinked. */
+static inline void retire_branch(struct dc_index *ix, struct ix_branch *n)
+{
+	add_bytes(ix, -(ptrdiff_t)sizeof(*n));
+	retire(ix, &n->rcu, dc__ix_branch_free_rcu);
+}
+
+/* ---- sequence count and runs (writer side) ------------------------------ */
+
+/*
+ * A branch's seq is odd while the writer changes more than one slot or the
+ * sibling bits.  Every store inside is a release store, so a reader that
+ * sees one of them also sees the odd count when it reads seq again.
+ */
+static inline void seq_begin(struct ix_branch *n)
+{
+	st_relaxed(&n->seq, ld_relaxed(&n->seq) + 1);
+}
+
+static inline void seq_end(struct ix_branch *n)
+{
+	st_release(&n->seq, ld_relaxed(&n->seq) + 1);
+}
+
+/*
+ * Set slots [c, c + len) of a published branch to @w as one run (or clear
+ * them, w == 0), keeping nr and the sibling bits right.  The slots must have
+ * been empty (w != 0) or be exactly one run (w == 0).
+ */
+static inline void branch_put_run(struct ix_branch *n, unsigned c, unsigned len, uint64_t w)
+{
+	uint64_t inner = ix_bits(c, len) & ~ix_bits(c, 1);
+	uint64_t sib = ld_relaxed(&n->sib);
+
+	if (len == 1) {
+		/* One slot: the sibling bits do not change (bit c is clear). */
+		st_release(&n->slot[c], w);
+		n->nr = (uint8_t)(w ? n->nr + 1 : n->nr - 1);
+		return;
+	}
+	seq_begin(n);
+	for (unsigned j = c; j < c + len; j++)
+		st_release(&n->slot[j], w);
+	st_release(&n->sib, w ? sib | inner : sib & ~inner);
+	seq_end(n);
+	n->nr = (uint8_t)(w ? n->nr + len : n->nr - len);
+}
+
+/* ---- where a word hangs: a run of a branch, or the root (path.c) -------- */
+
+struct ix_at {
+	struct ix_branch *n; /* NULL: the root */
+	unsigned c, len;     /* the run in n */
+	unsigned ps;         /* shift of n (IX_ROOT_SHIFT for the root) */
+};
+
+/*
+ * Record slot @i of @n on the path.  A branch child fills a one-slot run, so
+ * @i is its run; the last level (a leaf or value run) is set to the first
+ * slot of its run where that matters (dc__ix_locate(), dc__ix_path_at()).
+ */
+static inline void path_push(struct ix_path *p, struct ix_branch *n, unsigned i)
+{
+	DC_BUG_ON(p->depth >= IX_MAX_DEPTH);
+	p->node[p->depth] = n;
+	p->slot[p->depth] = i;
+	p->depth++;
+}
+
+/* Where the word at the end of @p hangs: the whole run, or the root. */
+struct ix_at dc__ix_path_at(const struct ix_path *p);
+/* Find the entry covering @index, with the branches on the way in @p. */
+uint64_t dc__ix_locate(struct dc_index *ix, uint64_t index, struct ix_path *p, int *pos);
+
+/* ---- building new subtrees (build.c) ------------------------------------ */
+
+/* Words for (part of) a branch, built before they are published. */
+struct ix_out {
+	uint64_t w[IX_SLOTS];
+	uint64_t sib;
+	uint64_t marks[DC_INDEX_NR_MARKS];
+	unsigned nr;  /* slots filled */
+	size_t bytes; /* bytes of the nodes allocated */
+};
+
+/*
+ * Whether small sorted entries @e should become a shift-0 branch rather than
+ * a leaf: enough of them, all in one 64-index block (so the rest of the
+ * block will be single in-place slot stores, and a leaf would be copied on
+ * nearly every one of them).  Sparse keys almost never meet this.
+ */
+static inline bool dense_block(const struct ix_ent *e, unsigned n)
+{
+	return n >= IX_DENSE_MIN &&
+	       e[0].key >> IX_BITS == ix_ent_last(e[n - 1].key, e[n - 1].order) >> IX_BITS;
+}
+
+/* Fill block [c, c + len) of a branch at shift @s, base @nbase, into @o. */
+int dc__ix_fill(unsigned s, uint64_t nbase, unsigned c, unsigned len, const struct ix_ent *e,
+		unsigned n, struct ix_out *o);
+/* A new branch for sorted entries @e in one slot of a branch at shift @ps. */
+int dc__ix_build_branch(const struct ix_ent *e, unsigned n, unsigned ps, uint64_t *wp,
+			size_t *bytes);
+/* Free what an unfinished build allocated. */
+void dc__ix_out_free(struct ix_out *o);
+/* Publish block [c, c + len) of live branch @n that dc__ix_fill() rebuilt. */
+void dc__ix_commit_block(struct dc_index *ix, struct ix_branch *n, unsigned c, unsigned len,
+			 struct ix_out *o);
+/* The live entries of @l, plus @add (if not NULL) in order, into @e. */
+unsigned dc__ix_leaf_entries(struct ix_leaf *l, const struct ix_ent *add, struct ix_ent *e);
+
+/* ---- marks (mark.c) ------------------------------------------------------ */
+
+/* The child at p->node[d], p->slot[d] lost its last mark @m: clear it up the path. */
+void dc__ix_mark_clear_up(struct ix_path *p, int d, unsigned m);
+/* Clear mark @m of entry @q of leaf @l, at the end of @p, and up the path. */
+void dc__ix_leaf_clear_mark(struct ix_path *p, struct ix_leaf *l, int q, unsigned m);
 
 #endif

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * index_check.c - dc_index_check(): every structural invariant of the radix
+ * check.c - dc_index_check(): every structural invariant of the radix
  * index (index_int.h), with a dump of the offending node.
  */
 #include "index/index_int.h"
