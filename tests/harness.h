@@ -161,7 +161,7 @@ static inline unsigned t_case_limit(void)
 
 static inline int t_run(int argc, char **argv, void (*setup)(void), void (*teardown)(void))
 {
-	unsigned ran = 0, skipped = 0;
+	volatile unsigned ran = 0, skipped = 0; /* kept across longjmp */
 
 	if (argc == 2 && !strcmp(argv[1], "--list")) {
 		for (unsigned i = 0; i < t_ncases; i++)

@@ -43,6 +43,14 @@ DC_API const char *dc_version(void);
 DC_API const char *dc_strerror(int err);
 
 /**
+ * dc_errname() - the symbolic name of a daxcore error ("EINVAL" for -EINVAL).
+ * @err: a negative errno (or 0: "0").
+ * Context: any; thread-safe.
+ * Return: a static string; "E?" for a negative value it does not know.
+ */
+DC_API const char *dc_errname(int err);
+
+/**
  * dc_errmsg() - detail for the calling thread's most recent daxcore failure.
  *
  * Functions that fail on bad input (a region spec, an out-of-range offset,
@@ -60,8 +68,12 @@ DC_API const char *dc_errmsg(void);
  */
 DC_API uint64_t dc_now_ns(void);
 
-/* A deadline of "never". */
-#define DC_FOREVER UINT64_MAX
+/**
+ * dc_quiesce() - wait until every deferred free the library queued (RCU
+ * callbacks) has run.  Tests call it before checking for leaks.
+ * Context: sleeps; not from a read-side section or a callback.
+ */
+DC_API void dc_quiesce(void);
 
 #ifdef __cplusplus
 }

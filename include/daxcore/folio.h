@@ -37,7 +37,9 @@ extern "C" {
  * @first:      if not NULL, set to the folio at @pgoff.
  *
  * Every folio in the range goes 0 -> 1 and takes one liveness reference.
- * All or nothing: if one folio is busy, the ones already taken are put back.
+ * All or nothing: if one folio is busy, the ones already taken go back to
+ * idle without ->page_free (unless someone took a reference on one
+ * meanwhile: then its last put is an ordinary one).
  * Context: any; never sleeps (may allocate a metadata section).
  * Return: 0; -EINVAL (out of range, misaligned, @nr 0); -EBUSY (a folio in
  * the range is not idle); -ENXIO (the region is being removed);
@@ -66,14 +68,14 @@ DC_API DC_MUST_CHECK int dc_folio_get(struct dc_folio *f);
  * dc_folio_tryget() - take a reference unless the folio is idle.
  * Context: any; never sleeps.
  * Return: 0; -EAGAIN (idle: nothing holds it, the caller must request or
- * fault it in); -EOVERFLOW.
+ * fault it in; dc_errmsg() says so); -EOVERFLOW.
  */
 DC_API DC_MUST_CHECK int dc_folio_tryget(struct dc_folio *f);
 
 /**
  * dc_folio_put() - drop a reference.  The last put wakes waiters, calls
- * ->page_free and drops the region liveness reference; after it the caller
- * must not touch the folio.
+ * ->page_free and drops the region liveness reference.  After any put the
+ * caller must not touch the folio unless it holds another reference.
  * Context: any; never sleeps (->page_free aside).
  */
 DC_API void dc_folio_put(struct dc_folio *f);
@@ -120,25 +122,48 @@ DC_API int dc_folio_wait_idle(struct dc_folio *f, uint32_t max_refs,
 			      const struct dc_wait_opts *opts);
 
 /*
- * Owner fields, for the mapping layer (and any owner).  The owner word is an
- * opaque 64-bit value (the mapping layer packs a mapping id and a file page
- * index into it); 0 means "no owner".  A folio shared by copy-on-write
- * (DC_FOLIO_SHARED) keeps a share count instead.  Callers serialise changes
- * to one folio's owner fields (the mapping layer holds the entry lock).
+ * Who uses a folio (read-only: the mapping layer changes these with
+ * compare-and-swap; owners never do).  A folio belongs to one file entry
+ * (its owner value: the mapping packs a mapping id and a file page index),
+ * or is shared by copy-on-write (reflink) between several, or to nobody.
  */
-DC_API uint64_t dc_folio_owner(const struct dc_folio *f);
-DC_API void dc_folio_set_owner(struct dc_folio *f, uint64_t owner);
 
-/** dc_folio_share_get() - count one more CoW sharer; returns the new count. */
-DC_API uint32_t dc_folio_share_get(struct dc_folio *f);
-/** dc_folio_share_put() - one sharer fewer; returns the count left. */
-DC_API uint32_t dc_folio_share_put(struct dc_folio *f);
-/** dc_folio_shares() - CoW sharers (0 when not shared). */
+/** dc_folio_owner() - the owner value (0: no owner, or CoW-shared).  Context: any. */
+DC_API uint64_t dc_folio_owner(const struct dc_folio *f);
+
+/** dc_folio_shares() - the number of CoW sharers (0: not shared).  Context: any. */
 DC_API uint32_t dc_folio_shares(const struct dc_folio *f);
 
-/** Poison: a poisoned folio is never mapped again (invariant 10). */
-DC_API void dc_folio_set_poison(struct dc_folio *f);
+/**
+ * dc_folio_mapcount() - live (not zapped) mapping entries that hold a
+ * reference on @f.  Context: any; a snapshot.
+ */
+DC_API uint32_t dc_folio_mapcount(const struct dc_folio *f);
+
+/**
+ * dc_folio_busy() - something beyond the live entries of the files that use
+ * @f holds it: a pin or a transient reference (the kernel's refcount minus
+ * mapcount).  A block may be given back to its allocator only when it is
+ * idle and nobody shares it; a sharer's entry may be deleted when not busy.
+ * Context: any; a consistent snapshot, never false while a pin is held
+ * beyond the entries it counts.
+ */
+DC_API bool dc_folio_busy(const struct dc_folio *f);
+
+/** dc_folio_poisoned() - the folio is poisoned: never mapped again (invariant 10). */
 DC_API bool dc_folio_poisoned(const struct dc_folio *f);
+
+/**
+ * dc_folio_memory_failure() - report that pages [@pgoff, @pgoff + @nr) of
+ * @r failed (the kernel's memory_failure() for a device range): mark their
+ * folios poisoned (never mapped again: insert fails with -EIO) and call the
+ * holder's ->notify_failure(pgoff, nr, DC_MF_POISON), which routes the
+ * failure to (file, offset), e.g. with dc_mapping_lock_folio().
+ * Context: may sleep (the holder's callback); not from a callback.
+ * Return: the holder's result; -EINVAL (range); -EOPNOTSUPP (no holder
+ * with notify_failure: the pages are still marked poisoned).
+ */
+DC_API int dc_folio_memory_failure(struct dc_region *r, uint64_t pgoff, uint64_t nr);
 
 #ifdef __cplusplus
 }

@@ -16,20 +16,22 @@
  *                must re-insert under the entry lock (invariant 3)
  *   LOCKED       the entry lock, held across a fault, a writeback, a delete
  *
- * Entries carry marks DIRTY and TOWRITE (writeback).  Results of entry
- * operations are dc_entry_t: an entry, or an error (dc_entry_is_err()), or
- * the distinct DC_ENTRY_FALLBACK result.
+ * Entries carry marks DIRTY and TOWRITE (writeback).  An owner holds an
+ * entry lock through a handle (struct dc_entry_handle) that grab or
+ * lock_folio fills and insert and unlock take: there is no way to unlock an
+ * entry by (index, value) and get it wrong.  Every wait for a locked entry
+ * or a busy folio honours the caller's struct dc_wait_opts (deadline,
+ * cancel token); NULL waits forever.
  *
  * Lock order: (owner's invalidate lock) -> entry lock -> tree lock ->
  * folio atomics.  No callback (revoke, mkclean, page_free) runs under the
- * tree lock.  Waits for a locked entry are exclusive: unlock wakes one
+ * tree lock or inside a read-side section daxcore opened.  Waits for a locked entry are exclusive: unlock wakes one
  * waiter (WAKE_NEXT), delete wakes all (WAKE_ALL).
  */
 #ifndef DAXCORE_MAPPING_H
 #define DAXCORE_MAPPING_H
 
 #include <daxcore/common.h>
-#include <errno.h>
 #include <daxcore/folio.h>
 #include <daxcore/region.h>
 #include <daxcore/wait.h>
@@ -52,18 +54,6 @@ typedef uint64_t dc_entry_t;
 #define DC_ENTRY_PGOFF_SHIFT 7
 #define DC_ENTRY_PGOFF_MAX ((1ull << 56) - 1)
 
-/* Error results: bit 63 set, never a valid entry. */
-#define DC_ENTRY_ERRBIT (1ull << 63)
-#define DC_ENTRY_FALLBACK (DC_ENTRY_ERRBIT | (1ull << 62))
-
-static inline bool dc_entry_is_err(dc_entry_t e) { return (e & DC_ENTRY_ERRBIT) != 0; }
-static inline bool dc_entry_is_fallback(dc_entry_t e) { return e == DC_ENTRY_FALLBACK; }
-/* The negative errno of an error result (-EAGAIN for FALLBACK). */
-static inline int dc_entry_err(dc_entry_t e)
-{
-	return e == DC_ENTRY_FALLBACK ? -EAGAIN : -(int)(e & 0xffffu);
-}
-static inline dc_entry_t dc_entry_mkerr(int err) { return DC_ENTRY_ERRBIT | (uint64_t)(-err); }
 static inline uint64_t dc_entry_pgoff(dc_entry_t e) { return e >> DC_ENTRY_PGOFF_SHIFT; }
 static inline unsigned dc_entry_order(dc_entry_t e)
 {
@@ -73,26 +63,46 @@ static inline bool dc_entry_is_locked(dc_entry_t e) { return e & DC_ENTRY_LOCKED
 static inline bool dc_entry_is_zero(dc_entry_t e) { return e & DC_ENTRY_ZERO; }
 static inline bool dc_entry_is_empty(dc_entry_t e) { return e & DC_ENTRY_EMPTY; }
 static inline bool dc_entry_is_zapped(dc_entry_t e) { return e & DC_ENTRY_ZAP; }
-/* A real entry maps device pages (it may be zapped). */
-static inline bool dc_entry_is_real(dc_entry_t e)
+/* The entry names device pages (live, or zapped and not yet deleted). */
+static inline bool dc_entry_has_pages(dc_entry_t e)
 {
-	return e && !dc_entry_is_err(e) && !(e & (DC_ENTRY_ZERO | DC_ENTRY_EMPTY));
+	return (e & DC_ENTRY_VALID) && !(e & (DC_ENTRY_ZERO | DC_ENTRY_EMPTY));
 }
+/* The entry maps device pages and holds references on them (not zapped). */
+static inline bool dc_entry_is_live(dc_entry_t e)
+{
+	return dc_entry_has_pages(e) && !dc_entry_is_zapped(e);
+}
+
+/*
+ * A locked entry, as grab and lock_folio hand it out.  Caller-allocated;
+ * the library fills it.  While @held is set the caller owns the entry lock
+ * and must give it back with dc_mapping_unlock(h).
+ */
+struct dc_entry_handle {
+	struct dc_mapping *mapping;
+	uint64_t index;   /* first file page index of the entry */
+	dc_entry_t entry; /* its value (LOCKED set) */
+	unsigned order;   /* 0, 9 or 18 */
+	unsigned held;    /* the library's: nonzero while the lock is held */
+};
+
+/* dc_mapping_grab(): the range holds smaller entries; fall back to order 0. */
+#define DC_GRAB_FALLBACK 1
 
 /* Flags for dc_mapping_insert(). */
 #define DC_INSERT_DIRTY 0x1u /* set the DIRTY mark */
 #define DC_INSERT_COW   0x2u /* the block is shared (reflink): count a sharer */
 #define DC_INSERT_ZERO  0x4u /* map the zero page (pgoff ignored) */
-#define DC_INSERT_PMD   0x8u /* a 2 MiB entry (must match the grabbed order) */
-#define DC_INSERT_PUD   0x10u /* a 1 GiB entry */
 
 /* Marks. */
 #define DC_MARK_DIRTY 0
 #define DC_MARK_TOWRITE 1
 
 /*
- * The owner's callbacks, each run with no daxcore lock held (the entry may
- * be held locked by the caller of the operation).
+ * The owner's callbacks, each run with no daxcore lock held and outside any
+ * read-side section of daxcore's (the caller of the operation may hold the
+ * entry locked).
  * ->revoke(m, index, nr): revoke every client mapping of file pages
  *    [index, index + nr) (the view layer unmaps them).
  * ->mkclean(m, index, nr): write-protect client mappings of those pages so
@@ -107,111 +117,166 @@ struct dc_mapping_ops {
 #define DC_MAPPING_INDEX_MAX ((1ull << 40) - 1)
 
 /**
- * dc_mapping_create() - a new, empty mapping over region @r.
+ * dc_mapping_create() - a new, empty mapping over region @r.  The mapping
+ * holds the region: dc_region_remove() waits until it is destroyed.
  * Context: process context.
- * Return: 0; -ENOMEM; -ENOSPC (too many mappings: 2^24 - 1 live at once).
+ * Return: 0; -EINVAL (NULL argument); -EOPNOTSUPP (limited region);
+ * -ENXIO (the region is being removed); -ENOMEM; -ENOSPC (too many
+ * mappings: 2^22 - 1 live at once).
  */
 DC_API DC_MUST_CHECK int dc_mapping_create(struct dc_region *r, const struct dc_mapping_ops *ops,
 					   void *priv, struct dc_mapping **out);
 
 /**
- * dc_mapping_destroy() - free an empty mapping (after truncate_final).
- * Context: sleeps for a grace period; no concurrent user.
+ * dc_mapping_destroy() - free an empty mapping (after truncate_final) and
+ * let go of its region.
+ * Context: sleeps for a grace period; no concurrent user; not from a
+ * callback or a read-side section.
  * Return: 0; -EBUSY if entries remain (nothing is freed).
  */
 DC_API int dc_mapping_destroy(struct dc_mapping *m);
 
 /**
- * dc_mapping_grab() - find or create the entry for @index, locked
+ * dc_mapping_grab() - find or create the entry for @index and lock it
  * (dax_grab_mapping_entry()).
  * @order: 0, 9 (PMD) or 18 (PUD).
+ * @opts:  deadline / cancel for the wait on a locked entry; NULL: forever.
+ * @h:     filled: on 0 it holds the lock (h->entry, h->index, h->order);
+ *         otherwise it holds nothing.
  *
  * Waits while the entry is locked.  A request larger than entries already
- * present in its range gets DC_ENTRY_FALLBACK.  A 4 KiB (or 2 MiB) request
- * inside a larger ZERO or EMPTY entry removes it (revoking its client
- * mappings) and creates a small one; inside a larger real entry it returns
- * that entry.  A missing entry is created EMPTY.
+ * present in its range falls back.  A 4 KiB (or 2 MiB) request inside a
+ * larger ZERO or EMPTY entry removes it (revoking its client mappings) and
+ * creates a small one; inside a larger real entry it locks that entry
+ * (h->order says which).  A missing entry is created EMPTY.
  * Context: sleeps; takes the tree lock.
- * Return: the locked entry (LOCKED set); or an error: -EINVAL (order, index
- * beyond DC_MAPPING_INDEX_MAX), -ESHUTDOWN (the mapping is exiting),
- * -ENOMEM; or DC_ENTRY_FALLBACK.
+ * Return: 0 (locked); DC_GRAB_FALLBACK (positive: nothing locked, retry at
+ * order 0); -EINVAL (order, index beyond DC_MAPPING_INDEX_MAX, NULL
+ * handle); -ESHUTDOWN (the mapping is exiting); -ENOMEM; -ETIMEDOUT,
+ * -EINTR (@opts).
  */
-DC_API dc_entry_t dc_mapping_grab(struct dc_mapping *m, uint64_t index, unsigned order);
+DC_API DC_MUST_CHECK int dc_mapping_grab(struct dc_mapping *m, uint64_t index, unsigned order,
+					 const struct dc_wait_opts *opts,
+					 struct dc_entry_handle *h);
 
 /**
- * dc_mapping_insert() - make the locked entry at @index map device pages
- * [@pgoff, @pgoff + 2^order) of the mapping's region (dax_insert_entry()).
- * @entry: the entry as returned by grab (locked).
- * @flags: DC_INSERT_*; PMD/PUD must match the entry's order.
+ * dc_mapping_insert() - make the locked entry @h map device pages
+ * [@pgoff, @pgoff + 2^h->order) of the mapping's region (dax_insert_entry()).
+ * @flags: DC_INSERT_*.
  *
  * Takes one reference on each folio (requesting idle folios, or taking a
- * reference on folios already in use for CoW sharing), associates each with
- * (mapping, index) or, with DC_INSERT_COW, counts one more sharer.  An
- * entry that already maps @pgoff keeps its references (only DIRTY is
- * added); one that maps other pages is replaced (revoke, references
- * dropped, association undone).  The caller holds the region read lock
- * across "offset -> address -> insert"; a dying region fails with -ENXIO.
- * On error nothing changes.
- * Context: entry lock held by the caller; takes the tree lock.
- * Return: the new entry, still locked; or an error: -EINVAL (bad flags,
- * order mismatch, @pgoff out of range or misaligned, entry not locked),
- * -ENXIO (region dying), -EBUSY (a folio is in use by another owner
- * without DC_INSERT_COW), -EEXIST (ZERO insert over a real entry),
- * -EIO (a folio is poisoned), -EOVERFLOW.
+ * reference on folios already in use), and claims each for (mapping, index)
+ * with one compare-and-swap, or, with DC_INSERT_COW, counts one more
+ * sharer.  An entry that already maps @pgoff keeps its references (only
+ * DIRTY is added).  A live entry that maps other pages is replaced: it is
+ * zapped first (lockless pinners fail from then on), revoked, its
+ * references dropped, and its folios let go only if nothing else holds
+ * them.  Takes the region's read lock itself (do not hold it); callbacks
+ * run outside it.
+ * Context: @h locked by the caller (it stays locked on every return);
+ * takes the tree lock.
+ * Return: 0 (h->entry is the new entry); -EINVAL (@h not locked, bad flags,
+ * @pgoff out of range or misaligned, smaller than a folio); -ENXIO (region
+ * being removed); -EBUSY (a folio is used by another owner without
+ * DC_INSERT_COW; or the replaced pages are still pinned: then the entry is
+ * left zapped, h->entry says so, and the caller waits with
+ * dc_mapping_break_layouts() and inserts again); -EEXIST (ZERO insert over
+ * device pages); -EIO (a folio is poisoned); -EOVERFLOW.  On any error but
+ * the -EBUSY of a pinned replacement nothing changed.
  */
-DC_API dc_entry_t dc_mapping_insert(struct dc_mapping *m, uint64_t index, dc_entry_t entry,
-				    uint64_t pgoff, unsigned flags);
+DC_API DC_MUST_CHECK int dc_mapping_insert(struct dc_entry_handle *h, uint64_t pgoff,
+					   unsigned flags);
 
 /**
- * dc_mapping_unlock() - unlock the entry at @index (value @entry) and wake
- * the next waiter (WAKE_NEXT).
- * Context: the caller holds the entry lock; takes the tree lock.
+ * dc_mapping_unlock() - unlock the entry @h holds and wake the next waiter
+ * (WAKE_NEXT); @h holds nothing afterwards (its other fields still say
+ * which entry it was, h->entry without LOCKED: a snapshot).
+ * Context: takes the tree lock.
+ * Return: 0; -EINVAL if @h holds no lock (grab failed, already unlocked,
+ * NULL) or does not match the locked entry in the index (nothing is
+ * unlocked then).
  */
-DC_API void dc_mapping_unlock(struct dc_mapping *m, uint64_t index, dc_entry_t entry);
+DC_API int dc_mapping_unlock(struct dc_entry_handle *h);
 
 /**
  * dc_mapping_zap() - revoke every entry in [@first, @last]
- * (dax_zap_mappings_range()): for each entry not yet zapped, once: mark it
- * ZAP, call ->revoke, drop the mapping's folio references.
- * @busy: set to the first folio in the range that is still not idle, also
- * counting entries zapped earlier (their folios may still be pinned), or
- * NULL.  The caller may wait on it with dc_folio_wait_idle() (while the
- * region is alive), in slices if faults may map it again meanwhile, and
- * zap again: the break-layouts loop.
- * Context: sleeps (waits for locked entries); takes the tree lock.  The
- * owner serialises zap and delete/truncate of a range (its invalidate lock,
- * as the kernel requires); faults and lockless pins may race freely.
- * Return: the number of entries zapped by this call; -EINVAL (range).
+ * (dax_zap_mappings_range()): for each live entry, once: mark it ZAP (from
+ * then on lockless pinners fail), call ->revoke, drop the mapping's folio
+ * references.
+ * @busy: set to the first folio in the range that is still busy (pinned or
+ * transiently referenced beyond the live entries of the files that share
+ * it; entries zapped earlier count too), or NULL.  dc_mapping_break_layouts()
+ * is the loop that waits for it.
+ * Context: sleeps (waits for locked entries, bounded by @opts); takes the
+ * tree lock.  The owner serialises zap and delete/truncate of a range (its
+ * invalidate lock, as the kernel requires); faults and lockless pins may
+ * race freely.
+ * Return: the number of entries zapped by this call; -EINVAL (range);
+ * -ETIMEDOUT, -EINTR (@opts: the entries zapped so far stay zapped).
  */
 DC_API int dc_mapping_zap(struct dc_mapping *m, uint64_t first, uint64_t last,
-			  struct dc_folio **busy);
+			  const struct dc_wait_opts *opts, struct dc_folio **busy);
+
+/*
+ * The busy folios dc_mapping_break_layouts() waits for: ->waiting(m, index,
+ * folio, arg) is called once before each wait for a busy folio (at file
+ * page @index), with no daxcore lock held, so the owner can log, count or
+ * ask the pin's holder to let go.
+ */
+struct dc_break_report {
+	void (*waiting)(struct dc_mapping *m, uint64_t index, struct dc_folio *f, void *arg);
+	void *arg;
+};
+
+/**
+ * dc_mapping_break_layouts() - zap [@first, @last] and wait until no folio
+ * in it is busy (the ext4/xfs/fuse *_break_layouts() loop): zap, wait for
+ * the first busy folio in slices (a fault may map it again meanwhile: the
+ * next zap takes that away), zap again, until nothing in the range is busy.
+ * @opts: deadline and cancel for every wait; its before_sleep/after_sleep
+ *        run around each sleep (drop and retake the owner's invalidate
+ *        lock: the range is zapped again after each sleep).
+ * @report: told about each busy folio waited for; may be NULL.
+ * Context: sleeps.
+ * Return: the number of waits for a busy folio (0: nothing was busy);
+ * -EINVAL (range); -ETIMEDOUT, -EINTR (@opts; the range stays zapped).
+ */
+DC_API int dc_mapping_break_layouts(struct dc_mapping *m, uint64_t first, uint64_t last,
+				    const struct dc_wait_opts *opts,
+				    const struct dc_break_report *report);
 
 /**
  * dc_mapping_delete() - remove the entry covering @index
- * (dax_delete_mapping_entry()).  A real entry must be zapped and its folios
- * idle; otherwise nothing changes, the violation is counted
+ * (dax_delete_mapping_entry()).  An entry with device pages must be zapped
+ * and its folios not busy (a CoW-shared folio that other files still map is
+ * not busy); otherwise nothing changes, the violation is counted
  * (dc_mapping_violations(), the kernel's WARN_ON_ONCE) and -EBUSY returned.
  * ZERO and EMPTY entries are deleted directly (ZERO after ->revoke).
- * Disassociates each folio (or drops a CoW sharer) and wakes all waiters.
- * Context: sleeps (waits for a locked entry); takes the tree lock.
- * Return: 0; -ENOENT (no entry); -EBUSY.
+ * Lets go of each folio (or one CoW sharer) and wakes all waiters.
+ * Context: sleeps (waits for a locked entry, bounded by @opts); takes the
+ * tree lock.
+ * Return: 0; -ENOENT (no entry); -EBUSY; -ETIMEDOUT, -EINTR (@opts).
  */
-DC_API int dc_mapping_delete(struct dc_mapping *m, uint64_t index);
+DC_API int dc_mapping_delete(struct dc_mapping *m, uint64_t index,
+			     const struct dc_wait_opts *opts);
 
 /**
  * dc_mapping_truncate() - delete every entry in [@first, @last]; entries
  * that cannot be deleted (not zapped, or busy) stay and are counted.
- * Context: sleeps; takes the tree lock.
- * Return: 0; -EBUSY if any entry stayed; -EINVAL (range).
+ * Context: sleeps (locked entries, bounded by @opts); takes the tree lock.
+ * Return: 0; -EBUSY if any entry stayed; -EINVAL (range); -ETIMEDOUT,
+ * -EINTR.
  */
-DC_API int dc_mapping_truncate(struct dc_mapping *m, uint64_t first, uint64_t last);
+DC_API int dc_mapping_truncate(struct dc_mapping *m, uint64_t first, uint64_t last,
+			       const struct dc_wait_opts *opts);
 
 /**
  * dc_mapping_truncate_final() - empty the mapping at eviction
  * (truncate_inode_pages_final() with the series' wait for pins): mark the
- * mapping exiting (new grabs fail with -ESHUTDOWN), then zap everything,
- * wait for each busy folio to go idle, delete, until empty.
- * @opts: deadline / cancel for the waits; NULL waits forever.
+ * mapping exiting (new grabs fail with -ESHUTDOWN), then break layouts on
+ * everything and delete, until empty.
+ * @opts: deadline / cancel for every wait (locked entries and busy
+ *        folios); NULL waits forever.
  * Context: sleeps.
  * Return: 0 (empty); -ETIMEDOUT or -EINTR (the mapping stays exiting; call
  * again to continue).
@@ -220,9 +285,9 @@ DC_API int dc_mapping_truncate_final(struct dc_mapping *m, const struct dc_wait_
 
 /**
  * dc_mapping_invalidate() - drop clean, idle entries in [@first, @last]
- * without waiting: ZERO/EMPTY entries, and real entries with no DIRTY or
+ * without waiting: ZERO/EMPTY entries, and live entries with no DIRTY or
  * TOWRITE mark whose folios nobody but this mapping holds.  Busy, dirty and
- * locked entries stay.  (A real entry found busy after it was zapped stays
+ * locked entries stay.  (A live entry found busy after it was zapped stays
  * zapped.)
  * Context: takes the tree lock; calls ->revoke.
  * Return: the number of entries dropped; -EINVAL (range).
@@ -235,11 +300,13 @@ DC_API int dc_mapping_invalidate(struct dc_mapping *m, uint64_t first, uint64_t 
  * tagged entry: lock it, ->mkclean, flush its device range through the
  * region backend, clear DIRTY, unlock.  Entries dirtied after the tagging
  * wait for the next writeback, so a busy writer cannot livelock this one.
- * Context: sleeps; takes entry locks and the tree lock.
- * Return: the number of entries written back; or a negative errno from the
- * flush (remaining entries keep their marks).
+ * Context: sleeps (entry locks, bounded by @opts); takes the tree lock.
+ * Return: the number of entries written back; -EINVAL (range); a negative
+ * errno from the flush, -ETIMEDOUT or -EINTR (remaining entries keep their
+ * marks).
  */
-DC_API int dc_mapping_writeback(struct dc_mapping *m, uint64_t first, uint64_t last);
+DC_API int dc_mapping_writeback(struct dc_mapping *m, uint64_t first, uint64_t last,
+				const struct dc_wait_opts *opts);
 
 /**
  * dc_mapping_get_folio() - the pin fast path (GUP-fast): find the folio
@@ -255,46 +322,79 @@ DC_API DC_MUST_CHECK int dc_mapping_get_folio(struct dc_mapping *m, uint64_t ind
 					      struct dc_folio **f);
 
 /**
- * dc_mapping_lookup() - the entry covering @index now (0 if none);
- * lockless, a snapshot.
+ * dc_mapping_get_folios() - dc_mapping_get_folio() for file pages
+ * [@index, @index + @nr): @out[i] gets the folio of page @index + i, with
+ * one reference (or pin) each (a huge folio appears, and is referenced,
+ * once per page).  Stops at the first page that is not mapped, like
+ * get_user_pages_fast(): the caller faults it and asks for the rest.
+ * Context: any; lockless; never sleeps.
+ * Return: the number of pages referenced (0 .. @nr; 0 means @index itself
+ * is not mapped now, and dc_errmsg() says so); -EINVAL (range, NULL @out).
  */
+DC_API DC_MUST_CHECK int dc_mapping_get_folios(struct dc_mapping *m, uint64_t index, uint64_t nr,
+					       bool pin, struct dc_folio **out);
+
+/** dc_mapping_put_folios() - put (or unpin) @n folios from get_folios. */
+DC_API void dc_mapping_put_folios(struct dc_folio **fs, uint64_t n, bool pin);
+
+/** dc_mapping_lookup() - the entry covering @index now (0 if none); lockless, a snapshot. */
 DC_API dc_entry_t dc_mapping_lookup(struct dc_mapping *m, uint64_t index);
 
 /** dc_mapping_get_mark() - whether the entry at @index has @mark. */
 DC_API bool dc_mapping_get_mark(struct dc_mapping *m, uint64_t index, unsigned mark);
 
-/* A locked entry found from a folio (memory failure). */
-struct dc_entry_lock {
-	struct dc_mapping *mapping;
-	uint64_t index;  /* first index of the entry */
-	dc_entry_t entry;
+/* One entry, as the iteration functions return it. */
+struct dc_entry_info {
+	uint64_t first;   /* first file page index */
+	unsigned order;
+	dc_entry_t entry; /* a snapshot of its value */
 };
 
 /**
- * dc_mapping_lock_folio() - from a folio's owner word, lock the entry that
- * maps it (dax_lock_page()), re-validating after every wait that the folio
- * still belongs to that mapping and index.
- * Context: sleeps; takes the tree lock.
- * Return: 0 with @lk filled and the entry locked; -ENOENT (the folio has no
- * owner now, or its entry is gone or no longer maps it); -EBUSY (the folio
- * is CoW-shared: no single owner).
+ * dc_mapping_find() - the first entry covering any index in [@start, @last]
+ * (for fsync ranges, SEEK_DATA/SEEK_HOLE, fiemap-style listings).
+ * Context: any; lockless; a consistent snapshot of that entry.
+ * Return: 1 (found: @info filled); 0 (none); -EINVAL (range).
  */
-DC_API int dc_mapping_lock_folio(struct dc_folio *f, struct dc_entry_lock *lk);
-/** dc_mapping_unlock_folio() - unlock what dc_mapping_lock_folio() locked. */
-DC_API void dc_mapping_unlock_folio(struct dc_entry_lock *lk);
+DC_API int dc_mapping_find(struct dc_mapping *m, uint64_t start, uint64_t last,
+			   struct dc_entry_info *info);
+
+/*
+ * dc_mapping_for_each() - for each entry covering [@start, @last], in index
+ * order (lockless snapshots: entries may change meanwhile).
+ */
+#define dc_mapping_for_each(m, start, last, info)                                         \
+	for (uint64_t dc__it = (start);                                                   \
+	     dc__it <= (last) && dc_mapping_find((m), dc__it, (last), (info)) == 1;       \
+	     dc__it = (info)->first + (UINT64_C(1) << (info)->order))
+
+/**
+ * dc_mapping_lock_folio() - from a folio's owner, lock the entry that maps
+ * it (dax_lock_page()), re-validating after every wait that the folio still
+ * belongs to that mapping and index.
+ * @opts: deadline / cancel for the wait on a locked entry.
+ * @h:    filled with the locked entry on 0; unlock with dc_mapping_unlock().
+ * Context: sleeps; takes the tree lock.
+ * Return: 0; -ENOENT (the folio has no owner now, or its entry is gone or
+ * no longer maps it); -EBUSY (the folio is CoW-shared: no single owner);
+ * -ETIMEDOUT, -EINTR (@opts).
+ */
+DC_API DC_MUST_CHECK int dc_mapping_lock_folio(struct dc_folio *f, const struct dc_wait_opts *opts,
+					       struct dc_entry_handle *h);
 
 /** dc_mapping_region() / _priv() / _count(): accessors. */
 DC_API struct dc_region *dc_mapping_region(const struct dc_mapping *m);
 DC_API void *dc_mapping_priv(const struct dc_mapping *m);
 DC_API uint64_t dc_mapping_count(const struct dc_mapping *m);
-/** dc_mapping_violations() - deletes refused because an entry was live. */
+/** dc_mapping_violations() - deletes refused because an entry was live or busy. */
 DC_API uint64_t dc_mapping_violations(const struct dc_mapping *m);
 
 /**
  * dc_mapping_check() - verify the mapping's invariants (quiescent: no
- * concurrent operation): no entry is locked; every live real entry's folios
- * are referenced and associated with (mapping, index) or CoW-shared; the
- * index itself is valid.  Prints the first violation.
+ * concurrent operation): no entry is locked; every live entry's folios are
+ * referenced and claimed by (mapping, index) or CoW-shared and counted
+ * mapped; every zapped entry's folios are still associated but not counted
+ * mapped; the index itself is valid.  Prints the first violation.
  * Return: true if valid.
  */
 DC_API bool dc_mapping_check(struct dc_mapping *m);

@@ -46,10 +46,11 @@ enum dc_region_type {
  * A holder's callbacks.  Both run with no daxcore lock held.
  *
  * ->page_free(region, folio, holder): the folio just became idle (its
- *   reference count went 1 -> 0).  Called exactly once per idle transition,
- *   inside an RCU read-side section: it may request, get, put, pin or unpin
- *   folios of any region, but must not call functions that wait for a grace
- *   period (dc_region_remove(), dc_region_release(), dc_liveref_kill()).
+ *   reference count went 1 -> 0).  Called exactly once per idle transition
+ *   of a folio that was handed out (a request that fails and gives its
+ *   folios back calls nothing), outside any lock or RCU read-side section
+ *   of daxcore's: it may call anything but dc_region_release() and
+ *   dc_region_remove() of its own region (those wait for it).
  * ->notify_failure(region, pgoff, nr, flags, holder): pages [pgoff, pgoff+nr)
  *   failed or are going away (DC_MF_PRE_REMOVE); the holder revokes its
  *   mappings and drops its references.  Return 0 or a negative errno.
@@ -79,12 +80,19 @@ DC_API DC_MUST_CHECK int dc_region_create(const char *spec, struct dc_region **o
  * Steps: mark the region dead (every request fails with -ENXIO from now);
  * kill the liveness reference; wait for read-side sections; call the
  * holder's ->notify_failure(0, npages, DC_MF_PRE_REMOVE) once; wait until
- * every folio is idle; unmap the device, free the metadata, free @r.
+ * every folio is idle; wait until every mapping over the region is
+ * destroyed (mappings hold their region: the holder empties and destroys
+ * them, from PRE_REMOVE or before calling again); wait for a grace period
+ * (lockless pinners that read a folio are out); unmap the device, free the
+ * metadata, free @r.
  *
- * If the wait ends early (@opts deadline or cancel) the region stays dead
- * and allocated; call dc_region_remove() again to keep waiting.
- * Context: sleeps.  Not from a ->page_free callback.
- * Return: 0 (the region is gone: @r is freed); -ETIMEDOUT or -EINTR.
+ * If a wait ends early (@opts deadline or cancel) the region stays dead
+ * and allocated; call dc_region_remove() again to keep waiting.  One call
+ * at a time: a concurrent call gets -EBUSY.
+ * Context: sleeps.  Not from a callback of this region.
+ * Return: 0 (the region is gone: @r is freed); -ETIMEDOUT or -EINTR (folio
+ * references or mappings remain: dc_errmsg() says which); -EBUSY (another
+ * thread is removing it now).
  */
 DC_API int dc_region_remove(struct dc_region *r, const struct dc_drain_opts *opts);
 
@@ -101,7 +109,8 @@ DC_API DC_MUST_CHECK int dc_region_claim(struct dc_region *r, void *holder,
 /**
  * dc_region_release() - give up the claim (the kernel's fs_dax_release()).
  * Waits until no callback of @holder's is running.
- * Context: sleeps for an RCU grace period; not from a callback.
+ * Context: sleeps (an RCU grace period, then running ->page_free calls);
+ * not from a callback of this region.
  * Return: 0; -EPERM if @holder is not the current holder.
  */
 DC_API int dc_region_release(struct dc_region *r, void *holder);
@@ -112,10 +121,13 @@ DC_API void *dc_region_holder(const struct dc_region *r);
 /**
  * dc_region_read_lock() / dc_region_read_unlock() - the read-side lock (the
  * kernel's dax_read_lock() SRCU section).  Hold it across "check alive, turn
- * an offset into an address, insert a mapping": removal cannot pass its
- * grace period while any such section runs.  Nests; cheap (no atomics).
- * Context: any; the section must not sleep for long, nor call
- * dc_region_remove().
+ * an offset into an address, use it": removal cannot pass its grace period
+ * while any such section runs.  dc_mapping_insert() takes it itself (and
+ * runs its callbacks outside it): do not hold it around an insert.  Nests;
+ * cheap (no atomics).
+ * Context: any; the section must not sleep, nor call anything that waits
+ * for a grace period (dc_region_remove(), dc_region_release(),
+ * dc_mapping_destroy(), dc_liveref_kill()).
  */
 DC_API void dc_region_read_lock(struct dc_region *r);
 DC_API void dc_region_read_unlock(struct dc_region *r);
@@ -161,24 +173,7 @@ DC_API void dc_region_stats(struct dc_region *r, struct dc_region_stats *st);
  */
 DC_API int dc_region_flush(struct dc_region *r, uint64_t pgoff, uint64_t nr);
 
-/**
- * dc_region_memory_failure() - report that pages [@pgoff, @pgoff + @nr)
- * failed (the kernel's memory_failure() for a device range): mark their
- * folios poisoned (never mapped again: insert fails with -EIO) and call the
- * holder's ->notify_failure(pgoff, nr, DC_MF_POISON), which routes the
- * failure to (file, offset), e.g. with dc_mapping_lock_folio().
- * Context: may sleep (the holder's callback); not from a callback.
- * Return: the holder's result; -EINVAL (range); -EOPNOTSUPP (no holder
- * with notify_failure: the pages are still marked poisoned).
- */
-DC_API int dc_region_memory_failure(struct dc_region *r, uint64_t pgoff, uint64_t nr);
 
-/**
- * dc_quiesce() - wait until every deferred free the library queued (RCU
- * callbacks) has run.  Tests call it before checking for leaks.
- * Context: sleeps; not from a read-side section.
- */
-DC_API void dc_quiesce(void);
 
 #ifdef __cplusplus
 }

@@ -35,6 +35,8 @@
  * call site reads: return dc__fail(-EINVAL, "size %s is not ...", s);
  */
 int dc__fail(int err, const char *fmt, ...) DC_PRINTF(2, 3);
+/* dc__fail() with a constant message: no formatting (for hot-ish paths). */
+int dc__fail_str(int err, const char *msg);
 
 /* Abort with a message: a broken invariant, never bad input. */
 _Noreturn void dc__bug(const char *file, int line, const char *fmt, ...) DC_PRINTF(3, 4);
@@ -66,6 +68,15 @@ unsigned long dc__alloc_count(void);
  * the bucket's waiter count just as the fence would).
  */
 void dc__wake_var_after_rmw(const void *addr);
+
+/*
+ * wait.c: sleep while *@word == @val (a private futex word that the waker
+ * changes and wakes with FUTEX_WAKE), honouring @opts' deadline and cancel
+ * token (not its callbacks).  Return: 0 once *@word != @val (or on a spurious
+ * wake-up: callers re-check), -ETIMEDOUT, -EINTR.
+ */
+struct dc_wait_opts;
+int dc__wait_word(_Atomic uint32_t *word, uint32_t val, const struct dc_wait_opts *opts);
 
 /* liveref.c: drop @n references at once (batched last puts). */
 struct dc_liveref;

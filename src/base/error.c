@@ -28,6 +28,17 @@ int dc__fail(int err, const char *fmt, ...)
 	return err;
 }
 
+int dc__fail_str(int err, const char *msg)
+{
+	size_t n = strlen(msg);
+
+	if (n >= sizeof(errmsg))
+		n = sizeof(errmsg) - 1;
+	memcpy(errmsg, msg, n);
+	errmsg[n] = 0;
+	return err;
+}
+
 _Noreturn void dc__bug(const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
@@ -61,6 +72,21 @@ DC_API const char *dc_strerror(int err)
 	case -EIO: return "I/O error or poisoned memory";
 	case -ESHUTDOWN: return "the mapping is exiting (final truncate)";
 	default: return err < 0 ? strerror(-err) : "not an error code";
+	}
+}
+
+DC_API const char *dc_errname(int err)
+{
+	switch (err) {
+#define N(e) case -e: return #e
+	N(EINVAL); N(ENOMEM); N(ENXIO); N(EBUSY); N(EPERM); N(EOPNOTSUPP); N(EOVERFLOW);
+	N(ETIMEDOUT); N(EINTR); N(ENOENT); N(EEXIST); N(ERANGE); N(EAGAIN); N(ENOSPC);
+	N(EIO); N(ESHUTDOWN); N(EDEADLK); N(ENOSYS); N(EFAULT); N(EACCES); N(ENODEV);
+	N(EROFS); N(EFBIG); N(ENAMETOOLONG); N(ENOTEMPTY); N(EISDIR); N(ENOTDIR);
+	N(EBADF); N(EMFILE); N(EXDEV);
+#undef N
+	case 0: return "0";
+	default: return err < 0 ? "E?" : "not an error";
 	}
 }
 

@@ -23,6 +23,7 @@
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <errno.h>
 #include <unistd.h>
 
 #define WAIT_BUCKETS_SHIFT 10
@@ -111,6 +112,76 @@ DC_API int dc_wait_var(const void *addr, dc_cond_fn cond, void *cond_arg,
 			opts->after_sleep(opts->arg);
 	}
 	atomic_fetch_sub(&b->waiters, 1);
+	return ret;
+}
+
+/*
+ * A private sleep on @word (used by the entry lock's exclusive waits): block
+ * while *@word == @val, until woken, the deadline, or the cancel token.  The
+ * token does not know this word, so the sleeper also waits on the bucket
+ * that dc_cancel_fire() wakes (the token's own bucket: we count ourselves
+ * there as a waiter), with futex_waitv(2); where that syscall is missing it
+ * sleeps in slices of CANCEL_POLL_NS instead.
+ */
+#ifndef SYS_futex_waitv
+#define SYS_futex_waitv 449
+#endif
+#define CANCEL_POLL_NS 10000000ull
+
+static bool waitv_missing;
+
+int dc__wait_word(_Atomic uint32_t *word, uint32_t val, const struct dc_wait_opts *opts)
+{
+	struct wait_bucket *cb = opts && opts->cancel ? bucket_of(opts->cancel) : NULL;
+	uint64_t deadline = opts ? opts->deadline_ns : 0;
+	int ret = 0;
+
+	if (cb)
+		atomic_fetch_add(&cb->waiters, 1);
+	for (;;) {
+		struct timespec ts, *tsp = NULL;
+		uint64_t until = deadline;
+		uint32_t cseq = cb ? atomic_load(&cb->seq) : 0;
+
+		if (atomic_load(word) != val)
+			break;
+		if (cb && dc_cancel_fired(opts->cancel)) {
+			ret = -EINTR;
+			break;
+		}
+		if (deadline && dc_now_ns() >= deadline) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+		if (cb && ld_relaxed((_Atomic bool *)&waitv_missing)) {
+			uint64_t slice = dc_now_ns() + CANCEL_POLL_NS;
+
+			if (!until || slice < until)
+				until = slice;
+		}
+		if (until) {
+			ts.tv_sec = (time_t)(until / 1000000000ull);
+			ts.tv_nsec = (long)(until % 1000000000ull);
+			tsp = &ts;
+		}
+		if (cb && !ld_relaxed((_Atomic bool *)&waitv_missing)) {
+			struct futex_waitv v[2] = {
+				{ .val = val, .uaddr = (uintptr_t)word,
+				  .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG },
+				{ .val = cseq, .uaddr = (uintptr_t)&cb->seq,
+				  .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG },
+			};
+
+			if (syscall(SYS_futex_waitv, v, 2, 0, tsp, CLOCK_MONOTONIC) < 0 &&
+			    errno == ENOSYS)
+				st_relaxed((_Atomic bool *)&waitv_missing, true);
+		} else {
+			syscall(SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, val, tsp, NULL,
+				FUTEX_BITSET_MATCH_ANY);
+		}
+	}
+	if (cb)
+		atomic_fetch_sub(&cb->waiters, 1);
 	return ret;
 }
 

@@ -11,7 +11,7 @@
  *             drop the liveness ref, which may let region removal finish:
  *             after that nothing here touches the region.
  */
-#include "region/region_int.h"
+#include "folio/folio_int.h"
 #include "base/rcu.h"
 
 #include <daxcore/wait.h>
@@ -26,13 +26,36 @@ DC_API struct dc_folio *dc_folio_lookup(struct dc_region *r, uint64_t pgoff)
 	return dc__folio_lookup(r, pgoff);
 }
 
-/* Wake waiters of a folio that just went idle. */
+/* Wake waiters of a folio that just went idle (only its address is used). */
 static inline void folio_idle_wake(struct dc_folio *f)
 {
-	/* The seq_cst RMW that reached 0 also acquired every earlier put. */
-	if (unlikely(ld_relaxed(&f->flags) & DC__FOLIO_WAITERS))
-		atomic_fetch_and(&f->flags, (uint16_t)~DC__FOLIO_WAITERS);
 	dc__wake_var_after_rmw(f); /* the count reached 0 through a seq_cst RMW */
+}
+
+/*
+ * The holder's ->page_free for @n folios that just went idle, called with no
+ * daxcore lock and no RCU read side held: the claim is looked up under RCU
+ * and pinned by its user count, which dc_region_release() waits for.
+ */
+static void call_page_free(struct dc_region *r, struct dc_folio *const *fs, unsigned n)
+{
+	struct dc__claim *c;
+
+	if (!atomic_load_explicit(&r->claim, memory_order_relaxed))
+		return; /* no holder: nobody to tell */
+	dc__rcu_read_lock();
+	c = atomic_load_explicit(&r->claim, memory_order_acquire);
+	if (c && c->ops && c->ops->page_free)
+		atomic_fetch_add(&c->users, 1);
+	else
+		c = NULL;
+	dc__rcu_read_unlock();
+	if (!c)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		c->ops->page_free(r, fs[i], c->holder);
+	if (atomic_fetch_sub(&c->users, 1) == 1)
+		dc__wake_var_after_rmw(&c->users);
 }
 
 /*
@@ -41,48 +64,53 @@ static inline void folio_idle_wake(struct dc_folio *f)
  */
 static void folios_went_idle(struct dc_region *r, struct dc_folio *const *fs, unsigned n)
 {
-	struct dc__claim *c;
-
 	for (unsigned i = 0; i < n; i++)
 		folio_idle_wake(fs[i]);
-	dc__rcu_read_lock();
-	c = atomic_load_explicit(&r->claim, memory_order_acquire);
-	if (c && c->ops && c->ops->page_free)
-		for (unsigned i = 0; i < n; i++)
-			c->ops->page_free(r, fs[i], c->holder);
-	dc__rcu_read_unlock();
+	call_page_free(r, fs, n);
 	dc__liveref_put_many(&r->live, n);
 }
 
 static void folio_last_put(struct dc_folio *f)
 {
+	/* We still hold the folio's liveness reference: the region is there. */
 	folios_went_idle(dc__folio_region(f), &f, 1);
 }
 
+/*
+ * Drop @n from the count.  Everything this needs to know comes from the
+ * read-modify-write itself: a put that is not the last must not read the
+ * folio afterwards (a last put elsewhere and the region's removal may
+ * follow at once).
+ */
 static inline void folio_sub(struct dc_folio *f, uint32_t n)
 {
-	uint32_t old = atomic_fetch_sub(&f->ref, n);
+	uint32_t old = atomic_fetch_sub(&f->ref, n), cnt = old & DC__REF_MASK;
 
-	if (unlikely(old <= n)) {
-		if (old < n)
-			DC_BUG("folio %p: put of %u with refcount %u", (void *)f, n, old);
+	if (unlikely(cnt <= n)) {
+		if (cnt < n)
+			DC_BUG("folio %p: put of %u with refcount %u", (void *)f, n, cnt);
+		if (unlikely(old & DC__REF_WAITERS)) /* still ours: we are the last */
+			atomic_fetch_and(&f->ref, DC__REF_MASK);
 		folio_last_put(f);
-	} else if (unlikely(atomic_load(&f->flags) & DC__FOLIO_WAITERS)) {
+	} else if (unlikely(old & DC__REF_WAITERS)) {
 		/* Someone waits for the count to drop below a bound (pins). */
 		dc__wake_var_after_rmw(f);
 	}
 }
 
-struct dc_folio *dc__folios_put(struct dc_region *r, struct dc_folio *const *fs, unsigned n)
+unsigned dc__folios_put(struct dc_region *r, struct dc_folio *const *fs, unsigned n,
+			struct dc_folio **held)
 {
-	struct dc_folio *idle[64], *busy = NULL;
-	unsigned ni = 0;
+	struct dc_folio *idle[64];
+	unsigned ni = 0, nh = 0;
 
 	for (unsigned i = 0; i < n; i++) {
 		struct dc_folio *f = fs[i];
-		uint32_t old = atomic_fetch_sub(&f->ref, 1);
+		uint32_t old = atomic_fetch_sub(&f->ref, 1), cnt = old & DC__REF_MASK;
 
-		if (likely(old == 1)) {
+		if (likely(cnt == 1)) {
+			if (unlikely(old & DC__REF_WAITERS))
+				atomic_fetch_and(&f->ref, DC__REF_MASK);
 			idle[ni++] = f;
 			if (ni == ARRAY_SIZE(idle)) {
 				folios_went_idle(r, idle, ni);
@@ -90,16 +118,17 @@ struct dc_folio *dc__folios_put(struct dc_region *r, struct dc_folio *const *fs,
 			}
 			continue;
 		}
-		if (unlikely(!old))
+		if (unlikely(!cnt))
 			DC_BUG("folio %p: put with refcount 0", (void *)f);
-		if (unlikely(atomic_load(&f->flags) & DC__FOLIO_WAITERS))
+		if (unlikely(old & DC__REF_WAITERS))
 			dc__wake_var_after_rmw(f);
-		if (!busy)
-			busy = f;
+		if (held)
+			held[nh] = f;
+		nh++;
 	}
 	if (ni)
 		folios_went_idle(r, idle, ni);
-	return busy;
+	return nh;
 }
 
 /* Add @n unless the count is 0; refuse to pass DC_FOLIO_REF_MAX. */
@@ -108,11 +137,14 @@ static inline int folio_add_unless_idle(struct dc_folio *f, uint32_t n)
 	uint32_t v = ld_relaxed(&f->ref);
 
 	do {
-		if (unlikely(!v))
-			return -EAGAIN;
-		if (unlikely(v > DC_FOLIO_REF_MAX - n))
+		uint32_t cnt = v & DC__REF_MASK;
+
+		if (unlikely(!cnt))
+			return dc__fail_str(-EAGAIN, "folio is idle: nothing holds it (request it "
+					    "or fault it in)");
+		if (unlikely(cnt > DC_FOLIO_REF_MAX - n))
 			return dc__fail(-EOVERFLOW, "folio %p: refcount %u + %u would pass %u",
-					(void *)f, v, n, DC_FOLIO_REF_MAX);
+					(void *)f, cnt, n, DC_FOLIO_REF_MAX);
 	} while (!atomic_compare_exchange_weak_explicit(&f->ref, &v, v + n, memory_order_acquire,
 							memory_order_relaxed));
 	return 0;
@@ -148,6 +180,35 @@ DC_API void dc_folio_unpin(struct dc_folio *f)
 	folio_sub(f, DC_PIN_BIAS);
 }
 
+/* 0 -> 1 (a stale waiters bit may be set on an idle folio: it goes). */
+static inline bool folio_claim_idle(struct dc_folio *f, uint32_t *seen)
+{
+	uint32_t v = ld_relaxed(&f->ref);
+
+	do {
+		if (v & DC__REF_MASK) {
+			*seen = v;
+			return false;
+		}
+	} while (!atomic_compare_exchange_weak(&f->ref, &v, 1));
+	return true;
+}
+
+void dc__folio_untake(struct dc_folio *f, bool requested)
+{
+	struct dc_region *r;
+	uint32_t one = 1;
+
+	if (!requested || !atomic_compare_exchange_strong(&f->ref, &one, 0)) {
+		dc_folio_put(f);
+		return;
+	}
+	/* Back to idle as if never requested: wake waiters, no ->page_free. */
+	r = dc__folio_region(f);
+	folio_idle_wake(f);
+	dc_liveref_put(&r->live);
+}
+
 DC_API int dc_folio_request(struct dc_region *r, uint64_t pgoff, uint64_t nr,
 			    struct dc_folio **first)
 {
@@ -170,7 +231,7 @@ DC_API int dc_folio_request(struct dc_region *r, uint64_t pgoff, uint64_t nr,
 	end = idx + (nr >> r->order);
 	for (i = idx; i < end; i++) {
 		struct dc_folio *f = &r->meta[i];
-		uint32_t zero = 0;
+		uint32_t zero;
 
 		if (unlikely(!dc_liveref_tryget(&r->live))) {
 			ret = dc__fail(-ENXIO, "request: region %s is being removed", r->spec);
@@ -179,16 +240,18 @@ DC_API int dc_folio_request(struct dc_region *r, uint64_t pgoff, uint64_t nr,
 		dc__region_touch(r, i);
 		if (ld_relaxed(&f->rid) != r->id)
 			st_relaxed(&f->rid, r->id);
-		if (unlikely(!atomic_compare_exchange_strong(&f->ref, &zero, 1))) {
+		if (unlikely(!folio_claim_idle(f, &zero))) {
 			dc_liveref_put(&r->live);
 			ret = dc__fail(-EBUSY, "request: page %llu of %s is in use (refcount %u)",
-				       (unsigned long long)(i << r->order), r->spec, zero);
+				       (unsigned long long)(i << r->order), r->spec,
+				       zero & DC__REF_MASK);
 			break;
 		}
 	}
 	if (unlikely(ret)) {
+		/* All or nothing: the holder never hears of the ones given back. */
 		while (i-- > idx)
-			dc_folio_put(&r->meta[i]);
+			dc__folio_untake(&r->meta[i], true);
 		return ret;
 	}
 	if (first)
@@ -198,7 +261,7 @@ DC_API int dc_folio_request(struct dc_region *r, uint64_t pgoff, uint64_t nr,
 
 DC_API uint32_t dc_folio_refcount(const struct dc_folio *f)
 {
-	return ld_relaxed((_Atomic uint32_t *)&f->ref);
+	return ld_relaxed((_Atomic uint32_t *)&f->ref) & DC__REF_MASK;
 }
 
 DC_API bool dc_folio_idle(const struct dc_folio *f)
@@ -208,7 +271,7 @@ DC_API bool dc_folio_idle(const struct dc_folio *f)
 
 DC_API bool dc_folio_maybe_dma_pinned(const struct dc_folio *f)
 {
-	return ld_relaxed((_Atomic uint32_t *)&f->ref) >= DC_PIN_BIAS;
+	return (ld_relaxed((_Atomic uint32_t *)&f->ref) & DC__REF_MASK) >= DC_PIN_BIAS;
 }
 
 DC_API struct dc_region *dc_folio_region(const struct dc_folio *f)
@@ -238,79 +301,260 @@ DC_API void *dc_folio_addr(const struct dc_folio *f)
 struct idle_arg {
 	struct dc_folio *f;
 	uint32_t max;
+	bool busy;    /* wait for "not busy" instead of a count bound */
 };
 
 /*
- * Waiting for "at most max references" (max > 0) needs wake-ups from puts
- * that are not the last: announce the waiter in the flags first (seq_cst,
- * before the count is read); folio_sub() checks the flag after its RMW.
- * The flag is cleared by the last put, so it is set again on every check.
+ * Waiting for "at most max references" (max > 0) or "not busy" needs
+ * wake-ups from puts that are not the last: announce the waiter in the
+ * count word (seq_cst, before the count is read); every put sees the bit in
+ * its own read-modify-write.  The last put clears it, so it is set again on
+ * every check.
  */
 static bool folio_below(void *p)
 {
 	struct idle_arg *a = p;
 
-	if (a->max)
-		atomic_fetch_or(&a->f->flags, DC__FOLIO_WAITERS);
-	return atomic_load(&a->f->ref) <= a->max;
+	if (a->max || a->busy)
+		atomic_fetch_or(&a->f->ref, DC__REF_WAITERS);
+	if (a->busy)
+		return !dc__folio_busy(a->f);
+	return (atomic_load(&a->f->ref) & DC__REF_MASK) <= a->max;
 }
 
 DC_API int dc_folio_wait_idle(struct dc_folio *f, uint32_t max_refs,
 			      const struct dc_wait_opts *opts)
 {
-	struct idle_arg a = { f, max_refs };
+	struct idle_arg a = { f, max_refs, false };
 
 	return dc_wait_var(f, folio_below, &a, opts);
 }
 
+int dc__folio_wait_unbusy(struct dc_folio *f, const struct dc_wait_opts *opts)
+{
+	struct idle_arg a = { f, 0, true };
+
+	return dc_wait_var(f, folio_below, &a, opts);
+}
+
+/* ---- the owner word (folio_int.h) ------------------------------------------ */
+
+static inline uint64_t sh_word(uint64_t gen, uint64_t sharers, uint64_t live)
+{
+	return DC__OWN_SHARED | ((gen << DC__SH_GEN_SHIFT) & DC__SH_GEN_MASK) |
+	       (sharers << DC__SH_SHARERS_SHIFT) | live;
+}
+
+static inline uint64_t sh_gen(uint64_t w)
+{
+	return (w & DC__SH_GEN_MASK) >> DC__SH_GEN_SHIFT;
+}
+
+static inline bool own_cas(struct dc_folio *f, uint64_t *old, uint64_t new)
+{
+	return atomic_compare_exchange_weak(&f->owner, old, new);
+}
+
+int dc__folio_assoc(struct dc_folio *f, uint64_t owner, bool cow)
+{
+	uint64_t w = dc__folio_owner_word(f), n;
+
+	do {
+		if (!cow) {
+			if (w && w != owner)
+				return dc__fail(-EBUSY, "device page %llu is in use by another "
+						"owner (%#llx)", (unsigned long long)dc_folio_pgoff(f),
+						(unsigned long long)(w & ~DC__OWN_MAPPED));
+			n = owner | DC__OWN_MAPPED;
+		} else if (!w) {
+			n = sh_word(0, 1, 1);
+		} else if (!dc__own_shared(w)) {
+			n = sh_word(0, 2, (w & DC__OWN_MAPPED ? 1 : 0) + 1);
+		} else {
+			if (dc__own_sharers(w) == DC__SH_MAX)
+				return dc__fail(-EOVERFLOW, "device page %llu: %llu sharers is the "
+						"limit", (unsigned long long)dc_folio_pgoff(f),
+						(unsigned long long)DC__SH_MAX);
+			n = sh_word(sh_gen(w) + 1, dc__own_sharers(w) + 1, dc__own_live(w) + 1);
+		}
+	} while (!own_cas(f, &w, n));
+	return 0;
+}
+
+void dc__folio_unassoc(struct dc_folio *f, uint64_t owner, bool cow)
+{
+	uint64_t w = dc__folio_owner_word(f), n;
+
+	do {
+		if (!cow) {
+			if (w != (owner | DC__OWN_MAPPED))
+				DC_BUG("folio %p: unassoc of %#llx, owner word %#llx", (void *)f,
+				       (unsigned long long)owner, (unsigned long long)w);
+			n = 0;
+		} else {
+			if (!dc__own_shared(w) || !dc__own_live(w) || !dc__own_sharers(w))
+				DC_BUG("folio %p: unshare with owner word %#llx", (void *)f,
+				       (unsigned long long)w);
+			n = dc__own_sharers(w) == 1 ? 0
+			    : sh_word(sh_gen(w) + 1, dc__own_sharers(w) - 1, dc__own_live(w) - 1);
+		}
+	} while (!own_cas(f, &w, n));
+}
+
+int dc__folio_map(struct dc_folio *f, uint64_t owner)
+{
+	uint64_t w = dc__folio_owner_word(f), n;
+
+	do {
+		if (dc__own_shared(w)) {
+			if (dc__own_live(w) >= dc__own_sharers(w))
+				DC_BUG("folio %p: map with every sharer live (%#llx)", (void *)f,
+				       (unsigned long long)w);
+			n = sh_word(sh_gen(w) + 1, dc__own_sharers(w), dc__own_live(w) + 1);
+		} else {
+			if (w != owner)
+				return dc__fail(-EBUSY, "device page %llu no longer belongs to "
+						"this entry (%#llx)",
+						(unsigned long long)dc_folio_pgoff(f),
+						(unsigned long long)w);
+			n = owner | DC__OWN_MAPPED;
+		}
+	} while (!own_cas(f, &w, n));
+	return 0;
+}
+
+void dc__folio_unmap(struct dc_folio *f, uint64_t owner)
+{
+	uint64_t w = dc__folio_owner_word(f), n;
+
+	do {
+		if (dc__own_shared(w)) {
+			if (!dc__own_live(w))
+				DC_BUG("folio %p: unmap with no live sharer (%#llx)", (void *)f,
+				       (unsigned long long)w);
+			n = sh_word(sh_gen(w) + 1, dc__own_sharers(w), dc__own_live(w) - 1);
+		} else {
+			if (w != (owner | DC__OWN_MAPPED))
+				DC_BUG("folio %p: unmap of %#llx, owner word %#llx", (void *)f,
+				       (unsigned long long)owner, (unsigned long long)w);
+			n = owner;
+		}
+	} while (!own_cas(f, &w, n));
+}
+
+void dc__folio_disassoc(struct dc_folio *f, uint64_t owner)
+{
+	uint64_t w = dc__folio_owner_word(f), n;
+
+	do {
+		if (dc__own_shared(w)) {
+			if (dc__own_sharers(w) <= dc__own_live(w))
+				DC_BUG("folio %p: disassoc of a live sharer (%#llx)", (void *)f,
+				       (unsigned long long)w);
+			n = dc__own_sharers(w) == 1 ? 0
+			    : sh_word(sh_gen(w) + 1, dc__own_sharers(w) - 1, dc__own_live(w));
+		} else {
+			if (w != owner)
+				DC_BUG("folio %p: disassoc of %#llx, owner word %#llx", (void *)f,
+				       (unsigned long long)owner, (unsigned long long)w);
+			n = 0;
+		}
+	} while (!own_cas(f, &w, n));
+}
+
+bool dc__folio_busy(const struct dc_folio *f)
+{
+	for (;;) {
+		uint64_t w = dc__folio_owner_word(f);
+		uint32_t refs = atomic_load((_Atomic uint32_t *)&f->ref) & DC__REF_MASK;
+
+		if (dc__folio_owner_word(f) == w)
+			return refs > dc__own_mapped(w);
+	}
+}
+
+int dc__folio_take(struct dc_region *r, uint64_t pg, struct dc_folio **out, bool *requested)
+{
+	struct dc_folio *f;
+	int ret;
+
+	for (;;) {
+		f = dc__folio_lookup(r, pg);
+		if (f && (ret = folio_add_unless_idle(f, 1)) != -EAGAIN) {
+			if (ret)
+				return ret;
+			*requested = false;
+			break;
+		}
+		ret = dc_folio_request(r, pg, UINT64_C(1) << r->order, &f);
+		if (ret == 0) {
+			*requested = true;
+			break;
+		}
+		if (ret != -EBUSY) /* -EBUSY: raced with another user; look again */
+			return ret;
+	}
+	if (dc_folio_poisoned(f)) {
+		dc__folio_untake(f, *requested);
+		return dc__fail(-EIO, "device page %llu is poisoned", (unsigned long long)pg);
+	}
+	*out = f;
+	return 0;
+}
+
+/* ---- read-only views for owners ---------------------------------------------- */
+
 DC_API uint64_t dc_folio_owner(const struct dc_folio *f)
 {
-	return ld_acquire((_Atomic uint64_t *)&f->owner);
-}
+	uint64_t w = dc__folio_owner_word(f);
 
-DC_API void dc_folio_set_owner(struct dc_folio *f, uint64_t owner)
-{
-	st_release(&f->owner, owner);
-}
-
-DC_API uint32_t dc_folio_share_get(struct dc_folio *f)
-{
-	uint64_t n;
-
-	if (!(ld_relaxed(&f->flags) & DC__FOLIO_SHARED)) {
-		/* The owner it had (if any) becomes the first sharer. */
-		n = ld_relaxed(&f->owner) ? 1 : 0;
-		atomic_fetch_or(&f->flags, DC__FOLIO_SHARED);
-	} else {
-		n = ld_relaxed(&f->owner);
-	}
-	st_release(&f->owner, n + 1);
-	return (uint32_t)(n + 1);
-}
-
-DC_API uint32_t dc_folio_share_put(struct dc_folio *f)
-{
-	uint64_t n = ld_relaxed(&f->owner);
-
-	if (!(ld_relaxed(&f->flags) & DC__FOLIO_SHARED) || !n)
-		DC_BUG("folio %p: share put without sharers", (void *)f);
-	st_release(&f->owner, n - 1);
-	if (n == 1)
-		atomic_fetch_and(&f->flags, (uint16_t)~DC__FOLIO_SHARED);
-	return (uint32_t)(n - 1);
+	return dc__own_shared(w) ? 0 : w & DC__OWN_VALUE;
 }
 
 DC_API uint32_t dc_folio_shares(const struct dc_folio *f)
 {
-	return dc__folio_shares(f);
+	uint64_t w = dc__folio_owner_word(f);
+
+	return dc__own_shared(w) ? (uint32_t)dc__own_sharers(w) : 0;
 }
 
-DC_API void dc_folio_set_poison(struct dc_folio *f)
+DC_API uint32_t dc_folio_mapcount(const struct dc_folio *f)
 {
-	atomic_fetch_or(&f->flags, DC__FOLIO_POISON);
+	return (uint32_t)dc__own_mapped(dc__folio_owner_word(f));
+}
+
+DC_API bool dc_folio_busy(const struct dc_folio *f)
+{
+	return dc__folio_busy(f);
 }
 
 DC_API bool dc_folio_poisoned(const struct dc_folio *f)
 {
 	return ld_relaxed((_Atomic uint16_t *)&f->flags) & DC__FOLIO_POISON;
+}
+
+/* ---- memory failure ------------------------------------------------------------ */
+
+DC_API int dc_folio_memory_failure(struct dc_region *r, uint64_t pgoff, uint64_t nr)
+{
+	int ret;
+
+	if (!nr || pgoff >= r->npages || nr > r->npages - pgoff)
+		return dc__fail(-EINVAL, "memory_failure [%llu, +%llu): outside %s",
+				(unsigned long long)pgoff, (unsigned long long)nr, r->spec);
+	if (r->meta) {
+		uint64_t fsz = UINT64_C(1) << r->order;
+
+		for (uint64_t i = pgoff & ~(fsz - 1); i < pgoff + nr; i += fsz) {
+			struct dc_folio *f = &r->meta[i >> r->order];
+
+			dc__region_touch(r, i >> r->order);
+			if (ld_relaxed(&f->rid) != r->id)
+				st_relaxed(&f->rid, r->id);
+			atomic_fetch_or(&f->flags, DC__FOLIO_POISON);
+		}
+	}
+	ret = dc__region_notify(r, pgoff, nr, DC_MF_POISON);
+	return ret == -EOPNOTSUPP ? dc__fail(ret, "memory_failure: region %s has no holder "
+					     "with notify_failure", r->spec) : ret;
 }

@@ -14,7 +14,8 @@
  * i.e. after the waiter queued, and wakes afterwards.  A woken waiter that
  * then does not take the entry lock passes the wake-up on (the callers do
  * dc__entry_wake(WAKE_NEXT) through dc_mapping_unlock() or
- * put_unlocked_entry()).
+ * dc__put_unlocked_entry()), and so does one whose deadline or cancel
+ * ended the wait just as it was woken.
  */
 #include "mapping/mapping_int.h"
 
@@ -68,10 +69,11 @@ static void ewq_unlink(struct entry_wq *q, struct entry_waiter *w)
 	atomic_fetch_sub(&q->nwaiters, 1);
 }
 
-void dc__entry_wait(struct dc_mapping *m, uint64_t first)
+int dc__entry_wait(struct dc_mapping *m, uint64_t first, const struct dc_wait_opts *opts)
 {
 	struct entry_wq *q;
 	struct entry_waiter w = { .m = m, .first = first };
+	int ret = 0;
 
 	pthread_once(&ewq_once, ewq_init);
 	q = ewq_of(m, first);
@@ -83,10 +85,26 @@ void dc__entry_wait(struct dc_mapping *m, uint64_t first)
 	pthread_mutex_unlock(&q->lock);
 
 	dc_index_unlock(m->ix);
-	while (!atomic_load(&w.woken))
-		syscall(SYS_futex, &w.woken, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+	while (!atomic_load(&w.woken)) {
+		ret = dc__wait_word(&w.woken, 0, opts);
+		if (ret)
+			break;
+	}
+	if (ret) {
+		/* Deadline or cancel: leave the queue, unless a waker already took us. */
+		bool woken;
+
+		pthread_mutex_lock(&q->lock);
+		woken = atomic_load(&w.woken);
+		if (!woken)
+			ewq_unlink(q, &w);
+		pthread_mutex_unlock(&q->lock);
+		if (woken) /* that wake-up was meant for one waiter: pass it on */
+			dc__entry_wake(m, first, DC__WAKE_NEXT);
+	}
 	/* The waker unlinked us and will not touch w after setting woken. */
 	dc_index_lock(m->ix);
+	return ret;
 }
 
 void dc__entry_wake(struct dc_mapping *m, uint64_t first, enum dc__wake_mode mode)

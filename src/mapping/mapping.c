@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * mapping.c - mappings and the entry protocol: grab, insert, unlock, the
- * lockless folio lookup (pin fast path), and locking an entry from a folio.
+ * lockless folio lookup (pin fast path), iteration, and locking an entry
+ * from a folio.
  *
  * An entry's lock is its LOCKED bit, set and cleared under the tree lock
- * (the index's mutex).  Every function here follows the lock order of
- * DESIGN.md: entry lock -> tree lock -> folio atomics, and calls owner
- * callbacks and folio puts (which may run ->page_free) without the tree
- * lock.
+ * (the index's mutex), and held by the owner through a handle.  Every
+ * function here follows the lock order of DESIGN.md: entry lock -> tree
+ * lock -> folio atomics, and calls owner callbacks and folio puts (which may
+ * run ->page_free) without the tree lock and outside any RCU read side.
  */
 #include "mapping/mapping_int.h"
 #include "base/rcu.h"
@@ -80,13 +81,17 @@ DC_API int dc_mapping_create(struct dc_region *r, const struct dc_mapping_ops *o
 		return dc__fail(-EINVAL, "mapping_create: NULL region or out pointer");
 	if (r->type == DC_REGION_LIMITED)
 		return dc__fail(-EOPNOTSUPP, "mapping_create: region %s is limited", r->spec);
+	if (dc__region_hold(r))
+		return dc__fail(-ENXIO, "mapping_create: region %s is being removed", r->spec);
 	m = dc__calloc(1, sizeof(*m));
-	if (!m)
-		return dc__fail(-ENOMEM, "out of memory");
+	if (!m) {
+		ret = dc__fail(-ENOMEM, "out of memory");
+		goto unhold;
+	}
 	m->ix = dc_index_create();
 	if (!m->ix) {
-		free(m);
-		return dc__fail(-ENOMEM, "out of memory");
+		ret = dc__fail(-ENOMEM, "out of memory");
+		goto free_m;
 	}
 	m->region = r;
 	m->ops = ops;
@@ -94,12 +99,17 @@ DC_API int dc_mapping_create(struct dc_region *r, const struct dc_mapping_ops *o
 	ret = id_alloc(m);
 	if (ret) {
 		dc_index_destroy(m->ix);
-		free(m);
-		return dc__fail(ret, "mapping_create: %s", ret == -ENOSPC ? "too many mappings"
-									  : "out of memory");
+		ret = dc__fail(ret, "mapping_create: %s", ret == -ENOSPC ? "too many mappings"
+									 : "out of memory");
+		goto free_m;
 	}
 	*out = m;
 	return 0;
+free_m:
+	free(m);
+unhold:
+	dc__region_unhold(r);
+	return ret;
 }
 
 static bool mapping_idle(void *arg)
@@ -109,14 +119,20 @@ static bool mapping_idle(void *arg)
 
 DC_API int dc_mapping_destroy(struct dc_mapping *m)
 {
+	struct dc_region *r;
+
+	if (!m)
+		return dc__fail(-EINVAL, "mapping_destroy: NULL mapping");
 	if (dc_index_count(m->ix))
 		return dc__fail(-EBUSY, "mapping_destroy: %llu entries remain",
 				(unsigned long long)dc_index_count(m->ix));
+	r = m->region;
 	id_free(m);
 	dc__synchronize_rcu(); /* every lock_folio that found m counted itself */
 	dc_wait_var(&m->users, mapping_idle, m, NULL);
 	dc_index_destroy(m->ix);
 	free(m);
+	dc__region_unhold(r);
 	return 0;
 }
 
@@ -148,19 +164,26 @@ int dc__check_range(uint64_t first, uint64_t *last)
 	return 0;
 }
 
-/* ---- entry helpers ----------------------------------------------------------- */
-
-static inline uint64_t entry_pages(dc_entry_t e)
+DC_API int dc_mapping_find(struct dc_mapping *m, uint64_t start, uint64_t last,
+			   struct dc_entry_info *info)
 {
-	return UINT64_C(1) << dc_entry_order(e);
+	int ret = dc__check_range(start, &last);
+
+	if (ret)
+		return ret;
+	if (!info)
+		return dc__fail(-EINVAL, "mapping_find: NULL info");
+	info->entry = dc_index_find(m->ix, start, last, &info->first, &info->order);
+	return info->entry ? 1 : 0;
 }
+
+/* ---- entry helpers ----------------------------------------------------------- */
 
 static inline dc_entry_t order_bits(unsigned order)
 {
 	return order == 18 ? DC_ENTRY_PUD : order == 9 ? DC_ENTRY_PMD : 0;
 }
 
-/* Replace the value of the existing entry at @first (same range): no allocation. */
 void dc__entry_store(struct dc_mapping *m, uint64_t first, dc_entry_t e)
 {
 	int ret = dc_index_store_locked(m->ix, first, dc_entry_order(e), e);
@@ -170,133 +193,188 @@ void dc__entry_store(struct dc_mapping *m, uint64_t first, dc_entry_t e)
 		       (unsigned long long)first, ret);
 }
 
-/*
- * The entry covering @index once it is not locked, and its first index.
- * Tree lock held; it is dropped and retaken while waiting.
- */
-dc_entry_t dc__get_unlocked_entry(struct dc_mapping *m, uint64_t index, uint64_t *first)
+int dc__get_unlocked_entry(struct dc_mapping *m, uint64_t index, const struct dc_wait_opts *opts,
+			   dc_entry_t *e, uint64_t *first)
 {
 	for (;;) {
 		uint64_t f = index;
 		unsigned o;
-		dc_entry_t e = dc_index_load_entry(m->ix, index, &f, &o);
+		dc_entry_t v = dc_index_load_entry(m->ix, index, &f, &o);
+		int ret;
 
-		if (!e || !dc_entry_is_locked(e)) {
+		if (!v || !dc_entry_is_locked(v)) {
 			*first = f;
-			return e;
+			*e = v;
+			return 0;
 		}
-		dc__entry_wait(m, f);
+		ret = dc__entry_wait(m, f, opts);
+		if (ret)
+			return dc__fail(ret, "the entry at %llu stayed locked: %s",
+					(unsigned long long)f, ret == -EINTR ? "cancelled"
+									    : "deadline passed");
 	}
 }
 
-/* A waiter that did not lock the entry passes the wake-up on. */
-static void put_unlocked_entry(struct dc_mapping *m, uint64_t first, dc_entry_t e)
+void dc__put_unlocked_entry(struct dc_mapping *m, uint64_t first, dc_entry_t e)
 {
 	if (e)
 		dc__entry_wake(m, first, DC__WAKE_NEXT);
 }
 
-/* Folio-sized steps over the device pages of entry @e. */
-#define for_each_entry_folio(m, e, pg, f)                                                   \
-	for (uint64_t pg = dc_entry_pgoff(e); pg < dc_entry_pgoff(e) + entry_pages(e);        \
-	     pg += UINT64_C(1) << (m)->region->order)                                         \
+/* Folio-sized steps over the device pages of entry @e; @at: its file index. */
+#define for_each_entry_folio(m, e, efirst, pg, at, f)                                       \
+	for (uint64_t pg = dc_entry_pgoff(e), at = (efirst);                                 \
+	     pg < dc_entry_pgoff(e) + dc__entry_pages(e);                                    \
+	     pg += UINT64_C(1) << (m)->region->order, at += UINT64_C(1) << (m)->region->order) \
 		if (((f) = dc__folio_lookup((m)->region, pg)) != NULL)
 
-/*
- * Drop the mapping's reference on each folio of @e.  No tree lock held.
- * Return: the first folio someone else still holds (busy), or NULL.
- */
-struct dc_folio *dc__entry_put_refs(struct dc_mapping *m, dc_entry_t e)
+struct dc_folio *dc__entry_unmap_put(struct dc_mapping *m, uint64_t first, dc_entry_t e)
 {
-	struct dc_folio *fs[64], *f, *busy = NULL, *b;
+	struct dc_folio *fs[64], *held[64], *f, *busy = NULL;
 	unsigned n = 0;
 
-	for_each_entry_folio(m, e, pg, f) {
+	for_each_entry_folio(m, e, first, pg, at, f) {
+		dc__folio_unmap(f, dc__owner_word(m, at));
 		fs[n++] = f;
-		if (n == ARRAY_SIZE(fs)) {
-			b = dc__folios_put(m->region, fs, n);
-			busy = busy ? busy : b;
+		if (n == ARRAY_SIZE(fs) || pg + (UINT64_C(1) << m->region->order) >=
+					       dc_entry_pgoff(e) + dc__entry_pages(e)) {
+			unsigned nh = dc__folios_put(m->region, fs, n, held);
+
+			/* The mapping holds the region: reading them is safe. */
+			for (unsigned k = 0; !busy && k < nh; k++)
+				if (dc__folio_busy(held[k]))
+					busy = held[k];
 			n = 0;
 		}
 	}
-	b = n ? dc__folios_put(m->region, fs, n) : NULL;
-	return busy ? busy : b;
+	return busy;
 }
 
-/* Undo the association of @e's folios with (m, index), or drop a CoW sharer. */
-void dc__entry_disassociate(struct dc_mapping *m, uint64_t index, dc_entry_t e)
+void dc__entry_disassoc(struct dc_mapping *m, uint64_t first, dc_entry_t e)
 {
 	struct dc_folio *f;
 
-	(void)index;
-	for_each_entry_folio(m, e, pg, f) {
-		if (dc__folio_shares(f))
-			dc_folio_share_put(f);
-		else
-			st_release(&f->owner, 0);
-	}
+	for_each_entry_folio(m, e, first, pg, at, f)
+		dc__folio_disassoc(f, dc__owner_word(m, at));
 }
 
-void dc__entry_revoke(struct dc_mapping *m, uint64_t index, dc_entry_t e)
+void dc__entry_revoke(struct dc_mapping *m, uint64_t first, dc_entry_t e)
 {
 	if (m->ops && m->ops->revoke)
-		m->ops->revoke(m, index & ~(entry_pages(e) - 1), entry_pages(e), m->priv);
+		m->ops->revoke(m, first, dc__entry_pages(e), m->priv);
 }
 
-/* Whether nobody but this mapping holds the folios of real entry @e. */
 bool dc__entry_only_ours(struct dc_mapping *m, dc_entry_t e)
 {
 	struct dc_folio *f;
 	uint64_t seen = 0;
 
-	for_each_entry_folio(m, e, pg, f) {
-		if (dc_folio_refcount(f) != 1 || dc__folio_shares(f))
+	for_each_entry_folio(m, e, 0, pg, at, f) {
+		if (dc_folio_refcount(f) != 1 || dc__own_shared(dc__folio_owner_word(f)))
 			return false;
 		seen++;
 	}
-	return seen == entry_pages(e) >> m->region->order; /* every folio exists */
+	return seen == dc__entry_pages(e) >> m->region->order; /* every folio exists */
 }
 
-/* The first folio of real entry @e that is not idle, or NULL. */
 struct dc_folio *dc__entry_busy_folio(struct dc_mapping *m, dc_entry_t e)
 {
 	struct dc_folio *f;
 
-	if (!dc_entry_is_real(e))
+	if (!dc_entry_has_pages(e))
 		return NULL;
-	for_each_entry_folio(m, e, pg, f)
-		if (!dc__folio_idle(f))
+	for_each_entry_folio(m, e, 0, pg, at, f)
+		if (dc__folio_busy(f))
 			return f;
 	return NULL;
 }
 
+/* ---- handles ----------------------------------------------------------------- */
+
+#define HANDLE_HELD 0x4c4f434bu /* "LOCK": a held handle, not a stray nonzero */
+
+static void handle_fill(struct dc_entry_handle *h, struct dc_mapping *m, uint64_t first,
+			dc_entry_t e)
+{
+	h->mapping = m;
+	h->index = first;
+	h->entry = e;
+	h->order = dc_entry_order(e);
+	h->held = HANDLE_HELD;
+}
+
+static void handle_clear(struct dc_entry_handle *h)
+{
+	*h = (struct dc_entry_handle){ 0 };
+}
+
+/*
+ * Whether @h holds the lock of the entry it names: the index has exactly
+ * that locked value at exactly that range.  Tree lock held.
+ */
+static bool handle_matches(const struct dc_entry_handle *h)
+{
+	uint64_t f;
+	unsigned o;
+	dc_entry_t cur;
+
+	if (h->held != HANDLE_HELD || !h->mapping)
+		return false;
+	cur = dc_index_load_entry(h->mapping->ix, h->index, &f, &o);
+	return cur && cur == h->entry && dc_entry_is_locked(cur) && f == h->index &&
+	       o == h->order && dc_entry_order(cur) == o;
+}
+
+static int handle_invalid(const struct dc_entry_handle *h, const char *op)
+{
+	if (!h)
+		return dc__fail(-EINVAL, "%s: NULL handle", op);
+	if (h->held != HANDLE_HELD)
+		return dc__fail(-EINVAL, "%s: the handle holds no entry lock (grab failed, "
+				"or it was unlocked already)", op);
+	return dc__fail(-EINVAL, "%s: the handle does not match the locked entry at %llu "
+			"(order %u)", op, (unsigned long long)h->index, h->order);
+}
+
 /* ---- grab -------------------------------------------------------------------- */
 
-DC_API dc_entry_t dc_mapping_grab(struct dc_mapping *m, uint64_t index, unsigned order)
+DC_API int dc_mapping_grab(struct dc_mapping *m, uint64_t index, unsigned order,
+			   const struct dc_wait_opts *opts, struct dc_entry_handle *h)
 {
-	uint64_t size = UINT64_C(1) << order, aligned = index & ~(size - 1), first;
+	uint64_t size, aligned, first;
 	dc_entry_t e;
 	int ret;
 
+	if (!h)
+		return dc__fail(-EINVAL, "grab: NULL handle");
+	handle_clear(h);
+	if (!m)
+		return dc__fail(-EINVAL, "grab: NULL mapping");
 	if (order != 0 && order != 9 && order != 18)
-		return dc_entry_mkerr(dc__fail(-EINVAL, "grab: order %u (use 0, 9 or 18)", order));
+		return dc__fail(-EINVAL, "grab: order %u (use 0, 9 or 18)", order);
 	if (index > DC_MAPPING_INDEX_MAX)
-		return dc_entry_mkerr(dc__fail(-EINVAL, "grab: index %llu beyond 2^40",
-					       (unsigned long long)index));
+		return dc__fail(-EINVAL, "grab: index %llu beyond 2^40",
+				(unsigned long long)index);
+	size = UINT64_C(1) << order;
+	aligned = index & ~(size - 1);
 	dc_index_lock(m->ix);
 retry:
 	if (ld_relaxed(&m->exiting)) {
 		dc_index_unlock(m->ix);
-		return dc_entry_mkerr(dc__fail(-ESHUTDOWN, "grab: the mapping is exiting"));
+		return dc__fail(-ESHUTDOWN, "grab: the mapping is exiting");
 	}
-	e = dc__get_unlocked_entry(m, index, &first);
+	ret = dc__get_unlocked_entry(m, index, opts, &e, &first);
+	if (ret) {
+		dc_index_unlock(m->ix);
+		return ret;
+	}
 	if (e) {
 		unsigned eo = dc_entry_order(e);
 
 		if (eo < order) { /* smaller entries here: the caller falls back */
-			put_unlocked_entry(m, first, e);
+			dc__put_unlocked_entry(m, first, e);
 			dc_index_unlock(m->ix);
-			return DC_ENTRY_FALLBACK;
+			return DC_GRAB_FALLBACK;
 		}
 		if (eo > order && (e & (DC_ENTRY_ZERO | DC_ENTRY_EMPTY))) {
 			/* Downgrade: remove the big placeholder, make small entries. */
@@ -312,7 +390,8 @@ retry:
 		e |= DC_ENTRY_LOCKED;
 		dc__entry_store(m, first, e);
 		dc_index_unlock(m->ix);
-		return e;
+		handle_fill(h, m, first, e);
+		return 0;
 	}
 	if (order) {
 		uint64_t f;
@@ -320,167 +399,205 @@ retry:
 
 		if (dc_index_find(m->ix, aligned, aligned + size - 1, &f, &o)) {
 			dc_index_unlock(m->ix);
-			return DC_ENTRY_FALLBACK;
+			return DC_GRAB_FALLBACK;
 		}
 	}
 	e = DC_ENTRY_VALID | DC_ENTRY_EMPTY | DC_ENTRY_LOCKED | order_bits(order);
 	ret = dc_index_store_locked(m->ix, aligned, order, e);
 	dc_index_unlock(m->ix);
 	if (ret)
-		return dc_entry_mkerr(dc__fail(ret, "grab: cannot store an entry at %llu: %s",
-					       (unsigned long long)aligned, dc_strerror(ret)));
-	return e;
+		return dc__fail(ret, "grab: cannot store an entry at %llu: %s",
+				(unsigned long long)aligned, dc_strerror(ret));
+	handle_fill(h, m, aligned, e);
+	return 0;
 }
 
 /* ---- insert ------------------------------------------------------------------ */
 
-/*
- * Take one reference on the folio at @pg for an entry of (m, index): request
- * it if idle, else take a reference if its use is compatible (CoW sharing, or
- * already ours, or in use by the owner without association).
- */
-static int take_folio_ref(struct dc_mapping *m, uint64_t pg, uint64_t owner, bool cow,
-			  struct dc_folio **out)
-{
-	struct dc_region *r = m->region;
+/* The folios an insert takes, so that a failure gives back exactly those. */
+struct taken {
 	struct dc_folio *f;
-	int ret;
+	bool requested, assoc;
+};
 
-	for (;;) {
-		f = dc_folio_lookup(r, pg);
-		if (f && (ret = dc_folio_tryget(f)) != -EAGAIN) {
-			uint64_t o;
+/* Give back what an insert took: no trace of the attempt remains. */
+static void untake_all(struct dc_mapping *m, uint64_t first, struct taken *t, uint64_t n,
+		       bool cow)
+{
+	uint64_t fpages = UINT64_C(1) << m->region->order;
 
-			if (ret)
-				return ret;
-			o = dc_folio_owner(f);
-			if (!cow && (dc_folio_shares(f) || (o && o != owner))) {
-				dc_folio_put(f);
-				return dc__fail(-EBUSY, "insert: device page %llu is in use by "
-						"another owner (%#llx)", (unsigned long long)pg,
-						(unsigned long long)o);
-			}
+	for (uint64_t k = 0; k < n; k++) {
+		if (t[k].assoc)
+			dc__folio_unassoc(t[k].f, dc__owner_word(m, first + k * fpages), cow);
+		dc__folio_untake(t[k].f, t[k].requested);
+	}
+}
+
+/*
+ * Take a reference on each folio of [pgoff, pgoff + size) and claim it
+ * (@same: the zapped entry already names these pages: count it mapped
+ * again).  Under the region's read lock, which the caller holds.
+ */
+static int take_all(struct dc_mapping *m, uint64_t first, uint64_t pgoff, uint64_t size,
+		    unsigned flags, bool same, struct taken *t)
+{
+	uint64_t fpages = UINT64_C(1) << m->region->order, n = 0;
+	bool cow = flags & DC_INSERT_COW;
+	int ret = 0;
+
+	for (uint64_t off = 0; off < size; off += fpages, n++) {
+		uint64_t owner = dc__owner_word(m, first + off);
+
+		ret = dc__folio_take(m->region, pgoff + off, &t[n].f, &t[n].requested);
+		if (ret)
+			break;
+		ret = same ? dc__folio_map(t[n].f, owner) : dc__folio_assoc(t[n].f, owner, cow);
+		t[n].assoc = !ret;
+		if (ret) {
+			dc__folio_untake(t[n].f, t[n].requested);
 			break;
 		}
-		ret = dc_folio_request(r, pg, UINT64_C(1) << r->order, &f);
-		if (ret == 0)
-			break;
-		if (ret != -EBUSY) /* -EBUSY: raced with another user; look again */
-			return ret;
 	}
-	if (dc_folio_poisoned(f)) {
-		dc_folio_put(f);
-		return dc__fail(-EIO, "insert: device page %llu is poisoned", (unsigned long long)pg);
+	if (ret) {
+		if (same) /* a map is undone by an unmap, not an unassoc */
+			for (uint64_t k = 0; k < n; k++) {
+				dc__folio_unmap(t[k].f, dc__owner_word(m, first + k * fpages));
+				dc__folio_untake(t[k].f, t[k].requested);
+			}
+		else
+			untake_all(m, first, t, n, cow);
 	}
-	*out = f;
+	return ret;
+}
+
+#define INSERT_FLAGS (DC_INSERT_DIRTY | DC_INSERT_COW | DC_INSERT_ZERO)
+#define TAKEN_ON_STACK 64
+
+/*
+ * The replaced entry @old (pages other than the new ones) lets go: if live,
+ * it is zapped first, as dc_mapping_zap() does (ZAP published, fence, then
+ * revoke and the puts), so no lockless pin can land on it afterwards; then
+ * its folios are let go only if nothing else holds them.
+ * Return: 0; -EBUSY (still pinned: the entry stays zapped, h->entry says so).
+ */
+static int replace_old(struct dc_entry_handle *h, dc_entry_t old)
+{
+	struct dc_mapping *m = h->mapping;
+
+	if (dc_entry_is_live(old)) {
+		dc_entry_t z = old | DC_ENTRY_ZAP | DC_ENTRY_LOCKED;
+
+		dc_index_lock(m->ix);
+		dc__entry_store(m, h->index, z);
+		dc_index_unlock(m->ix);
+		h->entry = z;
+		/* Pairs with dc_mapping_get_folio(): "take ref, re-read entry". */
+		atomic_thread_fence(memory_order_seq_cst);
+		dc__entry_revoke(m, h->index, old);
+		dc__entry_unmap_put(m, h->index, old);
+	}
+	if (dc__entry_busy_folio(m, old))
+		return dc__fail(-EBUSY, "insert: the pages replaced at %llu are still pinned: "
+				"the entry is left zapped (break layouts, then insert again)",
+				(unsigned long long)h->index);
+	dc__entry_disassoc(m, h->index, old);
 	return 0;
 }
 
-#define INSERT_FLAGS (DC_INSERT_DIRTY | DC_INSERT_COW | DC_INSERT_ZERO | DC_INSERT_PMD | DC_INSERT_PUD)
-
-DC_API dc_entry_t dc_mapping_insert(struct dc_mapping *m, uint64_t index, dc_entry_t entry,
-				    uint64_t pgoff, unsigned flags)
+DC_API int dc_mapping_insert(struct dc_entry_handle *h, uint64_t pgoff, unsigned flags)
 {
-	struct dc_region *r = m->region;
-	unsigned order = dc_entry_order(entry);
-	unsigned want = (flags & DC_INSERT_PUD) ? 18 : (flags & DC_INSERT_PMD) ? 9 : 0;
-	uint64_t size = UINT64_C(1) << order, first = index & ~(size - 1);
-	uint64_t fpages = UINT64_C(1) << r->order, taken = 0;
-	bool cow = flags & DC_INSERT_COW, had_assoc, had_refs;
-	dc_entry_t ne;
-	int ret = 0;
+	struct taken stack[TAKEN_ON_STACK], *t = stack;
+	struct dc_mapping *m;
+	struct dc_region *r;
+	uint64_t size, nf;
+	dc_entry_t old, ne;
+	bool same, ok;
+	int ret;
 
-	if (flags & ~INSERT_FLAGS || ((flags & DC_INSERT_PMD) && (flags & DC_INSERT_PUD)))
-		return dc_entry_mkerr(dc__fail(-EINVAL, "insert: unknown flags %#x", flags));
-	if (dc_entry_is_err(entry) || !dc_entry_is_locked(entry) ||
-	    dc_index_load(m->ix, first) != entry)
-		return dc_entry_mkerr(dc__fail(-EINVAL, "insert: entry %#llx at %llu is not the "
-					       "locked entry there", (unsigned long long)entry,
-					       (unsigned long long)index));
-	if (want != order)
-		return dc_entry_mkerr(dc__fail(-EINVAL, "insert: flags ask for order %u, the entry "
-					       "has order %u", want, order));
+	if (!h || h->held != HANDLE_HELD || !h->mapping)
+		return handle_invalid(h, "insert");
+	m = h->mapping;
+	r = m->region;
+	dc_index_lock(m->ix);
+	ok = handle_matches(h);
+	dc_index_unlock(m->ix);
+	if (!ok)
+		return handle_invalid(h, "insert");
+	if (flags & ~INSERT_FLAGS)
+		return dc__fail(-EINVAL, "insert: unknown flags %#x", flags);
+	old = h->entry;
+	size = UINT64_C(1) << h->order;
 	if (flags & DC_INSERT_ZERO) {
-		if (dc_entry_is_real(entry))
-			return dc_entry_mkerr(dc__fail(-EEXIST, "insert: zero page over a mapped "
-						       "entry at %llu", (unsigned long long)first));
-		ne = DC_ENTRY_VALID | DC_ENTRY_ZERO | DC_ENTRY_LOCKED | order_bits(order);
+		if (dc_entry_has_pages(old))
+			return dc__fail(-EEXIST, "insert: zero page over a mapped entry at %llu",
+					(unsigned long long)h->index);
+		ne = DC_ENTRY_VALID | DC_ENTRY_ZERO | DC_ENTRY_LOCKED | order_bits(h->order);
 		dc_index_lock(m->ix);
-		dc__entry_store(m, first, ne);
+		dc__entry_store(m, h->index, ne);
 		dc_index_unlock(m->ix);
-		return ne;
+		h->entry = ne;
+		return 0;
 	}
 	if (pgoff > DC_ENTRY_PGOFF_MAX || (pgoff & (size - 1)) || pgoff >= r->npages ||
-	    size > r->npages - pgoff || r->order > order)
-		return dc_entry_mkerr(dc__fail(-EINVAL, "insert: device pages [%llu, +%llu) are "
-					       "outside %s, misaligned or smaller than a folio",
-					       (unsigned long long)pgoff, (unsigned long long)size,
-					       r->spec));
-	had_assoc = dc_entry_is_real(entry) && dc_entry_pgoff(entry) == pgoff;
-	had_refs = had_assoc && !dc_entry_is_zapped(entry);
-	if (!had_refs) {
-		struct dc_folio *f;
-
-		if (!dc_region_alive(r))
-			return dc_entry_mkerr(dc__fail(-ENXIO, "insert: region %s is being removed",
-						       r->spec));
-		for (taken = 0; taken < size; taken += fpages) {
-			ret = take_folio_ref(m, pgoff + taken, dc__owner_word(m, first + taken),
-					     cow, &f);
+	    size > r->npages - pgoff || r->order > h->order)
+		return dc__fail(-EINVAL, "insert: device pages [%llu, +%llu) are outside %s, "
+				"misaligned or smaller than a folio", (unsigned long long)pgoff,
+				(unsigned long long)size, r->spec);
+	same = dc_entry_has_pages(old) && dc_entry_pgoff(old) == pgoff;
+	if (!(same && dc_entry_is_live(old))) {
+		nf = size >> r->order;
+		if (nf > TAKEN_ON_STACK) {
+			t = dc__malloc(nf * sizeof(*t));
+			if (!t)
+				return dc__fail(-ENOMEM, "out of memory");
+		}
+		/* Alive check and references in one read-side section (removal waits). */
+		dc_region_read_lock(r);
+		ret = dc_region_alive(r) ? take_all(m, h->index, pgoff, size, flags, same, t)
+					 : dc__fail(-ENXIO, "insert: region %s is being removed",
+						    r->spec);
+		dc_region_read_unlock(r);
+		if (!ret && dc_entry_has_pages(old) && !same) {
+			ret = replace_old(h, old);
 			if (ret)
-				break;
+				untake_all(m, h->index, t, nf, flags & DC_INSERT_COW);
 		}
-		if (ret) { /* nothing changes: give back what was taken */
-			for (uint64_t t = 0; t < taken; t += fpages)
-				dc_folio_put(dc_folio_lookup(r, pgoff + t));
-			return dc_entry_mkerr(ret);
-		}
+		if (t != stack)
+			free(t);
+		if (ret)
+			return ret;
 	}
-	/* A real entry for other pages is replaced: revoke it, undo it. */
-	if (dc_entry_is_real(entry) && !had_assoc) {
-		if (!dc_entry_is_zapped(entry)) {
-			dc__entry_revoke(m, first, entry);
-			dc__entry_put_refs(m, entry);
-		}
-		dc__entry_disassociate(m, first, entry);
-	}
-	if (!had_assoc) {
-		for (uint64_t t = 0; t < size; t += fpages) {
-			struct dc_folio *f = dc_folio_lookup(r, pgoff + t);
-
-			if (cow)
-				dc_folio_share_get(f);
-			else
-				dc_folio_set_owner(f, dc__owner_word(m, first + t));
-		}
-	}
-	ne = DC_ENTRY_VALID | DC_ENTRY_LOCKED | order_bits(order) |
+	ne = DC_ENTRY_VALID | DC_ENTRY_LOCKED | order_bits(h->order) |
 	     (pgoff << DC_ENTRY_PGOFF_SHIFT);
 	dc_index_lock(m->ix);
-	dc__entry_store(m, first, ne);
+	dc__entry_store(m, h->index, ne);
 	if (flags & DC_INSERT_DIRTY)
-		dc_index_set_mark_locked(m->ix, first, DC_MARK_DIRTY);
+		dc_index_set_mark_locked(m->ix, h->index, DC_MARK_DIRTY);
 	dc_index_unlock(m->ix);
-	if (dc_entry_is_zero(entry)) /* clients still map the zero page */
-		dc__entry_revoke(m, first, entry);
-	return ne;
+	h->entry = ne;
+	if (dc_entry_is_zero(old)) /* clients still map the zero page */
+		dc__entry_revoke(m, h->index, old);
+	return 0;
 }
 
-DC_API void dc_mapping_unlock(struct dc_mapping *m, uint64_t index, dc_entry_t entry)
+DC_API int dc_mapping_unlock(struct dc_entry_handle *h)
 {
-	uint64_t first = index & ~(entry_pages(entry) - 1);
-	dc_entry_t cur;
+	struct dc_mapping *m;
 
+	if (!h || !h->mapping || h->held != HANDLE_HELD)
+		return handle_invalid(h, "unlock");
+	m = h->mapping;
 	dc_index_lock(m->ix);
-	cur = dc_index_load(m->ix, first);
-	if (!cur || !dc_entry_is_locked(cur)) {
+	if (!handle_matches(h)) {
 		dc_index_unlock(m->ix);
-		dc__fail(-EINVAL, "unlock: entry at %llu is not locked", (unsigned long long)first);
-		return;
+		return handle_invalid(h, "unlock");
 	}
-	dc__entry_store(m, first, cur & ~DC_ENTRY_LOCKED);
+	h->entry &= ~DC_ENTRY_LOCKED;
+	dc__entry_store(m, h->index, h->entry);
 	dc_index_unlock(m->ix);
-	dc__entry_wake(m, first, DC__WAKE_NEXT);
+	dc__entry_wake(m, h->index, DC__WAKE_NEXT);
+	h->held = 0; /* the rest says what it was */
+	return 0;
 }
 
 /* ---- the pin fast path --------------------------------------------------------- */
@@ -502,9 +619,9 @@ DC_API int dc_mapping_get_folio(struct dc_mapping *m, uint64_t index, bool pin,
 
 	dc__rcu_read_lock();
 	e = dc_index_load(m->ix, index);
-	if (unlikely(!dc_entry_is_real(e) || dc_entry_is_zapped(e)))
+	if (unlikely(!dc_entry_is_live(e)))
 		goto refault;
-	mask = entry_pages(e) - 1;
+	mask = dc__entry_pages(e) - 1;
 	f = dc_folio_lookup(m->region, dc_entry_pgoff(e) + (index & mask));
 	if (unlikely(!f))
 		goto refault;
@@ -526,7 +643,33 @@ DC_API int dc_mapping_get_folio(struct dc_mapping *m, uint64_t index, bool pin,
 	return 0;
 refault:
 	dc__rcu_read_unlock();
-	return -EAGAIN;
+	return dc__fail_str(-EAGAIN, "get_folio: nothing is mapped there now (fault it in)");
+}
+
+DC_API int dc_mapping_get_folios(struct dc_mapping *m, uint64_t index, uint64_t nr, bool pin,
+				 struct dc_folio **out)
+{
+	uint64_t i;
+
+	if (!out || !nr || index > DC_MAPPING_INDEX_MAX || nr > DC_MAPPING_INDEX_MAX + 1 - index ||
+	    nr > INT32_MAX)
+		return dc__fail(-EINVAL, "get_folios: range [%llu, +%llu) is empty, too long or "
+				"beyond the index limit, or out is NULL",
+				(unsigned long long)index, (unsigned long long)nr);
+	for (i = 0; i < nr; i++)
+		if (dc_mapping_get_folio(m, index + i, pin, &out[i]))
+			break;
+	return (int)i;
+}
+
+DC_API void dc_mapping_put_folios(struct dc_folio **fs, uint64_t n, bool pin)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		if (pin)
+			dc_folio_unpin(fs[i]);
+		else
+			dc_folio_put(fs[i]);
+	}
 }
 
 /* ---- lock an entry from a folio (memory failure) ------------------------------ */
@@ -537,20 +680,28 @@ static void mapping_unuse(struct dc_mapping *m)
 		dc_wake_var(&m->users);
 }
 
-DC_API int dc_mapping_lock_folio(struct dc_folio *f, struct dc_entry_lock *lk)
+DC_API int dc_mapping_lock_folio(struct dc_folio *f, const struct dc_wait_opts *opts,
+				 struct dc_entry_handle *h)
 {
-	struct dc_region *r = dc_folio_region(f);
-	uint64_t fpg = dc_folio_pgoff(f);
+	struct dc_region *r;
+	uint64_t fpg;
 
+	if (!f || !h)
+		return dc__fail(-EINVAL, "lock_folio: NULL folio or handle");
+	handle_clear(h);
+	r = dc_folio_region(f);
+	fpg = dc_folio_pgoff(f);
 	for (;;) {
-		uint64_t owner = dc_folio_owner(f), index, first;
+		uint64_t w = dc__folio_owner_word(f), owner, index, first = 0;
 		struct dc_mapping *m;
-		dc_entry_t e;
+		dc_entry_t e = 0;
 		int ret = 0;
 
-		if (dc_folio_shares(f))
-			return dc__fail(-EBUSY, "lock_folio: page %llu is shared by %u files",
-					(unsigned long long)fpg, dc_folio_shares(f));
+		if (dc__own_shared(w))
+			return dc__fail(-EBUSY, "lock_folio: page %llu is shared by %llu files",
+					(unsigned long long)fpg,
+					(unsigned long long)dc__own_sharers(w));
+		owner = w & DC__OWN_VALUE;
 		if (!owner)
 			return dc__fail(-ENOENT, "lock_folio: page %llu has no owner",
 					(unsigned long long)fpg);
@@ -570,36 +721,35 @@ DC_API int dc_mapping_lock_folio(struct dc_folio *f, struct dc_entry_lock *lk)
 		dc_index_lock(m->ix);
 		for (;;) {
 			e = dc_index_load_entry(m->ix, index, &first, NULL);
-			if (dc_folio_owner(f) != owner) {
+			if ((dc__folio_owner_word(f) & ~DC__OWN_MAPPED) != owner) {
 				ret = -EAGAIN; /* reassigned while we looked: start over */
 				break;
 			}
-			if (!dc_entry_is_real(e) || fpg < dc_entry_pgoff(e) ||
-			    fpg >= dc_entry_pgoff(e) + entry_pages(e)) {
+			if (!dc_entry_has_pages(e) || fpg < dc_entry_pgoff(e) ||
+			    fpg >= dc_entry_pgoff(e) + dc__entry_pages(e)) {
 				ret = dc__fail(-ENOENT, "lock_folio: page %llu: no entry maps it",
 					       (unsigned long long)fpg);
 				break;
 			}
 			if (!dc_entry_is_locked(e))
 				break;
-			dc__entry_wait(m, first); /* then revalidate everything */
+			ret = dc__entry_wait(m, first, opts); /* then revalidate everything */
+			if (ret) {
+				e = 0; /* the wait passed its wake-up on, if it had one */
+				ret = dc__fail(ret, "lock_folio: the entry at %llu stayed locked",
+					       (unsigned long long)first);
+				break;
+			}
 		}
 		if (!ret) {
 			dc__entry_store(m, first, e | DC_ENTRY_LOCKED);
-			lk->mapping = m;
-			lk->index = first;
-			lk->entry = e | DC_ENTRY_LOCKED;
+			handle_fill(h, m, first, e | DC_ENTRY_LOCKED);
 		}
 		dc_index_unlock(m->ix);
 		if (ret && e && !dc_entry_is_locked(e))
-			put_unlocked_entry(m, first, e);
+			dc__put_unlocked_entry(m, first, e);
 		mapping_unuse(m);
 		if (ret != -EAGAIN)
 			return ret;
 	}
-}
-
-DC_API void dc_mapping_unlock_folio(struct dc_entry_lock *lk)
-{
-	dc_mapping_unlock(lk->mapping, lk->index, lk->entry);
 }

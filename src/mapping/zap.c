@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * zap.c - taking entries away: zap, delete, truncate, truncate_final,
- * invalidate, and writeback; and the mapping's invariant check.
+ * zap.c - taking entries away: zap, break layouts, delete, truncate,
+ * truncate_final, invalidate, and writeback; and the mapping's invariant
+ * check.
  *
  * Zap works in batches of entries gathered in one walk, with no allocation:
  *   1. under the tree lock: wait for each entry to be unlocked, mark each
  *      live real entry ZAP (lockless pinners now fail, invariant 3);
  *   2. full fence (pairs with the pinner's "take ref, re-read entry");
- *   3. without the tree lock: ->revoke, then drop the mapping's references.
- * Then any folio of a zapped entry that is not idle is busy: a pin that
- * re-read the entry before step 1 holds it, and the caller waits for it.
+ *   3. without the tree lock: ->revoke, then uncount each folio mapped and
+ *      drop the mapping's references.
+ * Then any folio of a zapped entry that is busy (held beyond the live
+ * entries of the files sharing it) is held by a pin that re-read the entry
+ * before step 1, or a transient user, and the caller waits for it.
  * A fault may re-insert a zapped entry during step 3: it takes references
  * of its own, so the counts stay exact.  Zap and delete of one range are
  * serialised by the owner (its invalidate lock, as in the kernel); a delete
@@ -20,12 +23,7 @@
 #include <string.h>
 
 #define BATCH 64
-#define FINAL_WAIT_SLICE_NS 10000000ull /* 10 ms */
-
-static inline uint64_t entry_last(uint64_t first, dc_entry_t e)
-{
-	return first + (UINT64_C(1) << dc_entry_order(e)) - 1;
-}
+#define BREAK_WAIT_SLICE_NS 10000000ull /* 10 ms */
 
 /* Remember @f (busy, in the entry at @first) if it is the lowest so far. */
 static void note_busy(struct dc_folio *f, uint64_t first, struct dc_folio **busy,
@@ -46,39 +44,40 @@ static unsigned gather_batch(struct dc_mapping *m, uint64_t *next, uint64_t last
 {
 	unsigned n = dc_index_gather(m->ix, *next, last, it, max);
 
-	if (!n || entry_last(it[n - 1].first, it[n - 1].value) >= last)
+	if (!n || !dc__next_index(it[n - 1].first, it[n - 1].order, last, next))
 		*done = true;
-	else
-		*next = entry_last(it[n - 1].first, it[n - 1].value) + 1;
 	return n;
 }
 
 /*
  * gather_batch(), waiting for a locked entry first (the tree lock is dropped
  * and retaken meanwhile, so the batch is gathered again): every item
- * returned is unlocked.
+ * returned is unlocked.  Return: the count, or -ETIMEDOUT / -EINTR.
  */
-static unsigned gather_unlocked(struct dc_mapping *m, uint64_t *next, uint64_t last,
-				struct dc_index_item *it, unsigned max, bool *done)
+static int gather_unlocked(struct dc_mapping *m, uint64_t *next, uint64_t last,
+			   struct dc_index_item *it, unsigned max, bool *done,
+			   const struct dc_wait_opts *opts)
 {
 	uint64_t at = *next;
 	unsigned n;
 
 again:
 	*next = at;
+	*done = false;
 	n = gather_batch(m, next, last, it, max, done);
 	for (unsigned k = 0; k < n; k++) {
 		if (dc_entry_is_locked(it[k].value)) {
 			uint64_t f;
-			dc_entry_t e = dc__get_unlocked_entry(m, it[k].first, &f);
+			dc_entry_t e;
+			int ret = dc__get_unlocked_entry(m, it[k].first, opts, &e, &f);
 
-			if (e) /* we will not lock it: pass the wake-up on */
-				dc__entry_wake(m, f, DC__WAKE_NEXT);
-			*done = false;
+			if (ret)
+				return ret;
+			dc__put_unlocked_entry(m, f, e); /* we will not lock it */
 			goto again;
 		}
 	}
-	return n;
+	return (int)n;
 }
 
 /*
@@ -88,50 +87,62 @@ again:
 static void zap_put_refs(struct dc_mapping *m, const struct dc_index_item *z, unsigned n,
 			 struct dc_folio **b, uint64_t *b_at)
 {
-	struct dc_folio *fs[BATCH], *f;
+	struct dc_folio *fs[BATCH], *held[BATCH], *f;
 	uint64_t at[BATCH];
-	unsigned nf = 0;
+	unsigned nf = 0, nh;
 
 	for (unsigned k = 0; k < n; k++) {
 		dc_entry_t e = z[k].value & ~DC_ENTRY_ZAP;
 
 		if (dc_entry_order(e) == m->region->order &&
 		    (f = dc__folio_lookup(m->region, dc_entry_pgoff(e)))) {
+			dc__folio_unmap(f, dc__owner_word(m, z[k].first));
 			at[nf] = z[k].first;
 			fs[nf++] = f;
 		} else {
-			note_busy(dc__entry_put_refs(m, e), z[k].first, b, b_at);
+			note_busy(dc__entry_unmap_put(m, z[k].first, e), z[k].first, b, b_at);
 		}
 	}
-	if (nf && (f = dc__folios_put(m->region, fs, nf))) {
-		unsigned k = 0;
-
-		while (fs[k] != f)
-			k++;
-		note_busy(f, at[k], b, b_at);
+	if (!nf)
+		return;
+	nh = dc__folios_put(m->region, fs, nf, held);
+	/* The mapping holds its region: its metadata stays while we read it. */
+	for (unsigned k = 0, h = 0; h < nh; k++) {
+		if (fs[k] != held[h])
+			continue;
+		if (dc__folio_busy(held[h])) {
+			note_busy(held[h], at[k], b, b_at);
+			break;
+		}
+		h++;
 	}
 }
 
-DC_API int dc_mapping_zap(struct dc_mapping *m, uint64_t first, uint64_t last,
-			  struct dc_folio **busy)
+/* Zap [first, last]; the first busy folio and the index of its entry. */
+static int zap_range(struct dc_mapping *m, uint64_t first, uint64_t last,
+		     const struct dc_wait_opts *opts, struct dc_folio **busy, uint64_t *busy_at)
 {
 	struct dc_index_item it[BATCH], z[BATCH];
 	struct dc_folio *b = NULL;
 	uint64_t b_at = 0, next = first;
-	int total = 0, ret = dc__check_range(first, &last);
+	int total = 0, ret = 0;
 	bool done = false;
 
-	if (ret)
-		return ret;
 	while (!done) {
-		unsigned n, nz = 0;
+		unsigned nz = 0;
+		int n;
 
 		dc_index_lock(m->ix);
-		n = gather_unlocked(m, &next, last, it, BATCH, &done);
-		for (unsigned k = 0; k < n; k++) {
+		n = gather_unlocked(m, &next, last, it, BATCH, &done, opts);
+		if (n < 0) {
+			dc_index_unlock(m->ix);
+			ret = n;
+			break;
+		}
+		for (int k = 0; k < n; k++) {
 			dc_entry_t e = it[k].value;
 
-			if (!dc_entry_is_real(e))
+			if (!dc_entry_has_pages(e))
 				continue;
 			if (dc_entry_is_zapped(e)) { /* zapped earlier: maybe still pinned */
 				note_busy(dc__entry_busy_folio(m, e), it[k].first, &b, &b_at);
@@ -153,16 +164,93 @@ DC_API int dc_mapping_zap(struct dc_mapping *m, uint64_t first, uint64_t last,
 	}
 	if (busy)
 		*busy = b;
-	return total;
+	if (busy_at)
+		*busy_at = b_at;
+	return ret ? ret : total;
+}
+
+DC_API int dc_mapping_zap(struct dc_mapping *m, uint64_t first, uint64_t last,
+			  const struct dc_wait_opts *opts, struct dc_folio **busy)
+{
+	int ret = dc__check_range(first, &last);
+
+	if (busy)
+		*busy = NULL;
+	if (ret)
+		return ret;
+	return zap_range(m, first, last, opts, busy, NULL);
+}
+
+/* The file page index inside the entry at @at that @f backs (for reports). */
+static uint64_t busy_index(struct dc_mapping *m, uint64_t at, struct dc_folio *f)
+{
+	dc_entry_t e = dc_index_load(m->ix, at);
+
+	if (!dc_entry_has_pages(e) || dc_folio_pgoff(f) < dc_entry_pgoff(e))
+		return at;
+	return at + (dc_folio_pgoff(f) - dc_entry_pgoff(e));
 }
 
 /*
- * Whether entry @e (unlocked) may be deleted now: ZERO/EMPTY always; a real
- * entry when zapped and all its folios idle.
+ * The break-layouts loop, shared by dc_mapping_break_layouts() and
+ * dc_mapping_truncate_final(): zap, and while a folio is busy wait for it
+ * in slices (a fault may map it again: only the next zap makes it go),
+ * calling the owner's callbacks around each sleep.
+ */
+static int break_layouts(struct dc_mapping *m, uint64_t first, uint64_t last,
+			 const struct dc_wait_opts *opts, const struct dc_break_report *report)
+{
+	struct dc_folio *reported = NULL;
+	int waits = 0;
+
+	for (;;) {
+		struct dc_wait_opts w = opts ? *opts : (struct dc_wait_opts){ 0 };
+		struct dc_folio *busy;
+		uint64_t at, slice;
+		int ret = zap_range(m, first, last, opts, &busy, &at);
+
+		if (ret < 0)
+			return ret;
+		if (!busy)
+			return waits;
+		if (busy != reported) {
+			waits++;
+			reported = busy;
+			if (report && report->waiting)
+				report->waiting(m, busy_index(m, at, busy), busy, report->arg);
+		}
+		slice = dc_now_ns() + BREAK_WAIT_SLICE_NS;
+		if (!w.deadline_ns || w.deadline_ns > slice)
+			w.deadline_ns = slice;
+		ret = dc__folio_wait_unbusy(busy, &w);
+		if (ret == -ETIMEDOUT && w.deadline_ns == slice &&
+		    (!opts || !opts->deadline_ns || dc_now_ns() < opts->deadline_ns))
+			continue; /* a slice: zap again */
+		if (ret)
+			return dc__fail(ret, "break layouts: device page %llu at index %llu is "
+					"still pinned", (unsigned long long)dc_folio_pgoff(busy),
+					(unsigned long long)busy_index(m, at, busy));
+	}
+}
+
+DC_API int dc_mapping_break_layouts(struct dc_mapping *m, uint64_t first, uint64_t last,
+				    const struct dc_wait_opts *opts,
+				    const struct dc_break_report *report)
+{
+	int ret = dc__check_range(first, &last);
+
+	if (ret)
+		return ret;
+	return break_layouts(m, first, last, opts, report);
+}
+
+/*
+ * Whether entry @e (unlocked) may be deleted now: ZERO/EMPTY always; one
+ * with pages when zapped and none of its folios busy.
  */
 static bool deletable(struct dc_mapping *m, dc_entry_t e)
 {
-	if (!dc_entry_is_real(e))
+	if (!dc_entry_has_pages(e))
 		return true;
 	return dc_entry_is_zapped(e) && !dc__entry_busy_folio(m, e);
 }
@@ -170,8 +258,8 @@ static bool deletable(struct dc_mapping *m, dc_entry_t e)
 /* Remove unlocked entry @e at @first.  Tree lock held. */
 static void remove_entry(struct dc_mapping *m, uint64_t first, dc_entry_t e)
 {
-	if (dc_entry_is_real(e))
-		dc__entry_disassociate(m, first, e);
+	if (dc_entry_has_pages(e))
+		dc__entry_disassoc(m, first, e);
 	dc_index_erase_locked(m->ix, first);
 	dc__entry_wake(m, first, DC__WAKE_ALL);
 }
@@ -183,13 +271,22 @@ static void violation(struct dc_mapping *m, uint64_t first, dc_entry_t e)
 		 (unsigned long long)first, dc_entry_is_zapped(e) ? "zapped but busy" : "live");
 }
 
-DC_API int dc_mapping_delete(struct dc_mapping *m, uint64_t index)
+DC_API int dc_mapping_delete(struct dc_mapping *m, uint64_t index,
+			     const struct dc_wait_opts *opts)
 {
 	uint64_t first;
 	dc_entry_t e;
+	int ret;
 
+	if (index > DC_MAPPING_INDEX_MAX)
+		return dc__fail(-EINVAL, "delete: index %llu beyond 2^40",
+				(unsigned long long)index);
 	dc_index_lock(m->ix);
-	e = dc__get_unlocked_entry(m, index, &first);
+	ret = dc__get_unlocked_entry(m, index, opts, &e, &first);
+	if (ret) {
+		dc_index_unlock(m->ix);
+		return ret;
+	}
 	if (!e) {
 		dc_index_unlock(m->ix);
 		return dc__fail(-ENOENT, "delete: no entry at %llu", (unsigned long long)index);
@@ -212,19 +309,25 @@ DC_API int dc_mapping_delete(struct dc_mapping *m, uint64_t index)
  * it, whole); -EBUSY if anything stayed.  A batch in which every entry can
  * go is erased with one range erase.
  */
-static int truncate_range(struct dc_mapping *m, uint64_t first, uint64_t last, bool count)
+static int truncate_range(struct dc_mapping *m, uint64_t first, uint64_t last, bool count,
+			  const struct dc_wait_opts *opts)
 {
 	struct dc_index_item it[BATCH];
 	uint64_t next = first;
 	bool stayed = false, done = false;
 
 	while (!done) {
-		unsigned n, nz = 0, ndel = 0;
+		unsigned nz = 0, ndel = 0;
 		struct dc_index_item zero[BATCH];
+		int n;
 
 		dc_index_lock(m->ix);
-		n = gather_unlocked(m, &next, last, it, BATCH, &done);
-		for (unsigned k = 0; k < n; k++) {
+		n = gather_unlocked(m, &next, last, it, BATCH, &done, opts);
+		if (n < 0) {
+			dc_index_unlock(m->ix);
+			return n;
+		}
+		for (int k = 0; k < n; k++) {
 			dc_entry_t e = it[k].value;
 
 			if (!deletable(m, e)) {
@@ -235,18 +338,18 @@ static int truncate_range(struct dc_mapping *m, uint64_t first, uint64_t last, b
 				continue;
 			}
 			ndel++;
-			if (dc_entry_is_real(e))
-				dc__entry_disassociate(m, it[k].first, e);
+			if (dc_entry_has_pages(e))
+				dc__entry_disassoc(m, it[k].first, e);
 			else if (dc_entry_is_zero(e))
 				zero[nz++] = it[k];
 		}
-		if (ndel && ndel == n)
+		if (ndel && ndel == (unsigned)n)
 			dc_index_erase_range_locked(m->ix, it[0].first,
-					       entry_last(it[n - 1].first, it[n - 1].value));
-		for (unsigned k = 0; k < n; k++) {
+						    dc__entry_last(it[n - 1].first, it[n - 1].value));
+		for (int k = 0; k < n; k++) {
 			if (!it[k].value)
 				continue;
-			if (ndel != n)
+			if (ndel != (unsigned)n)
 				dc_index_erase_locked(m->ix, it[k].first);
 			dc__entry_wake(m, it[k].first, DC__WAKE_ALL);
 		}
@@ -257,50 +360,40 @@ static int truncate_range(struct dc_mapping *m, uint64_t first, uint64_t last, b
 	return stayed ? -EBUSY : 0;
 }
 
-DC_API int dc_mapping_truncate(struct dc_mapping *m, uint64_t first, uint64_t last)
+DC_API int dc_mapping_truncate(struct dc_mapping *m, uint64_t first, uint64_t last,
+			       const struct dc_wait_opts *opts)
 {
 	int ret = dc__check_range(first, &last);
 
 	if (ret)
 		return ret;
-	ret = truncate_range(m, first, last, true);
-	return ret ? dc__fail(ret, "truncate [%llu, %llu]: live or busy entries stayed",
-			      (unsigned long long)first, (unsigned long long)last) : 0;
+	ret = truncate_range(m, first, last, true, opts);
+	if (ret == -EBUSY)
+		return dc__fail(ret, "truncate [%llu, %llu]: live or busy entries stayed",
+				(unsigned long long)first, (unsigned long long)last);
+	return ret;
 }
 
 DC_API int dc_mapping_truncate_final(struct dc_mapping *m, const struct dc_wait_opts *opts)
 {
 	atomic_store(&m->exiting, 1);
 	for (;;) {
-		struct dc_folio *busy;
-		int ret = dc_mapping_zap(m, 0, DC_MAPPING_INDEX_MAX, &busy);
+		int ret = break_layouts(m, 0, DC_MAPPING_INDEX_MAX, opts, NULL);
 
 		if (ret < 0)
 			return ret;
-		if (busy) {
-			/*
-			 * A pin outlives the mapping's references: wait (patch 05).
-			 * In slices: a fault that grabbed before we marked the
-			 * mapping exiting may map the folio again, and then only
-			 * the next zap makes it idle.
-			 */
-			struct dc_wait_opts w = { .cancel = opts ? opts->cancel : NULL };
-			uint64_t slice = dc_now_ns() + FINAL_WAIT_SLICE_NS;
-
-			w.deadline_ns = opts && opts->deadline_ns && opts->deadline_ns < slice
-						? opts->deadline_ns : slice;
-			ret = dc_folio_wait_idle(busy, 0, &w);
-			if (ret == -ETIMEDOUT && w.deadline_ns == slice)
-				continue;
-			if (ret)
-				return dc__fail(ret, "truncate_final: page %llu is still pinned",
-						(unsigned long long)dc_folio_pgoff(busy));
-			continue;
-		}
 		/* Not counted as violations: a fault that grabbed before exiting
 		 * may insert after the zap; the next round zaps it. */
-		if (!truncate_range(m, 0, DC_MAPPING_INDEX_MAX, false) && !dc_index_count(m->ix))
+		ret = truncate_range(m, 0, DC_MAPPING_INDEX_MAX, false, opts);
+		if (ret && ret != -EBUSY)
+			return ret;
+		if (!ret && !dc_index_count(m->ix))
 			return 0;
+		if (opts && opts->cancel && dc_cancel_fired(opts->cancel))
+			return dc__fail(-EINTR, "truncate_final: cancelled");
+		if (opts && opts->deadline_ns && dc_now_ns() >= opts->deadline_ns)
+			return dc__fail(-ETIMEDOUT, "truncate_final: deadline passed with %llu "
+					"entries left", (unsigned long long)dc_index_count(m->ix));
 	}
 }
 
@@ -324,7 +417,7 @@ DC_API int dc_mapping_invalidate(struct dc_mapping *m, uint64_t first, uint64_t 
 
 			if (dc_entry_is_locked(e))
 				continue; /* busy: stays, no wait */
-			if (!dc_entry_is_real(e) || dc_entry_is_zapped(e)) {
+			if (!dc_entry_is_live(e)) {
 				if (deletable(m, e)) {
 					remove_entry(m, f, e);
 					dropped++;
@@ -346,7 +439,7 @@ DC_API int dc_mapping_invalidate(struct dc_mapping *m, uint64_t first, uint64_t 
 		atomic_thread_fence(memory_order_seq_cst);
 		for (unsigned k = 0; k < nz; k++) {
 			dc__entry_revoke(m, z[k].first, z[k].value);
-			dc__entry_put_refs(m, z[k].value);
+			dc__entry_unmap_put(m, z[k].first, z[k].value);
 		}
 		dc_index_lock(m->ix);
 		for (unsigned k = 0; k < nz; k++) {
@@ -369,25 +462,30 @@ DC_API int dc_mapping_invalidate(struct dc_mapping *m, uint64_t first, uint64_t 
  * Write back the TOWRITE-tagged entry at @f (order @o): lock it, mkclean,
  * flush, clear DIRTY, unlock.  Return: 1 written; 0 if the entry changed
  * or vanished since it was found (or maps nothing: its marks are cleared);
- * a negative errno from the flush (DIRTY kept, TOWRITE set again).
+ * a negative errno from the flush (DIRTY kept, TOWRITE set again) or the
+ * wait.
  */
-static int writeback_one(struct dc_mapping *m, uint64_t f, unsigned o)
+static int writeback_one(struct dc_mapping *m, uint64_t f, unsigned o,
+			 const struct dc_wait_opts *opts)
 {
 	uint64_t ef;
 	dc_entry_t e;
 	int ret;
 
 	dc_index_lock(m->ix);
-	e = dc__get_unlocked_entry(m, f, &ef);
+	ret = dc__get_unlocked_entry(m, f, opts, &e, &ef);
+	if (ret) {
+		dc_index_unlock(m->ix);
+		return ret;
+	}
 	if (!e || ef != f || !dc_index_get_mark(m->ix, f, DC_MARK_TOWRITE) ||
-	    !dc_entry_is_real(e)) {
-		if (e && ef == f && !dc_entry_is_real(e)) { /* a hole has nothing to write */
+	    !dc_entry_has_pages(e)) {
+		if (e && ef == f && !dc_entry_has_pages(e)) { /* a hole has nothing to write */
 			dc_index_clear_mark_locked(m->ix, f, DC_MARK_TOWRITE);
 			dc_index_clear_mark_locked(m->ix, f, DC_MARK_DIRTY);
 		}
 		dc_index_unlock(m->ix);
-		if (e) /* we will not lock it: pass the wake-up on */
-			dc__entry_wake(m, ef, DC__WAKE_NEXT);
+		dc__put_unlocked_entry(m, ef, e); /* we will not lock it */
 		return 0;
 	}
 	dc_index_clear_mark_locked(m->ix, f, DC_MARK_TOWRITE);
@@ -409,7 +507,8 @@ static int writeback_one(struct dc_mapping *m, uint64_t f, unsigned o)
 	return ret ? ret : 1;
 }
 
-DC_API int dc_mapping_writeback(struct dc_mapping *m, uint64_t first, uint64_t last)
+DC_API int dc_mapping_writeback(struct dc_mapping *m, uint64_t first, uint64_t last,
+				const struct dc_wait_opts *opts)
 {
 	uint64_t i, f;
 	unsigned o;
@@ -421,25 +520,65 @@ DC_API int dc_mapping_writeback(struct dc_mapping *m, uint64_t first, uint64_t l
 	dc_index_lock(m->ix);
 	for (i = first; dc_index_find_marked(m->ix, i, last, DC_MARK_DIRTY, &f, &o);) {
 		dc_index_set_mark_locked(m->ix, f, DC_MARK_TOWRITE);
-		if (f + (UINT64_C(1) << o) - 1 >= last)
+		if (!dc__next_index(f, o, last, &i))
 			break;
-		i = f + (UINT64_C(1) << o);
 	}
 	dc_index_unlock(m->ix);
 
 	/* 2. Write each tagged entry under its entry lock. */
 	for (i = first; dc_index_find_marked(m->ix, i, last, DC_MARK_TOWRITE, &f, &o);) {
-		ret = writeback_one(m, f, o);
+		ret = writeback_one(m, f, o, opts);
 		if (ret < 0)
 			return ret;
 		if (ret == 0)
 			continue; /* the entry changed meanwhile: look again from i */
 		done++;
-		if (f + (UINT64_C(1) << o) - 1 >= last)
+		if (!dc__next_index(f, o, last, &i))
 			break;
-		i = f + (UINT64_C(1) << o);
 	}
 	return done;
+}
+
+/* What is wrong with entry @e at @f (order @o), or NULL. */
+static const char *check_entry(struct dc_mapping *m, uint64_t f, unsigned o, dc_entry_t e)
+{
+	struct dc_region *r = m->region;
+
+	if (dc_entry_is_locked(e))
+		return "entry left locked";
+	if (o != dc_entry_order(e))
+		return "index order differs from the entry's";
+	if (!dc_entry_has_pages(e))
+		return NULL;
+	for (uint64_t pg = dc_entry_pgoff(e); pg < dc_entry_pgoff(e) + (1ull << o);
+	     pg += 1ull << r->order) {
+		struct dc_folio *fo = dc_folio_lookup(r, pg);
+		uint64_t want = dc__owner_word(m, f + (pg - dc_entry_pgoff(e)));
+		bool live = !dc_entry_is_zapped(e);
+		uint64_t w;
+
+		if (!fo)
+			return "folio of a real entry was never requested";
+		w = dc__folio_owner_word(fo);
+		if (live && dc_folio_idle(fo))
+			return "live entry's folio is idle (reference missing)";
+		if (dc__own_shared(w)) {
+			if (live && !dc__own_live(w))
+				return "live entry's shared folio is not counted mapped";
+			if (dc__own_sharers(w) < dc__own_live(w))
+				return "shared folio has more live sharers than sharers";
+		} else if ((w & ~DC__OWN_MAPPED) != want) {
+			return "folio not associated with (mapping, index)";
+		} else if (live != !!(w & DC__OWN_MAPPED)) {
+			return live ? "live entry's folio not counted mapped"
+				    : "zapped entry's folio still counted mapped";
+		}
+		if (dc__folio_refs(fo) < dc__own_mapped(w))
+			return "folio has fewer references than live entries";
+		if (dc_folio_poisoned(fo) && live)
+			return "poisoned folio still mapped";
+	}
+	return NULL;
 }
 
 DC_API bool dc_mapping_check(struct dc_mapping *m)
@@ -450,39 +589,16 @@ DC_API bool dc_mapping_check(struct dc_mapping *m)
 	bool ok = dc_index_check(m->ix);
 
 	while (ok && (e = dc_index_find(m->ix, i, DC_MAPPING_INDEX_MAX, &f, &o))) {
-		const char *why = NULL;
+		const char *why = check_entry(m, f, o, e);
 
-		if (dc_entry_is_locked(e))
-			why = "entry left locked";
-		else if (o != dc_entry_order(e))
-			why = "index order differs from the entry's";
-		else if (dc_entry_is_real(e)) {
-			struct dc_region *r = m->region;
-
-			for (uint64_t pg = dc_entry_pgoff(e); !why && pg < dc_entry_pgoff(e) + (1ull << o);
-			     pg += 1ull << r->order) {
-				struct dc_folio *fo = dc_folio_lookup(r, pg);
-				uint64_t want = dc__owner_word(m, f + (pg - dc_entry_pgoff(e)));
-
-				if (!fo)
-					why = "folio of a real entry was never requested";
-				else if (!dc_entry_is_zapped(e) && dc_folio_idle(fo))
-					why = "live entry's folio is idle (reference missing)";
-				else if (!dc_folio_shares(fo) && dc_folio_owner(fo) != want)
-					why = "folio not associated with (mapping, index)";
-				else if (dc_folio_poisoned(fo) && !dc_entry_is_zapped(e))
-					why = "poisoned folio still mapped";
-			}
-		}
 		if (why) {
 			fprintf(stderr, "dc_mapping_check: mapping %u index %llu entry %#llx "
 				"(order %u): %s\n", m->id, (unsigned long long)f,
 				(unsigned long long)e, o, why);
 			ok = false;
 		}
-		if (f + (1ull << o) - 1 >= DC_MAPPING_INDEX_MAX)
+		if (!dc__next_index(f, o, DC_MAPPING_INDEX_MAX, &i))
 			break;
-		i = f + (1ull << o);
 	}
 	return ok;
 }

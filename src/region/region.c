@@ -127,6 +127,11 @@ DC_API int dc_region_claim(struct dc_region *r, void *holder, const struct dc_ho
 	return 0;
 }
 
+static bool claim_unused(void *arg)
+{
+	return atomic_load(&((struct dc__claim *)arg)->users) == 0;
+}
+
 DC_API int dc_region_release(struct dc_region *r, void *holder)
 {
 	struct dc__claim *c;
@@ -142,7 +147,8 @@ DC_API int dc_region_release(struct dc_region *r, void *holder)
 	while (r->notifying == c) /* a notify_failure of this claim is running */
 		pthread_cond_wait(&r->claim_cond, &r->claim_lock);
 	pthread_mutex_unlock(&r->claim_lock);
-	dc__synchronize_rcu(); /* no page_free of this claim is running */
+	dc__synchronize_rcu(); /* every last put that found c counted itself */
+	dc_wait_var(&c->users, claim_unused, c, NULL); /* no page_free of c runs */
 	free(c);
 	return 0;
 }
@@ -196,10 +202,22 @@ static uint64_t region_outstanding(void *arg)
 	return dc_liveref_count(&((struct dc_region *)arg)->live);
 }
 
+static bool region_unmapped(void *arg)
+{
+	return atomic_load(&((struct dc_region *)arg)->nmappings) == 0;
+}
+
+static uint64_t region_mappings(void *arg)
+{
+	return atomic_load(&((struct dc_region *)arg)->nmappings);
+}
+
 DC_API int dc_region_remove(struct dc_region *r, const struct dc_drain_opts *opts)
 {
 	int ret;
 
+	if (atomic_exchange(&r->removing, 1))
+		return dc__fail(-EBUSY, "remove %s: another thread is removing it", r->spec);
 	if (!atomic_exchange(&r->dead, 1)) {
 		/* Nobody who saw the region alive is between lookup and insert. */
 		dc__synchronize_rcu();
@@ -211,12 +229,50 @@ DC_API int dc_region_remove(struct dc_region *r, const struct dc_drain_opts *opt
 		dc__region_notify(r, 0, r->npages, DC_MF_PRE_REMOVE);
 	}
 	ret = dc__drain_wait(&r->live.count, region_drained, r, region_outstanding, opts);
-	if (ret)
-		return dc__fail(ret, "remove %s: folio references still held: %llu", r->spec,
-				(unsigned long long)dc_liveref_count(&r->live));
+	if (ret) {
+		ret = dc__fail(ret, "remove %s: folio references still held: %llu", r->spec,
+			       (unsigned long long)dc_liveref_count(&r->live));
+		goto out;
+	}
+	/* Mappings hold the region: their calls read its metadata. */
+	ret = dc__drain_wait(&r->nmappings, region_unmapped, r, region_mappings, opts);
+	if (ret) {
+		ret = dc__fail(ret, "remove %s: %llu mappings still exist (destroy them: "
+			       "truncate_final, then dc_mapping_destroy)", r->spec,
+			       (unsigned long long)atomic_load(&r->nmappings));
+		goto out;
+	}
+	/*
+	 * A lockless pinner (dc_mapping_get_folio(), under RCU) may have loaded
+	 * a folio pointer just before the last entry went: it reads the folio
+	 * (and finds it idle) inside its read-side section.  Wait it out before
+	 * the metadata goes.
+	 */
+	dc__synchronize_rcu();
 	dc_liveref_exit(&r->live);
 	region_free(r);
 	return 0;
+out:
+	atomic_store(&r->removing, 0);
+	return ret;
+}
+
+/* The mapping layer: a mapping holds its region (removal waits for it). */
+int dc__region_hold(struct dc_region *r)
+{
+	atomic_fetch_add(&r->nmappings, 1);
+	if (!dc_region_alive(r)) {
+		dc__region_unhold(r);
+		return -ENXIO;
+	}
+	return 0;
+}
+
+void dc__region_unhold(struct dc_region *r)
+{
+	/* After the decrement @r may be freed at once: only its address is used. */
+	if (atomic_fetch_sub(&r->nmappings, 1) == 1)
+		dc__wake_var_after_rmw(&r->nmappings);
 }
 
 DC_API void *dc_region_addr(const struct dc_region *r, uint64_t pgoff)
@@ -313,26 +369,4 @@ DC_API int dc_region_flush(struct dc_region *r, uint64_t pgoff, uint64_t nr)
 	}
 	flush_fence();
 	return 0;
-}
-
-DC_API int dc_region_memory_failure(struct dc_region *r, uint64_t pgoff, uint64_t nr)
-{
-	int ret;
-
-	if (!nr || pgoff >= r->npages || nr > r->npages - pgoff)
-		return dc__fail(-EINVAL, "memory_failure [%llu, +%llu): outside %s",
-				(unsigned long long)pgoff, (unsigned long long)nr, r->spec);
-	if (r->meta) {
-		uint64_t fsz = UINT64_C(1) << r->order;
-
-		for (uint64_t i = pgoff & ~(fsz - 1); i < pgoff + nr; i += fsz) {
-			dc__region_touch(r, i >> r->order);
-			if (ld_relaxed(&r->meta[i >> r->order].rid) != r->id)
-				st_relaxed(&r->meta[i >> r->order].rid, r->id);
-			dc_folio_set_poison(&r->meta[i >> r->order]);
-		}
-	}
-	ret = dc__region_notify(r, pgoff, nr, DC_MF_POISON);
-	return ret == -EOPNOTSUPP ? dc__fail(ret, "memory_failure: region %s has no holder "
-					     "with notify_failure", r->spec) : ret;
 }

@@ -24,16 +24,24 @@
 #include <pthread.h>
 
 struct dc_folio {
-	_Atomic uint32_t ref;    /* 0 = idle; pins add DC_PIN_BIAS */
+	_Atomic uint32_t ref;    /* 0 = idle; pins add DC_PIN_BIAS; bit 31: waiters */
 	_Atomic uint16_t rid;    /* region id, set at the first request */
 	_Atomic uint16_t flags;  /* DC__FOLIO_* */
-	_Atomic uint64_t owner;  /* owner word, or share count when SHARED */
+	_Atomic uint64_t owner;  /* owner word (src/folio/folio_int.h) */
 };
 _Static_assert(sizeof(struct dc_folio) == 16, "folio record must stay 16 bytes");
 
 #define DC__FOLIO_POISON 0x1u
-#define DC__FOLIO_SHARED 0x2u
-#define DC__FOLIO_WAITERS 0x4u /* dc_folio_wait_idle() with max_refs > 0 */
+
+/*
+ * Bit 31 of the reference word: someone waits for the count to drop below a
+ * bound (dc_folio_wait_idle() with max_refs > 0, or a wait for "not busy").
+ * It lives in the count itself so that a put learns from its own
+ * read-modify-write whether to wake: a put never reads the folio after its
+ * decrement (which may let the region be removed and its metadata unmapped).
+ */
+#define DC__REF_WAITERS (1u << 31)
+#define DC__REF_MASK (DC__REF_WAITERS - 1)
 
 #define DC__SECTION_SHIFT 8 /* 256 records = one 4 KiB page of metadata */
 #define DC__MAX_REGIONS 65536u
@@ -41,6 +49,7 @@ _Static_assert(sizeof(struct dc_folio) == 16, "folio record must stay 16 bytes")
 struct dc__claim {
 	void *holder;
 	const struct dc_holder_ops *ops;
+	_Atomic uint64_t users;  /* page_free calls running (taken under RCU) */
 };
 
 struct dc_region {
@@ -66,6 +75,8 @@ struct dc_region {
 	pthread_cond_t claim_cond;
 	struct dc__claim *notifying;       /* claim whose notify runs */
 	bool pre_remove_sent;
+	_Atomic uint32_t removing;         /* a dc_region_remove() call is running */
+	_Atomic uint64_t nmappings;        /* mappings over the region (they hold it) */
 };
 
 /* Regions by id (folio -> region).  Entries stay valid until removal ends. */
@@ -98,27 +109,34 @@ static inline struct dc_folio *dc__folio_lookup(const struct dc_region *r, uint6
 	return ld_relaxed(&f->rid) ? f : NULL;
 }
 
-static inline bool dc__folio_idle(const struct dc_folio *f)
+static inline uint32_t dc__folio_refs(const struct dc_folio *f)
 {
-	return ld_acquire((_Atomic uint32_t *)&f->ref) == 0;
+	return ld_acquire((_Atomic uint32_t *)&f->ref) & DC__REF_MASK;
 }
 
-static inline uint32_t dc__folio_shares(const struct dc_folio *f)
+static inline bool dc__folio_idle(const struct dc_folio *f)
 {
-	if (!(ld_relaxed((_Atomic uint16_t *)&f->flags) & DC__FOLIO_SHARED))
-		return 0;
-	return (uint32_t)ld_relaxed((_Atomic uint64_t *)&f->owner);
+	return dc__folio_refs(f) == 0;
 }
 
 /*
  * folio.c: put one reference on each of @n folios of region @r, batching
- * the idle transitions (one RCU section and one liveness put per batch).
- * Return: the first folio someone else still holds, or NULL.
+ * the idle transitions (one claim look-up and one liveness put per batch).
+ * @held: if not NULL, receives the folios someone else still holds (not
+ * idle after this put), in order; room for @n.
+ * Return: the number of such folios.
  */
-struct dc_folio *dc__folios_put(struct dc_region *r, struct dc_folio *const *fs, unsigned n);
+unsigned dc__folios_put(struct dc_region *r, struct dc_folio *const *fs, unsigned n,
+			struct dc_folio **held);
 
 /* region.c: call the holder's notify_failure (not under any lock). */
 int dc__region_notify(struct dc_region *r, uint64_t pgoff, uint64_t nr, unsigned flags);
+/*
+ * region.c: a mapping holds its region: dc_region_remove() waits until
+ * every hold is given back.  Hold fails with -ENXIO once removal started.
+ */
+int dc__region_hold(struct dc_region *r);
+void dc__region_unhold(struct dc_region *r);
 /* region.c: mark the metadata section of folio @idx touched. */
 void dc__region_touch(struct dc_region *r, uint64_t idx);
 

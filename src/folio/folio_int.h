@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * folio_int.h - the owner word of a folio and its transitions, for the
+ * mapping layer (not installed; owners see read-only accessors).
+ *
+ * The owner word says which file entries use the folio.  It is one atomic
+ * 64-bit word, changed only by compare-and-swap, so that two files (with
+ * two different entry locks) can never both claim one block, nor lose a
+ * sharer:
+ *
+ *   0                       no owner
+ *   unshared  bit 63 = 0    bit 62 MAPPED: the owner's entry is live (holds
+ *                           a reference); bits 0..61: the owner value
+ *                           (the mapping layer packs mapping id and index)
+ *   shared    bit 63 = 1    copy-on-write sharing (reflink): bits 0..19 the
+ *                           number of live sharer entries (each holds a
+ *                           reference), bits 20..39 the number of sharers
+ *                           (live or zapped entries that name the block),
+ *                           bits 40..62 a generation bumped by every change
+ *
+ * "Mapped" counts (the kernel's mapcount) let the busy test be the kernel's
+ * refcount minus mapcount: a block is busy when something beyond the live
+ * entries of its files holds it (a pin, a transient reference).  Every
+ * entry takes its reference before it counts itself mapped and uncounts
+ * itself before it drops the reference, so refcount >= mapped always, and a
+ * snapshot of (owner, refcount, owner) with the owner unchanged (the
+ * generation rules out ABA for shared words; an unshared word only changes
+ * under its one entry's lock) never hides a pin.
+ */
+#ifndef DC_FOLIO_INT_H
+#define DC_FOLIO_INT_H
+
+#include "region/region_int.h"
+
+#define DC__OWN_SHARED (UINT64_C(1) << 63)
+#define DC__OWN_MAPPED (UINT64_C(1) << 62)
+#define DC__OWN_VALUE  (DC__OWN_MAPPED - 1)
+#define DC__SH_LIVE_BITS 20
+#define DC__SH_MAX ((UINT64_C(1) << DC__SH_LIVE_BITS) - 1) /* sharers per block */
+#define DC__SH_SHARERS_SHIFT DC__SH_LIVE_BITS
+#define DC__SH_GEN_SHIFT 40
+#define DC__SH_GEN_MASK (((UINT64_C(1) << 23) - 1) << DC__SH_GEN_SHIFT)
+
+static inline bool dc__own_shared(uint64_t w) { return w & DC__OWN_SHARED; }
+static inline uint64_t dc__own_live(uint64_t w) { return w & DC__SH_MAX; }
+static inline uint64_t dc__own_sharers(uint64_t w)
+{
+	return (w >> DC__SH_SHARERS_SHIFT) & DC__SH_MAX;
+}
+/* Live entries that hold a reference on the folio (mapcount). */
+static inline uint64_t dc__own_mapped(uint64_t w)
+{
+	if (dc__own_shared(w))
+		return dc__own_live(w);
+	return (w & DC__OWN_MAPPED) ? 1 : 0;
+}
+
+static inline uint64_t dc__folio_owner_word(const struct dc_folio *f)
+{
+	return atomic_load((_Atomic uint64_t *)&f->owner);
+}
+
+/*
+ * dc__folio_assoc() - a live entry of @owner (non-zero, <= DC__OWN_VALUE)
+ * starts to use @f; the caller holds the reference the entry will keep.
+ * !@cow: claim the folio: 0 -> owner|MAPPED (or owner -> owner|MAPPED);
+ * anything else is -EBUSY.  @cow: count one more live sharer (an unshared
+ * owner becomes the first sharer).
+ * Return: 0; -EBUSY; -EOVERFLOW (DC__SH_MAX sharers).
+ */
+int dc__folio_assoc(struct dc_folio *f, uint64_t owner, bool cow);
+
+/* Undo dc__folio_assoc() (the insert failed): the entry never was live. */
+void dc__folio_unassoc(struct dc_folio *f, uint64_t owner, bool cow);
+
+/*
+ * dc__folio_map() / dc__folio_unmap() - the entry that already names @f
+ * becomes live again (re-insert after zap; its reference taken first) or
+ * stops being live (zap; its reference is dropped after).  @owner is the
+ * entry's owner value, checked for unshared words.
+ * Return (map): 0; -EBUSY if @f is no longer associated with @owner.
+ */
+int dc__folio_map(struct dc_folio *f, uint64_t owner);
+void dc__folio_unmap(struct dc_folio *f, uint64_t owner);
+
+/* dc__folio_disassoc() - a zapped entry of @owner lets go of @f (delete). */
+void dc__folio_disassoc(struct dc_folio *f, uint64_t owner);
+
+/*
+ * dc__folio_busy() - something beyond the live entries of the folio's
+ * files holds it: refcount > mapped (see above).  Exact for an unshared
+ * folio whose entry is zapped: busy iff not idle.
+ */
+bool dc__folio_busy(const struct dc_folio *f);
+
+/*
+ * dc__folio_wait_unbusy() - sleep until !dc__folio_busy(@f), or @opts'
+ * deadline or cancel.  Return: 0, -ETIMEDOUT, -EINTR.
+ */
+int dc__folio_wait_unbusy(struct dc_folio *f, const struct dc_wait_opts *opts);
+
+/*
+ * dc__folio_take() - take one reference on the folio at @pg for an entry:
+ * tryget if in use, else request it (0 -> 1).  *@requested says which, for
+ * dc__folio_untake().
+ * Return: 0; -ENXIO (region dying); -EOVERFLOW; -EIO (poisoned).
+ */
+int dc__folio_take(struct dc_region *r, uint64_t pg, struct dc_folio **out, bool *requested);
+
+/*
+ * dc__folio_untake() - give back a reference taken by dc__folio_take() for
+ * an entry that never became live: a folio this call requested goes back to
+ * idle without ->page_free (the holder was never handed it), unless someone
+ * else took a reference meanwhile (then it is an ordinary put).
+ */
+void dc__folio_untake(struct dc_folio *f, bool requested);
+
+#endif
