@@ -17,7 +17,7 @@ DEPS_PKGS    := gcc make clang libclang-rt-14-dev liburcu-dev liburing-dev libju
 
 WARN         := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
                 -Wno-unused-parameter
-BASE_CFLAGS  := -std=gnu11 -g -fPIC -fvisibility=hidden -pthread $(WARN) \
+BASE_CFLAGS  := -std=gnu11 -g -fPIC -fvisibility=hidden -pthread $(WARN) $(EXTRA_CFLAGS) \
                 -Iinclude -Isrc -DDC_VERSION=\"$(VERSION)\" -D_GNU_SOURCE
 LIBS         := -lurcu-bp -lurcu-cds -lpthread
 BENCH_LIBS   := -luring -lJudy

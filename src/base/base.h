@@ -48,6 +48,26 @@ _Noreturn void dc__bug(const char *file, int line, const char *fmt, ...) DC_PRIN
 	} while (0)
 
 /*
+ * DC_REGRESS_BUG=N (a compile-time switch, never in a real build) brings
+ * back bug N of the foundation review, so that its regression test can be
+ * seen to fail: `make clean && make EXTRA_CFLAGS=-DDC_REGRESS_BUG=N ...`.
+ */
+#ifndef DC_REGRESS_BUG
+#define DC_REGRESS_BUG 0
+#endif
+
+/* Test hooks: a function pointer tests may set, compiled in test builds only. */
+#ifdef DC_FAULT_INJECT
+#define DC_TEST_HOOK(hook, arg)                       \
+	do {                                          \
+		if (unlikely(hook))                   \
+			hook(arg);                    \
+	} while (0)
+#else
+#define DC_TEST_HOOK(hook, arg) do { } while (0)
+#endif
+
+/*
  * Allocation that tests can make fail: dc__malloc/calloc/aligned return NULL
  * when the fault injector says so (DAXCORE_FAIL_ALLOC=N fails every Nth call,
  * or dc__fault_set() from a test).

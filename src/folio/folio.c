@@ -15,6 +15,7 @@
 #include "base/rcu.h"
 
 #include <daxcore/wait.h>
+#include <sched.h>
 
 static inline uint64_t folio_index(const struct dc_region *r, const struct dc_folio *f)
 {
@@ -25,6 +26,11 @@ DC_API struct dc_folio *dc_folio_lookup(struct dc_region *r, uint64_t pgoff)
 {
 	return dc__folio_lookup(r, pgoff);
 }
+
+#ifdef DC_FAULT_INJECT
+/* Tests: runs right after a put's decrement that was not the last. */
+void (*dc__test_put_hook)(struct dc_folio *f);
+#endif
 
 /* Wake waiters of a folio that just went idle (only its address is used). */
 static inline void folio_idle_wake(struct dc_folio *f)
@@ -92,9 +98,14 @@ static inline void folio_sub(struct dc_folio *f, uint32_t n)
 		if (unlikely(old & DC__REF_WAITERS)) /* still ours: we are the last */
 			atomic_fetch_and(&f->ref, DC__REF_MASK);
 		folio_last_put(f);
-	} else if (unlikely(old & DC__REF_WAITERS)) {
-		/* Someone waits for the count to drop below a bound (pins). */
-		dc__wake_var_after_rmw(f);
+	} else {
+		DC_TEST_HOOK(dc__test_put_hook, f);
+#if DC_REGRESS_BUG == 4 /* the old bug: read the folio after the decrement */
+		old = atomic_load(&f->ref);
+#endif
+		if (unlikely(old & DC__REF_WAITERS))
+			/* Someone waits for the count to drop below a bound (pins). */
+			dc__wake_var_after_rmw(f);
 	}
 }
 
@@ -251,7 +262,7 @@ DC_API int dc_folio_request(struct dc_region *r, uint64_t pgoff, uint64_t nr,
 	if (unlikely(ret)) {
 		/* All or nothing: the holder never hears of the ones given back. */
 		while (i-- > idx)
-			dc__folio_untake(&r->meta[i], true);
+			dc__folio_untake(&r->meta[i], DC_REGRESS_BUG != 12);
 		return ret;
 	}
 	if (first)
@@ -377,6 +388,13 @@ int dc__folio_assoc(struct dc_folio *f, uint64_t owner, bool cow)
 						(unsigned long long)DC__SH_MAX);
 			n = sh_word(sh_gen(w) + 1, dc__own_sharers(w) + 1, dc__own_live(w) + 1);
 		}
+#if DC_REGRESS_BUG == 5 || DC_REGRESS_BUG == 6 /* the old bugs: load, then store */
+		if (cow == (DC_REGRESS_BUG == 5)) {
+			sched_yield();
+			atomic_store(&f->owner, n);
+			return 0;
+		}
+#endif
 	} while (!own_cas(f, &w, n));
 	return 0;
 }
@@ -464,6 +482,9 @@ void dc__folio_disassoc(struct dc_folio *f, uint64_t owner)
 
 bool dc__folio_busy(const struct dc_folio *f)
 {
+#if DC_REGRESS_BUG == 7 /* the old bug: busy meant not idle */
+	return !dc__folio_idle(f);
+#endif
 	for (;;) {
 		uint64_t w = dc__folio_owner_word(f);
 		uint32_t refs = atomic_load((_Atomic uint32_t *)&f->ref) & DC__REF_MASK;

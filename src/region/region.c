@@ -260,6 +260,8 @@ out:
 /* The mapping layer: a mapping holds its region (removal waits for it). */
 int dc__region_hold(struct dc_region *r)
 {
+	if (DC_REGRESS_BUG == 3) /* the old bug: mappings do not hold the region */
+		return dc_region_alive(r) ? 0 : -ENXIO;
 	atomic_fetch_add(&r->nmappings, 1);
 	if (!dc_region_alive(r)) {
 		dc__region_unhold(r);
@@ -270,6 +272,8 @@ int dc__region_hold(struct dc_region *r)
 
 void dc__region_unhold(struct dc_region *r)
 {
+	if (DC_REGRESS_BUG == 3)
+		return;
 	/* After the decrement @r may be freed at once: only its address is used. */
 	if (atomic_fetch_sub(&r->nmappings, 1) == 1)
 		dc__wake_var_after_rmw(&r->nmappings);

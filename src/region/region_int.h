@@ -128,6 +128,9 @@ static inline bool dc__folio_idle(const struct dc_folio *f)
  */
 unsigned dc__folios_put(struct dc_region *r, struct dc_folio *const *fs, unsigned n,
 			struct dc_folio **held);
+#ifdef DC_FAULT_INJECT
+extern void (*dc__test_put_hook)(struct dc_folio *f);
+#endif
 
 /* region.c: call the holder's notify_failure (not under any lock). */
 int dc__region_notify(struct dc_region *r, uint64_t pgoff, uint64_t nr, unsigned flags);
