@@ -350,15 +350,16 @@ int dc__folio_wait_unbusy(struct dc_folio *f, const struct dc_wait_opts *opts)
 
 /* ---- the owner word (folio_int.h) ------------------------------------------ */
 
-static inline uint64_t sh_word(uint64_t gen, uint64_t sharers, uint64_t live)
+/* A shared word; every change bumps the generation. */
+static inline uint64_t sh_word(uint64_t gen, uint64_t pending, uint64_t sharers, uint64_t live)
 {
 	return DC__OWN_SHARED | ((gen << DC__SH_GEN_SHIFT) & DC__SH_GEN_MASK) |
-	       (sharers << DC__SH_SHARERS_SHIFT) | live;
+	       (pending << DC__SH_PENDING_SHIFT) | (sharers << DC__SH_SHARERS_SHIFT) | live;
 }
 
 static inline uint64_t sh_gen(uint64_t w)
 {
-	return (w & DC__SH_GEN_MASK) >> DC__SH_GEN_SHIFT;
+	return ((w & DC__SH_GEN_MASK) >> DC__SH_GEN_SHIFT) + 1;
 }
 
 static inline bool own_cas(struct dc_folio *f, uint64_t *old, uint64_t new)
@@ -366,98 +367,146 @@ static inline bool own_cas(struct dc_folio *f, uint64_t *old, uint64_t new)
 	return atomic_compare_exchange_weak(&f->owner, old, new);
 }
 
-int dc__folio_assoc(struct dc_folio *f, uint64_t owner, bool cow)
+static _Noreturn void own_bug(const struct dc_folio *f, const char *what, uint64_t w)
+{
+	DC_BUG("folio %p: %s with owner word %#llx", (void *)f, what, (unsigned long long)w);
+}
+
+struct dc_folio *dc__folio_record(struct dc_region *r, uint64_t pg)
+{
+	uint64_t idx;
+
+	if (!r->meta || pg >= r->npages)
+		return NULL;
+	idx = pg >> r->order;
+	dc__region_touch(r, idx);
+	if (ld_relaxed(&r->meta[idx].rid) != r->id)
+		st_relaxed(&r->meta[idx].rid, r->id);
+	return &r->meta[idx];
+}
+
+int dc__folio_claim(struct dc_folio *f, uint64_t owner)
 {
 	uint64_t w = dc__folio_owner_word(f), n;
 
 	do {
-		if (!cow) {
-			if (w && w != owner)
-				return dc__fail(-EBUSY, "device page %llu is in use by another "
-						"owner (%#llx)", (unsigned long long)dc_folio_pgoff(f),
-						(unsigned long long)(w & ~DC__OWN_MAPPED));
-			n = owner | DC__OWN_MAPPED;
-		} else if (!w) {
-			n = sh_word(0, 1, 1);
-		} else if (!dc__own_shared(w)) {
-			n = sh_word(0, 2, (w & DC__OWN_MAPPED ? 1 : 0) + 1);
-		} else {
-			if (dc__own_sharers(w) == DC__SH_MAX)
-				return dc__fail(-EOVERFLOW, "device page %llu: %llu sharers is the "
-						"limit", (unsigned long long)dc_folio_pgoff(f),
-						(unsigned long long)DC__SH_MAX);
-			n = sh_word(sh_gen(w) + 1, dc__own_sharers(w) + 1, dc__own_live(w) + 1);
+		if (dc__own_shared(w) || (w && w != owner)) {
+#if DC_REGRESS_BUG == 6 /* the old bug: check, then store */
+			if (0)
+#endif
+			return dc__fail(-EBUSY, "device page %llu is in use by another owner "
+					"(%#llx)", (unsigned long long)dc_folio_pgoff(f),
+					(unsigned long long)(w & ~DC__OWN_MAPPED));
 		}
-#if DC_REGRESS_BUG == 5 || DC_REGRESS_BUG == 6 /* the old bugs: load, then store */
-		if (cow == (DC_REGRESS_BUG == 5)) {
-			sched_yield();
-			atomic_store(&f->owner, n);
-			return 0;
-		}
+		n = owner | DC__OWN_MAPPED;
+#if DC_REGRESS_BUG == 6
+		sched_yield();
+		atomic_store(&f->owner, n);
+		return 0;
 #endif
 	} while (!own_cas(f, &w, n));
 	return 0;
 }
 
-void dc__folio_unassoc(struct dc_folio *f, uint64_t owner, bool cow)
+void dc__folio_unclaim(struct dc_folio *f, uint64_t owner)
 {
-	uint64_t w = dc__folio_owner_word(f), n;
+	uint64_t w = owner | DC__OWN_MAPPED;
 
-	do {
-		if (!cow) {
-			if (w != (owner | DC__OWN_MAPPED))
-				DC_BUG("folio %p: unassoc of %#llx, owner word %#llx", (void *)f,
-				       (unsigned long long)owner, (unsigned long long)w);
-			n = 0;
-		} else {
-			if (!dc__own_shared(w) || !dc__own_live(w) || !dc__own_sharers(w))
-				DC_BUG("folio %p: unshare with owner word %#llx", (void *)f,
-				       (unsigned long long)w);
-			n = dc__own_sharers(w) == 1 ? 0
-			    : sh_word(sh_gen(w) + 1, dc__own_sharers(w) - 1, dc__own_live(w) - 1);
-		}
-	} while (!own_cas(f, &w, n));
+	if (!atomic_compare_exchange_strong(&f->owner, &w, 0) && DC_REGRESS_BUG != 6)
+		own_bug(f, "unclaim", w);
 }
 
-int dc__folio_map(struct dc_folio *f, uint64_t owner)
+int dc__folio_share_begin(struct dc_folio *f, bool new_sharer)
 {
 	uint64_t w = dc__folio_owner_word(f), n;
 
 	do {
-		if (dc__own_shared(w)) {
-			if (dc__own_live(w) >= dc__own_sharers(w))
-				DC_BUG("folio %p: map with every sharer live (%#llx)", (void *)f,
-				       (unsigned long long)w);
-			n = sh_word(sh_gen(w) + 1, dc__own_sharers(w), dc__own_live(w) + 1);
+		uint64_t sharers, live, pending = dc__own_pending(w);
+
+		if (!dc__own_shared(w)) {
+			if (!new_sharer)
+				own_bug(f, "share begin of a known sharer", w);
+			/* An unshared owner (live or zapped) becomes the first sharer. */
+			sharers = w ? 1 : 0;
+			live = (w & DC__OWN_MAPPED) ? 1 : 0;
 		} else {
-			if (w != owner)
-				return dc__fail(-EBUSY, "device page %llu no longer belongs to "
-						"this entry (%#llx)",
-						(unsigned long long)dc_folio_pgoff(f),
-						(unsigned long long)w);
-			n = owner | DC__OWN_MAPPED;
+			sharers = dc__own_sharers(w);
+			live = dc__own_live(w);
 		}
+		if (new_sharer && sharers == DC__SH_MAX)
+			return dc__fail(-EOVERFLOW, "device page %llu: %llu sharers is the limit",
+					(unsigned long long)dc_folio_pgoff(f),
+					(unsigned long long)DC__SH_MAX);
+		if (pending == DC__SH_PENDING_MAX) { /* 255 transitions at once: wait */
+			sched_yield();
+			w = dc__folio_owner_word(f);
+			continue;
+		}
+		n = sh_word(sh_gen(w), pending + 1, sharers + new_sharer, live);
+#if DC_REGRESS_BUG == 5 /* the old bug: a load, then a store */
+		sched_yield();
+		atomic_store(&f->owner, n);
+		return 0;
+#endif
 	} while (!own_cas(f, &w, n));
 	return 0;
 }
 
-void dc__folio_unmap(struct dc_folio *f, uint64_t owner)
+/* Apply (pending - 1, sharers + ds, live + dl) to a shared word. */
+static void share_end(struct dc_folio *f, int ds, int dl, const char *what)
 {
 	uint64_t w = dc__folio_owner_word(f), n;
 
 	do {
-		if (dc__own_shared(w)) {
-			if (!dc__own_live(w))
-				DC_BUG("folio %p: unmap with no live sharer (%#llx)", (void *)f,
-				       (unsigned long long)w);
-			n = sh_word(sh_gen(w) + 1, dc__own_sharers(w), dc__own_live(w) - 1);
+		uint64_t sharers = dc__own_sharers(w) + (uint64_t)(int64_t)ds;
+		uint64_t live = dc__own_live(w) + (uint64_t)(int64_t)dl;
+
+		if (!dc__own_shared(w) || !dc__own_pending(w) || live > sharers ||
+		    sharers > DC__SH_MAX)
+			own_bug(f, what, w);
+		n = sh_word(sh_gen(w), dc__own_pending(w) - 1, sharers, live);
+	} while (!own_cas(f, &w, n));
+}
+
+void dc__folio_share_commit(struct dc_folio *f)
+{
+	share_end(f, 0, 1, "share commit");
+}
+
+void dc__folio_share_abort(struct dc_folio *f, bool new_sharer)
+{
+	share_end(f, new_sharer ? -1 : 0, 0, "share abort");
+}
+
+bool dc__folio_unmap_begin(struct dc_folio *f, uint64_t owner)
+{
+	uint64_t w = dc__folio_owner_word(f), n;
+	bool shared;
+
+	do {
+		shared = dc__own_shared(w);
+		if (shared) {
+			if (!dc__own_live(w) || dc__own_pending(w) == DC__SH_PENDING_MAX) {
+				if (!dc__own_live(w))
+					own_bug(f, "unmap with no live sharer", w);
+				sched_yield();
+				w = dc__folio_owner_word(f);
+				continue;
+			}
+			n = sh_word(sh_gen(w), dc__own_pending(w) + 1, dc__own_sharers(w),
+				    dc__own_live(w) - 1);
 		} else {
 			if (w != (owner | DC__OWN_MAPPED))
-				DC_BUG("folio %p: unmap of %#llx, owner word %#llx", (void *)f,
-				       (unsigned long long)owner, (unsigned long long)w);
+				own_bug(f, "unmap by another owner", w);
 			n = owner;
 		}
 	} while (!own_cas(f, &w, n));
+	return shared;
+}
+
+void dc__folio_unmap_end(struct dc_folio *f)
+{
+	share_end(f, 0, 0, "unmap end");
 }
 
 void dc__folio_disassoc(struct dc_folio *f, uint64_t owner)
@@ -467,14 +516,14 @@ void dc__folio_disassoc(struct dc_folio *f, uint64_t owner)
 	do {
 		if (dc__own_shared(w)) {
 			if (dc__own_sharers(w) <= dc__own_live(w))
-				DC_BUG("folio %p: disassoc of a live sharer (%#llx)", (void *)f,
-				       (unsigned long long)w);
-			n = dc__own_sharers(w) == 1 ? 0
-			    : sh_word(sh_gen(w) + 1, dc__own_sharers(w) - 1, dc__own_live(w));
+				own_bug(f, "disassoc of a live sharer", w);
+			n = dc__own_sharers(w) == 1 && !dc__own_pending(w)
+				    ? 0
+				    : sh_word(sh_gen(w), dc__own_pending(w), dc__own_sharers(w) - 1,
+					      dc__own_live(w));
 		} else {
 			if (w != owner)
-				DC_BUG("folio %p: disassoc of %#llx, owner word %#llx", (void *)f,
-				       (unsigned long long)owner, (unsigned long long)w);
+				own_bug(f, "disassoc by another owner", w);
 			n = 0;
 		}
 	} while (!own_cas(f, &w, n));
@@ -487,8 +536,13 @@ bool dc__folio_busy(const struct dc_folio *f)
 #endif
 	for (;;) {
 		uint64_t w = dc__folio_owner_word(f);
-		uint32_t refs = atomic_load((_Atomic uint32_t *)&f->ref) & DC__REF_MASK;
+		uint32_t refs;
 
+		if (dc__own_pending(w)) { /* a sharer is between its two steps */
+			sched_yield();
+			continue;
+		}
+		refs = atomic_load((_Atomic uint32_t *)&f->ref) & DC__REF_MASK;
 		if (dc__folio_owner_word(f) == w)
 			return refs > dc__own_mapped(w);
 	}

@@ -16,16 +16,20 @@
  *                           number of live sharer entries (each holds a
  *                           reference), bits 20..39 the number of sharers
  *                           (live or zapped entries that name the block),
- *                           bits 40..62 a generation bumped by every change
+ *                           bits 40..47 sharer transitions in flight,
+ *                           bits 48..62 a generation bumped by every change
  *
  * "Mapped" counts (the kernel's mapcount) let the busy test be the kernel's
  * refcount minus mapcount: a block is busy when something beyond the live
- * entries of its files holds it (a pin, a transient reference).  Every
- * entry takes its reference before it counts itself mapped and uncounts
- * itself before it drops the reference, so refcount >= mapped always, and a
- * snapshot of (owner, refcount, owner) with the owner unchanged (the
- * generation rules out ABA for shared words; an unshared word only changes
- * under its one entry's lock) never hides a pin.
+ * entries of its files holds it (a pin, a transient reference).  A sharer
+ * entry that becomes live or stops being live takes or drops its reference
+ * between a "begin" and an "end" on the owner word (the pending count), so
+ * the busy test, which waits out pending transitions and takes a snapshot
+ * of (owner, refcount, owner) with the owner unchanged (the generation rules
+ * out ABA), neither hides a pin nor sees another sharer's fault or zap as
+ * one.  An unshared word belongs to one entry, whose owner serialises its
+ * zap and delete: there the entry takes its reference before it sets MAPPED
+ * and clears MAPPED before it drops it, so refcount >= mapped always.
  */
 #ifndef DC_FOLIO_INT_H
 #define DC_FOLIO_INT_H
@@ -38,14 +42,20 @@
 #define DC__SH_LIVE_BITS 20
 #define DC__SH_MAX ((UINT64_C(1) << DC__SH_LIVE_BITS) - 1) /* sharers per block */
 #define DC__SH_SHARERS_SHIFT DC__SH_LIVE_BITS
-#define DC__SH_GEN_SHIFT 40
-#define DC__SH_GEN_MASK (((UINT64_C(1) << 23) - 1) << DC__SH_GEN_SHIFT)
+#define DC__SH_PENDING_SHIFT 40
+#define DC__SH_PENDING_MAX UINT64_C(255)
+#define DC__SH_GEN_SHIFT 48
+#define DC__SH_GEN_MASK (((UINT64_C(1) << 15) - 1) << DC__SH_GEN_SHIFT)
 
 static inline bool dc__own_shared(uint64_t w) { return w & DC__OWN_SHARED; }
 static inline uint64_t dc__own_live(uint64_t w) { return w & DC__SH_MAX; }
 static inline uint64_t dc__own_sharers(uint64_t w)
 {
 	return (w >> DC__SH_SHARERS_SHIFT) & DC__SH_MAX;
+}
+static inline uint64_t dc__own_pending(uint64_t w)
+{
+	return dc__own_shared(w) ? (w >> DC__SH_PENDING_SHIFT) & DC__SH_PENDING_MAX : 0;
 }
 /* Live entries that hold a reference on the folio (mapcount). */
 static inline uint64_t dc__own_mapped(uint64_t w)
@@ -61,27 +71,44 @@ static inline uint64_t dc__folio_owner_word(const struct dc_folio *f)
 }
 
 /*
- * dc__folio_assoc() - a live entry of @owner (non-zero, <= DC__OWN_VALUE)
- * starts to use @f; the caller holds the reference the entry will keep.
- * !@cow: claim the folio: 0 -> owner|MAPPED (or owner -> owner|MAPPED);
- * anything else is -EBUSY.  @cow: count one more live sharer (an unshared
- * owner becomes the first sharer).
- * Return: 0; -EBUSY; -EOVERFLOW (DC__SH_MAX sharers).
+ * The record of the folio at @pg, made to exist if it was never touched
+ * (no reference is taken): a sharer transition starts on it before the
+ * reference is taken.  NULL for a limited region or @pg out of range.
  */
-int dc__folio_assoc(struct dc_folio *f, uint64_t owner, bool cow);
-
-/* Undo dc__folio_assoc() (the insert failed): the entry never was live. */
-void dc__folio_unassoc(struct dc_folio *f, uint64_t owner, bool cow);
+struct dc_folio *dc__folio_record(struct dc_region *r, uint64_t pg);
 
 /*
- * dc__folio_map() / dc__folio_unmap() - the entry that already names @f
- * becomes live again (re-insert after zap; its reference taken first) or
- * stops being live (zap; its reference is dropped after).  @owner is the
- * entry's owner value, checked for unshared words.
- * Return (map): 0; -EBUSY if @f is no longer associated with @owner.
+ * dc__folio_claim() - a live entry of @owner (non-zero, <= DC__OWN_VALUE)
+ * claims @f, whose reference the caller holds: 0 -> owner|MAPPED, or owner
+ * (its own zapped entry) -> owner|MAPPED; a folio that became shared
+ * meanwhile counts one more live sharer.  Anything else is -EBUSY.
+ * dc__folio_unclaim() undoes it (the insert failed; the entry never was live).
  */
-int dc__folio_map(struct dc_folio *f, uint64_t owner);
-void dc__folio_unmap(struct dc_folio *f, uint64_t owner);
+int dc__folio_claim(struct dc_folio *f, uint64_t owner);
+void dc__folio_unclaim(struct dc_folio *f, uint64_t owner);
+
+/*
+ * Sharer transitions.  begin(new_sharer): one more transition in flight
+ * (and, for a new sharer, one more sharer: an unshared owner becomes the
+ * first one); then take the reference; then commit (one more live sharer)
+ * or abort (undo the begin).  For a zap: unmap_begin (one live sharer
+ * fewer, in flight), drop the reference, unmap_end.
+ * Return (begin): 0; -EBUSY (a new sharer of a folio that is not
+ * shareable: never); -EOVERFLOW (DC__SH_MAX sharers, or too many
+ * transitions at once: the caller retries).
+ */
+int dc__folio_share_begin(struct dc_folio *f, bool new_sharer);
+void dc__folio_share_commit(struct dc_folio *f);
+void dc__folio_share_abort(struct dc_folio *f, bool new_sharer);
+
+/*
+ * dc__folio_unmap_begin() - the live entry of @owner that uses @f stops
+ * being live (zap), before it drops its reference.  Return: true if @f is
+ * shared (call dc__folio_unmap_end() after the put), false if it was the
+ * owner's MAPPED bit (nothing more to do).
+ */
+bool dc__folio_unmap_begin(struct dc_folio *f, uint64_t owner);
+void dc__folio_unmap_end(struct dc_folio *f);
 
 /* dc__folio_disassoc() - a zapped entry of @owner lets go of @f (delete). */
 void dc__folio_disassoc(struct dc_folio *f, uint64_t owner);
@@ -89,7 +116,8 @@ void dc__folio_disassoc(struct dc_folio *f, uint64_t owner);
 /*
  * dc__folio_busy() - something beyond the live entries of the folio's
  * files holds it: refcount > mapped (see above).  Exact for an unshared
- * folio whose entry is zapped: busy iff not idle.
+ * folio whose entry is zapped: busy iff not idle.  Waits out sharer
+ * transitions in flight (they are a few atomics long).
  */
 bool dc__folio_busy(const struct dc_folio *f);
 

@@ -231,16 +231,20 @@ void dc__put_unlocked_entry(struct dc_mapping *m, uint64_t first, dc_entry_t e)
 struct dc_folio *dc__entry_unmap_put(struct dc_mapping *m, uint64_t first, dc_entry_t e)
 {
 	struct dc_folio *fs[64], *held[64], *f, *busy = NULL;
+	bool shared[64];
 	unsigned n = 0;
 
 	for_each_entry_folio(m, e, first, pg, at, f) {
-		dc__folio_unmap(f, dc__owner_word(m, at));
+		shared[n] = dc__folio_unmap_begin(f, dc__owner_word(m, at));
 		fs[n++] = f;
 		if (n == ARRAY_SIZE(fs) || pg + (UINT64_C(1) << m->region->order) >=
 					       dc_entry_pgoff(e) + dc__entry_pages(e)) {
 			unsigned nh = dc__folios_put(m->region, fs, n, held);
 
 			/* The mapping holds the region: reading them is safe. */
+			for (unsigned k = 0; k < n; k++)
+				if (shared[k])
+					dc__folio_unmap_end(fs[k]);
 			for (unsigned k = 0; !busy && k < nh; k++)
 				if (dc__folio_busy(held[k]))
 					busy = held[k];
@@ -414,59 +418,119 @@ retry:
 
 /* ---- insert ------------------------------------------------------------------ */
 
-/* The folios an insert takes, so that a failure gives back exactly those. */
+/*
+ * The folios an insert takes, and how, so that a failure gives back exactly
+ * those: a new claim (0 -> owner, mapped), a re-claim by the zapped entry
+ * that already names the folio, a new CoW sharer, or a sharer that becomes
+ * live again.
+ */
+enum take_kind { CLAIM_NEW, CLAIM_REMAP, SHARE_NEW, SHARE_REMAP };
+
 struct taken {
 	struct dc_folio *f;
-	bool requested, assoc;
+	bool requested;
+	enum take_kind kind;
 };
 
-/* Give back what an insert took: no trace of the attempt remains. */
-static void untake_all(struct dc_mapping *m, uint64_t first, struct taken *t, uint64_t n,
-		       bool cow)
+/* One folio of an insert: reference and claim (see enum take_kind). */
+static int take_one(struct dc_mapping *m, uint64_t pg, uint64_t owner, bool cow, bool same,
+		    struct taken *t)
+{
+	struct dc_region *r = m->region;
+	struct dc_folio *f = NULL;
+	int ret;
+
+	if (same || cow) {
+		f = dc__folio_record(r, pg);
+		if (same)
+			t->kind = dc__own_shared(dc__folio_owner_word(f)) ? SHARE_REMAP : CLAIM_REMAP;
+		else
+			t->kind = SHARE_NEW;
+	} else {
+		t->kind = CLAIM_NEW;
+	}
+	if (t->kind == SHARE_NEW || t->kind == SHARE_REMAP) {
+		/* A sharer transition: in flight from before its reference is taken. */
+		ret = dc__folio_share_begin(f, t->kind == SHARE_NEW);
+		if (ret)
+			return ret;
+		ret = dc__folio_take(r, pg, &t->f, &t->requested);
+		if (ret) {
+			dc__folio_share_abort(f, t->kind == SHARE_NEW);
+			return ret;
+		}
+		dc__folio_share_commit(f);
+		return 0;
+	}
+	ret = dc__folio_take(r, pg, &t->f, &t->requested);
+	if (ret)
+		return ret;
+	ret = dc__folio_claim(t->f, owner);
+	if (ret && t->kind == CLAIM_REMAP && dc__own_shared(dc__folio_owner_word(t->f))) {
+		/* Another file reflinked the block since our entry was zapped:
+		 * we are one of its sharers now.  (Our reference came first: a
+		 * busy test may see it as transient until the commit.) */
+		t->kind = SHARE_REMAP;
+		ret = dc__folio_share_begin(t->f, false);
+		if (!ret)
+			dc__folio_share_commit(t->f);
+	}
+	if (ret)
+		dc__folio_untake(t->f, t->requested);
+	return ret;
+}
+
+/* Undo take_one(): no trace of the attempt remains. */
+static void untake_one(struct dc_mapping *m, uint64_t owner, struct taken *t)
+{
+	bool shared;
+
+	(void)m;
+	switch (t->kind) {
+	case CLAIM_NEW:
+		dc__folio_unclaim(t->f, owner);
+		dc__folio_untake(t->f, t->requested);
+		break;
+	case CLAIM_REMAP:
+	case SHARE_NEW:
+	case SHARE_REMAP:
+		shared = dc__folio_unmap_begin(t->f, owner);
+		dc__folio_untake(t->f, t->requested);
+		if (shared)
+			dc__folio_unmap_end(t->f);
+		if (t->kind == SHARE_NEW)
+			dc__folio_disassoc(t->f, owner);
+		break;
+	}
+}
+
+static void untake_all(struct dc_mapping *m, uint64_t first, struct taken *t, uint64_t n)
 {
 	uint64_t fpages = UINT64_C(1) << m->region->order;
 
-	for (uint64_t k = 0; k < n; k++) {
-		if (t[k].assoc)
-			dc__folio_unassoc(t[k].f, dc__owner_word(m, first + k * fpages), cow);
-		dc__folio_untake(t[k].f, t[k].requested);
-	}
+	for (uint64_t k = 0; k < n; k++)
+		untake_one(m, dc__owner_word(m, first + k * fpages), &t[k]);
 }
 
 /*
  * Take a reference on each folio of [pgoff, pgoff + size) and claim it
- * (@same: the zapped entry already names these pages: count it mapped
- * again).  Under the region's read lock, which the caller holds.
+ * (@same: the zapped entry already names these pages).  Under the region's
+ * read lock, which the caller holds.
  */
 static int take_all(struct dc_mapping *m, uint64_t first, uint64_t pgoff, uint64_t size,
 		    unsigned flags, bool same, struct taken *t)
 {
 	uint64_t fpages = UINT64_C(1) << m->region->order, n = 0;
-	bool cow = flags & DC_INSERT_COW;
 	int ret = 0;
 
 	for (uint64_t off = 0; off < size; off += fpages, n++) {
-		uint64_t owner = dc__owner_word(m, first + off);
-
-		ret = dc__folio_take(m->region, pgoff + off, &t[n].f, &t[n].requested);
+		ret = take_one(m, pgoff + off, dc__owner_word(m, first + off),
+			       flags & DC_INSERT_COW, same, &t[n]);
 		if (ret)
 			break;
-		ret = same ? dc__folio_map(t[n].f, owner) : dc__folio_assoc(t[n].f, owner, cow);
-		t[n].assoc = !ret;
-		if (ret) {
-			dc__folio_untake(t[n].f, t[n].requested);
-			break;
-		}
 	}
-	if (ret) {
-		if (same) /* a map is undone by an unmap, not an unassoc */
-			for (uint64_t k = 0; k < n; k++) {
-				dc__folio_unmap(t[k].f, dc__owner_word(m, first + k * fpages));
-				dc__folio_untake(t[k].f, t[k].requested);
-			}
-		else
-			untake_all(m, first, t, n, cow);
-	}
+	if (ret)
+		untake_all(m, first, t, n);
 	return ret;
 }
 
@@ -562,7 +626,7 @@ DC_API int dc_mapping_insert(struct dc_entry_handle *h, uint64_t pgoff, unsigned
 		if (!ret && dc_entry_has_pages(old) && !same) {
 			ret = replace_old(h, old);
 			if (ret)
-				untake_all(m, h->index, t, nf, flags & DC_INSERT_COW);
+				untake_all(m, h->index, t, nf);
 		}
 		if (t != stack)
 			free(t);

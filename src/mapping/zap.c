@@ -89,6 +89,7 @@ static void zap_put_refs(struct dc_mapping *m, const struct dc_index_item *z, un
 {
 	struct dc_folio *fs[BATCH], *held[BATCH], *f;
 	uint64_t at[BATCH];
+	bool shared[BATCH];
 	unsigned nf = 0, nh;
 
 	for (unsigned k = 0; k < n; k++) {
@@ -96,7 +97,7 @@ static void zap_put_refs(struct dc_mapping *m, const struct dc_index_item *z, un
 
 		if (dc_entry_order(e) == m->region->order &&
 		    (f = dc__folio_lookup(m->region, dc_entry_pgoff(e)))) {
-			dc__folio_unmap(f, dc__owner_word(m, z[k].first));
+			shared[nf] = dc__folio_unmap_begin(f, dc__owner_word(m, z[k].first));
 			at[nf] = z[k].first;
 			fs[nf++] = f;
 		} else {
@@ -107,6 +108,9 @@ static void zap_put_refs(struct dc_mapping *m, const struct dc_index_item *z, un
 		return;
 	nh = dc__folios_put(m->region, fs, nf, held);
 	/* The mapping holds its region: its metadata stays while we read it. */
+	for (unsigned k = 0; k < nf; k++)
+		if (shared[k])
+			dc__folio_unmap_end(fs[k]);
 	for (unsigned k = 0, h = 0; h < nh; k++) {
 		if (fs[k] != held[h])
 			continue;
