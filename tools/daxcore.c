@@ -13,8 +13,8 @@
  *
  * The demo uses the public API only (daxcore/daxcore.h).  It checks every
  * return value and every count it narrates; anything unexpected prints the
- * error (dc_strerror() and dc_errmsg()) and exits 1, so the demo doubles as
- * a smoke test.
+ * error (dc_errname(), dc_strerror() and dc_errmsg()) and exits 1, so the
+ * demo doubles as a smoke test.
  */
 #include <daxcore/daxcore.h>
 
@@ -30,33 +30,25 @@
 
 /* ---- small formatting helpers ------------------------------------------- */
 
-static const char *errname(int err)
+/*
+ * "-EBUSY" for -EBUSY, "0" for 0: dc_errname() with the sign the return
+ * value had; a number for a code the library has no name for (a few
+ * buffers, so one printf can show several).
+ */
+static const char *ename(int err)
 {
-	switch (err) {
-	case 0: return "0";
-	case -EINVAL: return "-EINVAL";
-	case -ENOMEM: return "-ENOMEM";
-	case -ENXIO: return "-ENXIO";
-	case -EBUSY: return "-EBUSY";
-	case -EPERM: return "-EPERM";
-	case -EOPNOTSUPP: return "-EOPNOTSUPP";
-	case -EOVERFLOW: return "-EOVERFLOW";
-	case -ETIMEDOUT: return "-ETIMEDOUT";
-	case -EINTR: return "-EINTR";
-	case -ENOENT: return "-ENOENT";
-	case -EEXIST: return "-EEXIST";
-	case -ERANGE: return "-ERANGE";
-	case -EAGAIN: return "-EAGAIN";
-	case -ENOSPC: return "-ENOSPC";
-	case -EIO: return "-EIO";
-	case -ESHUTDOWN: return "-ESHUTDOWN";
-	default: {
-		static char buf[32];
+	static char buf[4][32];
+	static unsigned k;
+	char *b = buf[k++ % 4];
+	const char *name = dc_errname(err);
 
-		snprintf(buf, sizeof(buf), "%d", err);
-		return buf;
-	}
-	}
+	if (err == 0)
+		return "0";
+	if (err > 0 || !strcmp(name, "E?"))
+		snprintf(b, sizeof(buf[0]), "%d", err);
+	else
+		snprintf(b, sizeof(buf[0]), "-%s", name);
+	return b;
 }
 
 /* "64 MiB", "4 KiB", "1 GiB", or bytes when not a whole unit. */
@@ -94,8 +86,6 @@ static const char *entry_str(dc_entry_t e, char *buf, size_t n)
 {
 	if (!e)
 		snprintf(buf, n, "no entry");
-	else if (dc_entry_is_err(e))
-		snprintf(buf, n, "error %s", errname(dc_entry_err(e)));
 	else if (dc_entry_is_empty(e) || dc_entry_is_zero(e))
 		snprintf(buf, n, "%s %s%s", dc_entry_is_empty(e) ? "EMPTY" : "ZERO",
 			 order_str(dc_entry_order(e)), dc_entry_is_locked(e) ? " LOCKED" : "");
@@ -129,6 +119,11 @@ struct demo {
 	struct ranges frees, revokes;
 	uint64_t frees_total, mkcleans, notifies;
 	unsigned notify_flags;
+
+	/* what dc_mapping_break_layouts() reported waiting for */
+	unsigned waits;
+	uint64_t wait_index;
+	struct dc_folio *wait_folio;
 };
 
 /* The holder (the owner of the region: a file system, in spirit). */
@@ -154,19 +149,33 @@ static void ranges_add(struct ranges *rg, uint64_t first, uint64_t nr)
 	rg->last[rg->n++] = last;
 }
 
+/* " 0-3, 512-1023" into @buf. */
+static const char *ranges_str(const struct ranges *rg, char *buf, size_t n)
+{
+	size_t at = 0;
+
+	buf[0] = 0;
+	for (unsigned i = 0; i < rg->n && at < n; i++) {
+		if (rg->first[i] == rg->last[i])
+			at += (size_t)snprintf(buf + at, n - at, "%s %" PRIu64, i ? "," : "",
+					       rg->first[i]);
+		else
+			at += (size_t)snprintf(buf + at, n - at, "%s %" PRIu64 "-%" PRIu64,
+					       i ? "," : "", rg->first[i], rg->last[i]);
+	}
+	if (rg->more && at < n)
+		snprintf(buf + at, n - at, ", ...");
+	return buf;
+}
+
 static void ranges_print(const char *what, const struct ranges *rg)
 {
+	char buf[160];
+
 	printf("    <- %s", what);
 	if (rg->calls > 1)
 		printf(" x%" PRIu64, rg->calls);
-	printf(":");
-	for (unsigned i = 0; i < rg->n; i++) {
-		if (rg->first[i] == rg->last[i])
-			printf("%s %" PRIu64, i ? "," : "", rg->first[i]);
-		else
-			printf("%s %" PRIu64 "-%" PRIu64, i ? "," : "", rg->first[i], rg->last[i]);
-	}
-	printf("%s\n", rg->more ? ", ..." : "");
+	printf(":%s\n", ranges_str(rg, buf, sizeof(buf)));
 }
 
 /* ---- failure handling: every surprise ends the demo with exit 1 ---------- */
@@ -190,7 +199,7 @@ static void fail(struct demo *d, const char *fmt, ...)
 static int ok(struct demo *d, const char *call, int ret)
 {
 	if (ret < 0)
-		fail(d, "%s returned %s (%s): %s", call, errname(ret), dc_strerror(ret),
+		fail(d, "%s returned %s (%s): %s", call, ename(ret), dc_strerror(ret),
 		     dc_errmsg());
 	return ret;
 }
@@ -200,25 +209,14 @@ static int ok(struct demo *d, const char *call, int ret)
 static void expect_err(struct demo *d, const char *call, int ret, int want)
 {
 	if (ret != want)
-		fail(d, "%s returned %s (%s), expected %s; dc_errmsg: %s", call, errname(ret),
-		     dc_strerror(ret), errname(want), dc_errmsg());
+		fail(d, "%s returned %s (%s), expected %s; dc_errmsg: %s", call, ename(ret),
+		     dc_strerror(ret), ename(want), dc_errmsg());
 }
 #define EXPECT_ERR(d, call, want) expect_err((d), #call, (call), (want))
 
 /* A narrated fact that must hold. */
 #define EXPECT(d, cond) \
 	do { if (!(cond)) fail((d), "expected %s (%s:%d)", #cond, __FILE__, __LINE__); } while (0)
-
-static dc_entry_t entry_ok(struct demo *d, const char *call, dc_entry_t e)
-{
-	if (dc_entry_is_fallback(e))
-		fail(d, "%s returned DC_ENTRY_FALLBACK", call);
-	if (dc_entry_is_err(e))
-		fail(d, "%s returned %s (%s): %s", call, errname(dc_entry_err(e)),
-		     dc_strerror(dc_entry_err(e)), dc_errmsg());
-	return e;
-}
-#define ENTRY_OK(d, call) entry_ok((d), #call, (call))
 
 /* ---- narration ----------------------------------------------------------- */
 
@@ -306,9 +304,29 @@ static uint64_t busy_count(struct dc_region *r)
 	return st.busy;
 }
 
+/* File A's entries, walked with dc_mapping_for_each(): how many (in all,
+ * zapped, with @mark), and their file page ranges. */
+struct census {
+	uint64_t entries, zapped, marked;
+	struct ranges pages;
+};
+
+static void census(struct dc_mapping *m, unsigned mark, struct census *c)
+{
+	struct dc_entry_info in;
+
+	memset(c, 0, sizeof(*c));
+	dc_mapping_for_each(m, 0, DC_MAPPING_INDEX_MAX, &in) {
+		c->entries++;
+		c->zapped += dc_entry_is_zapped(in.entry);
+		c->marked += dc_mapping_get_mark(m, in.first, mark);
+		ranges_add(&c->pages, in.first, UINT64_C(1) << in.order);
+	}
+}
+
 /* ---- callbacks ----------------------------------------------------------- */
 
-/* Holder: a folio became idle.  Runs under RCU: record only. */
+/* Holder: a folio became idle.  Record only: the narration prints it. */
 static void on_page_free(struct dc_region *r, struct dc_folio *f, void *holder)
 {
 	struct demo *d = ((struct holder *)holder)->d;
@@ -318,7 +336,12 @@ static void on_page_free(struct dc_region *r, struct dc_folio *f, void *holder)
 	d->frees_total++;
 }
 
-/* Holder: pages failed or the region is going away: revoke everything. */
+/*
+ * Holder: pages failed or the region is going away.  On DC_MF_PRE_REMOVE
+ * it revokes everything (a zap: no waiting here, removal itself waits for
+ * the references with the caller's deadline); the mapping is destroyed
+ * later, before removal is called again.
+ */
 static int on_notify_failure(struct dc_region *r, uint64_t pgoff, uint64_t nr, unsigned flags,
 			     void *holder)
 {
@@ -336,9 +359,9 @@ static int on_notify_failure(struct dc_region *r, uint64_t pgoff, uint64_t nr, u
 	       flags & DC_MF_POISON ? "DC_MF_POISON" : "no flags", h->name);
 	if (!(flags & DC_MF_PRE_REMOVE) || !d->m)
 		return 0;
-	n = dc_mapping_zap(d->m, 0, DC_MAPPING_INDEX_MAX, &busy);
+	n = dc_mapping_zap(d->m, 0, DC_MAPPING_INDEX_MAX, NULL, &busy);
 	if (n < 0)
-		fail(d, "dc_mapping_zap from notify_failure returned %s: %s", errname(n),
+		fail(d, "dc_mapping_zap from notify_failure returned %s: %s", ename(n),
 		     dc_errmsg());
 	if (busy)
 		say("   %s zaps file A: %d entr%s zapped; busy: device page %" PRIu64
@@ -365,36 +388,58 @@ static void on_mkclean(struct dc_mapping *m, uint64_t index, uint64_t nr, void *
 	((struct demo *)priv)->mkcleans++;
 }
 
+/*
+ * Mapping owner: dc_mapping_break_layouts() is about to wait for busy folio
+ * @f at file page @index.  Print what the zap before it did, then the folio.
+ */
+static void on_break_waiting(struct dc_mapping *m, uint64_t index, struct dc_folio *f, void *arg)
+{
+	struct demo *d = arg;
+
+	(void)m;
+	report_revokes(d);
+	report_frees(d);
+	printf("    <- waiting for file page %" PRIu64 ": device page %" PRIu64 ", refcount %u, "
+	       "mapcount %u: busy (%s)\n", index, dc_folio_pgoff(f), dc_folio_refcount(f),
+	       dc_folio_mapcount(f), dc_folio_maybe_dma_pinned(f) ? "a DMA pin" : "a reference");
+	d->waits++;
+	d->wait_index = index;
+	d->wait_folio = f;
+}
+
 /* ---- demo helpers ------------------------------------------------------ */
 
 /*
- * A fault: grab the entry (locked), then, under the region read lock,
- * check the region is alive, turn the offset into an address and insert;
- * unlock the entry.  Returns the inserted entry (unlocked value).
+ * A fault: dc_mapping_grab() locks the entry into a handle (an EMPTY
+ * placeholder if there was none), dc_mapping_insert() makes it map the
+ * device pages (it checks the region is alive under the region's read lock
+ * itself), dc_mapping_unlock() gives the handle back.  Returns the
+ * inserted entry (unlocked value).
  */
 static dc_entry_t fault(struct demo *d, uint64_t index, unsigned order, uint64_t pgoff,
 			unsigned flags)
 {
-	dc_entry_t e, ne;
-	void *addr;
+	struct dc_entry_handle h;
+	dc_entry_t e;
+	int ret;
 
-	e = ENTRY_OK(d, dc_mapping_grab(d->m, index, order));
-	dc_region_read_lock(d->r);
-	if (!dc_region_alive(d->r)) {
-		dc_region_read_unlock(d->r);
-		fail(d, "region died during the fault");
+	ret = dc_mapping_grab(d->m, index, order, NULL, &h);
+	if (ret == DC_GRAB_FALLBACK)
+		fail(d, "dc_mapping_grab(index %" PRIu64 ", order %u) returned DC_GRAB_FALLBACK",
+		     index, order);
+	ok(d, "dc_mapping_grab", ret);
+	EXPECT(d, ret == 0 && h.order == order && dc_entry_is_locked(h.entry));
+	ret = dc_mapping_insert(&h, pgoff, flags);
+	if (ret) {
+		int uret = dc_mapping_unlock(&h); /* the handle stays locked on error */
+
+		ok(d, "dc_mapping_insert", ret);
+		ok(d, "dc_mapping_unlock after a failed insert", uret);
 	}
-	addr = dc_region_addr(d->r, pgoff);
-	EXPECT(d, addr != NULL);
-	flags |= order == 18 ? DC_INSERT_PUD : order == 9 ? DC_INSERT_PMD : 0;
-	ne = dc_mapping_insert(d->m, index, e, pgoff, flags);
-	dc_region_read_unlock(d->r);
-	if (dc_entry_is_err(ne)) {
-		dc_mapping_unlock(d->m, index, e);
-		entry_ok(d, "dc_mapping_insert", ne);
-	}
-	dc_mapping_unlock(d->m, index, ne);
-	return ne & ~DC_ENTRY_LOCKED;
+	EXPECT(d, dc_entry_is_live(h.entry) && dc_entry_pgoff(h.entry) == pgoff);
+	e = h.entry & ~DC_ENTRY_LOCKED;
+	OK(d, dc_mapping_unlock(&h));
+	return e;
 }
 
 static struct dc_folio *lookup(struct demo *d, uint64_t pgoff)
@@ -428,9 +473,9 @@ static int demo_limited(struct demo *d)
 
 	step(d, "a limited region (CONFIG_FS_DAX_LIMITED): direct access only, no folios");
 	EXPECT_ERR(d, dc_folio_request(d->r, 0, 1, &f), -EOPNOTSUPP);
-	say("dc_folio_request: %s: %s", errname(-EOPNOTSUPP), dc_errmsg());
+	say("dc_folio_request: %s: %s", ename(-EOPNOTSUPP), dc_errmsg());
 	EXPECT_ERR(d, dc_mapping_create(d->r, NULL, NULL, &m), -EOPNOTSUPP);
-	say("dc_mapping_create: %s: %s", errname(-EOPNOTSUPP), dc_errmsg());
+	say("dc_mapping_create: %s: %s", ename(-EOPNOTSUPP), dc_errmsg());
 	dc_region_read_lock(d->r);
 	p = dc_region_addr(d->r, 0);
 	EXPECT(d, p != NULL);
@@ -453,15 +498,17 @@ static int demo_run(const char *spec)
 	};
 	static const struct dc_mapping_ops mops = { .revoke = on_revoke, .mkclean = on_mkclean };
 	struct demo D = { .spec = spec }, *d = &D;
+	const struct dc_break_report report = { .waiting = on_break_waiting, .arg = d };
 	struct holder holder = { .name = "demo-fs", .d = d };
 	struct dc_region_stats st;
-	struct dc_folio *f = NULL, *pinned = NULL, *busy = NULL, *g = NULL;
-	struct dc_entry_lock lk;
+	struct dc_folio *f = NULL, *pinned = NULL, *g = NULL;
+	struct dc_entry_handle h;
+	struct census c;
 	uint64_t cursor = 0, pg_req, pg_small = 0, pg_big = 0, idx_big = 0, idx_pin, pg_pin, mf_pg;
 	unsigned order, big_order;
 	bool have_small, have_big;
 	dc_entry_t e;
-	char b1[64];
+	char b1[64], b2[160];
 	int ret, n;
 
 	ret = dc_region_create(spec, &d->r);
@@ -517,7 +564,7 @@ static int demo_run(const char *spec)
 
 	step(d, "request the same folio again");
 	EXPECT_ERR(d, dc_folio_request(d->r, pg_req, d->fpages, &g), -EBUSY);
-	say("%s (%s): %s", errname(-EBUSY), dc_strerror(-EBUSY), dc_errmsg());
+	say("%s (%s): %s", ename(-EBUSY), dc_strerror(-EBUSY), dc_errmsg());
 
 	begin(d);
 	OK(d, dc_folio_get(f));
@@ -552,15 +599,17 @@ static int demo_run(const char *spec)
 	show(d, "dc_mapping_create: file A, with revoke and mkclean callbacks: ok, 0 entries");
 
 	if (have_small) {
-		step(d, "fault file pages 0-3: dc_mapping_grab (an EMPTY, LOCKED placeholder);");
-		say("under dc_region_read_lock, dc_mapping_insert(device page %" PRIu64 "+i, "
-		    "DIRTY); dc_mapping_unlock", pg_small);
+		step(d, "fault file pages 0-3: dc_mapping_grab locks an EMPTY placeholder into "
+		     "handle h;");
+		say("dc_mapping_insert(&h, device page %" PRIu64 "+i, DIRTY), which takes the "
+		    "region read lock; dc_mapping_unlock(&h)", pg_small);
 		for (uint64_t i = 0; i < 4; i++)
 			fault(d, i, 0, pg_small + i, DC_INSERT_DIRTY);
 		e = dc_mapping_lookup(d->m, 1);
-		EXPECT(d, dc_entry_is_real(e) && dc_entry_pgoff(e) == pg_small + 1);
+		EXPECT(d, dc_entry_is_live(e) && dc_entry_pgoff(e) == pg_small + 1);
 		EXPECT(d, dc_folio_refcount(lookup(d, pg_small + 1)) == 1);
-		say("file page 1 -> %s; folio refcount 1 (the entry's reference)",
+		EXPECT(d, dc_folio_mapcount(lookup(d, pg_small + 1)) == 1);
+		say("file page 1 -> %s; folio refcount 1, mapcount 1 (the entry's reference)",
 		    entry_str(e, b1, sizeof(b1)));
 	} else if (order) {
 		step(d, "4 KiB entries skipped: this region's folios are %s (order %u)",
@@ -568,15 +617,13 @@ static int demo_run(const char *spec)
 		say("and an entry cannot be smaller than a folio");
 	}
 	if (have_big) {
-		step(d, "fault file page %" PRIu64 " as one %s entry: grab(order %u),", idx_big,
-		     order_str(big_order), big_order);
-		say("insert device pages %" PRIu64 "-%" PRIu64 " (%s%s)", pg_big,
-		    pg_big + (UINT64_C(1) << big_order) - 1,
-		    big_order == 9 ? "DC_INSERT_PMD" : "DC_INSERT_PUD",
-		    big_order == 9 ? ", DIRTY" : "");
+		step(d, "fault file page %" PRIu64 " as one %s entry: grab(order %u) (the handle "
+		     "keeps the order),", idx_big, order_str(big_order), big_order);
+		say("insert device pages %" PRIu64 "-%" PRIu64 "%s", pg_big,
+		    pg_big + (UINT64_C(1) << big_order) - 1, big_order == 9 ? " (DIRTY)" : "");
 		fault(d, idx_big, big_order, pg_big, big_order == 9 ? DC_INSERT_DIRTY : 0);
 		e = dc_mapping_lookup(d->m, idx_big + 37);
-		EXPECT(d, dc_entry_is_real(e) && dc_entry_pgoff(e) == pg_big);
+		EXPECT(d, dc_entry_is_live(e) && dc_entry_pgoff(e) == pg_big);
 		say("file page %" PRIu64 " finds the same entry: %s", idx_big + 37,
 		    entry_str(e, b1, sizeof(b1)));
 	} else if (have_small) {
@@ -588,12 +635,14 @@ static int demo_run(const char *spec)
 		goto removal;
 	}
 	dc_region_stats(d->r, &st);
+	census(d->m, DC_MARK_DIRTY, &c);
 	EXPECT(d, st.busy == (have_small ? 4 : 0) +
 			     (have_big ? (UINT64_C(1) << big_order) / d->fpages : 0));
-	say("file A has %" PRIu64 " %s; region busy count %" PRIu64 "; metadata sections %"
-	    PRIu64 " of %" PRIu64, dc_mapping_count(d->m),
-	    pl(dc_mapping_count(d->m), "entry", "entries"), st.busy, st.sections,
-	    st.sections_max);
+	EXPECT(d, c.entries == dc_mapping_count(d->m) && c.entries == have_small * 4u + have_big);
+	say("file A has %" PRIu64 " %s (dc_mapping_for_each: file pages%s); region busy count %"
+	    PRIu64 "; metadata sections %" PRIu64 " of %" PRIu64, c.entries,
+	    pl(c.entries, "entry", "entries"), ranges_str(&c.pages, b2, sizeof(b2)), st.busy,
+	    st.sections, st.sections_max);
 
 	/* The page the "DMA engine" will pin. */
 	idx_pin = have_small ? 1 : idx_big + 1;
@@ -602,27 +651,20 @@ static int demo_run(const char *spec)
 
 	{
 		char *p;
-		uint64_t dirty = 0, nent = have_small * 4 + have_big;
+		uint64_t dirty;
 
 		step(d, "write through the linear map and write back");
 		p = dc_region_addr(d->r, pg_pin);
 		EXPECT(d, p != NULL);
 		snprintf(p, 64, "hello from file A, page %" PRIu64, idx_pin);
-		for (uint64_t i = 0; i < 4 && have_small; i++)
-			dirty += dc_mapping_get_mark(d->m, i, DC_MARK_DIRTY);
-		if (have_big)
-			dirty += dc_mapping_get_mark(d->m, idx_big, DC_MARK_DIRTY);
+		dirty = c.marked;
 		say("wrote \"%s\" at dc_region_addr(%" PRIu64 "); DIRTY entries: %" PRIu64, p,
 		    pg_pin, dirty);
-		EXPECT(d, dirty == nent - (have_big && big_order != 9));
-		n = OK(d, dc_mapping_writeback(d->m, 0, DC_MAPPING_INDEX_MAX));
+		EXPECT(d, dirty == c.entries - (have_big && big_order != 9));
+		n = OK(d, dc_mapping_writeback(d->m, 0, DC_MAPPING_INDEX_MAX, NULL));
 		EXPECT(d, (uint64_t)n == dirty && d->mkcleans == dirty);
-		dirty = 0;
-		for (uint64_t i = 0; i < 4 && have_small; i++)
-			dirty += dc_mapping_get_mark(d->m, i, DC_MARK_DIRTY);
-		if (have_big)
-			dirty += dc_mapping_get_mark(d->m, idx_big, DC_MARK_DIRTY);
-		EXPECT(d, dirty == 0);
+		census(d->m, DC_MARK_DIRTY, &c);
+		EXPECT(d, c.marked == 0);
 		say("dc_mapping_writeback: %d %s flushed, mkclean called %" PRIu64
 		    " %s; DIRTY entries now: 0", n, pl(n, "entry", "entries"), d->mkcleans,
 		    pl(d->mkcleans, "time", "times"));
@@ -633,59 +675,69 @@ static int demo_run(const char *spec)
 	step(d, "a \"DMA engine\" pins file page %" PRIu64 ": dc_mapping_get_folio(pin=true), "
 	     "the lockless fast path", idx_pin);
 	OK(d, dc_mapping_get_folio(d->m, idx_pin, true, &pinned));
-	EXPECT(d, dc_folio_refcount(pinned) == 1 + DC_PIN_BIAS);
-	say("device page %" PRIu64 ", refcount %u (the entry's 1 + a pin); it reads \"%s\"",
-	    dc_folio_pgoff(pinned), dc_folio_refcount(pinned),
+	EXPECT(d, dc_folio_refcount(pinned) == 1 + DC_PIN_BIAS && dc_folio_busy(pinned));
+	say("device page %" PRIu64 ", refcount %u (the entry's 1 + a pin): dc_folio_busy; it "
+	    "reads \"%s\"", dc_folio_pgoff(pinned), dc_folio_refcount(pinned),
 	    (char *)dc_region_addr(d->r, pg_pin));
 
 	step(d, "memory failure at device page %" PRIu64 ": find its file with "
 	     "dc_mapping_lock_folio", mf_pg);
-	OK(d, dc_mapping_lock_folio(lookup(d, mf_pg), &lk));
-	EXPECT(d, lk.mapping == d->m && dc_entry_is_locked(lk.entry));
-	say("-> file %s, page %" PRIu64 ", entry at %" PRIu64 " (%s), locked; unlock",
-	    lk.mapping == d->m ? "A" : "?",
-	    lk.index + (mf_pg - dc_entry_pgoff(lk.entry)), lk.index,
-	    entry_str(lk.entry, b1, sizeof(b1)));
-	dc_mapping_unlock_folio(&lk);
-	EXPECT(d, !dc_entry_is_locked(dc_mapping_lookup(d->m, lk.index)));
+	OK(d, dc_mapping_lock_folio(lookup(d, mf_pg), NULL, &h));
+	EXPECT(d, h.mapping == d->m && dc_entry_is_locked(h.entry));
+	EXPECT(d, dc_entry_is_locked(dc_mapping_lookup(d->m, h.index)));
+	{
+		uint64_t at = h.index;
+
+		say("-> file %s, page %" PRIu64 ", entry at %" PRIu64 " (%s), locked in a handle",
+		    h.mapping == d->m ? "A" : "?", at + (mf_pg - dc_entry_pgoff(h.entry)), at,
+		    entry_str(h.entry, b1, sizeof(b1)));
+		OK(d, dc_mapping_unlock(&h));
+		EXPECT(d, !dc_entry_is_locked(dc_mapping_lookup(d->m, at)));
+		EXPECT_ERR(d, dc_mapping_unlock(&h), -EINVAL);
+		say("dc_mapping_unlock(&h): ok; again: %s (the handle holds nothing now)",
+		    ename(-EINVAL));
+	}
 
 	/* ---- truncate ---- */
 	section("Truncate file A to 0 while the DMA runs");
-	step(d, "dc_mapping_zap(0, end): revoke every mapping, drop the entries' references");
-	n = OK(d, dc_mapping_zap(d->m, 0, DC_MAPPING_INDEX_MAX, &busy));
-	report_revokes(d);
-	report_frees(d);
-	EXPECT(d, (uint64_t)n == dc_mapping_count(d->m) && busy == pinned);
-	say("%d %s zapped; busy folio: device page %" PRIu64 ", refcount %u (the DMA pin)",
-	    n, pl(n, "entry", "entries"), dc_folio_pgoff(busy), dc_folio_refcount(busy));
-
-	step(d, "the DMA engine tries to pin file page %" PRIu64 " again", idx_pin);
-	EXPECT_ERR(d, dc_mapping_get_folio(d->m, idx_pin, true, &g), -EAGAIN);
-	say("dc_mapping_get_folio: %s: no new pin through a zapped entry (%s)", errname(-EAGAIN),
-	    entry_str(dc_mapping_lookup(d->m, idx_pin), b1, sizeof(b1)));
-
-	step(d, "break layouts: dc_folio_wait_idle(device page %" PRIu64 ", 10 ms deadline)",
-	     dc_folio_pgoff(busy));
+	step(d, "dc_mapping_break_layouts(0, end, 10 ms deadline): zap every entry, wait for "
+	     "busy folios");
 	{
 		struct dc_wait_opts w = { .deadline_ns = dc_now_ns() + 10000000ull };
 
-		EXPECT_ERR(d, dc_folio_wait_idle(busy, 0, &w), -ETIMEDOUT);
+		EXPECT_ERR(d, dc_mapping_break_layouts(d->m, 0, DC_MAPPING_INDEX_MAX, &w, &report),
+			   -ETIMEDOUT);
 	}
-	say("%s: the pin is still held", errname(-ETIMEDOUT));
+	report_revokes(d);
+	report_frees(d);
+	census(d->m, DC_MARK_DIRTY, &c);
+	/* The file page where the pinned folio starts (a huge folio: its first). */
+	EXPECT(d, d->waits == 1 && d->wait_folio == pinned &&
+		  d->wait_index == idx_pin - (pg_pin - dc_folio_pgoff(pinned)));
+	EXPECT(d, c.zapped == c.entries && c.entries == dc_mapping_count(d->m));
+	EXPECT(d, dc_folio_refcount(pinned) == DC_PIN_BIAS && dc_folio_mapcount(pinned) == 0);
+	say("%s: %s", ename(-ETIMEDOUT), dc_errmsg());
+	say("%" PRIu64 " %s zapped, references dropped; the pin is still held",
+	    c.zapped, pl(c.zapped, "entry", "entries"));
+
+	step(d, "the DMA engine tries to pin file page %" PRIu64 " again", idx_pin);
+	EXPECT_ERR(d, dc_mapping_get_folio(d->m, idx_pin, true, &g), -EAGAIN);
+	say("dc_mapping_get_folio: %s: no new pin through a zapped entry (%s)", ename(-EAGAIN),
+	    entry_str(dc_mapping_lookup(d->m, idx_pin), b1, sizeof(b1)));
 
 	step(d, "dc_mapping_delete(file page %" PRIu64 ") while it is pinned", idx_pin);
-	EXPECT_ERR(d, dc_mapping_delete(d->m, idx_pin), -EBUSY);
+	EXPECT_ERR(d, dc_mapping_delete(d->m, idx_pin, NULL), -EBUSY);
 	EXPECT(d, dc_mapping_violations(d->m) == 1);
-	say("%s: %s", errname(-EBUSY), dc_errmsg());
+	say("%s: %s", ename(-EBUSY), dc_errmsg());
 	say("refused, violation counted (dc_mapping_violations: %" PRIu64 "); the block stays "
 	    "with file A", dc_mapping_violations(d->m));
 	if (have_small) {
 		begin(d);
-		OK(d, dc_mapping_delete(d->m, 0));
-		OK(d, dc_mapping_delete(d->m, 2));
-		OK(d, dc_mapping_delete(d->m, 3));
+		OK(d, dc_mapping_delete(d->m, 0, NULL));
+		OK(d, dc_mapping_delete(d->m, 2, NULL));
+		OK(d, dc_mapping_delete(d->m, 3, NULL));
 		if (have_big)
-			OK(d, dc_mapping_delete(d->m, idx_big));
+			OK(d, dc_mapping_delete(d->m, idx_big, NULL));
 		EXPECT(d, dc_mapping_count(d->m) == 1);
 		if (have_big)
 			show(d, "dc_mapping_delete of the idle entries (file pages 0, 2, 3, %"
@@ -699,15 +751,19 @@ static int demo_run(const char *spec)
 	dc_folio_unpin(pinned);
 	EXPECT(d, d->frees.calls == 1);
 	report_frees(d);
-	EXPECT(d, dc_folio_idle(pinned));
+	EXPECT(d, dc_folio_idle(pinned) && !dc_folio_busy(pinned));
 	say("refcount 0: the last reference was the pin");
 
-	step(d, "dc_mapping_delete(file page %" PRIu64 ") again", idx_pin);
-	OK(d, dc_mapping_delete(d->m, idx_pin));
+	step(d, "truncate again: dc_mapping_break_layouts, then dc_mapping_truncate(0, end)");
+	d->waits = 0;
+	n = OK(d, dc_mapping_break_layouts(d->m, 0, DC_MAPPING_INDEX_MAX, NULL, &report));
+	EXPECT(d, n == 0 && d->waits == 0);
+	OK(d, dc_mapping_truncate(d->m, 0, DC_MAPPING_INDEX_MAX, NULL));
 	EXPECT(d, dc_folio_idle(pinned) && dc_folio_owner(pinned) == 0);
 	EXPECT(d, dc_mapping_count(d->m) == 0 && busy_count(d->r) == 0);
-	EXPECT(d, dc_mapping_check(d->m));
-	say("ok: device page %" PRIu64 " is idle and unowned: the owner may reuse it",
+	EXPECT(d, dc_mapping_violations(d->m) == 1 && dc_mapping_check(d->m));
+	say("break layouts: %d waits (nothing busy); truncate: ok", n);
+	say("device page %" PRIu64 " is idle and unowned: the owner may reuse it",
 	    dc_folio_pgoff(pinned));
 	say("file A has 0 entries; region busy count 0: every folio idle");
 
@@ -734,32 +790,51 @@ removal:
 		}
 		EXPECT(d, d->notifies == 1 && d->notify_flags == DC_MF_PRE_REMOVE);
 		EXPECT(d, dc_folio_refcount(rf) == DC_PIN_BIAS);
-		say("%s: %s", errname(-ETIMEDOUT), dc_errmsg());
+		say("%s: %s", ename(-ETIMEDOUT), dc_errmsg());
 
 		step(d, "the region is dead but still there");
 		EXPECT(d, !dc_region_alive(d->r));
-		EXPECT_ERR(d, dc_folio_request(d->r, pg_req, d->fpages, &g),
-			   -ENXIO);
-		say("dc_region_alive: no; dc_folio_request: %s: %s", errname(-ENXIO), dc_errmsg());
+		EXPECT_ERR(d, dc_folio_request(d->r, pg_req, d->fpages, &g), -ENXIO);
+		say("dc_region_alive: no; dc_folio_request: %s: %s", ename(-ENXIO), dc_errmsg());
 		EXPECT_ERR(d, dc_mapping_get_folio(d->m, 0, true, &g), -EAGAIN);
 		say("dc_mapping_get_folio(file page 0): %s (zapped by the holder)",
-		    errname(-EAGAIN));
+		    ename(-EAGAIN));
+		OK(d, dc_mapping_grab(d->m, 0, (unsigned)fo, NULL, &h));
+		EXPECT_ERR(d, dc_mapping_insert(&h, pg_req, 0), -ENXIO);
+		EXPECT(d, dc_entry_is_locked(h.entry) && dc_entry_is_zapped(h.entry));
+		say("a fault: grab ok; dc_mapping_insert: %s: %s", ename(-ENXIO), dc_errmsg());
+		OK(d, dc_mapping_unlock(&h));
 
-		step(d, "the DMA completes: dc_folio_unpin; evict file A");
+		step(d, "the DMA completes: dc_folio_unpin");
 		dc_folio_unpin(rf);
 		EXPECT(d, d->frees.calls == 1);
 		report_frees(d);
+		EXPECT(d, busy_count(d->r) == 0);
+		say("no folio references left; file A still has %" PRIu64 " %s",
+		    dc_mapping_count(d->m), pl(dc_mapping_count(d->m), "entry", "entries"));
+
+		step(d, "dc_region_remove again, 20 ms deadline");
+		{
+			struct dc_drain_opts o = { .deadline_ns = dc_now_ns() + 20000000ull };
+
+			EXPECT_ERR(d, dc_region_remove(d->r, &o), -ETIMEDOUT);
+		}
+		EXPECT(d, d->notifies == 1);
+		say("%s: %s", ename(-ETIMEDOUT), dc_errmsg());
+		say("(a mapping holds its region: removal waits until it is destroyed)");
+
+		begin(d);
 		OK(d, dc_mapping_truncate_final(d->m, NULL));
 		OK(d, dc_mapping_destroy(d->m));
 		d->m = NULL;
-		say("dc_mapping_truncate_final + dc_mapping_destroy: ok");
+		show(d, "evict file A: dc_mapping_truncate_final + dc_mapping_destroy: ok");
 	}
 
 	step(d, "dc_region_remove again");
 	OK(d, dc_region_remove(d->r, NULL));
 	d->r = NULL;
 	EXPECT(d, d->notifies == 1);
-	say("ok: every reference drained; the region is unmapped and freed");
+	say("ok: every reference and mapping gone; the region is unmapped and freed");
 	say("holder callbacks in all: notify_failure %" PRIu64 ", page_free %" PRIu64,
 	    d->notifies, d->frees_total);
 	printf("demo finished: every call returned what was expected\n");
