@@ -27,6 +27,8 @@
  */
 #include "harness.h"
 
+#include <sched.h>
+#include <urcu/urcu-bp.h>
 #include <stdatomic.h>
 
 #define NIDX 2048 /* file pages; block of index i is device page i (+ PMDs) */
@@ -199,16 +201,30 @@ TEST(faults_pins_truncate)
 /*
  * One thread flips index 0 between blocks P and Q (replacing the live entry
  * each time, breaking layouts when the old block is still pinned); three
- * threads pin index 0 through the lockless path.  The flipper marks a block
- * REVOKED once the insert that replaced it returned, and MAPPED before it
- * inserts it again.  A pin that a pinner holds while its block is REVOKED
- * is a pin that landed on a revoked block (the owner could have freed it):
- * the violation the review measured in the millions.
+ * threads pin index 0 through the lockless path.  Each block has a state
+ * word (a generation and a REVOKED bit): the ->revoke callback of a replace
+ * marks the old block REVOKED (its client mappings are gone from then on),
+ * the flipper marks a block mapped (new generation) before it inserts it
+ * again.  A pinner reads the state before its pin; if the block it got was
+ * REVOKED then and still is, unchanged, after the pin, the pin went through
+ * a revoked entry: the violation the review counted in the millions.
  */
 #define P_BLK 100
 #define Q_BLK 101
-static atomic_int blk_state[2]; /* 0 MAPPED, 1 REVOKED */
+static _Atomic uint64_t blk_state[2]; /* generation << 1 | revoked */
+static atomic_int revoking = -1;      /* the block the current replace revokes */
 static atomic_long revoked_pins, flips, flip_busy;
+
+static void mark_revoked(struct dc_mapping *m, uint64_t index, uint64_t nr, void *priv)
+{
+	int b = atomic_load(&revoking);
+
+	(void)m; (void)index; (void)nr; (void)priv;
+	if (b >= 0)
+		atomic_store(&blk_state[b], ((atomic_load(&blk_state[b]) >> 1) + 1) << 1 | 1);
+}
+
+static const struct dc_mapping_ops flip_ops = { .revoke = mark_revoked };
 
 static void *flipper(void *arg)
 {
@@ -219,7 +235,8 @@ static void *flipper(void *arg)
 		struct dc_entry_handle h;
 		int ret;
 
-		atomic_store(&blk_state[to - P_BLK], 0);
+		atomic_store(&blk_state[to - P_BLK], ((atomic_load(&blk_state[to - P_BLK]) >> 1) + 1) << 1);
+		atomic_store(&revoking, (int)(from - P_BLK));
 		for (;;) {
 			CHECK_EQ(dc_mapping_grab(M, 0, 0, NULL, &h), 0);
 			ret = dc_mapping_insert(&h, to, 0);
@@ -231,7 +248,7 @@ static void *flipper(void *arg)
 			CHECK(dc_mapping_break_layouts(M, 0, 0, NULL, NULL) >= 0);
 		}
 		CHECK_EQ(ret, 0);
-		atomic_store(&blk_state[from - P_BLK], 1);
+		atomic_store(&revoking, -1);
 		atomic_fetch_add(&flips, 1);
 	}
 	atomic_store(&stop, 1);
@@ -242,14 +259,17 @@ static void *index0_pinner(void *arg)
 {
 	(void)arg;
 	while (!atomic_load(&stop)) {
+		uint64_t before[2] = { atomic_load(&blk_state[0]), atomic_load(&blk_state[1]) };
 		struct dc_folio *f;
 		uint64_t pg;
+		int b;
 
 		if (dc_mapping_get_folio(M, 0, true, &f))
 			continue;
 		pg = dc_folio_pgoff(f);
 		CHECK(pg == P_BLK || pg == Q_BLK);
-		if (atomic_load(&blk_state[pg - P_BLK]))
+		b = (int)(pg - P_BLK);
+		if ((before[b] & 1) && atomic_load(&blk_state[b]) == before[b])
 			atomic_fetch_add(&revoked_pins, 1);
 		dc_folio_unpin(f);
 	}
@@ -263,7 +283,7 @@ TEST(replace_vs_lockless_pin)
 
 	atomic_store(&stop, 0);
 	CHECK_EQ(dc_region_create("mem:1M", &R), 0);
-	CHECK_EQ(dc_mapping_create(R, NULL, NULL, &M), 0);
+	CHECK_EQ(dc_mapping_create(R, &flip_ops, NULL, &M), 0);
 	CHECK_EQ(dc_mapping_grab(M, 0, 0, NULL, &h), 0);
 	CHECK_EQ(dc_mapping_insert(&h, P_BLK, 0), 0);
 	CHECK_EQ(dc_mapping_unlock(&h), 0);
@@ -274,7 +294,7 @@ TEST(replace_vs_lockless_pin)
 	pthread_join(fl, NULL);
 	for (int i = 0; i < 3; i++)
 		pthread_join(pn[i], NULL);
-	printf("flips %ld (old block pinned %ld times), pins on a revoked block %ld\n",
+	printf("flips %ld (old block pinned %ld times), pins through a revoked entry %ld\n",
 	       (long)atomic_load(&flips), (long)atomic_load(&flip_busy),
 	       (long)atomic_load(&revoked_pins));
 	CHECK_EQ(atomic_load(&revoked_pins), 0);
@@ -522,6 +542,68 @@ TEST(concurrent_removal_is_refused)
 	pthread_join(t, &ret);
 	CHECK_EQ((intptr_t)ret, 0);
 	R = NULL;
+}
+
+/* ---- ->page_free runs outside any read-side section ------------------------------- */
+
+/*
+ * A pinner backs out of a pin whose entry was zapped meanwhile; if the zap
+ * already dropped the entry's reference, the back-out is the last put and
+ * runs ->page_free.  It must do so outside the RCU read side (a page_free
+ * may wait for a grace period).  The holder counts calls made inside one.
+ */
+static atomic_long frees_inside, frees_total;
+
+static void page_free_checks(struct dc_region *r, struct dc_folio *f, void *h)
+{
+	(void)r; (void)f; (void)h;
+	atomic_fetch_add(&frees_total, 1);
+	if (urcu_bp_read_ongoing())
+		atomic_fetch_add(&frees_inside, 1);
+}
+
+static void *index0_backout_pinner(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		struct dc_folio *f;
+
+		if (dc_mapping_get_folio(M, 0, true, &f) == 0)
+			dc_folio_unpin(f);
+	}
+	return NULL;
+}
+
+TEST(page_free_outside_read_side)
+{
+	static const struct dc_holder_ops ops = { .page_free = page_free_checks };
+	unsigned long rounds = t_scale(200000);
+	pthread_t t;
+
+	atomic_store(&stop, 0);
+	CHECK_EQ(dc_region_create("mem:1M", &R), 0);
+	CHECK_EQ(dc_region_claim(R, &frees_total, &ops), 0);
+	CHECK_EQ(dc_mapping_create(R, NULL, NULL, &M), 0);
+	CHECK_EQ(pthread_create(&t, NULL, index0_backout_pinner, NULL), 0);
+	for (unsigned long i = 0; i < rounds && !atomic_load(&frees_inside); i++) {
+		struct dc_entry_handle h;
+
+		CHECK_EQ(dc_mapping_grab(M, 0, 0, NULL, &h), 0);
+		CHECK_EQ(dc_mapping_insert(&h, 0, 0), 0);
+		CHECK_EQ(dc_mapping_unlock(&h), 0);
+		CHECK(dc_mapping_break_layouts(M, 0, 0, NULL, NULL) >= 0);
+		CHECK_EQ(dc_mapping_delete(M, 0, NULL), 0);
+	}
+	atomic_store(&stop, 1);
+	pthread_join(t, NULL);
+	printf("page_free calls %ld, inside a read-side section %ld\n",
+	       (long)atomic_load(&frees_total), (long)atomic_load(&frees_inside));
+	CHECK_EQ(atomic_load(&frees_inside), 0);
+	CHECK_EQ(dc_mapping_violations(M), 0);
+	CHECK_EQ(dc_mapping_truncate_final(M, NULL), 0);
+	CHECK_EQ(dc_mapping_destroy(M), 0);
+	CHECK_EQ(dc_region_release(R, &frees_total), 0);
+	t_region_teardown(&R);
 }
 
 int main(int argc, char **argv)

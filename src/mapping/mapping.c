@@ -429,10 +429,17 @@ enum take_kind { CLAIM_NEW, CLAIM_REMAP, SHARE_NEW, SHARE_REMAP };
 struct taken {
 	struct dc_folio *f;
 	bool requested;
+	bool claimed;   /* false: only the reference is held (the claim failed) */
 	enum take_kind kind;
 };
 
-/* One folio of an insert: reference and claim (see enum take_kind). */
+/*
+ * One folio of an insert: reference and claim (see enum take_kind).  Under
+ * the region's read lock, so it never drops a reference (that may be a last
+ * put, whose ->page_free must run outside): on a failed claim t->f is left
+ * referenced and unclaimed for untake_one().
+ * Return: 0; an error with t->f NULL (nothing held) or set (a reference).
+ */
 static int take_one(struct dc_mapping *m, uint64_t pg, uint64_t owner, bool cow, bool same,
 		    struct taken *t)
 {
@@ -440,6 +447,8 @@ static int take_one(struct dc_mapping *m, uint64_t pg, uint64_t owner, bool cow,
 	struct dc_folio *f = NULL;
 	int ret;
 
+	t->f = NULL;
+	t->claimed = false;
 	if (same || cow) {
 		f = dc__folio_record(r, pg);
 		if (same)
@@ -457,14 +466,18 @@ static int take_one(struct dc_mapping *m, uint64_t pg, uint64_t owner, bool cow,
 		ret = dc__folio_take(r, pg, &t->f, &t->requested);
 		if (ret) {
 			dc__folio_share_abort(f, t->kind == SHARE_NEW);
+			t->f = NULL;
 			return ret;
 		}
 		dc__folio_share_commit(f);
+		t->claimed = true;
 		return 0;
 	}
 	ret = dc__folio_take(r, pg, &t->f, &t->requested);
-	if (ret)
+	if (ret) {
+		t->f = NULL;
 		return ret;
+	}
 	ret = dc__folio_claim(t->f, owner);
 	if (ret && t->kind == CLAIM_REMAP && dc__own_shared(dc__folio_owner_word(t->f))) {
 		/* Another file reflinked the block since our entry was zapped:
@@ -475,17 +488,21 @@ static int take_one(struct dc_mapping *m, uint64_t pg, uint64_t owner, bool cow,
 		if (!ret)
 			dc__folio_share_commit(t->f);
 	}
-	if (ret)
-		dc__folio_untake(t->f, t->requested);
+	t->claimed = !ret;
 	return ret;
 }
 
-/* Undo take_one(): no trace of the attempt remains. */
-static void untake_one(struct dc_mapping *m, uint64_t owner, struct taken *t)
+/* Undo take_one(): no trace of the attempt remains.  Outside the read lock. */
+static void untake_one(uint64_t owner, struct taken *t)
 {
 	bool shared;
 
-	(void)m;
+	if (!t->f)
+		return;
+	if (!t->claimed) {
+		dc__folio_untake(t->f, t->requested);
+		return;
+	}
 	switch (t->kind) {
 	case CLAIM_NEW:
 		dc__folio_unclaim(t->f, owner);
@@ -509,28 +526,30 @@ static void untake_all(struct dc_mapping *m, uint64_t first, struct taken *t, ui
 	uint64_t fpages = UINT64_C(1) << m->region->order;
 
 	for (uint64_t k = 0; k < n; k++)
-		untake_one(m, dc__owner_word(m, first + k * fpages), &t[k]);
+		untake_one(dc__owner_word(m, first + k * fpages), &t[k]);
 }
 
 /*
  * Take a reference on each folio of [pgoff, pgoff + size) and claim it
  * (@same: the zapped entry already names these pages).  Under the region's
  * read lock, which the caller holds.
+ * Return: 0; an error, with *@n entries of @t to give back (untake_all(),
+ * after the read lock).
  */
 static int take_all(struct dc_mapping *m, uint64_t first, uint64_t pgoff, uint64_t size,
-		    unsigned flags, bool same, struct taken *t)
+		    unsigned flags, bool same, struct taken *t, uint64_t *n)
 {
-	uint64_t fpages = UINT64_C(1) << m->region->order, n = 0;
+	uint64_t fpages = UINT64_C(1) << m->region->order;
 	int ret = 0;
 
-	for (uint64_t off = 0; off < size; off += fpages, n++) {
+	*n = 0;
+	for (uint64_t off = 0; off < size; off += fpages) {
 		ret = take_one(m, pgoff + off, dc__owner_word(m, first + off),
-			       flags & DC_INSERT_COW, same, &t[n]);
+			       flags & DC_INSERT_COW, same, &t[*n]);
+		(*n)++; /* a failed one may hold a reference too */
 		if (ret)
 			break;
 	}
-	if (ret)
-		untake_all(m, first, t, n);
 	return ret;
 }
 
@@ -617,12 +636,17 @@ DC_API int dc_mapping_insert(struct dc_entry_handle *h, uint64_t pgoff, unsigned
 			if (!t)
 				return dc__fail(-ENOMEM, "out of memory");
 		}
+		uint64_t ntaken = 0;
+
 		/* Alive check and references in one read-side section (removal waits). */
 		dc_region_read_lock(r);
-		ret = dc_region_alive(r) ? take_all(m, h->index, pgoff, size, flags, same, t)
+		ret = dc_region_alive(r) ? take_all(m, h->index, pgoff, size, flags, same, t,
+						    &ntaken)
 					 : dc__fail(-ENXIO, "insert: region %s is being removed",
 						    r->spec);
 		dc_region_read_unlock(r);
+		if (ret)
+			untake_all(m, h->index, t, ntaken); /* puts: outside the read side */
 		if (!ret && dc_entry_has_pages(old) && !same) {
 			ret = replace_old(h, old);
 			if (ret)
@@ -696,15 +720,26 @@ DC_API int dc_mapping_get_folio(struct dc_mapping *m, uint64_t index, bool pin,
 		goto refault;
 	smp_mb__after_atomic();
 	again = dc_index_load(m->ix, index);
+#if DC_REGRESS_BUG == 13 /* the old bug: the back-out put inside the read side */
+	if ((again | DC_ENTRY_LOCKED) != (e | DC_ENTRY_LOCKED)) {
+		pin ? dc_folio_unpin(f) : dc_folio_put(f);
+		goto refault;
+	}
+#endif
+	dc__rcu_read_unlock();
 	if (unlikely((again | DC_ENTRY_LOCKED) != (e | DC_ENTRY_LOCKED))) {
-		/* Zapped or replaced meanwhile: the zap may not have seen us. */
+		/*
+		 * Zapped or replaced meanwhile: the zap may not have seen us.
+		 * Our reference keeps the folio (and its region) there; this may
+		 * be the last put, so it runs outside the read-side section.
+		 */
 		if (pin)
 			dc_folio_unpin(f);
 		else
 			dc_folio_put(f);
-		goto refault;
+		return dc__fail_str(-EAGAIN, "get_folio: nothing is mapped there now (fault "
+				    "it in)");
 	}
-	dc__rcu_read_unlock();
 	*out = f;
 	return 0;
 refault:
