@@ -1,6 +1,8 @@
 #!/bin/sh
 # Run every test program: all of them in the normal gcc and clang builds and
-# under ASan+UBSan, the concurrency tests (test_conc_*) under TSan too.
+# under ASan+UBSan, the concurrency tests (test_conc_*) under TSan too; the
+# CLI; the library checks (exported symbols, the README example built with
+# pkg-config against the copy make check installed, shared and static).
 # Exit protocol per program: 0 pass, 77 skip, anything else fail.  Each run
 # has a time limit.  Ends with "N passed, N failed, N skipped".
 tests="$1"; conc="$2"
@@ -23,15 +25,26 @@ run() { # flavour name
     esac
 }
 
-# The CLI: the demo (the main job) on several regions, and its bad input.
-cli() { # name expected-exit command...
-    name=$1; want=$2; shift 2
-    out="$log/cli.$name.log"
+# A command that must exit with a given status, as one line of a group.
+cmd() { # group name expected-exit command...
+    group=$1; name=$2; want=$3; shift 3
+    out="$log/$group.$name.log"
     timeout -k 5 "$limit" "$@" >"$out" 2>&1; rc=$?
-    if [ "$rc" = "$want" ]; then pass=$((pass+1)); echo "PASS  cli     $name"
-    else fail=$((fail+1)); failed="$failed cli/$name"
-        echo "FAIL  cli     $name (exit $rc, expected $want)"; tail -n 30 "$out" | sed 's/^/      | /'; fi
+    if [ "$rc" = "$want" ]; then pass=$((pass+1)); printf 'PASS  %-6s  %s\n' "$group" "$name"
+    else fail=$((fail+1)); failed="$failed $group/$name"
+        printf 'FAIL  %-6s  %s (exit %s, expected %s)\n' "$group" "$name" "$rc" "$want"
+        tail -n 30 "$out" | sed 's/^/      | /'; fi
 }
+cli() { cmd cli "$@"; }
+
+# The library: the exported symbols match the map and the headers; the README
+# example builds and runs against the installed library (make check installs
+# it into $DC_TEST_DESTDIR first).
+cmd lib exports 0 sh tools/check-exports.sh build/libdaxcore.so
+cmd lib example_shared 0 sh tools/check-example.sh shared
+cmd lib example_static 0 sh tools/check-example.sh static
+
+# The CLI: the demo (the main job) on several regions, and its bad input.
 wbfile=$(mktemp /tmp/daxcore-demo-XXXXXX); truncate -s 64M "$wbfile"
 cli demo_mem 0 build/daxcore demo
 cli demo_order9 0 build/daxcore demo mem:64M,order=9
@@ -44,6 +57,17 @@ cli unknown_command 2 build/daxcore frobnicate
 cli help 0 build/daxcore help
 cli version 0 build/daxcore --version
 rm -f "$wbfile"
+
+# Each regression case must fail with its bug brought back (tests/regress.sh).
+rm -rf build/regress
+sh tests/regress.sh build/regress >"$log/regress.log" 2>&1
+while IFS= read -r line; do
+    case $line in
+    PASS*) pass=$((pass+1)); echo "$line";;
+    FAIL*) fail=$((fail+1)); failed="$failed regress"; echo "$line";;
+    *) echo "$line";;
+    esac
+done <"$log/regress.log"
 
 for t in $tests; do run normal "$t"; done
 for t in $tests; do run clang "$t"; done

@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -68,10 +69,14 @@ _Noreturn void dc__bug(const char *file, int line, const char *fmt, ...) DC_PRIN
 #endif
 
 /*
- * Allocation that tests can make fail: dc__malloc/calloc/aligned return NULL
+ * Allocation that tests can make fail.  Built with -DDC_FAULT_INJECT (the
+ * libraries the tests link), dc__malloc/calloc/zalloc_aligned return NULL
  * when the fault injector says so (DAXCORE_FAIL_ALLOC=N fails every Nth call,
- * or dc__fault_set() from a test).
+ * or dc__fault_set() from a test).  Without it (the installed library, the
+ * tool) they are the plain allocators, dc__fault_alloc() is false, and
+ * dc__fault_set()/dc__alloc_count() do not exist.
  */
+#ifdef DC_FAULT_INJECT
 void *dc__malloc(size_t n);
 void *dc__calloc(size_t n, size_t sz);
 void *dc__zalloc_aligned(size_t align, size_t n);
@@ -79,6 +84,32 @@ bool dc__fault_alloc(void);
 /* Tests: fail allocation number @nth from now (1 = the next), 0 = never. */
 void dc__fault_set(unsigned long nth);
 unsigned long dc__alloc_count(void);
+#else
+static inline bool dc__fault_alloc(void)
+{
+	return false;
+}
+
+static inline void *dc__malloc(size_t n)
+{
+	return malloc(n);
+}
+
+static inline void *dc__calloc(size_t n, size_t sz)
+{
+	return calloc(n, sz);
+}
+
+static inline void *dc__zalloc_aligned(size_t align, size_t n)
+{
+	void *p;
+
+	if (posix_memalign(&p, align, n))
+		return NULL;
+	memset(p, 0, n);
+	return p;
+}
+#endif
 
 
 

@@ -98,7 +98,9 @@ DC_API uint64_t dc_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* ---- injectable allocation ---------------------------------------------- */
+/* ---- injectable allocation (test builds only: -DDC_FAULT_INJECT) -------- */
+
+#ifdef DC_FAULT_INJECT
 
 static _Atomic unsigned long alloc_calls;
 static _Atomic unsigned long fail_at; /* absolute call number, 0 = never */
@@ -155,3 +157,4 @@ void *dc__zalloc_aligned(size_t align, size_t n)
 	memset(p, 0, n);
 	return p;
 }
+#endif /* DC_FAULT_INJECT */
