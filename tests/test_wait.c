@@ -7,7 +7,7 @@
  *   cond_true_first    a wait that sleeps, calls a callback, or checks
  *                      cancel/deadline before looking at the condition.
  *   deadline_*         a past deadline that sleeps (hang), a deadline read as
- *                      relative, DC_FOREVER overflowing into "already past",
+ *                      relative, UINT64_MAX overflowing into "already past",
  *                      -ETIMEDOUT before the deadline, unpaired callbacks.
  *   cancel_*           a fired token that is not seen before or during a
  *                      sleep, dc_cancel_init() that does not reset.
@@ -226,7 +226,7 @@ static void deadline_near(void)
 	}
 }
 
-/* A far deadline, or DC_FOREVER, must not be taken as passed: a waker ends it. */
+/* A far deadline, or UINT64_MAX, must not be taken as passed: a waker ends it. */
 static void deadline_far_woken(uint64_t deadline)
 {
 	struct waiter w;
@@ -468,7 +468,7 @@ int main(void)
 	deadline_past();
 	deadline_near();
 	deadline_far_woken(dc_now_ns() + 3600ull * 1000000000ull);
-	deadline_far_woken(DC_FOREVER);
+	deadline_far_woken(UINT64_MAX);
 	cancel_before();
 	cancel_during(0);
 	cancel_during(1);

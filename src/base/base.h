@@ -25,6 +25,25 @@
 #define container_of(ptr, type, member) \
 	((type *)((char *)(ptr) - __builtin_offsetof(type, member)))
 
+/*
+ * A full fence.  gcc's ThreadSanitizer does not support fences (-Wtsan):
+ * there it is a seq_cst read-modify-write of a dummy word instead, which
+ * orders the same on the machine (TSan checks data races, not this logic).
+ */
+#if defined(__SANITIZE_THREAD__)
+static inline void dc__smp_mb(void)
+{
+	static _Atomic unsigned dc__fence_word;
+
+	atomic_fetch_add(&dc__fence_word, 0);
+}
+#else
+static inline void dc__smp_mb(void)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+}
+#endif
+
 /* Relaxed/acquire/release shorthands for C11 atomics. */
 #define ld_relaxed(p) atomic_load_explicit((p), memory_order_relaxed)
 #define ld_acquire(p) atomic_load_explicit((p), memory_order_acquire)

@@ -577,7 +577,7 @@ static int replace_old(struct dc_entry_handle *h, dc_entry_t old)
 			h->entry = z;
 		}
 		/* Pairs with dc_mapping_get_folio(): "take ref, re-read entry". */
-		atomic_thread_fence(memory_order_seq_cst);
+		dc__smp_mb();
 		dc__entry_revoke(m, h->index, old);
 		dc__entry_unmap_put(m, h->index, old);
 	}

@@ -160,7 +160,7 @@ static int zap_range(struct dc_mapping *m, uint64_t first, uint64_t last,
 			DC_BUG("zap: %u entries gathered under the tree lock vanished", nz);
 		dc_index_unlock(m->ix);
 		/* Pairs with dc_mapping_get_folio(): "take ref, re-read entry". */
-		atomic_thread_fence(memory_order_seq_cst);
+		dc__smp_mb();
 		for (unsigned k = 0; k < nz; k++)
 			dc__entry_revoke(m, z[k].first, z[k].value & ~DC_ENTRY_ZAP);
 		zap_put_refs(m, z, nz, &b, &b_at);
@@ -440,7 +440,7 @@ DC_API int dc_mapping_invalidate(struct dc_mapping *m, uint64_t first, uint64_t 
 			dc__entry_revoke(m, zero[k].first, zero[k].value);
 		if (!nz)
 			continue;
-		atomic_thread_fence(memory_order_seq_cst);
+		dc__smp_mb();
 		for (unsigned k = 0; k < nz; k++) {
 			dc__entry_revoke(m, z[k].first, z[k].value);
 			dc__entry_unmap_put(m, z[k].first, z[k].value);
