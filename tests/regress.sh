@@ -24,6 +24,9 @@ for line in \
     "5 test_conc_mapping cow_sharers_across_files" \
     "6 test_conc_mapping one_claim_per_block" \
     "7 test_mapping reflinked_block_delete_and_evict" \
+    "9 test_mapping forged_handle_is_refused" \
+    "10 test_mapping bad_input" \
+    "11 test_conc_mapping concurrent_removal_is_refused" \
     "12 test_folio all_or_nothing" \
     "13 test_conc_mapping page_free_outside_read_side"; do
     set -- $line

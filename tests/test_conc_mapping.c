@@ -504,6 +504,10 @@ TEST(removal_vs_lockless_pin)
 		atomic_store(&stop, 1);
 		for (int i = 0; i < 3; i++)
 			pthread_join(t[i], NULL);
+		/* Every folio reference is gone now; the mapping still holds it. */
+		o.deadline_ns = dc_now_ns() + 50000000;
+		CHECK_EQ(dc_region_remove(R, &o), -ETIMEDOUT);
+		CHECK(strstr(dc_errmsg(), "mappings still exist"));
 		CHECK_EQ(dc_mapping_truncate_final(M, NULL), 0);
 		CHECK_EQ(dc_mapping_destroy(M), 0);
 		CHECK_EQ(dc_region_remove(R, NULL), 0);
@@ -577,7 +581,7 @@ static void *index0_backout_pinner(void *arg)
 TEST(page_free_outside_read_side)
 {
 	static const struct dc_holder_ops ops = { .page_free = page_free_checks };
-	unsigned long rounds = t_scale(200000);
+	unsigned long rounds = t_scale(1000000);
 	pthread_t t;
 
 	atomic_store(&stop, 0);

@@ -354,6 +354,9 @@ DC_API int dc_mapping_grab(struct dc_mapping *m, uint64_t index, unsigned order,
 	handle_clear(h);
 	if (!m)
 		return dc__fail(-EINVAL, "grab: NULL mapping");
+#if DC_REGRESS_BUG == 10 /* the old bug: a shift by an order not yet checked */
+	size = UINT64_C(1) << order;
+#endif
 	if (order != 0 && order != 9 && order != 18)
 		return dc__fail(-EINVAL, "grab: order %u (use 0, 9 or 18)", order);
 	if (index > DC_MAPPING_INDEX_MAX)
@@ -680,6 +683,8 @@ DC_API int dc_mapping_unlock(struct dc_entry_handle *h)
 	dc_index_lock(m->ix);
 	if (!handle_matches(h)) {
 		dc_index_unlock(m->ix);
+		if (DC_REGRESS_BUG == 9) /* the old bug: bad input was a BUG */
+			DC_BUG("unlock: no locked entry matches");
 		return handle_invalid(h, "unlock");
 	}
 	h->entry &= ~DC_ENTRY_LOCKED;

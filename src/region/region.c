@@ -216,7 +216,7 @@ DC_API int dc_region_remove(struct dc_region *r, const struct dc_drain_opts *opt
 {
 	int ret;
 
-	if (atomic_exchange(&r->removing, 1))
+	if (atomic_exchange(&r->removing, 1) && DC_REGRESS_BUG != 11)
 		return dc__fail(-EBUSY, "remove %s: another thread is removing it", r->spec);
 	if (!atomic_exchange(&r->dead, 1)) {
 		/* Nobody who saw the region alive is between lookup and insert. */
