@@ -11,6 +11,8 @@
  * case left nothing referenced, pinned or locked (t_region_teardown() does
  * that for a region).  `prog` runs every case, `prog NAME...` only those,
  * `prog --list` prints the names.  A case may call t_skip() to skip itself.
+ * The watchdog is re-armed for each case (DAXCORE_CASE_TIMEOUT, default
+ * 240 s); a setup that calls t_watchdog_total() also bounds the program.
  */
 #ifndef DC_TEST_HARNESS_H
 #define DC_TEST_HARNESS_H
@@ -68,10 +70,17 @@ static inline void t_skip(const char *why)
 
 static void t_watchdog_fire(int sig)
 {
-	static const char msg[] = "watchdog: test did not finish in time (hang or lost wake-up)\n";
+	static const char msg[] = "watchdog: test did not finish in time (hang or lost wake-up)";
+	static const char in[] = " in case ";
+	ssize_t w = write(2, msg, sizeof(msg) - 1);
+
 	(void)sig;
-	if (write(2, msg, sizeof(msg) - 1) < 0) {
+	if (t_current[0]) { /* write() and strlen() only: async-signal-safe */
+		w = write(2, in, sizeof(in) - 1);
+		w = write(2, t_current, strlen(t_current));
 	}
+	w = write(2, "\n", 1);
+	(void)w;
 	_exit(T_FAIL);
 }
 
@@ -159,9 +168,28 @@ static inline unsigned t_case_limit(void)
 	return e ? (unsigned)atoi(e) : 240;
 }
 
+static uint64_t t_start_ns; /* when t_run() started */
+
+/*
+ * A limit on the whole program (its cases together, as a t_watchdog() in
+ * main() had before the registry): call it from setup.  It re-arms the
+ * watchdog for what is left of @seconds since the program started, or for
+ * the case limit if that comes sooner.
+ */
+static inline void t_watchdog_total(unsigned seconds)
+{
+	uint64_t used = (dc_now_ns() - t_start_ns) / 1000000000ull;
+	unsigned left = used >= seconds ? 1 : seconds - (unsigned)used;
+	unsigned c = t_case_limit();
+
+	t_watchdog(c && c < left ? c : left);
+}
+
 static inline int t_run(int argc, char **argv, void (*setup)(void), void (*teardown)(void))
 {
-	volatile unsigned ran = 0, skipped = 0; /* kept across longjmp */
+	volatile unsigned ran = 0, skipped = 0; /* live across setjmp() (-Wclobbered) */
+
+	t_start_ns = dc_now_ns();
 
 	if (argc == 2 && !strcmp(argv[1], "--list")) {
 		for (unsigned i = 0; i < t_ncases; i++)

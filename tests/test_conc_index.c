@@ -18,16 +18,24 @@
  * dc_index_replace_batch_locked().  A freed node read by a reader is
  * caught by ASan / TSan.  Deterministic writer from a seed.
  *
- *   test_conc_index [READERS [WRITER_OPS]]
+ * Cases (test_conc_index --list): readers_vs_writer (the above) and churn
+ * (value runs reshaped under readers, below).  The fixture is the index with
+ * its stable entries (setup); teardown checks them intact, erases them and
+ * then the index must be empty (the case erased what it stored), valid and
+ * unlocked.  DAXCORE_TEST_READERS sets the readers (default 3),
+ * DAXCORE_TEST_SCALE the writer's operations (300000) and churn rounds.
  */
 #include "harness.h"
 
 #include "base/rcu.h"
+#include "mapping/index_int.h"
 
 #include <daxcore/index.h>
 #include <stdatomic.h>
 
+#ifndef ARRAY_SIZE
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
 
 #define DENSE_END (UINT64_C(1) << 16)
 #define SPARSE_LO (UINT64_C(1) << 32)
@@ -422,6 +430,12 @@ static void writer(uint64_t seed, unsigned long ops)
 	}
 	printf("writer: %lu stores, %lu overlaps refused, %lu erases, %lu erased by range, "
 	       "%lu batches replaced, %zu left\n", stored, eexist, erased, ranged, batches, n);
+	/* Erase what is left, each with its latest generation. */
+	while (n) {
+		n--;
+		CHECK_EQ(dc_index_erase(ix, own[n].first),
+			 encode(own[n].first, own[n].gen, own[n].order));
+	}
 	free(own);
 }
 
@@ -506,16 +520,23 @@ static void churn(uint64_t seed, unsigned nreaders, unsigned long rounds)
 	free(rd);
 }
 
-int main(int argc, char **argv)
-{
-	unsigned nreaders = argc > 1 ? (unsigned)atoi(argv[1]) : 3;
-	unsigned long ops = argc > 2 ? strtoul(argv[2], NULL, 0) : t_scale(300000);
-	uint64_t seed = t_seed(0xc0ffee), rs = seed;
-	struct reader *rd;
-	unsigned long total = 0, gathered = 0;
+/* ---- fixture ------------------------------------------------------------- */
 
-	t_watchdog(240);
-	printf("seed %#" PRIx64 ", %u readers, %lu writer ops\n", seed, nreaders, ops);
+static uint64_t seed;
+static unsigned nreaders;
+
+/* The index with its stable entries (dense and next to pool keys), marked. */
+static void setup(void)
+{
+	const char *e = getenv("DAXCORE_TEST_READERS");
+	uint64_t rs;
+
+	t_watchdog_total(240);
+	nreaders = e ? (unsigned)atoi(e) : 3;
+	seed = t_seed(0xc0ffee);
+	rs = seed;
+	atomic_store(&done, false);
+	atomic_store(&churn_done, false);
 	ix = dc_index_create();
 	CHECK(ix);
 	for (unsigned i = 0; i < NPOOL; i++)
@@ -541,8 +562,43 @@ int main(int argc, char **argv)
 				CHECK_EQ(dc_index_set_mark(ix, stable[k], m), 0);
 	}
 	CHECK(dc_index_check(ix));
+}
 
-	rd = calloc(nreaders, sizeof(*rd));
+/*
+ * The stable entries are intact (values and marks); erased, they leave the
+ * index empty: the case erased everything it stored.  Valid and unlocked.
+ */
+static void teardown(void)
+{
+	CHECK(dc_index_check(ix));
+	CHECK_EQ(pthread_mutex_trylock(&ix->lock), 0); /* not left locked */
+	CHECK(!ix->retired);
+	CHECK_EQ(pthread_mutex_unlock(&ix->lock), 0);
+	for (size_t k = 0; k < NSTABLE; k++) {
+		for (unsigned m = 0; m < DC_INDEX_NR_MARKS; m++)
+			CHECK_EQ(dc_index_get_mark(ix, stable[k], m), stable_marked(k, m));
+		CHECK_EQ(dc_index_erase(ix, stable[k]), encode(stable[k], 0, 0));
+	}
+	if (dc_index_count(ix))
+		fprintf(stderr, "case %s left %" PRIu64 " entries in the index\n", t_case_name(),
+			dc_index_count(ix));
+	CHECK_EQ(dc_index_count(ix), 0);
+	CHECK_EQ(dc_index_bytes(ix), 0);
+	CHECK(dc_index_check(ix));
+	dc_index_destroy(ix);
+	ix = NULL;
+	/* For LeakSanitizer (TSan: see tests/tsan.supp). */
+	dc_quiesce();
+}
+
+/* ---- cases --------------------------------------------------------------- */
+
+TEST(readers_vs_writer)
+{
+	unsigned long ops = t_scale(300000), total = 0, gathered = 0;
+	struct reader *rd = calloc(nreaders ? nreaders : 1, sizeof(*rd));
+
+	printf("seed %#" PRIx64 ", %u readers, %lu writer ops\n", seed, nreaders, ops);
 	CHECK(rd);
 	for (unsigned i = 0; i < nreaders; i++) {
 		rd[i].seed = seed + 1000 + i;
@@ -557,15 +613,17 @@ int main(int argc, char **argv)
 	}
 	printf("readers: %lu rounds, %lu items gathered\n", total, gathered);
 	CHECK(!nreaders || total > 0);
-
 	CHECK(dc_index_check(ix));
 	for (size_t k = 0; k < NSTABLE; k++)
 		CHECK_EQ(dc_index_load(ix, stable[k]), encode(stable[k], 0, 0));
+	free(rd);
+}
+
+TEST(churn)
+{
+	printf("seed %#" PRIx64 ", %u readers\n", seed, nreaders);
 	churn(seed, nreaders, t_scale(20000));
 	CHECK(dc_index_check(ix));
-	dc_index_destroy(ix);
-	free(rd);
-	/* For LeakSanitizer (TSan: see tests/tsan.supp). */
-	dc_quiesce();
-	return T_PASS;
 }
+
+T_MAIN(setup, teardown)

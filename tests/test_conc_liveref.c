@@ -21,19 +21,21 @@
  *             at a random moment with nothing else held: a tryget that
  *             read "alive" must not revive a ref whose count already hit
  *             zero (release would run twice).
- *   exhausted tryget_vs_kill and race again with every per-thread slot
- *             taken (262,144 refs), so the refs run in shared-atomic mode.
+ *   *_exhausted  the same with every per-thread slot taken (262,144
+ *             refs), so the refs run in shared-atomic mode.
+ *   teardown  (after every case) every per-thread slot given back.
  *
- *   test_conc_liveref [ROUNDS]   (default 300 rounds per mode, scaled)
+ * Each is a case (test_conc_liveref --list; test_conc_liveref NAME runs
+ * one).  Sizes scale with DAXCORE_TEST_SCALE (race: 300 rounds).
  */
 #include "harness.h"
+#include "liveref_slots.h"
 
 #include <sched.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
 
 #define WORKERS 4
-#define SLOT_MAX 262144
 
 struct obj {
 	struct dc_liveref ref;
@@ -382,32 +384,65 @@ static void drain(unsigned rounds)
 	printf("drain: %u rounds\n", rounds);
 }
 
-int main(int argc, char **argv)
+/* ---- cases -------------------------------------------------------------- */
+
+#define ROUNDS t_scale(300)
+#define SEED t_seed(0x11fe)
+
+TEST(race)
 {
-	unsigned rounds = (unsigned)t_scale(argc > 1 ? strtoul(argv[1], NULL, 0) : 300);
-	uint64_t seed = t_seed(0x11fe);
-	struct dc_liveref *fill;
-
-	t_watchdog(240);
-	race(rounds, seed, "per-thread counters");
-	tryget_vs_kill((unsigned)t_scale(3000), seed, "per-thread counters");
-	drain(20);
-
-	/* Take every per-thread slot: new refs run in shared-atomic mode. */
-	fill = calloc(SLOT_MAX, sizeof(*fill));
-	CHECK(fill);
-	for (int i = 0; i < SLOT_MAX; i++)
-		CHECK_EQ(dc_liveref_init(&fill[i], NULL), 0);
-	tryget_vs_kill((unsigned)t_scale(3000), seed + 1, "slots exhausted, shared atomic");
-	race(rounds, seed + 1, "slots exhausted, shared atomic");
-	drain(4);
-	for (int i = 0; i < SLOT_MAX; i++) {
-		CHECK_EQ(dc_liveref_count(&fill[i]), 1);
-		dc_liveref_exit(&fill[i]);
-	}
-	free(fill);
-
-	dc_quiesce();
-	printf("PASS test_conc_liveref\n");
-	return T_PASS;
+	race((unsigned)ROUNDS, SEED, "per-thread counters");
 }
+
+TEST(tryget_vs_kill)
+{
+	tryget_vs_kill((unsigned)t_scale(3000), SEED, "per-thread counters");
+}
+
+TEST(drain)
+{
+	drain(20);
+}
+
+/* Take every per-thread slot: new refs run in shared-atomic mode. */
+TEST(tryget_vs_kill_exhausted)
+{
+	struct dc_liveref *fill = fill_slots(SLOT_MAX);
+
+	tryget_vs_kill((unsigned)t_scale(3000), SEED + 1, "slots exhausted, shared atomic");
+	unfill_slots(fill, SLOT_MAX);
+}
+
+TEST(race_exhausted)
+{
+	struct dc_liveref *fill = fill_slots(SLOT_MAX);
+
+	race((unsigned)ROUNDS, SEED + 1, "slots exhausted, shared atomic");
+	unfill_slots(fill, SLOT_MAX);
+}
+
+TEST(drain_exhausted)
+{
+	struct dc_liveref *fill = fill_slots(SLOT_MAX);
+
+	drain(4);
+	unfill_slots(fill, SLOT_MAX);
+}
+
+/* ---- fixture ------------------------------------------------------------- */
+
+static void setup(void)
+{
+	t_watchdog_total(240);
+	atomic_store(&cur, NULL);
+	atomic_store(&quit, 0);
+}
+
+/* The case gave back every liveref slot it took (liveref_slots.h). */
+static void teardown(void)
+{
+	t_liveref_slots_teardown();
+	dc_quiesce();
+}
+
+T_MAIN(setup, teardown)

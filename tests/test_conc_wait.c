@@ -32,10 +32,12 @@
  *              some with lock callbacks, some with a far deadline; firing
  *              the token must end every wait with -EINTR, lock held;
  *              dc_cancel_init() re-arms the token for the next round.
- *   teardown   no bucket still counts a waiter (seen as a futex call when
- *              waking; see test_wait.c for the syscall() hook).
+ *   teardown   (after every case) no bucket still counts a waiter (seen
+ *              as a futex call when waking; see test_wait.c for the
+ *              syscall() hook).
  *
- *   test_conc_wait [ROUNDS]   (default 20000 turns per pair, scaled)
+ * Each is a case (test_conc_wait --list; test_conc_wait NAME runs one).
+ * Sizes scale with DAXCORE_TEST_SCALE (pingpong: 20000 turns per pair).
  */
 #include "harness.h"
 #include "futex_count.h"
@@ -45,9 +47,6 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
-
-/* ---- futex counting hook: futex_count.h ---------------------------------- */
-
 
 /* ---- ping-pong ----------------------------------------------------------- */
 
@@ -172,7 +171,7 @@ static void pingpong(unsigned rounds, uint64_t seed)
 	for (int i = 0; i < PAIRS; i++) {
 		struct pair *p = &pairs[i];
 
-		atomic_store(&p->turn, 0);
+		memset(p, 0, sizeof(*p));
 		p->rounds = rounds;
 		p->mode = (enum pair_mode)(i % MODE_COUNT);
 		dc_cancel_init(&p->never);
@@ -353,6 +352,7 @@ static void window(unsigned rounds)
 	unsigned injected = 0;
 	pthread_t th;
 
+	memset(&w, 0, sizeof(w));
 	w.rounds = rounds;
 	CHECK_EQ(pthread_create(&th, NULL, window_waker, &w), 0);
 	for (unsigned i = 1; i <= rounds; i++) {
@@ -573,10 +573,38 @@ static void cancel_storm(unsigned rounds)
 	printf("cancel: %d waiters x %u rounds\n", WAITERS, rounds);
 }
 
-/* ---- teardown ------------------------------------------------------------ */
+/* ---- cases -------------------------------------------------------------- */
+
+TEST(pingpong)
+{
+	pingpong((unsigned)t_scale(20000), t_seed(0xc0ffee));
+}
+
+TEST(window)
+{
+	window((unsigned)t_scale(6000));
+}
+
+TEST(race)
+{
+	race((unsigned)t_scale(50000), t_seed(0xc0ffee));
+}
+
+TEST(broadcast)
+{
+	broadcast((unsigned)t_scale(400));
+}
+
+TEST(cancel)
+{
+	cancel_storm((unsigned)t_scale(200));
+}
+
+/* ---- fixture ------------------------------------------------------------- */
 
 static uint64_t probe_key;
 static atomic_int probe_var, probe_asleep;
+static int hook_ok = -1; /* -1 not probed yet, 0 not intercepting, 1 works */
 
 static bool probe_cond(void *arg)
 {
@@ -596,13 +624,15 @@ static void *probe_thread(void *arg)
 	return NULL;
 }
 
-static void teardown(void)
+/* Does the hook see the library's futex calls?  Wake a sleeper (once). */
+static bool hook_works(void)
 {
 	pthread_t th;
 	int ret = -1;
 	long n;
 
-	/* Does the hook see the library's futex calls?  Wake a sleeper. */
+	if (hook_ok >= 0)
+		return hook_ok;
 	CHECK_EQ(pthread_create(&th, NULL, probe_thread, &ret), 0);
 	while (!atomic_load(&probe_asleep))
 		sched_yield();
@@ -610,8 +640,22 @@ static void teardown(void)
 	n = wake_counted(&probe_key);
 	CHECK_EQ(pthread_join(th, NULL), 0);
 	CHECK_EQ(ret, 0);
-	if (n > 0) {
-		/* Every waiter has returned: no bucket may still count one. */
+	hook_ok = n > 0;
+	if (!hook_ok)
+		printf("note: futex calls not visible through syscall(); "
+		       "no-waiter-left check skipped\n");
+	return hook_ok;
+}
+
+static void setup(void)
+{
+	t_watchdog_total(120);
+}
+
+/* Every waiter of the case has returned: no bucket may still count one. */
+static void teardown(void)
+{
+	if (hook_works()) {
 		CHECK_EQ(buckets_with_waiters(), 0);
 		CHECK_EQ(wake_counted(&probe_key), 0);
 		CHECK_EQ(wake_counted(&gate), 0);
@@ -620,25 +664,8 @@ static void teardown(void)
 		for (int i = 0; i < PAIRS; i++)
 			for (int k = 0; k < KEYS; k++)
 				CHECK_EQ(wake_counted(&pairs[i].keys[k]), 0);
-	} else {
-		printf("note: futex calls not visible through syscall(); "
-		       "no-waiter-left check skipped\n");
 	}
 	dc_quiesce();
 }
 
-int main(int argc, char **argv)
-{
-	unsigned rounds = (unsigned)t_scale(argc > 1 ? strtoul(argv[1], NULL, 0) : 20000);
-	uint64_t seed = t_seed(0xc0ffee);
-
-	t_watchdog(120);
-	pingpong(rounds, seed);
-	window((unsigned)t_scale(6000));
-	race((unsigned)t_scale(50000), seed);
-	broadcast((unsigned)t_scale(400));
-	cancel_storm((unsigned)t_scale(200));
-	teardown();
-	printf("PASS test_conc_wait\n");
-	return T_PASS;
-}
+T_MAIN(setup, teardown)

@@ -8,7 +8,12 @@
  * memory figures, that dc_index_check() itself catches a broken node, and
  * (ASan) that LeakSanitizer sees the nodes of a live index.
  *
- *   test_index [SEED]
+ * One case per behaviour (test_index --list; test_index NAME runs one).  The
+ * fixture is the case's index (setup creates it; a case that needs another
+ * one after it gets it from ix_new()) and the case's PRNG, seeded from
+ * DAXCORE_TEST_SEED (default 0x1dec5eed) and the case's name, so a case
+ * draws the same keys alone or among the others.  Teardown checks the
+ * case destroyed its index, or left it empty, unlocked and valid.
  */
 #include "harness.h"
 
@@ -190,9 +195,71 @@ static uint64_t tval(uint64_t idx, unsigned order)
 	return v ? v : 1;
 }
 
+/* ---- fixture ----------------------------------------------------------- */
+
+static struct dc_index *fx_ix;  /* the case's index, until it is destroyed */
+static bool fx_given;           /* fx_ix was handed to the case by ix_new() */
+static uint64_t fx_seed, fx_rs; /* the program's seed; the case's PRNG */
+
+/* The case's next index: the one from setup, then each after the last is gone. */
+static struct dc_index *ix_new(void)
+{
+	if (fx_ix && !fx_given) {
+		fx_given = true;
+		return fx_ix;
+	}
+	CHECK(fx_ix == NULL); /* one index at a time: the previous one destroyed */
+	fx_ix = dc_index_create();
+	CHECK(fx_ix);
+	return fx_ix;
+}
+
+static void ix_destroy(struct dc_index *ix)
+{
+	CHECK(ix == fx_ix);
+	dc_index_destroy(ix);
+	fx_ix = NULL;
+}
+
+static void setup(void)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a of the case's name */
+
+	t_watchdog_total(240);
+	fx_seed = t_seed(0x1dec5eed);
+	for (const char *c = t_case_name(); *c; c++)
+		h = (h ^ (unsigned char)*c) * 0x100000001b3ull;
+	fx_rs = fx_seed ^ h;
+	printf("seed %#" PRIx64 "\n", fx_seed);
+	fx_given = false;
+	fx_ix = dc_index_create();
+	CHECK(fx_ix);
+}
+
+/* The case's index is destroyed, or empty, valid, unlocked, nothing retired. */
+static void teardown(void)
+{
+	struct dc_index *ix = fx_ix;
+
+	dc__fault_set(0);
+	if (ix) {
+		if (dc_index_count(ix) || dc_index_bytes(ix))
+			fprintf(stderr, "case %s left %" PRIu64 " entries (%zu bytes) in its index\n",
+				t_case_name(), dc_index_count(ix), dc_index_bytes(ix));
+		CHECK(dc_index_check(ix));
+		CHECK_EQ(dc_index_count(ix), 0);
+		CHECK_EQ(dc_index_bytes(ix), 0);
+		CHECK_EQ(pthread_mutex_trylock(&ix->lock), 0); /* not left locked */
+		CHECK(!ix->retired);
+		CHECK_EQ(pthread_mutex_unlock(&ix->lock), 0);
+		ix_destroy(ix);
+	}
+	dc_quiesce();
+}
+
 static void finish(struct dc_index *ix, struct model *m)
 {
-	dc_index_destroy(ix);
+	ix_destroy(ix);
 	free(m->e);
 	m->e = NULL;
 	m->n = m->cap = 0;
@@ -200,9 +267,10 @@ static void finish(struct dc_index *ix, struct model *m)
 
 /* ---- tests ---------------------------------------------------------------- */
 
-static void test_basic(uint64_t *rs)
+TEST(basic)
 {
-	struct dc_index *ix = dc_index_create();
+	uint64_t *rs = &fx_rs;
+	struct dc_index *ix = ix_new();
 	struct model m = { 0 };
 	uint64_t f = 7;
 	unsigned o = 7;
@@ -252,12 +320,11 @@ static void test_basic(uint64_t *rs)
 	CHECK_EQ(dc_index_bytes(ix), 0);
 	finish(ix, &m);
 	dc_index_destroy(NULL);
-	printf("ok basic\n");
 }
 
-static void test_bad_input(void)
+TEST(bad_input)
 {
-	struct dc_index *ix = dc_index_create();
+	struct dc_index *ix = ix_new();
 	uint64_t f = 0;
 	unsigned o = 0;
 
@@ -288,9 +355,15 @@ static void test_bad_input(void)
 	CHECK_EQ(dc_index_erase(ix, 1), 0);
 	CHECK_EQ(dc_index_erase(ix, UINT64_MAX), 0);
 	CHECK_EQ(dc_index_erase(ix, 0), 5);
+}
 
-	/* Overlaps with multi-order entries, in both directions, dense and sparse. */
+/* Overlaps with multi-order entries, in both directions, dense and sparse. */
+TEST(overlaps)
+{
+	struct dc_index *ix = ix_new();
 	uint64_t bases[] = { 0, 1ull << 40, 0xfffffffe00000000ull };
+	uint64_t f = 0;
+	unsigned o = 0;
 
 	for (unsigned b = 0; b < 3; b++) {
 		uint64_t B = bases[b];
@@ -327,15 +400,16 @@ static void test_bad_input(void)
 		CHECK(dc_index_check(ix));
 	}
 	CHECK_EQ(dc_index_count(ix), 12);
-	dc_index_destroy(ix);
-	printf("ok bad_input\n");
+	ix_destroy(ix);
 }
 
 /* Multi-order entries of every order, in dense and sparse surroundings. */
-static void test_multi_order(uint64_t *rs)
+TEST(multi_order)
 {
+	uint64_t *rs = &fx_rs;
+
 	for (unsigned ctx = 0; ctx < 3; ctx++) {
-		struct dc_index *ix = dc_index_create();
+		struct dc_index *ix = ix_new();
 		struct model m = { 0 };
 
 		CHECK(ix);
@@ -394,13 +468,13 @@ static void test_multi_order(uint64_t *rs)
 		verify(ix, &m, rs);
 		finish(ix, &m);
 	}
-	printf("ok multi_order\n");
 }
 
 /* find and find_marked over node boundaries, huge gaps, limits. */
-static void test_find(uint64_t *rs)
+TEST(find)
 {
-	struct dc_index *ix = dc_index_create();
+	uint64_t *rs = &fx_rs;
+	struct dc_index *ix = ix_new();
 	struct model m = { 0 };
 	uint64_t keys[] = { 0, 1, 63, 64, 65, 4095, 4096, 262143, 262144, 1ull << 30,
 			    (1ull << 30) + 64, 1ull << 40, 1ull << 52, 1ull << 62, 1ull << 63,
@@ -455,9 +529,17 @@ static void test_find(uint64_t *rs)
 	CHECK_EQ(dc_index_clear_mark(ix, 0, DC_INDEX_MARK1), 0);
 	verify(ix, &m, rs);
 	finish(ix, &m);
+}
 
-	/* One entry at each end of the key space and nothing between. */
-	ix = dc_index_create();
+/* One entry at each end of the key space and nothing between. */
+TEST(find_key_space_ends)
+{
+	uint64_t *rs = &fx_rs;
+	struct dc_index *ix = ix_new();
+	struct model m = { 0 };
+	uint64_t f;
+	unsigned o;
+
 	CHECK(ix);
 	store_ok(ix, &m, 0, 0, 1);
 	store_ok(ix, &m, UINT64_MAX - ((1ull << 32) - 1), 32, 2);
@@ -467,13 +549,13 @@ static void test_find(uint64_t *rs)
 	CHECK_EQ(dc_index_load(ix, UINT64_MAX), 2);
 	verify(ix, &m, rs);
 	finish(ix, &m);
-	printf("ok find\n");
 }
 
 /* Marks survive the copies, splits and bursts of the nodes that hold them. */
-static void test_marks_through_reshaping(uint64_t *rs)
+TEST(marks_through_reshaping)
 {
-	struct dc_index *ix = dc_index_create();
+	uint64_t *rs = &fx_rs;
+	struct dc_index *ix = ix_new();
 	struct model m = { 0 };
 
 	CHECK(ix);
@@ -503,7 +585,6 @@ static void test_marks_through_reshaping(uint64_t *rs)
 		verify(ix, &m, rs);
 	}
 	finish(ix, &m);
-	printf("ok marks_through_reshaping\n");
 }
 
 /* Keys in four distributions, with orders mostly 0, some 9, 18 or any. */
@@ -629,9 +710,11 @@ static void gather_probes(struct dc_index *ix, const struct model *m, uint64_t *
 	}
 }
 
-static void test_gather(uint64_t *rs)
+/* Empty index, bad ranges, no room, both ends, entries straddling a range. */
+TEST(gather_edges)
 {
-	struct dc_index *ix = dc_index_create();
+	uint64_t *rs = &fx_rs;
+	struct dc_index *ix = ix_new();
 	struct model m = { 0 };
 	struct dc_index_item it[4];
 
@@ -668,10 +751,17 @@ static void test_gather(uint64_t *rs)
 	check_gather_all(ix, &m, 2);
 	gather_probes(ix, &m, rs, 500);
 	finish(ix, &m);
+}
 
-	/* Every shape: dense, sparse, clustered, anywhere, with multi-order entries. */
+/* Every shape: dense, sparse, clustered, anywhere, with multi-order entries. */
+TEST(gather_shapes)
+{
+	uint64_t *rs = &fx_rs;
+	struct dc_index *ix;
+	struct model m = { 0 };
+
 	for (unsigned dist = 0; dist < 4; dist++) {
-		ix = dc_index_create();
+		ix = ix_new();
 		CHECK(ix);
 		for (unsigned i = 0; i < 4000; i++) {
 			unsigned order;
@@ -700,7 +790,6 @@ static void test_gather(uint64_t *rs)
 		}
 		finish(ix, &m);
 	}
-	printf("ok gather\n");
 }
 
 /* ---- erase_range -------------------------------------------------------------- */
@@ -796,14 +885,13 @@ static void fill_random(struct dc_index *ix, struct model *m, uint64_t *rs, unsi
 	}
 }
 
-static void test_erase_range(uint64_t *rs)
+/* Nothing there; reversed range; one entry. */
+TEST(erase_range_edges)
 {
-	struct dc_index *ix = dc_index_create();
+	struct dc_index *ix = ix_new();
 	struct model m = { 0 };
-	unsigned long allocs;
 
 	CHECK(ix);
-	/* Nothing there; reversed range. */
 	erase_range_ok(ix, &m, 0, UINT64_MAX);
 	store_ok(ix, &m, 100, 0, 1);
 	erase_range_ok(ix, &m, 101, 100);
@@ -812,8 +900,16 @@ static void test_erase_range(uint64_t *rs)
 	CHECK_EQ(dc_index_load(ix, 100), 1);
 	erase_range_ok(ix, &m, 100, 100);
 	CHECK_EQ(dc_index_bytes(ix), 0);
+	finish(ix, &m);
+}
 
-	/* Multi-order entries straddling either end stay; those inside go. */
+/* Multi-order entries straddling either end stay; those inside go. */
+TEST(erase_range_straddle)
+{
+	uint64_t *rs = &fx_rs;
+	struct dc_index *ix = ix_new();
+	struct model m = { 0 };
+
 	store_ok(ix, &m, 0, 9, 1);       /* [0, 511] */
 	store_ok(ix, &m, 512, 0, 2);
 	store_ok(ix, &m, 600, 3, 3);     /* [600, 607] */
@@ -839,12 +935,19 @@ static void test_erase_range(uint64_t *rs)
 	erase_range_ok(ix, &m, 0, UINT64_MAX);
 	CHECK_EQ(dc_index_count(ix), 0);
 	CHECK_EQ(dc_index_bytes(ix), 0);
+	finish(ix, &m);
+}
 
-	/*
-	 * Unlinked nodes wait on the index until the unlock hands them to RCU
-	 * in one batch; if the batch header cannot be allocated they go one by
-	 * one (LeakSanitizer checks that all are freed).
-	 */
+/*
+ * Unlinked nodes wait on the index until the unlock hands them to RCU in
+ * one batch; if the batch header cannot be allocated they go one by one
+ * (LeakSanitizer checks that all are freed).
+ */
+TEST(erase_range_retire)
+{
+	struct dc_index *ix = ix_new();
+	struct model m = { 0 };
+
 	for (uint64_t i = 0; i < 200; i++)
 		store_ok(ix, &m, i, 0, i + 1);
 	CHECK(!ix->retired);
@@ -861,11 +964,20 @@ static void test_erase_range(uint64_t *rs)
 		store_ok(ix, &m, i, 0, i + 1);
 	erase_range_ok(ix, &m, 0, 199); /* the same with a batch header */
 	CHECK(!ix->retired);
+	finish(ix, &m);
+}
 
-	/*
-	 * Dense: a block of 64 at a time frees whole shift-0 branches; the
-	 * last range retires hundreds of nodes, still without allocating.
-	 */
+/*
+ * Dense: a block of 64 at a time frees whole shift-0 branches; the last
+ * range retires hundreds of nodes, still without allocating.
+ */
+TEST(erase_range_dense)
+{
+	uint64_t *rs = &fx_rs;
+	struct dc_index *ix = ix_new();
+	struct model m = { 0 };
+	unsigned long allocs;
+
 	for (uint64_t i = 0; i < 60000; i++)
 		store_ok(ix, &m, i, 0, i + 1);
 	erase_range_ok(ix, &m, 64, 127);
@@ -883,12 +995,19 @@ static void test_erase_range(uint64_t *rs)
 	CHECK_EQ(dc_index_bytes(ix), 0);
 	CHECK_EQ(dc_index_count(ix), 0);
 	finish(ix, &m);
+}
 
-	/* Randomized, in every key distribution, against the model. */
+/* Randomized, in every key distribution, against the model. */
+TEST(erase_range_random)
+{
+	uint64_t *rs = &fx_rs;
+	struct dc_index *ix;
+	struct model m = { 0 };
+
 	for (unsigned dist = 0; dist < 4; dist++) {
 		unsigned long erased = 0;
 
-		ix = dc_index_create();
+		ix = ix_new();
 		CHECK(ix);
 		for (unsigned round = 0; round < 40; round++) {
 			fill_random(ix, &m, rs, dist, 400);
@@ -1025,12 +1144,14 @@ static unsigned replace_batch_make(struct dc_index *ix, struct model *m, uint64_
 	return want;
 }
 
-static void test_replace_batch(uint64_t *rs)
+/* Empty batches; root leaf and dense branches with value runs; marks kept. */
+TEST(replace_batch_values)
 {
-	struct dc_index *ix = dc_index_create();
+	uint64_t *rs = &fx_rs;
+	struct dc_index *ix = ix_new();
 	struct model m = { 0 };
-	struct dc_index_item it[2 * 4 * 64 + 8], *all; /* up to two items per entry */
-	unsigned n, want;
+	struct dc_index_item it[2 * 4 * 64 + 8];
+	unsigned n;
 
 	CHECK(ix);
 	/* Empty index, empty batch. */
@@ -1078,14 +1199,22 @@ static void test_replace_batch(uint64_t *rs)
 	CHECK(dc_index_get_mark(ix, 4003, 4003 % 3)); /* 4003 = 300 + 7 * 529 */
 	verify(ix, &m, rs);
 	finish(ix, &m);
+}
 
-	/*
-	 * Items outside a compressed branch whose slot for them holds a value
-	 * of that order: the root is a shift-0 branch at 0x1000, then a branch
-	 * at shift 24 holds it and one at 2^30 (the batch climbs and goes down
-	 * again between them).
-	 */
-	ix = dc_index_create();
+/*
+ * Items outside a compressed branch whose slot for them holds a value of
+ * that order: the root is a shift-0 branch at 0x1000, then a branch at
+ * shift 24 holds it and one at 2^30 (the batch climbs and goes down again
+ * between them).
+ */
+TEST(replace_batch_compressed)
+{
+	uint64_t *rs = &fx_rs;
+	struct dc_index *ix = ix_new();
+	struct model m = { 0 };
+	struct dc_index_item it[2 * 4 * 64 + 8];
+	unsigned n;
+
 	CHECK(ix);
 	for (uint64_t i = 0x1000; i < 0x1010; i++)
 		store_ok(ix, &m, i, 0, i);
@@ -1112,12 +1241,21 @@ static void test_replace_batch(uint64_t *rs)
 	replace_batch_ok(ix, it, n, 32);
 	verify(ix, &m, rs);
 	finish(ix, &m);
+}
 
-	/* Every key distribution, every kind of item, batches of 1 to 256 and the whole index. */
+/* Every key distribution, every kind of item, batches of 1 to 256 and the whole index. */
+TEST(replace_batch_random)
+{
+	uint64_t *rs = &fx_rs;
+	struct dc_index *ix;
+	struct model m = { 0 };
+	struct dc_index_item it[2 * 4 * 64 + 8], *all; /* up to two items per entry */
+	unsigned n, want;
+
 	for (unsigned dist = 0; dist < 4; dist++) {
 		unsigned long replaced = 0;
 
-		ix = dc_index_create();
+		ix = ix_new();
 		CHECK(ix);
 		for (unsigned round = 0; round < 24; round++) {
 			fill_random(ix, &m, rs, dist, 300);
@@ -1177,7 +1315,7 @@ static int store_with_faults(struct dc_index *ix, const struct model *m, uint64_
 
 static void test_random(uint64_t seed, unsigned dist, unsigned long ops, bool faults)
 {
-	struct dc_index *ix = dc_index_create();
+	struct dc_index *ix = ix_new();
 	struct model m = { 0 };
 	uint64_t rs = seed, f;
 	unsigned max_nth = 0, o;
@@ -1268,17 +1406,27 @@ static void test_random(uint64_t seed, unsigned dist, unsigned long ops, bool fa
 }
 
 /* The stores that allocate most, each with failure at every allocation. */
-static void test_alloc_failure(uint64_t *rs)
+/* dc_index_create() returns NULL when its allocation fails. */
+TEST(alloc_failure_create)
 {
+	struct dc_index *ix;
+
+	dc__fault_set(1);
+	ix = dc_index_create();
+	dc__fault_set(0);
+	CHECK(!ix);
+}
+
+/* The stores that allocate most, each with failure at every allocation. */
+TEST(alloc_failure_bursts)
+{
+	uint64_t *rs = &fx_rs;
 	struct dc_index *ix;
 	struct model m = { 0 };
 	unsigned max_nth = 0;
 
-	CHECK(!(dc__fault_set(1), ix = dc_index_create()));
-	dc__fault_set(0);
-
 	/* A full root leaf of spread keys bursts into a branch and several leaves. */
-	ix = dc_index_create();
+	ix = ix_new();
 	CHECK(ix);
 	for (unsigned i = 0; i < IX_LEAF_MAX; i++)
 		store_ok(ix, &m, (uint64_t)i << 34 | (i & 3) << 20, 0, i + 1);
@@ -1302,10 +1450,17 @@ static void test_alloc_failure(uint64_t *rs)
 	m_store(&m, 1ull << 60, 3, 8);
 	CHECK_EQ(max_nth, 3); /* branch + leaf, then success */
 	verify(ix, &m, rs);
-
-	/* A multi-order value splitting a wide leaf run. */
 	finish(ix, &m);
-	ix = dc_index_create();
+}
+
+/* A multi-order value splitting a wide leaf run, with failure at every allocation. */
+TEST(alloc_failure_wide_run)
+{
+	uint64_t *rs = &fx_rs;
+	struct dc_index *ix = ix_new();
+	struct model m = { 0 };
+	unsigned max_nth;
+
 	CHECK(ix);
 	for (unsigned i = 0; i < 40; i++)
 		store_ok(ix, &m, (uint64_t)i << 30, 0, i + 1); /* a branch at shift 30 */
@@ -1316,19 +1471,43 @@ static void test_alloc_failure(uint64_t *rs)
 	m_store(&m, 48ull << 30, 32, 9);
 	verify(ix, &m, rs);
 	finish(ix, &m);
+}
 
-	/* Every kind of store in a random run, each tried with failures first. */
+/* Every kind of store in a random run, each tried with failures first. */
+TEST(random_with_faults)
+{
 	test_random(0xfa11, 1, 5000, true);
 	test_random(0xfa12, 2, 5000, true);
 	test_random(0xfa13, 0, 5000, true);
-	printf("ok alloc_failure\n");
 }
 
-static void test_memory(uint64_t *rs)
+/* Randomized runs against the model, in the four key distributions. */
+TEST(random_dense)
 {
-	struct dc_index *ix = dc_index_create();
+	test_random(fx_seed + 0, 0, t_scale(40000), false);
+}
+
+TEST(random_sparse)
+{
+	test_random(fx_seed + 1, 1, t_scale(40000), false);
+}
+
+TEST(random_clustered)
+{
+	test_random(fx_seed + 2, 2, t_scale(40000), false);
+}
+
+TEST(random_anywhere)
+{
+	test_random(fx_seed + 3, 3, t_scale(40000), false);
+}
+
+/* Bytes per entry, dense: 576-byte branches of 64 values, plus a little above. */
+TEST(memory_dense)
+{
+	struct dc_index *ix = ix_new();
 	const uint64_t n = 1 << 16;
-	double dense, sparse;
+	double dense;
 
 	CHECK(ix);
 	for (uint64_t i = 0; i < n; i++)
@@ -1341,6 +1520,16 @@ static void test_memory(uint64_t *rs)
 		CHECK_EQ(dc_index_erase(ix, i), i + 1);
 	CHECK_EQ(dc_index_bytes(ix), 0);
 	CHECK(dc_index_check(ix));
+	printf("memory: dense %.2f B/entry\n", dense);
+}
+
+/* Bytes per entry, sparse (random 40-bit keys). */
+TEST(memory_sparse)
+{
+	uint64_t *rs = &fx_rs;
+	struct dc_index *ix = ix_new();
+	const uint64_t n = 1 << 16;
+	double sparse;
 
 	for (uint64_t i = 0; i < n;) {
 		uint64_t k = t_rand(rs) & ((1ull << 40) - 1);
@@ -1353,14 +1542,14 @@ static void test_memory(uint64_t *rs)
 	CHECK(dc_index_check(ix));
 	sparse = (double)dc_index_bytes(ix) / (double)n;
 	CHECK(sparse >= 17.0 && sparse <= 40.0);
-	printf("ok memory (dense %.2f B/entry, sparse %.2f B/entry)\n", dense, sparse);
-	dc_index_destroy(ix);
+	printf("memory: sparse %.2f B/entry\n", sparse);
+	ix_destroy(ix);
 }
 
 /* dc_index_check() itself finds broken invariants. */
-static void test_check_catches(void)
+TEST(check_catches)
 {
-	struct dc_index *ix = dc_index_create();
+	struct dc_index *ix = ix_new();
 	struct ix_branch *n;
 	uint64_t w, save;
 
@@ -1402,8 +1591,7 @@ static void test_check_catches(void)
 	CHECK(!dc_index_check(ix));
 	st_relaxed(&n->slot[0], save);
 	CHECK(dc_index_check(ix));
-	dc_index_destroy(ix);
-	printf("ok check_catches\n");
+	ix_destroy(ix);
 }
 
 /*
@@ -1412,13 +1600,14 @@ static void test_check_catches(void)
  * a leak check finds none of its nodes leaked, in every node shape (plain
  * and compressed branches, leaves, value runs, the root a leaf or not).
  * A node word carrying a tag LSan cannot see through would report them all.
+ * (The fixture's fx_ix is that global.)
  */
-static struct dc_index *lsan_ix;
-
-static void test_lsan_follows_nodes(uint64_t *rs)
+TEST(lsan_follows_nodes)
 {
 #ifdef T_LSAN
-	lsan_ix = dc_index_create();
+	uint64_t *rs = &fx_rs;
+	struct dc_index *lsan_ix = ix_new();
+
 	CHECK(lsan_ix);
 	CHECK_EQ(dc_index_store(lsan_ix, 5, 0, 1), 0); /* a root leaf */
 	CHECK_EQ(__lsan_do_recoverable_leak_check(), 0);
@@ -1434,36 +1623,10 @@ static void test_lsan_follows_nodes(uint64_t *rs)
 	CHECK_EQ(dc_index_store(lsan_ix, UINT64_C(3) << 50, 32, 8), 0);
 	CHECK(dc_index_check(lsan_ix));
 	CHECK_EQ(__lsan_do_recoverable_leak_check(), 0);
-	dc_index_destroy(lsan_ix);
-	lsan_ix = NULL;
-	printf("ok lsan_follows_nodes\n");
+	ix_destroy(lsan_ix);
 #else
-	(void)rs;
-	(void)lsan_ix;
-	printf("ok lsan_follows_nodes (skipped: not an ASan build)\n");
+	t_skip("lsan_follows_nodes: not an ASan build");
 #endif
 }
 
-int main(int argc, char **argv)
-{
-	uint64_t seed = t_seed(argc > 1 ? strtoull(argv[1], NULL, 0) : 0x1dec5eed), rs = seed;
-
-	t_watchdog(240);
-	printf("seed %#" PRIx64 "\n", seed);
-	test_basic(&rs);
-	test_bad_input();
-	test_multi_order(&rs);
-	test_find(&rs);
-	test_marks_through_reshaping(&rs);
-	test_check_catches();
-	test_lsan_follows_nodes(&rs);
-	test_alloc_failure(&rs);
-	test_gather(&rs);
-	test_erase_range(&rs);
-	test_replace_batch(&rs);
-	for (unsigned dist = 0; dist < 4; dist++)
-		test_random(seed + dist, dist, t_scale(40000), false);
-	test_memory(&rs);
-	dc_quiesce();
-	return T_PASS;
-}
+T_MAIN(setup, teardown)

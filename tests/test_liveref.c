@@ -3,34 +3,38 @@
  * test_liveref - the liveness reference (dc_liveref_*), one behaviour at a
  * time; the races are in test_conc_liveref.c.
  *
- * What each part would catch:
- *   alive            a wrong initial count, get/put/tryget that lose or
+ * Cases (test_liveref --list), and what each group would catch:
+ *   alive_*          a wrong initial count, get/put/tryget that lose or
  *                    invent a reference while alive.
  *   kill_held        kill that does not drop exactly the initial reference,
  *                    tryget that succeeds once dying, get that fails for a
  *                    holder, release called early, twice, or never.
- *   kill_idle        kill that does not release when nothing else is held.
- *   errors           wait_drained without kill, a second kill that drops
+ *   kill_idle, kill_null_release, exit_unused
+ *                    kill that does not release when nothing else is held.
+ *   drain_not_killed, kill_twice
+ *                    wait_drained without kill, a second kill that drops
  *                    the initial reference again.
- *   drain_opts       deadline / cancel / progress handling of wait_drained
+ *   drain_*          deadline / cancel / progress handling of wait_drained
  *                    (progress must report the exact outstanding count).
- *   release_frees    kill or put touching the ref after ->release freed it
+ *   release_frees_*  kill or put touching the ref after ->release freed it
  *                    (ASan).
- *   cross_thread     a per-thread count lost when the thread that took (or
+ *   cross_*          a per-thread count lost when the thread that took (or
  *                    dropped) references exits before kill; a negative
  *                    per-thread count folded as a release.
  *   enomem           the per-thread counter allocation failing: the ref must
  *                    stay exact (fall back to the shared count).
- *   exhaust_recycle  all 262,144 per-thread slots taken: the next ref works
+ *   exhausted_shared_atomic, recycled_slot_starts_at_zero
+ *                    all 262,144 per-thread slots taken: the next ref works
  *                    exactly in shared-atomic mode; a slot given back and
  *                    taken again starts at zero, even though threads that
  *                    are still alive had counted on it.
+ *   teardown         (after every case) the case gave back every slot: a
+ *                    ref never exited, or an exit that keeps its slot.
  */
 #include "harness.h"
+#include "liveref_slots.h"
 
 #include <stdatomic.h>
-
-#define SLOT_MAX 262144 /* per-thread slots (liveref.h) */
 
 struct obj {
 	struct dc_liveref ref; /* first: release gets &ref */
@@ -90,7 +94,7 @@ static void obj_finish(struct obj *o)
 	dc_liveref_exit(&o->ref);
 }
 
-static void alive(void)
+TEST(alive_counts)
 {
 	struct obj o;
 
@@ -105,7 +109,18 @@ static void alive(void)
 	for (int i = 0; i < 4; i++)
 		obj_put(&o);
 	CHECK_EQ(dc_liveref_count(&o.ref), 1);
-	/* Many balanced pairs while alive change nothing. */
+	CHECK_EQ(atomic_load(&o.releases), 0);
+	CHECK(!dc_liveref_is_dying(&o.ref));
+	CHECK_EQ(dc_liveref_kill(&o.ref), 0);
+	obj_finish(&o);
+}
+
+/* Many balanced pairs while alive change nothing. */
+TEST(alive_balanced_pairs)
+{
+	struct obj o;
+
+	obj_init(&o);
 	for (int i = 0; i < 100000; i++) {
 		dc_liveref_get(&o.ref);
 		if (dc_liveref_tryget(&o.ref))
@@ -119,7 +134,7 @@ static void alive(void)
 	obj_finish(&o);
 }
 
-static void kill_held(void)
+TEST(kill_held)
 {
 	struct obj o;
 
@@ -149,12 +164,11 @@ static void kill_held(void)
 	obj_finish(&o);
 }
 
-static void kill_idle(void)
+/* Balanced traffic, then kill: release runs inside kill. */
+TEST(kill_idle)
 {
 	struct obj o;
-	struct dc_liveref plain;
 
-	/* Balanced traffic, then kill: release runs inside kill. */
 	obj_init(&o);
 	for (int i = 0; i < 10; i++)
 		obj_get(&o);
@@ -164,8 +178,13 @@ static void kill_idle(void)
 	CHECK_EQ(atomic_load(&o.releases), 1);
 	CHECK_EQ(dc_liveref_count(&o.ref), 0);
 	obj_finish(&o);
+}
 
-	/* A NULL release is allowed. */
+/* A NULL release is allowed. */
+TEST(kill_null_release)
+{
+	struct dc_liveref plain;
+
 	CHECK_EQ(dc_liveref_init(&plain, NULL), 0);
 	dc_liveref_get(&plain);
 	CHECK_EQ(dc_liveref_kill(&plain), 0);
@@ -174,16 +193,22 @@ static void kill_idle(void)
 	CHECK_EQ(dc_liveref_count(&plain), 0);
 	CHECK_EQ(dc_liveref_wait_drained(&plain, NULL), 0);
 	dc_liveref_exit(&plain);
+}
 
-	/* Never used, never killed: exit alone is fine. */
+/* Never used, never killed: exit alone is fine (teardown: the slot is back). */
+TEST(exit_unused)
+{
+	struct dc_liveref plain;
+
 	CHECK_EQ(dc_liveref_init(&plain, NULL), 0);
+	CHECK(plain.slot != UINT32_MAX);
 	dc_liveref_exit(&plain);
 }
 
-static void errors(void)
+/* wait_drained on a ref that was not killed is an error, not a wait. */
+TEST(drain_not_killed)
 {
 	struct obj o;
-
 	struct dc_drain_opts past = { .deadline_ns = 1 };
 
 	obj_init(&o);
@@ -192,6 +217,19 @@ static void errors(void)
 	CHECK_EQ(dc_liveref_wait_drained(&o.ref, NULL), -EINVAL);
 	CHECK(dc_errmsg()[0] != '\0');
 	CHECK(!dc_liveref_is_dying(&o.ref));
+	CHECK_EQ(dc_liveref_count(&o.ref), 2);
+	CHECK_EQ(dc_liveref_kill(&o.ref), 0);
+	obj_put(&o);
+	obj_finish(&o);
+}
+
+/* A second kill fails and drops nothing, before and after release. */
+TEST(kill_twice)
+{
+	struct obj o;
+
+	obj_init(&o);
+	obj_get(&o);
 	CHECK_EQ(dc_liveref_count(&o.ref), 2);
 	CHECK_EQ(dc_liveref_kill(&o.ref), 0);
 	CHECK_EQ(dc_liveref_kill(&o.ref), -EINVAL); /* must not drop a 2nd time */
@@ -221,20 +259,31 @@ static void on_progress(void *arg, uint64_t outstanding)
 		dc_cancel_fire(p->cancel);
 }
 
-static void drain_opts(void)
+/* A killed ref with three references held (the drain cases start here). */
+static void killed_with_3(struct obj *o)
+{
+	obj_init(o);
+	for (int i = 0; i < 3; i++)
+		obj_get(o);
+	CHECK_EQ(dc_liveref_kill(&o->ref), 0);
+}
+
+static void put_3_finish(struct obj *o)
+{
+	for (int i = 0; i < 3; i++)
+		obj_put(o);
+	obj_finish(o);
+}
+
+/* Deadline in the past, and in the near future. */
+TEST(drain_deadline)
 {
 	struct obj o;
-	struct dc_cancel c;
 	struct progress p = { .expect = 3 };
 	struct dc_drain_opts d;
 	uint64_t deadline;
 
-	obj_init(&o);
-	for (int i = 0; i < 3; i++)
-		obj_get(&o);
-	CHECK_EQ(dc_liveref_kill(&o.ref), 0);
-
-	/* Deadline in the past, and in the near future. */
+	killed_with_3(&o);
 	d = (struct dc_drain_opts){ .deadline_ns = 1 };
 	CHECK_EQ(dc_liveref_wait_drained(&o.ref, &d), -ETIMEDOUT);
 	deadline = dc_now_ns() + 20000000ull;
@@ -243,8 +292,19 @@ static void drain_opts(void)
 	CHECK_EQ(dc_liveref_wait_drained(&o.ref, &d), -ETIMEDOUT);
 	CHECK(dc_now_ns() >= deadline);
 	CHECK_EQ(p.bad, 0); /* however often it ran, it said 3 */
+	CHECK_EQ(atomic_load(&o.releases), 0);
+	put_3_finish(&o);
+}
 
-	/* No deadline: progress keeps coming until it fires the cancel. */
+/* No deadline: progress keeps coming until it fires the cancel. */
+TEST(drain_progress_cancels)
+{
+	struct obj o;
+	struct dc_cancel c;
+	struct progress p;
+	struct dc_drain_opts d;
+
+	killed_with_3(&o);
 	dc_cancel_init(&c);
 	p = (struct progress){ .expect = 3, .cancel = &c, .fire_at = 3 };
 	d = (struct dc_drain_opts){ .cancel = &c, .progress = on_progress, .arg = &p,
@@ -252,15 +312,37 @@ static void drain_opts(void)
 	CHECK_EQ(dc_liveref_wait_drained(&o.ref, &d), -EINTR);
 	CHECK_EQ(p.calls, 3);
 	CHECK_EQ(p.bad, 0);
+	CHECK_EQ(atomic_load(&o.releases), 0);
+	put_3_finish(&o);
+}
 
-	/* A fired token interrupts at once; the ref stays dying and exact. */
+/* A fired token interrupts at once; the ref stays dying and exact. */
+TEST(drain_fired_token)
+{
+	struct obj o;
+	struct dc_cancel c;
+	struct dc_drain_opts d;
+
+	killed_with_3(&o);
+	dc_cancel_init(&c);
+	dc_cancel_fire(&c);
 	d = (struct dc_drain_opts){ .cancel = &c };
 	CHECK_EQ(dc_liveref_wait_drained(&o.ref, &d), -EINTR);
 	CHECK(dc_liveref_is_dying(&o.ref));
 	CHECK_EQ(dc_liveref_count(&o.ref), 3);
 	CHECK_EQ(atomic_load(&o.releases), 0);
+	put_3_finish(&o);
+}
 
-	/* Progress sees the count go down. */
+/* Progress sees the count go down; once drained, 0 whatever the options. */
+TEST(drain_progress_counts_down)
+{
+	struct obj o;
+	struct dc_cancel c;
+	struct progress p;
+	struct dc_drain_opts d;
+
+	killed_with_3(&o);
 	obj_put(&o);
 	p = (struct progress){ .expect = 2 };
 	d = (struct dc_drain_opts){ .deadline_ns = dc_now_ns() + 5000000ull,
@@ -272,23 +354,29 @@ static void drain_opts(void)
 	obj_put(&o);
 
 	/* Drained: 0 even with a fired token and a past deadline. */
+	dc_cancel_init(&c);
+	dc_cancel_fire(&c);
 	d = (struct dc_drain_opts){ .cancel = &c, .deadline_ns = 1 };
 	CHECK_EQ(dc_liveref_wait_drained(&o.ref, &d), 0);
 	obj_finish(&o);
 }
 
-static void release_frees(void)
+/* Released (and freed) from kill. */
+TEST(release_frees_from_kill)
 {
 	struct obj *o = malloc(sizeof(*o));
 
-	/* Released (and freed) from kill. */
 	CHECK(o);
 	obj_init(o);
 	o->free_on_release = 1;
-	CHECK_EQ(dc_liveref_kill(&o->ref), 0);
+	CHECK_EQ(dc_liveref_kill(&o->ref), 0); /* frees o: ASan reports any later touch */
+}
 
-	/* Released (and freed) from the last put. */
-	o = malloc(sizeof(*o));
+/* Released (and freed) from the last put. */
+TEST(release_frees_from_put)
+{
+	struct obj *o = malloc(sizeof(*o));
+
 	CHECK(o);
 	obj_init(o);
 	o->free_on_release = 1;
@@ -334,15 +422,13 @@ static void x_run(struct obj *o, int n, int op)
 	CHECK_EQ(pthread_join(th, NULL), 0);
 }
 
-static void cross_thread(void)
-{
-	enum { N = 1000 };
-	struct obj o;
-	pthread_barrier_t bar;
-	pthread_t th;
-	struct xarg x;
+enum { N = 1000 };
 
-	/* Got in A (exited), put in B (exited), then kill. */
+/* Got in A (exited), put in B (exited), then kill. */
+TEST(cross_get_put_exited)
+{
+	struct obj o;
+
 	obj_init(&o);
 	x_run(&o, N, 0);
 	CHECK_EQ(dc_liveref_count(&o.ref), N + 1);
@@ -352,8 +438,16 @@ static void cross_thread(void)
 	CHECK_EQ(dc_liveref_kill(&o.ref), 0);
 	CHECK_EQ(atomic_load(&o.releases), 1);
 	obj_finish(&o);
+}
 
-	/* Got in A (exited via tryget), put by B who is still alive at kill. */
+/* Got in A (exited via tryget), put by B who is still alive at kill. */
+TEST(cross_putter_alive_at_kill)
+{
+	struct obj o;
+	pthread_barrier_t bar;
+	pthread_t th;
+	struct xarg x;
+
 	obj_init(&o);
 	x_run(&o, N, 2);
 	CHECK_EQ(pthread_barrier_init(&bar, NULL, 2), 0);
@@ -367,9 +461,14 @@ static void cross_thread(void)
 	CHECK_EQ(pthread_join(th, NULL), 0);
 	pthread_barrier_destroy(&bar);
 	obj_finish(&o);
+}
 
-	/* Got here, put in a thread that exits: its negative count, folded
-	 * at exit, must not look like the last put. */
+/* Got here, put in a thread that exits: its negative count, folded at
+ * exit, must not look like the last put. */
+TEST(cross_negative_fold)
+{
+	struct obj o;
+
 	obj_init(&o);
 	for (int i = 0; i < N; i++)
 		obj_get(&o);
@@ -382,8 +481,13 @@ static void cross_thread(void)
 	CHECK_EQ(dc_liveref_count(&o.ref), 1);
 	obj_put(&o);
 	obj_finish(&o);
+}
 
-	/* Got in an exited thread, put here after kill. */
+/* Got in an exited thread, put here after kill. */
+TEST(cross_put_after_kill)
+{
+	struct obj o;
+
 	obj_init(&o);
 	x_run(&o, N, 0);
 	CHECK_EQ(dc_liveref_kill(&o.ref), 0);
@@ -416,7 +520,7 @@ static void *enomem_thread(void *arg)
 	return NULL;
 }
 
-static void enomem(void)
+TEST(enomem)
 {
 	struct obj o;
 
@@ -482,23 +586,15 @@ static void helper_stop(struct helper *h)
 	pthread_barrier_destroy(&h->bar);
 }
 
-static void exhaust_recycle(void)
+/* No slot left: a new ref runs on the shared atomic, exactly. */
+TEST(exhausted_shared_atomic)
 {
-	struct dc_liveref *fill = calloc(SLOT_MAX, sizeof(*fill));
-	struct obj *victims = calloc(RECYCLE, sizeof(*victims));
+	struct dc_liveref *fill = fill_slots(SLOT_MAX);
 	struct obj atomic_mode, *o;
-	struct helper hg, hp;
 
-	CHECK(fill && victims);
-	/* Take every slot: RECYCLE of them through victims, the rest fill. */
-	for (int i = 0; i < RECYCLE; i++)
-		obj_init(&victims[i]);
-	for (int i = 0; i < SLOT_MAX - RECYCLE; i++)
-		CHECK_EQ(dc_liveref_init(&fill[i], NULL), 0);
-
-	/* No slot left: this one runs on the shared atomic, exactly. */
 	o = &atomic_mode;
 	obj_init(o);
+	CHECK_EQ(o->ref.slot, UINT32_MAX);
 	CHECK_EQ(dc_liveref_count(&o->ref), 1);
 	for (int i = 0; i < 5; i++)
 		obj_get(o);
@@ -515,9 +611,24 @@ static void exhaust_recycle(void)
 	CHECK_EQ(atomic_load(&o->releases), 0);
 	obj_put(o);
 	obj_finish(o);
+	unfill_slots(fill, SLOT_MAX);
+}
 
-	/* Victims: +3 counted in one live thread, -3 in another; both
-	 * threads stay alive across kill, exit and re-init. */
+/*
+ * Victims: +3 counted in one live thread, -3 in another; both threads stay
+ * alive across kill, exit and re-init, while every other slot is taken, so
+ * the victims get their own old slots back.
+ */
+TEST(recycled_slot_starts_at_zero)
+{
+	struct obj *victims = calloc(RECYCLE, sizeof(*victims));
+	struct dc_liveref *fill;
+	struct helper hg, hp;
+
+	CHECK(victims);
+	for (int i = 0; i < RECYCLE; i++)
+		obj_init(&victims[i]);
+	fill = fill_slots(SLOT_MAX - RECYCLE);
 	helper_start(&hg, victims, RECYCLE, 0);
 	helper_start(&hp, victims, RECYCLE, 1);
 	for (int i = 0; i < RECYCLE; i++) {
@@ -544,27 +655,22 @@ static void exhaust_recycle(void)
 		CHECK_EQ(atomic_load(&victims[i].releases), 1);
 		obj_finish(&victims[i]);
 	}
-	for (int i = 0; i < SLOT_MAX - RECYCLE; i++) {
-		CHECK_EQ(dc_liveref_count(&fill[i]), 1);
-		dc_liveref_exit(&fill[i]);
-	}
-	free(fill);
+	unfill_slots(fill, SLOT_MAX - RECYCLE);
 	free(victims);
 }
 
-int main(void)
+/* ---- fixture ------------------------------------------------------------- */
+
+static void setup(void)
 {
-	t_watchdog(120);
-	alive();
-	kill_held();
-	kill_idle();
-	errors();
-	drain_opts();
-	release_frees();
-	cross_thread();
-	enomem();
-	exhaust_recycle();
-	dc_quiesce();
-	printf("PASS test_liveref\n");
-	return T_PASS;
+	t_watchdog_total(120);
 }
+
+/* The case gave back every liveref slot it took (liveref_slots.h). */
+static void teardown(void)
+{
+	t_liveref_slots_teardown();
+	dc_quiesce();
+}
+
+T_MAIN(setup, teardown)

@@ -3,8 +3,8 @@
  * test_wait - dc_wait_var() / dc_wake_var() / cancel tokens, one waiter at a
  * time (the many-thread hammers are in test_conc_wait.c).
  *
- * What each part would catch:
- *   cond_true_first    a wait that sleeps, calls a callback, or checks
+ * Cases (test_wait --list), and what each would catch:
+ *   cond_true_*        a wait that sleeps, calls a callback, or checks
  *                      cancel/deadline before looking at the condition.
  *   deadline_*         a past deadline that sleeps (hang), a deadline read as
  *                      relative, UINT64_MAX overflowing into "already past",
@@ -20,7 +20,9 @@
  *   collision          two addresses in one bucket: a wake for one must not
  *                      make the other's wait return with its condition false,
  *                      and must not be swallowed by the wrong waiter.
- *   teardown           a waiter count leaked on some return path.
+ *   hook_probe         (the futex hook below sees a wake of a sleeper)
+ *   teardown           (after every case) a waiter count leaked on some
+ *                      return path: no bucket may still count a waiter.
  *
  * Seeing system calls: this program defines syscall(), so the library's
  * futex calls (statically linked) come here first and are passed on to libc.
@@ -155,7 +157,7 @@ static void w_check_common(struct waiter *w)
 	CHECK_EQ(atomic_load(&w->cond_calls), atomic_load(&w->before) + 1);
 }
 
-/* ---- tests -------------------------------------------------------------- */
+/* ---- cases --------------------------------------------------------------- */
 
 static atomic_int var_a, var_b;
 static uint64_t keys[4096];
@@ -167,17 +169,21 @@ static bool always_true(void *arg)
 	return true;
 }
 
-static void cond_true_first(void)
+/* NULL opts, cond true: 0, cond called once. */
+TEST(cond_true_first)
+{
+	int calls = 0;
+
+	CHECK_EQ(dc_wait_var(&keys[0], always_true, &calls, NULL), 0);
+	CHECK_EQ(calls, 1);
+}
+
+/* A fired cancel and a past deadline are not looked at while cond holds. */
+TEST(cond_true_before_cancel_and_deadline)
 {
 	struct dc_cancel fired = { 0 };
 	struct waiter w;
-	int calls = 0;
 
-	/* NULL opts, cond true: 0, cond called once. */
-	CHECK_EQ(dc_wait_var(&keys[0], always_true, &calls, NULL), 0);
-	CHECK_EQ(calls, 1);
-
-	/* Fired cancel and past deadline are not looked at while cond holds. */
 	dc_cancel_fire(&fired);
 	atomic_store(&var_a, 5);
 	w_init(&w, &keys[0], &var_a, 5);
@@ -190,7 +196,7 @@ static void cond_true_first(void)
 	pthread_mutex_destroy(&w.lock);
 }
 
-static void deadline_past(void)
+TEST(deadline_past)
 {
 	struct waiter w;
 
@@ -209,7 +215,7 @@ static void deadline_past(void)
 	pthread_mutex_destroy(&w.lock);
 }
 
-static void deadline_near(void)
+TEST(deadline_near)
 {
 	for (int i = 0; i < 5; i++) {
 		struct waiter w;
@@ -247,19 +253,40 @@ static void deadline_far_woken(uint64_t deadline)
 	CHECK(atomic_load(&w.before) >= 1);
 }
 
-static void cancel_before(void)
+TEST(deadline_far_woken)
+{
+	deadline_far_woken(dc_now_ns() + 3600ull * 1000000000ull);
+}
+
+TEST(deadline_forever_woken)
+{
+	deadline_far_woken(UINT64_MAX);
+}
+
+/* Token state: zeroed and init'ed unfired, fire sticks, firing twice is harmless. */
+TEST(cancel_token_state)
 {
 	struct dc_cancel c = { 0 }, zero = { 0 };
-	struct waiter w;
 
 	CHECK(!dc_cancel_fired(&zero));
 	dc_cancel_init(&c);
 	CHECK(!dc_cancel_fired(&c));
 	dc_cancel_fire(&c);
 	CHECK(dc_cancel_fired(&c));
-	dc_cancel_fire(&c); /* firing twice is harmless */
+	dc_cancel_fire(&c);
 	CHECK(dc_cancel_fired(&c));
+	dc_cancel_init(&c);
+	CHECK(!dc_cancel_fired(&c));
+}
 
+/* A token fired before the wait: -EINTR without a sleep. */
+TEST(cancel_before)
+{
+	struct dc_cancel c;
+	struct waiter w;
+
+	dc_cancel_init(&c);
+	dc_cancel_fire(&c);
 	atomic_store(&var_a, 0);
 	w_init(&w, &keys[4], &var_a, 1);
 	w.opts.cancel = &c;
@@ -267,10 +294,20 @@ static void cancel_before(void)
 	w_check_common(&w);
 	CHECK_EQ(atomic_load(&w.before), 0);
 	pthread_mutex_destroy(&w.lock);
+}
 
-	/* Reset: the same token no longer interrupts (a past deadline ends it). */
+/* A fired token, reset: it no longer interrupts; a woken wait succeeds. */
+TEST(cancel_reset)
+{
+	struct dc_cancel c;
+	struct waiter w;
+
+	dc_cancel_init(&c);
+	dc_cancel_fire(&c);
 	dc_cancel_init(&c);
 	CHECK(!dc_cancel_fired(&c));
+	/* A past deadline ends it, not the token. */
+	atomic_store(&var_a, 0);
 	w_init(&w, &keys[4], &var_a, 1);
 	w.opts.cancel = &c;
 	w.opts.deadline_ns = 1;
@@ -278,7 +315,6 @@ static void cancel_before(void)
 	w_check_common(&w);
 	pthread_mutex_destroy(&w.lock);
 
-	/* ... and a reset token lets a woken wait succeed. */
 	atomic_store(&var_a, 1);
 	w_init(&w, &keys[4], &var_a, 1);
 	w.opts.cancel = &c;
@@ -311,7 +347,17 @@ static void cancel_during(int with_deadline)
 	CHECK(atomic_load(&w.before) >= 1);
 }
 
-static void callbacks_paired(void)
+TEST(cancel_during)
+{
+	cancel_during(0);
+}
+
+TEST(cancel_during_timed)
+{
+	cancel_during(1);
+}
+
+TEST(callbacks_paired)
 {
 	enum { STEPS = 50 };
 	struct waiter w;
@@ -357,7 +403,20 @@ static void hook_probe(void)
 		       "the no-system-call and no-waiter-left checks are skipped\n");
 }
 
-static void wake_nobody(void)
+/* Whether the hook works: probed once, by whichever case asks first. */
+static bool hook_works(void)
+{
+	if (hook_ok < 0)
+		hook_probe();
+	return hook_ok == 1;
+}
+
+TEST(hook_probe)
+{
+	hook_probe();
+}
+
+TEST(wake_nobody)
 {
 	uint64_t seed = t_seed(0x5eed);
 	static volatile uintptr_t freed_key; /* launders the pointer for -Wuse-after-free */
@@ -375,7 +434,7 @@ static void wake_nobody(void)
 	dc_wake_var((void *)~(uintptr_t)0);
 	for (int i = 0; i < 100000; i++)
 		dc_wake_var((void *)(uintptr_t)t_rand(&seed));
-	if (hook_ok != 1)
+	if (!hook_works())
 		return;
 	/* Nobody waits anywhere: no wake may make a system call. */
 	CHECK_EQ(buckets_with_waiters(), 0);
@@ -391,15 +450,13 @@ static void wake_nobody(void)
  * keys[8], a wake of a colliding address makes a futex call (each such probe
  * also wakes that waiter spuriously: it must re-check and sleep again).
  */
-static void collision(void)
+TEST(collision)
 {
 	struct waiter wa, wb;
 	const void *a = &keys[8], *b = NULL;
 
-	if (hook_ok != 1) {
-		printf("note: collision part skipped (no futex hook)\n");
-		return;
-	}
+	if (!hook_works())
+		t_skip("futex calls not visible through syscall(): no way to find a colliding address");
 	atomic_store(&var_a, 0);
 	atomic_store(&var_b, 0);
 	w_init(&wa, a, &var_a, 1);
@@ -450,10 +507,17 @@ static void collision(void)
 	}
 }
 
+/* ---- fixture ------------------------------------------------------------- */
+
+static void setup(void)
+{
+	t_watchdog_total(120);
+}
+
+/* Every waiter of the case has returned: no bucket may still count one. */
 static void teardown(void)
 {
-	if (hook_ok == 1) {
-		/* Every waiter above has returned: no bucket may still count one. */
+	if (hook_works()) {
 		CHECK_EQ(buckets_with_waiters(), 0);
 		for (unsigned i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 			CHECK_EQ(wake_counted(&keys[i]), 0);
@@ -461,22 +525,4 @@ static void teardown(void)
 	dc_quiesce();
 }
 
-int main(void)
-{
-	t_watchdog(120);
-	cond_true_first();
-	deadline_past();
-	deadline_near();
-	deadline_far_woken(dc_now_ns() + 3600ull * 1000000000ull);
-	deadline_far_woken(UINT64_MAX);
-	cancel_before();
-	cancel_during(0);
-	cancel_during(1);
-	callbacks_paired();
-	hook_probe();
-	wake_nobody();
-	collision();
-	teardown();
-	printf("PASS test_wait\n");
-	return T_PASS;
-}
+T_MAIN(setup, teardown)
