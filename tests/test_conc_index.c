@@ -28,7 +28,7 @@
 #include "harness.h"
 
 #include "base/rcu.h"
-#include "mapping/index_int.h"
+#include "index/index_int.h"
 
 #include <daxcore/index.h>
 #include <stdatomic.h>
