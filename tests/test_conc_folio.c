@@ -214,9 +214,12 @@ static void *pin_unpin(void *arg)
 {
 	(void)arg;
 	while (!atomic_load(&wstop)) {
+		/* Hold a pin a little, then leave a gap: the waiter sees the
+		 * count above 1 often (and sleeps), and at most 1 often too. */
 		CHECK_EQ(dc_folio_pin(wf), 0);
-		sched_yield();
+		usleep(10);
 		dc_folio_unpin(wf);
+		usleep(30);
 	}
 	return NULL;
 }
@@ -231,6 +234,8 @@ TEST(waiters_bit_in_the_count)
 	for (int i = 0; i < 3; i++)
 		CHECK_EQ(pthread_create(&t[i], NULL, pin_unpin, NULL), 0);
 	for (unsigned long i = 0; i < waits; i++) {
+		while (dc_folio_refcount(wf) <= 1) /* wait while a pin is held */
+			sched_yield();
 		CHECK_EQ(dc_folio_wait_idle(wf, 1, NULL), 0);
 		/* It returned: the count was at most 1 at some point; now it may
 		 * be higher again, but never below the base reference. */
