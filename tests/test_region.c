@@ -91,6 +91,7 @@ TEST(bad_spec_size)
 	expect_bad("mem:M", -EINVAL, "number");
 	expect_bad("mem:99999999999999999999", -EINVAL, "overflows");
 	expect_bad("mem:99999999999T", -EINVAL, "overflows");
+	expect_bad("mem:4096T", -EINVAL, "limit is 2^40 pages: 4 PiB");
 }
 
 /* Options: unknown, out of range, or for another backend. */

@@ -181,7 +181,8 @@ DC_API DC_MUST_CHECK int dc_mapping_grab(struct dc_mapping *m, uint64_t index, u
  * DC_INSERT_COW; or the replaced pages are still pinned: then the entry is
  * left zapped, h->entry says so, and the caller waits with
  * dc_mapping_break_layouts() and inserts again); -EEXIST (ZERO insert over
- * device pages); -EIO (a folio is poisoned); -EOVERFLOW.  On any error but
+ * device pages); -EIO (a folio is poisoned); -EOVERFLOW; -ENOMEM (an entry
+ * of more than 64 folios needs a little memory to track them).  On any error but
  * the -EBUSY of a pinned replacement nothing changed.
  */
 DC_API DC_MUST_CHECK int dc_mapping_insert(struct dc_entry_handle *h, uint64_t pgoff,
@@ -255,7 +256,8 @@ DC_API int dc_mapping_break_layouts(struct dc_mapping *m, uint64_t first, uint64
  * Lets go of each folio (or one CoW sharer) and wakes all waiters.
  * Context: sleeps (waits for a locked entry, bounded by @opts); takes the
  * tree lock.
- * Return: 0; -ENOENT (no entry); -EBUSY; -ETIMEDOUT, -EINTR (@opts).
+ * Return: 0; -ENOENT (no entry); -EBUSY; -EINVAL (@index beyond
+ * DC_MAPPING_INDEX_MAX); -ETIMEDOUT, -EINTR (@opts).
  */
 DC_API int dc_mapping_delete(struct dc_mapping *m, uint64_t index,
 			     const struct dc_wait_opts *opts);

@@ -69,8 +69,8 @@ struct dc_holder_ops {
  * Return: 0, or: -EINVAL (malformed spec, zero or misaligned size, size not
  * a multiple of the folio size, unknown backend or option), -ENOENT (missing
  * file or device), -ERANGE (file smaller than size=), -ENOMEM (no huge
- * pages, or no memory), another -errno from the system.  dc_errmsg() says
- * exactly what was wrong.
+ * pages, or no memory), -ENOSPC (65,535 regions exist), another -errno from
+ * the system.  dc_errmsg() says exactly what was wrong.
  */
 DC_API DC_MUST_CHECK int dc_region_create(const char *spec, struct dc_region **out);
 
@@ -100,7 +100,7 @@ DC_API int dc_region_remove(struct dc_region *r, const struct dc_drain_opts *opt
  * dc_region_claim() - become the region's exclusive holder
  * (the kernel's fs_dax_claim_bdev()) and install @ops.
  * Context: any; never sleeps.
- * Return: 0; -EBUSY if another holder has it (or the same holder again);
+ * Return: 0; -ENOMEM; -EBUSY if another holder has it (or the same holder again);
  * -EINVAL for a NULL holder; -ENXIO if the region is being removed.
  */
 DC_API DC_MUST_CHECK int dc_region_claim(struct dc_region *r, void *holder,

@@ -176,7 +176,7 @@ static int check_size(uint64_t size, unsigned order)
 		return dc__fail(-EINVAL, "size %llu is not a multiple of the folio size (%llu KiB)",
 				(unsigned long long)size, (unsigned long long)fsz >> 10);
 	if (size >> DC_PAGE_SHIFT >> 40)
-		return dc__fail(-EINVAL, "size %llu is too large (the limit is 4 EiB of pages)",
+		return dc__fail(-EINVAL, "size %llu is too large (the limit is 2^40 pages: 4 PiB)",
 				(unsigned long long)size);
 	return 0;
 }
