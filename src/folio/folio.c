@@ -372,6 +372,16 @@ static _Noreturn void own_bug(const struct dc_folio *f, const char *what, uint64
 	DC_BUG("folio %p: %s with owner word %#llx", (void *)f, what, (unsigned long long)w);
 }
 
+#if DC_REGRESS_BUG == 5 || DC_REGRESS_BUG == 6
+/* The old bugs 5 and 6: the owner word was a load and a later store. */
+static int racy_store(struct dc_folio *f, uint64_t n)
+{
+	sched_yield();
+	atomic_store(&f->owner, n);
+	return 0;
+}
+#endif
+
 struct dc_folio *dc__folio_record(struct dc_region *r, uint64_t pg)
 {
 	uint64_t idx;
@@ -400,9 +410,7 @@ int dc__folio_claim(struct dc_folio *f, uint64_t owner)
 		}
 		n = owner | DC__OWN_MAPPED;
 #if DC_REGRESS_BUG == 6
-		sched_yield();
-		atomic_store(&f->owner, n);
-		return 0;
+		return racy_store(f, n);
 #endif
 	} while (!own_cas(f, &w, n));
 	return 0;
@@ -444,9 +452,7 @@ int dc__folio_share_begin(struct dc_folio *f, bool new_sharer)
 		}
 		n = sh_word(sh_gen(w), pending + 1, sharers + new_sharer, live);
 #if DC_REGRESS_BUG == 5 /* the old bug: a load, then a store */
-		sched_yield();
-		atomic_store(&f->owner, n);
-		return 0;
+		return racy_store(f, n);
 #endif
 	} while (!own_cas(f, &w, n));
 	return 0;
