@@ -142,7 +142,10 @@ unsigned dc__folios_put(struct dc_region *r, struct dc_folio *const *fs, unsigne
 	return nh;
 }
 
-/* Add @n unless the count is 0; refuse to pass DC_FOLIO_REF_MAX. */
+/*
+ * Add @n unless the count is 0 (-EAGAIN, no message: the callers that
+ * report it set one); refuse to pass DC_FOLIO_REF_MAX.
+ */
 static inline int folio_add_unless_idle(struct dc_folio *f, uint32_t n)
 {
 	uint32_t v = ld_relaxed(&f->ref);
@@ -151,8 +154,7 @@ static inline int folio_add_unless_idle(struct dc_folio *f, uint32_t n)
 		uint32_t cnt = v & DC__REF_MASK;
 
 		if (unlikely(!cnt))
-			return dc__fail_str(-EAGAIN, "folio is idle: nothing holds it (request it "
-					    "or fault it in)");
+			return -EAGAIN;
 		if (unlikely(cnt > DC_FOLIO_REF_MAX - n))
 			return dc__fail(-EOVERFLOW, "folio %p: refcount %u + %u would pass %u",
 					(void *)f, cnt, n, DC_FOLIO_REF_MAX);
@@ -176,14 +178,24 @@ DC_API int dc_folio_get(struct dc_folio *f)
 	return ret;
 }
 
+static int idle_fail(void)
+{
+	return dc__fail_str(-EAGAIN, "folio is idle: nothing holds it (request it or fault "
+			    "it in)");
+}
+
 DC_API int dc_folio_tryget(struct dc_folio *f)
 {
-	return folio_add_unless_idle(f, 1);
+	int ret = folio_add_unless_idle(f, 1);
+
+	return unlikely(ret == -EAGAIN) ? idle_fail() : ret;
 }
 
 DC_API int dc_folio_pin(struct dc_folio *f)
 {
-	return folio_add_unless_idle(f, DC_PIN_BIAS);
+	int ret = folio_add_unless_idle(f, DC_PIN_BIAS);
+
+	return unlikely(ret == -EAGAIN) ? idle_fail() : ret;
 }
 
 DC_API void dc_folio_unpin(struct dc_folio *f)
@@ -544,6 +556,15 @@ bool dc__folio_busy(const struct dc_folio *f)
 		uint64_t w = dc__folio_owner_word(f);
 		uint32_t refs;
 
+		if (!dc__own_shared(w) && !(w & DC__OWN_MAPPED)) {
+			/*
+			 * No entry holds a reference (the zapped entry's delete, the
+			 * hot case): busy iff not idle.  The word may become shared
+			 * after this load, but the new sharer takes its reference
+			 * inside its transition: at worst it looks busy.
+			 */
+			return (atomic_load((_Atomic uint32_t *)&f->ref) & DC__REF_MASK) != 0;
+		}
 		if (dc__own_pending(w)) { /* a sharer is between its two steps */
 			sched_yield();
 			continue;

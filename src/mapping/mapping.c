@@ -193,8 +193,8 @@ void dc__entry_store(struct dc_mapping *m, uint64_t first, dc_entry_t e)
 		       (unsigned long long)first, ret);
 }
 
-int dc__get_unlocked_entry(struct dc_mapping *m, uint64_t index, const struct dc_wait_opts *opts,
-			   dc_entry_t *e, uint64_t *first)
+int dc__get_unlocked_entry_slow(struct dc_mapping *m, uint64_t index,
+				const struct dc_wait_opts *opts, dc_entry_t *e, uint64_t *first)
 {
 	for (;;) {
 		uint64_t f = index;
@@ -258,6 +258,11 @@ void dc__entry_disassoc(struct dc_mapping *m, uint64_t first, dc_entry_t e)
 {
 	struct dc_folio *f;
 
+	if (dc_entry_order(e) == m->region->order) { /* one folio: the common case */
+		if ((f = dc__folio_lookup(m->region, dc_entry_pgoff(e))))
+			dc__folio_disassoc(f, dc__owner_word(m, first));
+		return;
+	}
 	for_each_entry_folio(m, e, first, pg, at, f)
 		dc__folio_disassoc(f, dc__owner_word(m, at));
 }
@@ -287,6 +292,10 @@ struct dc_folio *dc__entry_busy_folio(struct dc_mapping *m, dc_entry_t e)
 
 	if (!dc_entry_has_pages(e))
 		return NULL;
+	if (dc_entry_order(e) == m->region->order) { /* one folio: the common case */
+		f = dc__folio_lookup(m->region, dc_entry_pgoff(e));
+		return f && dc__folio_busy(f) ? f : NULL;
+	}
 	for_each_entry_folio(m, e, 0, pg, at, f)
 		if (dc__folio_busy(f))
 			return f;
@@ -314,19 +323,21 @@ static void handle_clear(struct dc_entry_handle *h)
 
 /*
  * Whether @h holds the lock of the entry it names: the index has exactly
- * that locked value at exactly that range.  Tree lock held.
+ * that locked value at exactly that range.  Under the tree lock, or
+ * lockless by the entry lock's holder (nobody else changes a locked entry;
+ * for a forged handle the snapshot is as good an answer as any).
  */
 static bool handle_matches(const struct dc_entry_handle *h)
 {
-	uint64_t f;
-	unsigned o;
-	dc_entry_t cur;
-
-	if (h->held != HANDLE_HELD || !h->mapping)
+	/*
+	 * An entry's value carries its order, and the index stores it at that
+	 * order (dc_mapping_check() verifies it): the same locked value at the
+	 * handle's aligned first index is the entry the handle names.
+	 */
+	if (h->held != HANDLE_HELD || !h->mapping || dc_entry_order(h->entry) != h->order ||
+	    !dc_entry_is_locked(h->entry) || (h->index & (dc__entry_pages(h->entry) - 1)))
 		return false;
-	cur = dc_index_load_entry(h->mapping->ix, h->index, &f, &o);
-	return cur && cur == h->entry && dc_entry_is_locked(cur) && f == h->index &&
-	       o == h->order && dc_entry_order(cur) == o;
+	return dc_index_load(h->mapping->ix, h->index) == h->entry;
 }
 
 static int handle_invalid(const struct dc_entry_handle *h, const char *op)
@@ -599,17 +610,14 @@ DC_API int dc_mapping_insert(struct dc_entry_handle *h, uint64_t pgoff, unsigned
 	struct dc_region *r;
 	uint64_t size, nf;
 	dc_entry_t old, ne;
-	bool same, ok;
+	bool same;
 	int ret;
 
 	if (!h || h->held != HANDLE_HELD || !h->mapping)
 		return handle_invalid(h, "insert");
 	m = h->mapping;
 	r = m->region;
-	dc_index_lock(m->ix);
-	ok = handle_matches(h);
-	dc_index_unlock(m->ix);
-	if (!ok)
+	if (!handle_matches(h)) /* lockless: we hold the entry lock, or it is bad */
 		return handle_invalid(h, "insert");
 	if (flags & ~INSERT_FLAGS)
 		return dc__fail(-EINVAL, "insert: unknown flags %#x", flags);
@@ -642,12 +650,12 @@ DC_API int dc_mapping_insert(struct dc_entry_handle *h, uint64_t pgoff, unsigned
 		uint64_t ntaken = 0;
 
 		/* Alive check and references in one read-side section (removal waits). */
-		dc_region_read_lock(r);
-		ret = dc_region_alive(r) ? take_all(m, h->index, pgoff, size, flags, same, t,
+		dc__rcu_read_lock(); /* the region's read lock */
+		ret = !ld_acquire(&r->dead) ? take_all(m, h->index, pgoff, size, flags, same, t,
 						    &ntaken)
 					 : dc__fail(-ENXIO, "insert: region %s is being removed",
 						    r->spec);
-		dc_region_read_unlock(r);
+		dc__rcu_read_unlock();
 		if (ret)
 			untake_all(m, h->index, t, ntaken); /* puts: outside the read side */
 		if (!ret && dc_entry_has_pages(old) && !same) {

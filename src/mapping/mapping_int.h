@@ -75,8 +75,23 @@ void dc__entry_wake(struct dc_mapping *m, uint64_t first, enum dc__wake_mode mod
  * locked (*@e, 0 if none) and its first index.  Tree lock held; dropped and
  * retaken while waiting.  Return: 0, -ETIMEDOUT, -EINTR.
  */
-int dc__get_unlocked_entry(struct dc_mapping *m, uint64_t index, const struct dc_wait_opts *opts,
-			   dc_entry_t *e, uint64_t *first);
+int dc__get_unlocked_entry_slow(struct dc_mapping *m, uint64_t index,
+				const struct dc_wait_opts *opts, dc_entry_t *e, uint64_t *first);
+static inline int dc__get_unlocked_entry(struct dc_mapping *m, uint64_t index,
+					 const struct dc_wait_opts *opts, dc_entry_t *e,
+					 uint64_t *first)
+{
+	uint64_t f = index;
+	unsigned o;
+	dc_entry_t v = dc_index_load_entry(m->ix, index, &f, &o);
+
+	if (likely(!v || !dc_entry_is_locked(v))) {
+		*first = f;
+		*e = v;
+		return 0;
+	}
+	return dc__get_unlocked_entry_slow(m, index, opts, e, first);
+}
 /* A waiter that will not lock the entry it waited for passes the wake-up on. */
 void dc__put_unlocked_entry(struct dc_mapping *m, uint64_t first, dc_entry_t e);
 /*
