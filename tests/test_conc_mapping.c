@@ -610,6 +610,121 @@ TEST(page_free_outside_read_side)
 	t_region_teardown(&R);
 }
 
+/*
+ * An insert of a poisoned block took its reference inside the region's
+ * read side and gave it back right there: when a transient holder had let
+ * go meanwhile, that was the last put, and ->page_free ran inside the read
+ * side.  Two threads request and put the poisoned block, one inserts it.
+ */
+static atomic_long pf_poison_inside, pf_poison_calls, poison_eio;
+
+static void page_free_poisoned(struct dc_region *r, struct dc_folio *f, void *h)
+{
+	(void)r; (void)f; (void)h;
+	atomic_fetch_add(&pf_poison_calls, 1);
+	if (urcu_bp_read_ongoing())
+		atomic_fetch_add(&pf_poison_inside, 1);
+}
+
+static void *request_put_block3(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		struct dc_folio *f;
+
+		if (dc_folio_request(R, 3, 1, &f) == 0)
+			dc_folio_put(f);
+	}
+	return NULL;
+}
+
+TEST(poisoned_insert_gives_back_outside_read_side)
+{
+	static const struct dc_holder_ops ops = { .page_free = page_free_poisoned };
+	unsigned long rounds = t_scale(400000);
+	pthread_t t[2];
+
+	atomic_store(&stop, 0);
+	CHECK_EQ(dc_region_create("mem:1M", &R), 0);
+	CHECK_EQ(dc_mapping_create(R, NULL, NULL, &M), 0);
+	CHECK_EQ(dc_folio_memory_failure(R, 3, 1), -EOPNOTSUPP); /* poisoned, no holder yet */
+	CHECK_EQ(dc_region_claim(R, &pf_poison_calls, &ops), 0);
+	for (int i = 0; i < 2; i++)
+		CHECK_EQ(pthread_create(&t[i], NULL, request_put_block3, NULL), 0);
+	for (unsigned long i = 0; i < rounds && !atomic_load(&pf_poison_inside); i++) {
+		struct dc_entry_handle h;
+
+		CHECK_EQ(dc_mapping_grab(M, 0, 0, NULL, &h), 0);
+		CHECK_EQ(dc_mapping_insert(&h, 3, 0), -EIO);
+		atomic_fetch_add(&poison_eio, 1);
+		CHECK_EQ(dc_mapping_unlock(&h), 0);
+	}
+	atomic_store(&stop, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	printf("inserts refused -EIO %ld, page_free calls %ld, inside a read-side section %ld\n",
+	       (long)atomic_load(&poison_eio), (long)atomic_load(&pf_poison_calls),
+	       (long)atomic_load(&pf_poison_inside));
+	CHECK_EQ(atomic_load(&pf_poison_inside), 0);
+	CHECK_EQ(dc_mapping_truncate_final(M, NULL), 0);
+	CHECK_EQ(dc_mapping_destroy(M), 0);
+	CHECK_EQ(dc_region_release(R, &pf_poison_calls), 0);
+	t_region_teardown(&R);
+}
+
+/*
+ * A fault asleep on an entry lock while the file is evicted: once
+ * truncate_final() returned 0, the fault must not create an entry (destroy
+ * would find it: -EBUSY).  Rounds where destroy found one are counted.  The
+ * fault is joined before destroy (a fault that had not even started then
+ * would be the caller's bug); grab_asleep_across_eviction_sees_shutdown in
+ * test_mapping has destroy wait for a grab that sleeps.
+ */
+static void *fault_entry5(void *arg)
+{
+	struct dc_mapping *m = arg;
+	struct dc_entry_handle h;
+	int ret = dc_mapping_grab(m, 5, 0, NULL, &h);
+
+	if (ret == 0)
+		CHECK_EQ(dc_mapping_unlock(&h), 0);
+	else
+		CHECK_EQ(ret, -ESHUTDOWN);
+	return NULL;
+}
+
+TEST(fault_asleep_across_eviction)
+{
+	unsigned long rounds = t_scale(2000);
+	long late_entries = 0;
+
+	CHECK_EQ(dc_region_create("mem:1M", &R), 0);
+	for (unsigned long i = 0; i < rounds; i++) {
+		struct dc_mapping *m;
+		struct dc_entry_handle h;
+		pthread_t f;
+		int ret;
+
+		CHECK_EQ(dc_mapping_create(R, NULL, NULL, &m), 0);
+		CHECK_EQ(dc_mapping_grab(m, 5, 0, NULL, &h), 0);
+		CHECK_EQ(pthread_create(&f, NULL, fault_entry5, m), 0);
+		usleep(200);
+		CHECK_EQ(dc_mapping_unlock(&h), 0);
+		CHECK_EQ(dc_mapping_truncate_final(m, NULL), 0);
+		pthread_join(f, NULL);
+		ret = dc_mapping_destroy(m);
+		if (ret == -EBUSY) { /* an entry appeared after eviction emptied it */
+			late_entries++;
+			CHECK_EQ(dc_mapping_truncate_final(m, NULL), 0);
+			ret = dc_mapping_destroy(m);
+		}
+		CHECK_EQ(ret, 0);
+	}
+	printf("rounds %lu, entries created after eviction %ld\n", rounds, late_entries);
+	CHECK_EQ(late_entries, 0);
+	t_region_teardown(&R);
+}
+
 int main(int argc, char **argv)
 {
 	return t_run(argc, argv, NULL, NULL);

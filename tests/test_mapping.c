@@ -1067,4 +1067,217 @@ TEST(callbacks_may_wait_for_grace_periods)
 	CHECK_EQ(dc_region_remove(r, NULL), 0);
 }
 
+/* ---- second review: races around zap's step 3 and insert's undo ---------------------- */
+
+/*
+ * A fault that re-inserts an entry while its zap is in step 3 (ZAP
+ * published and the entry unlocked, references not yet dropped) found the
+ * owner's MAPPED bit still set (-EBUSY "in use by another owner"), or, for
+ * a shared block, counted a live sharer twice and hit a DC_BUG.  The revoke
+ * callback runs the fault in another thread, exactly in that window.
+ */
+static struct dc_mapping *race_m;
+static int race_flags, race_ret, race_armed;
+
+static void *refault(void *arg)
+{
+	struct dc_entry_handle h;
+
+	(void)arg;
+	race_ret = dc_mapping_grab(race_m, 0, 0, NULL, &h);
+	if (!race_ret) {
+		race_ret = dc_mapping_insert(&h, 0, race_flags);
+		CHECK_EQ(dc_mapping_unlock(&h), 0);
+	}
+	return NULL;
+}
+
+static void revoke_refaults(struct dc_mapping *m, uint64_t index, uint64_t nr, void *priv)
+{
+	pthread_t t;
+
+	(void)m; (void)index; (void)nr; (void)priv;
+	if (!race_armed)
+		return;
+	race_armed = 0;
+	CHECK_EQ(pthread_create(&t, NULL, refault, NULL), 0);
+	pthread_join(t, NULL);
+}
+
+static void fault_during_zap_step3(unsigned flags)
+{
+	static const struct dc_mapping_ops ops = { .revoke = revoke_refaults };
+	struct dc_mapping *b;
+	struct dc_folio *f;
+
+	CHECK_EQ(dc_mapping_create(R, &ops, NULL, &race_m), 0);
+	CHECK_EQ(dc_mapping_create(R, NULL, NULL, &b), 0);
+	race_flags = flags;
+	fault(race_m, 0, 0, 0, flags);
+	if (flags & DC_INSERT_COW)
+		fault(b, 0, 0, 0, DC_INSERT_COW);
+	f = dc_folio_lookup(R, 0);
+	race_armed = 1;
+	CHECK_EQ(dc_mapping_zap(race_m, 0, 0, NULL, NULL), 1);
+	CHECK_EQ(race_ret, 0); /* the re-fault got its entry back */
+	CHECK(dc_entry_is_live(dc_mapping_lookup(race_m, 0)));
+	CHECK_EQ(dc_folio_mapcount(f), (flags & DC_INSERT_COW) ? 2 : 1);
+	CHECK_EQ(dc_folio_refcount(f), (flags & DC_INSERT_COW) ? 2 : 1);
+	CHECK(!dc_folio_busy(f));
+	CHECK(dc_mapping_check(race_m) && dc_mapping_check(b));
+	finish(race_m);
+	finish(b);
+	CHECK(dc_folio_idle(f) && dc_folio_shares(f) == 0 && dc_folio_owner(f) == 0);
+}
+
+TEST(fault_during_zap_step3)
+{
+	fault_during_zap_step3(0);
+}
+
+TEST(fault_during_zap_step3_shared)
+{
+	fault_during_zap_step3(DC_INSERT_COW);
+}
+
+/*
+ * An insert that claimed its new block and then failed (the replaced block
+ * was pinned) undid the claim with a CAS back to 0 that expected the word
+ * unchanged; another file reflinking the new block meanwhile made it
+ * shared, and the undo hit a DC_BUG.  The undo now lets go as a sharer.
+ */
+static struct dc_mapping *reflinker;
+static int reflink_armed, reflink_ret;
+
+static void *reflink_block1(void *arg)
+{
+	struct dc_entry_handle h;
+
+	(void)arg;
+	CHECK_EQ(dc_mapping_grab(reflinker, 0, 0, NULL, &h), 0);
+	reflink_ret = dc_mapping_insert(&h, 1, DC_INSERT_COW);
+	CHECK_EQ(dc_mapping_unlock(&h), 0);
+	return NULL;
+}
+
+static void revoke_reflinks(struct dc_mapping *m, uint64_t index, uint64_t nr, void *priv)
+{
+	pthread_t t;
+
+	(void)m; (void)index; (void)nr; (void)priv;
+	if (!reflink_armed)
+		return;
+	reflink_armed = 0;
+	CHECK_EQ(pthread_create(&t, NULL, reflink_block1, NULL), 0);
+	pthread_join(t, NULL);
+}
+
+TEST(failed_insert_undoes_a_claim_that_became_shared)
+{
+	static const struct dc_mapping_ops ops = { .revoke = revoke_reflinks };
+	struct dc_mapping *a;
+	struct dc_entry_handle h;
+	struct dc_folio *pin, *q;
+
+	CHECK_EQ(dc_mapping_create(R, &ops, NULL, &a), 0);
+	CHECK_EQ(dc_mapping_create(R, NULL, NULL, &reflinker), 0);
+	fault(a, 0, 0, 0, 0);
+	CHECK_EQ(dc_mapping_get_folio(a, 0, true, &pin), 0);
+	CHECK_EQ(dc_mapping_grab(a, 0, 0, NULL, &h), 0);
+	reflink_armed = 1;
+	CHECK_EQ(dc_mapping_insert(&h, 1, 0), -EBUSY); /* block 0 pinned */
+	CHECK_EQ(reflink_ret, 0);                      /* block 1 reflinked meanwhile */
+	CHECK_EQ(dc_mapping_unlock(&h), 0);
+	q = dc_folio_lookup(R, 1);
+	CHECK_EQ(dc_folio_shares(q), 1);   /* only the reflinker is left */
+	CHECK_EQ(dc_folio_mapcount(q), 1);
+	CHECK_EQ(dc_folio_refcount(q), 1);
+	CHECK(dc_mapping_check(a) && dc_mapping_check(reflinker));
+	dc_folio_unpin(pin);
+	finish(a);
+	finish(reflinker);
+	CHECK(dc_folio_idle(q) && dc_folio_shares(q) == 0);
+}
+
+/*
+ * The last reference of a shared block dropped by a zap ran ->page_free
+ * while the zap's sharer transition was still in flight: a page_free that
+ * tested the block busy (an allocator's "may I reuse it?") spun forever.
+ */
+static int pf_busy_calls;
+
+static void page_free_tests_busy(struct dc_region *r, struct dc_folio *f, void *h)
+{
+	(void)r; (void)h;
+	CHECK(!dc_folio_busy(f));
+	pf_busy_calls++;
+}
+
+TEST(page_free_may_test_busy_during_a_shared_zap)
+{
+	static const struct dc_holder_ops ops = { .page_free = page_free_tests_busy };
+	struct dc_region *r;
+	struct dc_mapping *a;
+
+	CHECK_EQ(dc_region_create("mem:1M", &r), 0);
+	CHECK_EQ(dc_region_claim(r, &pf_busy_calls, &ops), 0);
+	CHECK_EQ(dc_mapping_create(r, NULL, NULL, &a), 0);
+	{
+		struct dc_entry_handle h;
+
+		CHECK_EQ(dc_mapping_grab(a, 1, 0, NULL, &h), 0);
+		CHECK_EQ(dc_mapping_insert(&h, 7, DC_INSERT_COW), 0); /* a shared word */
+		CHECK_EQ(dc_mapping_unlock(&h), 0);
+	}
+	CHECK_EQ(dc_mapping_zap(a, 0, 10, NULL, NULL), 1); /* the last put: page_free */
+	CHECK_EQ(pf_busy_calls, 1);
+	finish(a);
+	CHECK_EQ(dc_region_release(r, &pf_busy_calls), 0);
+	CHECK_EQ(dc_region_remove(r, NULL), 0);
+}
+
+/*
+ * A grab asleep on a locked entry when eviction began returned 0 after
+ * truncate_final() had emptied the mapping (and the destroy that followed
+ * freed the mapping under it).  A woken grab now looks at "exiting" again.
+ */
+static struct dc_mapping *evict_m;
+static int evict_grab_ret = 99;
+
+static void *grab_entry5(void *arg)
+{
+	struct dc_entry_handle h;
+
+	(void)arg;
+	evict_grab_ret = dc_mapping_grab(evict_m, 5, 0, NULL, &h);
+	if (!evict_grab_ret)
+		CHECK_EQ(dc_mapping_unlock(&h), 0);
+	return NULL;
+}
+
+static void *evict(void *arg)
+{
+	(void)arg;
+	CHECK_EQ(dc_mapping_truncate_final(evict_m, NULL), 0);
+	CHECK_EQ(dc_mapping_destroy(evict_m), 0); /* waits for the sleeping grab */
+	return NULL;
+}
+
+TEST(grab_asleep_across_eviction_sees_shutdown)
+{
+	struct dc_entry_handle h;
+	pthread_t g, e;
+
+	CHECK_EQ(dc_mapping_create(R, &mops, NULL, &evict_m), 0);
+	CHECK_EQ(dc_mapping_grab(evict_m, 5, 0, NULL, &h), 0); /* a fault holds entry 5 */
+	CHECK_EQ(pthread_create(&g, NULL, grab_entry5, NULL), 0);
+	usleep(20000); /* the grab sleeps on entry 5 */
+	CHECK_EQ(pthread_create(&e, NULL, evict, NULL), 0);
+	usleep(20000); /* truncate_final marked the mapping exiting, waits for 5 */
+	CHECK_EQ(dc_mapping_unlock(&h), 0);
+	pthread_join(e, NULL);
+	pthread_join(g, NULL);
+	CHECK_EQ(evict_grab_ret, -ESHUTDOWN);
+}
+
 T_MAIN(setup, teardown)

@@ -85,7 +85,9 @@ struct dc_folio *dc__folio_record(struct dc_region *r, uint64_t pg);
  * dc__folio_unclaim() undoes it (the insert failed; the entry never was live).
  */
 int dc__folio_claim(struct dc_folio *f, uint64_t owner);
-void dc__folio_unclaim(struct dc_folio *f, uint64_t owner);
+/* Return: true; false if the folio became shared meanwhile (another file's
+ * reflink counted the claim as a live sharer: undo it as a sharer). */
+bool dc__folio_unclaim(struct dc_folio *f, uint64_t owner);
 
 /*
  * Sharer transitions.  begin(new_sharer): one more transition in flight
@@ -108,6 +110,13 @@ void dc__folio_share_abort(struct dc_folio *f, bool new_sharer);
  * owner's MAPPED bit (nothing more to do).
  */
 bool dc__folio_unmap_begin(struct dc_folio *f, uint64_t owner);
+/*
+ * dc__folio_unmap_if_unshared() - the unshared half of unmap_begin, for a
+ * zap under the tree lock (before a fault can re-insert the entry): clear
+ * the owner's MAPPED bit and return true, or return false if the folio is
+ * shared (then unmap_begin/unmap_end around the put, later).
+ */
+bool dc__folio_unmap_if_unshared(struct dc_folio *f, uint64_t owner);
 void dc__folio_unmap_end(struct dc_folio *f);
 
 /* dc__folio_disassoc() - a zapped entry of @owner lets go of @f (delete). */
@@ -130,8 +139,11 @@ int dc__folio_wait_unbusy(struct dc_folio *f, const struct dc_wait_opts *opts);
 /*
  * dc__folio_take() - take one reference on the folio at @pg for an entry:
  * tryget if in use, else request it (0 -> 1).  *@requested says which, for
- * dc__folio_untake().
- * Return: 0; -ENXIO (region dying); -EOVERFLOW; -EIO (poisoned).
+ * dc__folio_untake().  It never drops a reference (its callers run inside
+ * the region's read side, where no ->page_free may run).
+ * Return: 0; -ENXIO (region dying), -EOVERFLOW (nothing taken); -EIO (the
+ * folio is poisoned: *@out is set and referenced, for the caller to give
+ * back outside the read side).
  */
 int dc__folio_take(struct dc_region *r, uint64_t pg, struct dc_folio **out, bool *requested);
 
@@ -142,5 +154,8 @@ int dc__folio_take(struct dc_region *r, uint64_t pg, struct dc_folio **out, bool
  * else took a reference meanwhile (then it is an ordinary put).
  */
 void dc__folio_untake(struct dc_folio *f, bool requested);
+/* The same, but an idle transition it owes is left to the caller (in
+ * *@idle; run it with dc__folios_idle()): return true if one is owed. */
+bool dc__folio_untake_defer(struct dc_folio *f, bool requested, struct dc_folio **idle);
 
 #endif

@@ -230,7 +230,7 @@ void dc__put_unlocked_entry(struct dc_mapping *m, uint64_t first, dc_entry_t e)
 
 struct dc_folio *dc__entry_unmap_put(struct dc_mapping *m, uint64_t first, dc_entry_t e)
 {
-	struct dc_folio *fs[64], *held[64], *f, *busy = NULL;
+	struct dc_folio *fs[64], *held[64], *idle[64], *f, *busy = NULL;
 	bool shared[64];
 	unsigned n = 0;
 
@@ -239,12 +239,14 @@ struct dc_folio *dc__entry_unmap_put(struct dc_mapping *m, uint64_t first, dc_en
 		fs[n++] = f;
 		if (n == ARRAY_SIZE(fs) || pg + (UINT64_C(1) << m->region->order) >=
 					       dc_entry_pgoff(e) + dc__entry_pages(e)) {
-			unsigned nh = dc__folios_put(m->region, fs, n, held);
+			unsigned nh, ni = dc__folios_put_defer(fs, n, idle, held, &nh);
 
-			/* The mapping holds the region: reading them is safe. */
+			/* The transitions end before any ->page_free runs (one may
+			 * test the folio busy); the mapping holds the region. */
 			for (unsigned k = 0; k < n; k++)
 				if (shared[k])
 					dc__folio_unmap_end(fs[k]);
+			dc__folios_idle(m->region, idle, ni);
 			for (unsigned k = 0; !busy && k < nh; k++)
 				if (dc__folio_busy(held[k]))
 					busy = held[k];
@@ -353,10 +355,19 @@ static int handle_invalid(const struct dc_entry_handle *h, const char *op)
 
 /* ---- grab -------------------------------------------------------------------- */
 
+/* A user of the mapping (a sleeping grab, a lock_folio) lets go of it. */
+static void mapping_unuse(struct dc_mapping *m)
+{
+	if (atomic_fetch_sub(&m->users, 1) == 1)
+		dc_wake_var(&m->users);
+}
+
+
 DC_API int dc_mapping_grab(struct dc_mapping *m, uint64_t index, unsigned order,
 			   const struct dc_wait_opts *opts, struct dc_entry_handle *h)
 {
 	uint64_t size, aligned, first;
+	bool slept = false;
 	dc_entry_t e;
 	int ret;
 
@@ -377,14 +388,35 @@ DC_API int dc_mapping_grab(struct dc_mapping *m, uint64_t index, unsigned order,
 	aligned = index & ~(size - 1);
 	dc_index_lock(m->ix);
 retry:
-	if (ld_relaxed(&m->exiting)) {
+	if (ld_relaxed(&m->exiting) && !(DC_REGRESS_BUG == 18 && slept)) {
+		if (slept) { /* we were woken for an entry we will not lock: pass it on */
+			e = dc_index_load_entry(m->ix, index, &first, NULL);
+			dc__put_unlocked_entry(m, first, e);
+		}
 		dc_index_unlock(m->ix);
-		return dc__fail(-ESHUTDOWN, "grab: the mapping is exiting");
+		ret = dc__fail(-ESHUTDOWN, "grab: the mapping is exiting");
+		goto out;
 	}
-	ret = dc__get_unlocked_entry(m, index, opts, &e, &first);
-	if (ret) {
-		dc_index_unlock(m->ix);
-		return ret;
+	e = dc_index_load_entry(m->ix, index, &first, NULL);
+	if (unlikely(e && dc_entry_is_locked(e))) {
+		/*
+		 * Sleep for it.  While asleep we count as a user of the mapping,
+		 * so that truncate_final() + destroy() cannot free it under us,
+		 * and we look at exiting again once awake.
+		 */
+		if (!slept) {
+			atomic_fetch_add(&m->users, 1);
+			slept = true;
+		}
+		ret = dc__entry_wait(m, first, opts);
+		if (ret) {
+			dc_index_unlock(m->ix);
+			ret = dc__fail(ret, "grab: the entry at %llu stayed locked: %s",
+				       (unsigned long long)first,
+				       ret == -EINTR ? "cancelled" : "deadline passed");
+			goto out;
+		}
+		goto retry;
 	}
 	if (e) {
 		unsigned eo = dc_entry_order(e);
@@ -392,7 +424,8 @@ retry:
 		if (eo < order) { /* smaller entries here: the caller falls back */
 			dc__put_unlocked_entry(m, first, e);
 			dc_index_unlock(m->ix);
-			return DC_GRAB_FALLBACK;
+			ret = DC_GRAB_FALLBACK;
+			goto out;
 		}
 		if (eo > order && (e & (DC_ENTRY_ZERO | DC_ENTRY_EMPTY))) {
 			/* Downgrade: remove the big placeholder, make small entries. */
@@ -409,7 +442,8 @@ retry:
 		dc__entry_store(m, first, e);
 		dc_index_unlock(m->ix);
 		handle_fill(h, m, first, e);
-		return 0;
+		ret = 0;
+		goto out;
 	}
 	if (order) {
 		uint64_t f;
@@ -417,17 +451,22 @@ retry:
 
 		if (dc_index_find(m->ix, aligned, aligned + size - 1, &f, &o)) {
 			dc_index_unlock(m->ix);
-			return DC_GRAB_FALLBACK;
+			ret = DC_GRAB_FALLBACK;
+			goto out;
 		}
 	}
 	e = DC_ENTRY_VALID | DC_ENTRY_EMPTY | DC_ENTRY_LOCKED | order_bits(order);
 	ret = dc_index_store_locked(m->ix, aligned, order, e);
 	dc_index_unlock(m->ix);
 	if (ret)
-		return dc__fail(ret, "grab: cannot store an entry at %llu: %s",
-				(unsigned long long)aligned, dc_strerror(ret));
-	handle_fill(h, m, aligned, e);
-	return 0;
+		ret = dc__fail(ret, "grab: cannot store an entry at %llu: %s",
+			       (unsigned long long)aligned, dc_strerror(ret));
+	else
+		handle_fill(h, m, aligned, e);
+out:
+	if (unlikely(slept))
+		mapping_unuse(m); /* the last touch of m */
+	return ret;
 }
 
 /* ---- insert ------------------------------------------------------------------ */
@@ -480,7 +519,8 @@ static int take_one(struct dc_mapping *m, uint64_t pg, uint64_t owner, bool cow,
 		ret = dc__folio_take(r, pg, &t->f, &t->requested);
 		if (ret) {
 			dc__folio_share_abort(f, t->kind == SHARE_NEW);
-			t->f = NULL;
+			if (ret != -EIO || DC_REGRESS_BUG == 17) /* -EIO: referenced, given back later */
+				t->f = NULL;
 			return ret;
 		}
 		dc__folio_share_commit(f);
@@ -489,7 +529,8 @@ static int take_one(struct dc_mapping *m, uint64_t pg, uint64_t owner, bool cow,
 	}
 	ret = dc__folio_take(r, pg, &t->f, &t->requested);
 	if (ret) {
-		t->f = NULL;
+		if (ret != -EIO || DC_REGRESS_BUG == 17)
+			t->f = NULL;
 		return ret;
 	}
 	ret = dc__folio_claim(t->f, owner);
@@ -506,10 +547,15 @@ static int take_one(struct dc_mapping *m, uint64_t pg, uint64_t owner, bool cow,
 	return ret;
 }
 
-/* Undo take_one(): no trace of the attempt remains.  Outside the read lock. */
-static void untake_one(uint64_t owner, struct taken *t)
+/*
+ * Undo take_one(): no trace of the attempt remains.  Outside the read lock;
+ * a sharer's transition ends before the idle transition (->page_free) of
+ * the folio it gives back runs.
+ */
+static void untake_one(struct dc_region *r, uint64_t owner, struct taken *t)
 {
-	bool shared;
+	struct dc_folio *idle;
+	bool shared, owed;
 
 	if (!t->f)
 		return;
@@ -517,22 +563,19 @@ static void untake_one(uint64_t owner, struct taken *t)
 		dc__folio_untake(t->f, t->requested);
 		return;
 	}
-	switch (t->kind) {
-	case CLAIM_NEW:
-		dc__folio_unclaim(t->f, owner);
+	if (t->kind == CLAIM_NEW && dc__folio_unclaim(t->f, owner)) {
 		dc__folio_untake(t->f, t->requested);
-		break;
-	case CLAIM_REMAP:
-	case SHARE_NEW:
-	case SHARE_REMAP:
-		shared = dc__folio_unmap_begin(t->f, owner);
-		dc__folio_untake(t->f, t->requested);
-		if (shared)
-			dc__folio_unmap_end(t->f);
-		if (t->kind == SHARE_NEW)
-			dc__folio_disassoc(t->f, owner);
-		break;
+		return;
 	}
+	/* A sharer (or a claim another file's reflink made one), or a re-claim. */
+	shared = dc__folio_unmap_begin(t->f, owner);
+	owed = dc__folio_untake_defer(t->f, t->requested, &idle);
+	if (shared)
+		dc__folio_unmap_end(t->f);
+	if (t->kind == SHARE_NEW || t->kind == CLAIM_NEW)
+		dc__folio_disassoc(t->f, owner);
+	if (owed)
+		dc__folios_idle(r, &idle, 1);
 }
 
 static void untake_all(struct dc_mapping *m, uint64_t first, struct taken *t, uint64_t n)
@@ -540,7 +583,7 @@ static void untake_all(struct dc_mapping *m, uint64_t first, struct taken *t, ui
 	uint64_t fpages = UINT64_C(1) << m->region->order;
 
 	for (uint64_t k = 0; k < n; k++)
-		untake_one(dc__owner_word(m, first + k * fpages), &t[k]);
+		untake_one(m->region, dc__owner_word(m, first + k * fpages), &t[k]);
 }
 
 /*
@@ -787,12 +830,6 @@ DC_API void dc_mapping_put_folios(struct dc_folio **fs, uint64_t n, bool pin)
 }
 
 /* ---- lock an entry from a folio (memory failure) ------------------------------ */
-
-static void mapping_unuse(struct dc_mapping *m)
-{
-	if (atomic_fetch_sub(&m->users, 1) == 1)
-		dc_wake_var(&m->users);
-}
 
 DC_API int dc_mapping_lock_folio(struct dc_folio *f, const struct dc_wait_opts *opts,
 				 struct dc_entry_handle *h)

@@ -16,7 +16,7 @@ struct dc_mapping {
 	uint32_t id;                  /* owner words: id << 40 | index */
 	_Atomic uint32_t exiting;
 	_Atomic uint64_t violations;
-	_Atomic uint32_t users;       /* lock_folio callers using it */
+	_Atomic uint32_t users;       /* lock_folio callers, grabs asleep: destroy waits */
 };
 
 #define DC__OWNER_INDEX_BITS 40

@@ -81,36 +81,82 @@ again:
 }
 
 /*
+ * Uncount, under the tree lock, the owner's MAPPED bit of each unshared
+ * single-folio entry of @z (so that a fault re-inserting the entry as soon
+ * as the lock is dropped finds it uncounted), and mark the multi-folio ones
+ * LOCKED for step 3 (their folios are uncounted then, with no fault racing).
+ * @done[k]: entry k's folio was uncounted here.
+ */
+static void zap_uncount(struct dc_mapping *m, struct dc_index_item *z, unsigned n, bool *done)
+{
+	for (unsigned k = 0; k < n; k++) {
+		dc_entry_t e = z[k].value;
+		struct dc_folio *f;
+
+		done[k] = false;
+		if (DC_REGRESS_BUG == 14) /* the old bug: uncount after the lock is dropped */
+			continue;
+		if (dc_entry_order(e) != m->region->order) {
+			z[k].value |= DC_ENTRY_LOCKED;
+			continue;
+		}
+		f = dc__folio_lookup(m->region, dc_entry_pgoff(e));
+		if (f)
+			done[k] = dc__folio_unmap_if_unshared(f, dc__owner_word(m, z[k].first));
+	}
+}
+
+/*
  * Drop the references of the zapped entries @z[0..n): one batched put for
- * the single-folio entries, per entry for the others; note the first busy.
+ * the single-folio entries, per entry for the others (then unlocked); note
+ * the first busy.  A shared folio's transition (unmap begin .. end) spans
+ * only its put, and ends before any ->page_free runs.
  */
 static void zap_put_refs(struct dc_mapping *m, const struct dc_index_item *z, unsigned n,
-			 struct dc_folio **b, uint64_t *b_at)
+			 const bool *done, struct dc_folio **b, uint64_t *b_at)
 {
-	struct dc_folio *fs[BATCH], *held[BATCH], *f;
+	struct dc_folio *fs[BATCH], *held[BATCH], *idle[BATCH], *f;
 	uint64_t at[BATCH];
-	bool shared[BATCH];
-	unsigned nf = 0, nh;
+	bool shared[BATCH], relock = false;
+	unsigned nf = 0, nh, ni;
 
 	for (unsigned k = 0; k < n; k++) {
-		dc_entry_t e = z[k].value & ~DC_ENTRY_ZAP;
+		dc_entry_t e = z[k].value & ~(DC_ENTRY_ZAP | DC_ENTRY_LOCKED);
 
-		if (dc_entry_order(e) == m->region->order &&
-		    (f = dc__folio_lookup(m->region, dc_entry_pgoff(e)))) {
-			shared[nf] = dc__folio_unmap_begin(f, dc__owner_word(m, z[k].first));
+		if (dc_entry_order(e) == m->region->order) {
+			if (!(f = dc__folio_lookup(m->region, dc_entry_pgoff(e))))
+				continue;
+			shared[nf] = !done[k] &&
+				     dc__folio_unmap_begin(f, dc__owner_word(m, z[k].first));
 			at[nf] = z[k].first;
 			fs[nf++] = f;
 		} else {
 			note_busy(dc__entry_unmap_put(m, z[k].first, e), z[k].first, b, b_at);
+			relock = true;
 		}
+	}
+	if (relock) { /* step 3 is over for the multi-folio entries: unlock them */
+		dc_index_lock(m->ix);
+		for (unsigned k = 0; k < n; k++) {
+			if (!(z[k].value & DC_ENTRY_LOCKED))
+				continue;
+			dc__entry_store(m, z[k].first, z[k].value & ~DC_ENTRY_LOCKED);
+			dc__entry_wake(m, z[k].first, DC__WAKE_NEXT);
+		}
+		dc_index_unlock(m->ix);
 	}
 	if (!nf)
 		return;
-	nh = dc__folios_put(m->region, fs, nf, held);
+	ni = dc__folios_put_defer(fs, nf, idle, held, &nh);
+	if (DC_REGRESS_BUG == 16) { /* the old bug: ->page_free inside the transition */
+		dc__folios_idle(m->region, idle, ni);
+		ni = 0;
+	}
 	/* The mapping holds its region: its metadata stays while we read it. */
 	for (unsigned k = 0; k < nf; k++)
 		if (shared[k])
 			dc__folio_unmap_end(fs[k]);
+	dc__folios_idle(m->region, idle, ni);
 	for (unsigned k = 0, h = 0; h < nh; k++) {
 		if (fs[k] != held[h])
 			continue;
@@ -130,7 +176,7 @@ static int zap_range(struct dc_mapping *m, uint64_t first, uint64_t last,
 	struct dc_folio *b = NULL;
 	uint64_t b_at = 0, next = first;
 	int total = 0, ret = 0;
-	bool done = false;
+	bool done = false, uncounted[BATCH];
 
 	while (!done) {
 		unsigned nz = 0;
@@ -155,6 +201,7 @@ static int zap_range(struct dc_mapping *m, uint64_t first, uint64_t last,
 			z[nz] = it[k];
 			z[nz++].value = e | DC_ENTRY_ZAP;
 		}
+		zap_uncount(m, z, nz, uncounted);
 		/* From here lockless pinners fail on these entries (invariant 3). */
 		if (nz && dc_index_replace_batch_locked(m->ix, z, nz) != nz)
 			DC_BUG("zap: %u entries gathered under the tree lock vanished", nz);
@@ -162,8 +209,9 @@ static int zap_range(struct dc_mapping *m, uint64_t first, uint64_t last,
 		/* Pairs with dc_mapping_get_folio(): "take ref, re-read entry". */
 		dc__smp_mb();
 		for (unsigned k = 0; k < nz; k++)
-			dc__entry_revoke(m, z[k].first, z[k].value & ~DC_ENTRY_ZAP);
-		zap_put_refs(m, z, nz, &b, &b_at);
+			dc__entry_revoke(m, z[k].first,
+					 z[k].value & ~(DC_ENTRY_ZAP | DC_ENTRY_LOCKED));
+		zap_put_refs(m, z, nz, uncounted, &b, &b_at);
 		total += (int)nz;
 	}
 	if (busy)

@@ -128,6 +128,16 @@ static inline bool dc__folio_idle(const struct dc_folio *f)
  */
 unsigned dc__folios_put(struct dc_region *r, struct dc_folio *const *fs, unsigned n,
 			struct dc_folio **held);
+/*
+ * The same in two steps, for callers that must finish something before an
+ * idle transition runs ->page_free: put_defer drops the references (no
+ * callback) and collects in @idle (room for @n) the folios that went idle,
+ * in @held (if not NULL) the others, *@nheld their number; it returns the
+ * number idle.  dc__folios_idle() then runs their idle transitions.
+ */
+unsigned dc__folios_put_defer(struct dc_folio *const *fs, unsigned n, struct dc_folio **idle,
+			      struct dc_folio **held, unsigned *nheld);
+void dc__folios_idle(struct dc_region *r, struct dc_folio *const *fs, unsigned n);
 #ifdef DC_FAULT_INJECT
 extern void (*dc__test_put_hook)(struct dc_folio *f);
 #endif
