@@ -480,16 +480,18 @@ bool dc__folio_unclaim(struct dc_folio *f, uint64_t owner)
 
 bool dc__folio_unmap_if_unshared(struct dc_folio *f, uint64_t owner)
 {
-	uint64_t w = owner | DC__OWN_MAPPED;
+	uint64_t w = dc__folio_owner_word(f);
 
-	if (atomic_compare_exchange_strong(&f->owner, &w, owner))
-		return true;
-	if (!dc__own_shared(w))
+	if (dc__own_shared(w))
+		return false;
+	if (w != (owner | DC__OWN_MAPPED))
 		own_bug(f, "unmap by another owner", w);
-	return false;
+	/* A plain store: the owner's tree lock excludes a reflink's conversion. */
+	atomic_store_explicit(&f->owner, owner, memory_order_release);
+	return true;
 }
 
-int dc__folio_share_begin(struct dc_folio *f, bool new_sharer)
+int dc__folio_share_begin(struct dc_folio *f, bool new_sharer, bool owner_locked)
 {
 	uint64_t w = dc__folio_owner_word(f), n;
 
@@ -499,6 +501,8 @@ int dc__folio_share_begin(struct dc_folio *f, bool new_sharer)
 		if (!dc__own_shared(w)) {
 			if (!new_sharer)
 				own_bug(f, "share begin of a known sharer", w);
+			if (w && !owner_locked)
+				return -EAGAIN; /* converting an owner's word: take its lock */
 			/* An unshared owner (live or zapped) becomes the first sharer. */
 			sharers = w ? 1 : 0;
 			live = (w & DC__OWN_MAPPED) ? 1 : 0;
@@ -586,6 +590,20 @@ bool dc__folio_unmap_begin(struct dc_folio *f, uint64_t owner)
 void dc__folio_unmap_end(struct dc_folio *f)
 {
 	share_end(f, 0, 0, "unmap end");
+}
+
+void dc__folio_disassoc_locked(struct dc_folio *f, uint64_t owner)
+{
+	uint64_t w = dc__folio_owner_word(f);
+
+	if (dc__own_shared(w)) {
+		dc__folio_disassoc(f, owner);
+		return;
+	}
+	if (w != owner)
+		own_bug(f, "disassoc by another owner", w);
+	/* A plain store: the owner's tree lock excludes a reflink's conversion. */
+	atomic_store_explicit(&f->owner, 0, memory_order_release);
 }
 
 void dc__folio_disassoc(struct dc_folio *f, uint64_t owner)

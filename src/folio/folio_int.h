@@ -95,11 +95,14 @@ bool dc__folio_unclaim(struct dc_folio *f, uint64_t owner);
  * first one); then take the reference; then commit (one more live sharer)
  * or abort (undo the begin).  For a zap: unmap_begin (one live sharer
  * fewer, in flight), drop the reference, unmap_end.
- * Return (begin): 0; -EBUSY (a new sharer of a folio that is not
- * shareable: never); -EOVERFLOW (DC__SH_MAX sharers, or too many
- * transitions at once: the caller retries).
+ * A new sharer converts an unshared owner's word only under that owner's
+ * tree lock (@owner_locked): the owner's zap and delete change the word
+ * with plain stores under that lock.
+ * Return (begin): 0; -EAGAIN (the word has an unshared owner and
+ * !@owner_locked: take its tree lock and call again); -EOVERFLOW
+ * (DC__SH_MAX sharers).
  */
-int dc__folio_share_begin(struct dc_folio *f, bool new_sharer);
+int dc__folio_share_begin(struct dc_folio *f, bool new_sharer, bool owner_locked);
 void dc__folio_share_commit(struct dc_folio *f);
 void dc__folio_share_abort(struct dc_folio *f, bool new_sharer);
 
@@ -112,15 +115,20 @@ void dc__folio_share_abort(struct dc_folio *f, bool new_sharer);
 bool dc__folio_unmap_begin(struct dc_folio *f, uint64_t owner);
 /*
  * dc__folio_unmap_if_unshared() - the unshared half of unmap_begin, for a
- * zap under the tree lock (before a fault can re-insert the entry): clear
- * the owner's MAPPED bit and return true, or return false if the folio is
- * shared (then unmap_begin/unmap_end around the put, later).
+ * zap under the owner's tree lock (before a fault can re-insert the entry):
+ * clear the owner's MAPPED bit (a plain store: the lock excludes a reflink's
+ * conversion) and return true, or return false if the folio is shared
+ * (then unmap_begin/unmap_end around the put, later).
  */
 bool dc__folio_unmap_if_unshared(struct dc_folio *f, uint64_t owner);
 void dc__folio_unmap_end(struct dc_folio *f);
 
-/* dc__folio_disassoc() - a zapped entry of @owner lets go of @f (delete). */
+/*
+ * dc__folio_disassoc() - a zapped entry of @owner lets go of @f (delete).
+ * _locked: the owner's tree lock is held (a plain store when unshared).
+ */
 void dc__folio_disassoc(struct dc_folio *f, uint64_t owner);
+void dc__folio_disassoc_locked(struct dc_folio *f, uint64_t owner);
 
 /*
  * dc__folio_busy() - something beyond the live entries of the folio's

@@ -13,6 +13,7 @@
 #include "mapping/mapping_int.h"
 #include "base/rcu.h"
 
+#include <sched.h>
 #include <string.h>
 
 /* ---- mapping ids (owner words name a mapping by id) ----------------------- */
@@ -256,17 +257,19 @@ struct dc_folio *dc__entry_unmap_put(struct dc_mapping *m, uint64_t first, dc_en
 	return busy;
 }
 
-void dc__entry_disassoc(struct dc_mapping *m, uint64_t first, dc_entry_t e)
+void dc__entry_disassoc(struct dc_mapping *m, uint64_t first, dc_entry_t e, bool locked)
 {
+	void (*let_go)(struct dc_folio *, uint64_t) =
+		locked ? dc__folio_disassoc_locked : dc__folio_disassoc;
 	struct dc_folio *f;
 
 	if (dc_entry_order(e) == m->region->order) { /* one folio: the common case */
 		if ((f = dc__folio_lookup(m->region, dc_entry_pgoff(e))))
-			dc__folio_disassoc(f, dc__owner_word(m, first));
+			let_go(f, dc__owner_word(m, first));
 		return;
 	}
 	for_each_entry_folio(m, e, first, pg, at, f)
-		dc__folio_disassoc(f, dc__owner_word(m, at));
+		let_go(f, dc__owner_word(m, at));
 }
 
 void dc__entry_revoke(struct dc_mapping *m, uint64_t first, dc_entry_t e)
@@ -487,6 +490,40 @@ struct taken {
 };
 
 /*
+ * Begin a new sharer's transition on @f.  If the folio has an unshared
+ * owner, its word is converted under the owner's tree lock (the owner's zap
+ * and delete write an unshared word with plain stores under that lock).
+ * Under the region's read side: the owner's mapping, found by id, cannot be
+ * freed meanwhile (destroy waits for a grace period after freeing the id).
+ */
+static int share_begin_new(struct dc_folio *f)
+{
+	for (;;) {
+		int ret = dc__folio_share_begin(f, true, false);
+		struct dc_mapping *om;
+		uint64_t w;
+
+		if (ret != -EAGAIN)
+			return ret;
+		w = dc__folio_owner_word(f) & ~DC__OWN_MAPPED;
+		if (!w || dc__own_shared(w))
+			continue; /* it changed meanwhile */
+		om = dc__mapping_by_id((uint32_t)(w >> DC__OWNER_INDEX_BITS));
+		if (!om) { /* its entry is being deleted right now */
+			sched_yield();
+			continue;
+		}
+		dc_index_lock(om->ix);
+		ret = (dc__folio_owner_word(f) & ~DC__OWN_MAPPED) == w
+			      ? dc__folio_share_begin(f, true, true)
+			      : -EAGAIN; /* another owner now: look again */
+		dc_index_unlock(om->ix);
+		if (ret != -EAGAIN)
+			return ret;
+	}
+}
+
+/*
  * One folio of an insert: reference and claim (see enum take_kind).  Under
  * the region's read lock, so it never drops a reference (that may be a last
  * put, whose ->page_free must run outside): on a failed claim t->f is left
@@ -513,7 +550,7 @@ static int take_one(struct dc_mapping *m, uint64_t pg, uint64_t owner, bool cow,
 	}
 	if (t->kind == SHARE_NEW || t->kind == SHARE_REMAP) {
 		/* A sharer transition: in flight from before its reference is taken. */
-		ret = dc__folio_share_begin(f, t->kind == SHARE_NEW);
+		ret = t->kind == SHARE_NEW ? share_begin_new(f) : dc__folio_share_begin(f, false, false);
 		if (ret)
 			return ret;
 		ret = dc__folio_take(r, pg, &t->f, &t->requested);
@@ -539,7 +576,7 @@ static int take_one(struct dc_mapping *m, uint64_t pg, uint64_t owner, bool cow,
 		 * we are one of its sharers now.  (Our reference came first: a
 		 * busy test may see it as transient until the commit.) */
 		t->kind = SHARE_REMAP;
-		ret = dc__folio_share_begin(t->f, false);
+		ret = dc__folio_share_begin(t->f, false, false);
 		if (!ret)
 			dc__folio_share_commit(t->f);
 	}
@@ -642,7 +679,7 @@ static int replace_old(struct dc_entry_handle *h, dc_entry_t old)
 		return dc__fail(-EBUSY, "insert: the pages replaced at %llu are still pinned: "
 				"the entry is left zapped (break layouts, then insert again)",
 				(unsigned long long)h->index);
-	dc__entry_disassoc(m, h->index, old);
+	dc__entry_disassoc(m, h->index, old, false);
 	return 0;
 }
 

@@ -100,8 +100,11 @@ void dc__put_unlocked_entry(struct dc_mapping *m, uint64_t first, dc_entry_t e);
  * folio that is still busy afterwards, or NULL.
  */
 struct dc_folio *dc__entry_unmap_put(struct dc_mapping *m, uint64_t first, dc_entry_t e);
-/* The zapped entry @e at @first lets go of its folios (or one CoW sharer each). */
-void dc__entry_disassoc(struct dc_mapping *m, uint64_t first, dc_entry_t e);
+/*
+ * The zapped entry @e at @first lets go of its folios (or one CoW sharer
+ * each); @locked: the tree lock is held (plain stores for unshared folios).
+ */
+void dc__entry_disassoc(struct dc_mapping *m, uint64_t first, dc_entry_t e, bool locked);
 void dc__entry_revoke(struct dc_mapping *m, uint64_t first, dc_entry_t e);
 /* The first busy folio of @e (entries with pages only), or NULL. */
 struct dc_folio *dc__entry_busy_folio(struct dc_mapping *m, dc_entry_t e);

@@ -87,22 +87,20 @@ again:
  * LOCKED for step 3 (their folios are uncounted then, with no fault racing).
  * @done[k]: entry k's folio was uncounted here.
  */
-static void zap_uncount(struct dc_mapping *m, struct dc_index_item *z, unsigned n, bool *done)
+static void zap_uncount(struct dc_mapping *m, struct dc_index_item *z, unsigned n,
+			struct dc_folio **zf, bool *done)
 {
 	for (unsigned k = 0; k < n; k++) {
 		dc_entry_t e = z[k].value;
-		struct dc_folio *f;
+		struct dc_folio *f = NULL;
 
 		done[k] = false;
-		if (DC_REGRESS_BUG == 14) /* the old bug: uncount after the lock is dropped */
-			continue;
-		if (dc_entry_order(e) != m->region->order) {
+		if (dc_entry_order(e) != m->region->order)
 			z[k].value |= DC_ENTRY_LOCKED;
-			continue;
-		}
-		f = dc__folio_lookup(m->region, dc_entry_pgoff(e));
-		if (f)
+		else if ((f = dc__folio_lookup(m->region, dc_entry_pgoff(e))) &&
+			 DC_REGRESS_BUG != 14) /* 14, the old bug: uncount after the lock */
 			done[k] = dc__folio_unmap_if_unshared(f, dc__owner_word(m, z[k].first));
+		zf[k] = f;
 	}
 }
 
@@ -113,7 +111,8 @@ static void zap_uncount(struct dc_mapping *m, struct dc_index_item *z, unsigned 
  * only its put, and ends before any ->page_free runs.
  */
 static void zap_put_refs(struct dc_mapping *m, const struct dc_index_item *z, unsigned n,
-			 const bool *done, struct dc_folio **b, uint64_t *b_at)
+			 struct dc_folio *const *zf, const bool *done, struct dc_folio **b,
+			 uint64_t *b_at)
 {
 	struct dc_folio *fs[BATCH], *held[BATCH], *idle[BATCH], *f;
 	uint64_t at[BATCH];
@@ -123,8 +122,8 @@ static void zap_put_refs(struct dc_mapping *m, const struct dc_index_item *z, un
 	for (unsigned k = 0; k < n; k++) {
 		dc_entry_t e = z[k].value & ~(DC_ENTRY_ZAP | DC_ENTRY_LOCKED);
 
-		if (dc_entry_order(e) == m->region->order) {
-			if (!(f = dc__folio_lookup(m->region, dc_entry_pgoff(e))))
+		if (!(z[k].value & DC_ENTRY_LOCKED)) { /* one folio */
+			if (!(f = zf[k]))
 				continue;
 			shared[nf] = !done[k] &&
 				     dc__folio_unmap_begin(f, dc__owner_word(m, z[k].first));
@@ -173,7 +172,7 @@ static int zap_range(struct dc_mapping *m, uint64_t first, uint64_t last,
 		     const struct dc_wait_opts *opts, struct dc_folio **busy, uint64_t *busy_at)
 {
 	struct dc_index_item it[BATCH], z[BATCH];
-	struct dc_folio *b = NULL;
+	struct dc_folio *b = NULL, *zf[BATCH];
 	uint64_t b_at = 0, next = first;
 	int total = 0, ret = 0;
 	bool done = false, uncounted[BATCH];
@@ -201,7 +200,7 @@ static int zap_range(struct dc_mapping *m, uint64_t first, uint64_t last,
 			z[nz] = it[k];
 			z[nz++].value = e | DC_ENTRY_ZAP;
 		}
-		zap_uncount(m, z, nz, uncounted);
+		zap_uncount(m, z, nz, zf, uncounted);
 		/* From here lockless pinners fail on these entries (invariant 3). */
 		if (nz && dc_index_replace_batch_locked(m->ix, z, nz) != nz)
 			DC_BUG("zap: %u entries gathered under the tree lock vanished", nz);
@@ -211,7 +210,7 @@ static int zap_range(struct dc_mapping *m, uint64_t first, uint64_t last,
 		for (unsigned k = 0; k < nz; k++)
 			dc__entry_revoke(m, z[k].first,
 					 z[k].value & ~(DC_ENTRY_ZAP | DC_ENTRY_LOCKED));
-		zap_put_refs(m, z, nz, uncounted, &b, &b_at);
+		zap_put_refs(m, z, nz, zf, uncounted, &b, &b_at);
 		total += (int)nz;
 	}
 	if (busy)
@@ -311,7 +310,7 @@ static bool deletable(struct dc_mapping *m, dc_entry_t e)
 static void remove_entry(struct dc_mapping *m, uint64_t first, dc_entry_t e)
 {
 	if (dc_entry_has_pages(e))
-		dc__entry_disassoc(m, first, e);
+		dc__entry_disassoc(m, first, e, true);
 	dc_index_erase_locked(m->ix, first);
 	dc__entry_wake(m, first, DC__WAKE_ALL);
 }
@@ -391,7 +390,7 @@ static int truncate_range(struct dc_mapping *m, uint64_t first, uint64_t last, b
 			}
 			ndel++;
 			if (dc_entry_has_pages(e))
-				dc__entry_disassoc(m, it[k].first, e);
+				dc__entry_disassoc(m, it[k].first, e, true);
 			else if (dc_entry_is_zero(e))
 				zero[nz++] = it[k];
 		}
