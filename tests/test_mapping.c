@@ -1074,7 +1074,7 @@ TEST(callbacks_may_wait_for_grace_periods)
  * published and the entry unlocked, references not yet dropped) found the
  * owner's MAPPED bit still set (-EBUSY "in use by another owner"), or, for
  * a shared block, counted a live sharer twice and hit a DC_BUG.  The revoke
- * callback runs the fault in another thread, exactly in that window.
+ * callback starts the fault in another thread, in that window.
  */
 static struct dc_mapping *race_m;
 static int race_flags, race_ret, race_armed;
@@ -1092,16 +1092,22 @@ static void *refault(void *arg)
 	return NULL;
 }
 
+static pthread_t race_thread;
+
+/*
+ * Start the re-fault in zap's step 3 and give it time.  An unshared entry
+ * is unlocked then: the fault runs now.  A shared one stays locked through
+ * step 3: the fault waits for the zap (a revoke that waited for it would
+ * deadlock, see mapping.h).
+ */
 static void revoke_refaults(struct dc_mapping *m, uint64_t index, uint64_t nr, void *priv)
 {
-	pthread_t t;
-
 	(void)m; (void)index; (void)nr; (void)priv;
 	if (!race_armed)
 		return;
 	race_armed = 0;
-	CHECK_EQ(pthread_create(&t, NULL, refault, NULL), 0);
-	pthread_join(t, NULL);
+	CHECK_EQ(pthread_create(&race_thread, NULL, refault, NULL), 0);
+	usleep(20000);
 }
 
 static void fault_during_zap_step3(unsigned flags)
@@ -1119,6 +1125,7 @@ static void fault_during_zap_step3(unsigned flags)
 	f = dc_folio_lookup(R, 0);
 	race_armed = 1;
 	CHECK_EQ(dc_mapping_zap(race_m, 0, 0, NULL, NULL), 1);
+	pthread_join(race_thread, NULL);
 	CHECK_EQ(race_ret, 0); /* the re-fault got its entry back */
 	CHECK(dc_entry_is_live(dc_mapping_lookup(race_m, 0)));
 	CHECK_EQ(dc_folio_mapcount(f), (flags & DC_INSERT_COW) ? 2 : 1);
@@ -1278,6 +1285,131 @@ TEST(grab_asleep_across_eviction_sees_shutdown)
 	pthread_join(e, NULL);
 	pthread_join(g, NULL);
 	CHECK_EQ(evict_grab_ret, -ESHUTDOWN);
+}
+
+/* ---- third review: zap's step 3 with shared and huge entries in one batch ------------ */
+
+/*
+ * A zap batch with a single-folio shared entry and a huge entry kept the
+ * first one's sharer transition open while it handled the second: a file
+ * that reflinked its own block into a PMD entry hung zap (its busy test
+ * waited for its own transition), and ->page_free of the huge entry's
+ * folios ran inside the transition.  Here page_free tests the shared block
+ * busy: a hang (the watchdog) is the bug.
+ */
+static struct dc_folio *shared_block;
+static int pf_tested;
+
+static void page_free_tests_shared_block(struct dc_region *r, struct dc_folio *f, void *h)
+{
+	(void)r; (void)f; (void)h;
+	if (shared_block)
+		(void)dc_folio_busy(shared_block);
+	pf_tested++;
+}
+
+TEST(zap_batch_with_shared_and_huge_entries)
+{
+	static const struct dc_holder_ops ops = { .page_free = page_free_tests_shared_block };
+	struct dc_region *r;
+	struct dc_mapping *a, *b;
+	struct dc_folio *p;
+
+	CHECK_EQ(dc_region_create("mem:8M", &r), 0);
+	CHECK_EQ(dc_region_claim(r, &pf_tested, &ops), 0);
+	CHECK_EQ(dc_mapping_create(r, NULL, NULL, &a), 0);
+	CHECK_EQ(dc_mapping_create(r, NULL, NULL, &b), 0);
+	/* a@0 -> page 512; a@512 (2 MiB) reflinks [512, 1024) into itself. */
+	{
+		struct dc_entry_handle h;
+
+		CHECK_EQ(dc_mapping_grab(a, 0, 0, NULL, &h), 0);
+		CHECK_EQ(dc_mapping_insert(&h, 512, 0), 0);
+		CHECK_EQ(dc_mapping_unlock(&h), 0);
+		CHECK_EQ(dc_mapping_grab(a, 512, 9, NULL, &h), 0);
+		CHECK_EQ(dc_mapping_insert(&h, 512, DC_INSERT_COW), 0);
+		CHECK_EQ(dc_mapping_unlock(&h), 0);
+		/* b@0 shares page 7 with a@1; a@2048 (2 MiB) on fresh pages. */
+		CHECK_EQ(dc_mapping_grab(a, 1, 0, NULL, &h), 0);
+		CHECK_EQ(dc_mapping_insert(&h, 7, 0), 0);
+		CHECK_EQ(dc_mapping_unlock(&h), 0);
+		CHECK_EQ(dc_mapping_grab(b, 0, 0, NULL, &h), 0);
+		CHECK_EQ(dc_mapping_insert(&h, 7, DC_INSERT_COW), 0);
+		CHECK_EQ(dc_mapping_unlock(&h), 0);
+		CHECK_EQ(dc_mapping_grab(a, 2048, 9, NULL, &h), 0);
+		CHECK_EQ(dc_mapping_insert(&h, 1024, 0), 0);
+		CHECK_EQ(dc_mapping_unlock(&h), 0);
+	}
+	p = dc_folio_lookup(r, 512);
+	CHECK_EQ(dc_folio_shares(p), 2);
+	shared_block = dc_folio_lookup(r, 7);
+	CHECK_EQ(dc_mapping_zap(a, 0, 4095, NULL, NULL), 4); /* must return */
+	CHECK(pf_tested >= 1023);                          /* the huge entries' pages */
+	CHECK(dc_folio_idle(p));
+	CHECK_EQ(dc_folio_mapcount(shared_block), 1);       /* b still maps it */
+	shared_block = NULL;
+	CHECK(dc_mapping_check(a) && dc_mapping_check(b));
+	finish(a);
+	finish(b);
+	CHECK_EQ(dc_region_release(r, &pf_tested), 0);
+	CHECK_EQ(dc_region_remove(r, NULL), 0);
+}
+
+/*
+ * A zapped single-folio shared entry was still counted live until zap's
+ * step 3; a fault replacing it in that window (a CoW break) found the block
+ * "not busy" (the zap's stale reference and stale live count cancelled),
+ * let the last sharer go (owner word 0, the block looked free while the zap
+ * still held it), and the zap then hit a DC_BUG.  Such an entry now stays
+ * locked through step 3: the fault waits, then replaces it.
+ */
+static struct dc_mapping *cow_a;
+static int cow_break_ret = 99, cow_break_armed;
+static pthread_t cow_break_thread;
+
+static void *cow_break(void *arg)
+{
+	struct dc_entry_handle h;
+
+	(void)arg;
+	CHECK_EQ(dc_mapping_grab(cow_a, 0, 0, NULL, &h), 0);
+	cow_break_ret = dc_mapping_insert(&h, 16, 0);
+	CHECK_EQ(dc_mapping_unlock(&h), 0);
+	return NULL;
+}
+
+static void revoke_starts_cow_break(struct dc_mapping *m, uint64_t index, uint64_t nr, void *p)
+{
+	(void)m; (void)index; (void)nr; (void)p;
+	if (!cow_break_armed)
+		return;
+	cow_break_armed = 0;
+	CHECK_EQ(pthread_create(&cow_break_thread, NULL, cow_break, NULL), 0);
+	usleep(20000); /* the fault runs now if nothing stops it */
+}
+
+TEST(cow_break_during_zap_of_last_sharer)
+{
+	static const struct dc_mapping_ops ops = { .revoke = revoke_starts_cow_break };
+	struct dc_mapping *b;
+	struct dc_folio *p;
+
+	CHECK_EQ(dc_mapping_create(R, &ops, NULL, &cow_a), 0);
+	CHECK_EQ(dc_mapping_create(R, NULL, NULL, &b), 0);
+	fault(cow_a, 0, 0, 8, 0);
+	fault(b, 0, 0, 8, DC_INSERT_COW);
+	CHECK_EQ(dc_mapping_zap(b, 0, 0, NULL, NULL), 1);
+	CHECK_EQ(dc_mapping_delete(b, 0, NULL), 0); /* cow_a is the one sharer left */
+	p = dc_folio_lookup(R, 8);
+	cow_break_armed = 1;
+	CHECK_EQ(dc_mapping_zap(cow_a, 0, 0, NULL, NULL), 1);
+	pthread_join(cow_break_thread, NULL);
+	CHECK_EQ(cow_break_ret, 0);
+	CHECK(dc_folio_idle(p) && dc_folio_shares(p) == 0 && dc_folio_owner(p) == 0);
+	CHECK_EQ(dc_entry_pgoff(dc_mapping_lookup(cow_a, 0)), 16);
+	CHECK(dc_mapping_check(cow_a) && dc_mapping_check(b));
+	finish(cow_a);
+	finish(b);
 }
 
 T_MAIN(setup, teardown)

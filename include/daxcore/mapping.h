@@ -101,8 +101,11 @@ struct dc_entry_handle {
 
 /*
  * The owner's callbacks, each run with no daxcore lock held and outside any
- * read-side section of daxcore's (the caller of the operation may hold the
- * entry locked).
+ * read-side section of daxcore's.  The entry may be held locked meanwhile,
+ * by the caller of the operation or by daxcore itself (a zap keeps entries
+ * of shared or several folios locked until their references are dropped,
+ * invalidate keeps its entries locked): a callback must not wait for a
+ * fault (a grab) of the pages it is told about.
  * ->revoke(m, index, nr): revoke every client mapping of file pages
  *    [index, index + nr) (the view layer unmaps them).
  * ->mkclean(m, index, nr): write-protect client mappings of those pages so
@@ -130,8 +133,10 @@ DC_API DC_MUST_CHECK int dc_mapping_create(struct dc_region *r, const struct dc_
 /**
  * dc_mapping_destroy() - free an empty mapping (after truncate_final) and
  * let go of its region.
- * Context: sleeps for a grace period; no concurrent user; not from a
- * callback or a read-side section.
+ * Context: sleeps for a grace period; not from a callback or a read-side
+ * section.  No other call on @m may be running or start, with one
+ * exception: a grab that was asleep on a locked entry when truncate_final
+ * began (it returns -ESHUTDOWN, and destroy waits until it has).
  * Return: 0; -EBUSY if entries remain (nothing is freed).
  */
 DC_API int dc_mapping_destroy(struct dc_mapping *m);

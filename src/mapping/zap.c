@@ -81,11 +81,12 @@ again:
 }
 
 /*
- * Uncount, under the tree lock, the owner's MAPPED bit of each unshared
- * single-folio entry of @z (so that a fault re-inserting the entry as soon
- * as the lock is dropped finds it uncounted), and mark the multi-folio ones
- * LOCKED for step 3 (their folios are uncounted then, with no fault racing).
- * @done[k]: entry k's folio was uncounted here.
+ * Step 1's bookkeeping, under the tree lock (so that no fault re-inserts or
+ * replaces an entry before its folios are uncounted): an unshared
+ * single-folio entry's MAPPED bit is cleared here (@done[k]); every other
+ * entry (a shared folio, or several folios) stays LOCKED through step 3,
+ * where its folios are uncounted, with no fault racing, and is unlocked
+ * after.  @zf[k]: the folio of a single-folio entry.
  */
 static void zap_uncount(struct dc_mapping *m, struct dc_index_item *z, unsigned n,
 			struct dc_folio **zf, bool *done)
@@ -95,46 +96,64 @@ static void zap_uncount(struct dc_mapping *m, struct dc_index_item *z, unsigned 
 		struct dc_folio *f = NULL;
 
 		done[k] = false;
-		if (dc_entry_order(e) != m->region->order)
-			z[k].value |= DC_ENTRY_LOCKED;
-		else if ((f = dc__folio_lookup(m->region, dc_entry_pgoff(e))) &&
-			 DC_REGRESS_BUG != 14) /* 14, the old bug: uncount after the lock */
+		if (dc_entry_order(e) == m->region->order &&
+		    (f = dc__folio_lookup(m->region, dc_entry_pgoff(e))) &&
+		    DC_REGRESS_BUG != 14) /* 14, the old bug: uncount after the lock */
 			done[k] = dc__folio_unmap_if_unshared(f, dc__owner_word(m, z[k].first));
+		if (!done[k] && DC_REGRESS_BUG != 14)
+			z[k].value |= DC_ENTRY_LOCKED;
 		zf[k] = f;
 	}
 }
 
+/* Uncount and put the one folio @f of the locked entry at @first. */
+static struct dc_folio *zap_put_one(struct dc_mapping *m, uint64_t first, struct dc_folio *f)
+{
+	struct dc_folio *idle;
+	bool shared = dc__folio_unmap_begin(f, dc__owner_word(m, first));
+	unsigned nh, ni = dc__folios_put_defer(&f, 1, &idle, NULL, &nh);
+
+	if (DC_REGRESS_BUG == 16) { /* the old bug: ->page_free inside the transition */
+		dc__folios_idle(m->region, &idle, ni);
+		ni = 0;
+	}
+	if (shared)
+		dc__folio_unmap_end(f);
+	dc__folios_idle(m->region, &idle, ni);
+	return nh && dc__folio_busy(f) ? f : NULL;
+}
+
 /*
- * Drop the references of the zapped entries @z[0..n): one batched put for
- * the single-folio entries, per entry for the others (then unlocked); note
- * the first busy.  A shared folio's transition (unmap begin .. end) spans
- * only its put, and ends before any ->page_free runs.
+ * Step 3 for the zapped entries @z[0..n) (after ->revoke): first the
+ * LOCKED ones, each uncounted and put whole (a sharer transition never
+ * stays open across another entry, a tree lock or a callback), then unlock
+ * them; then one batched put for the single-folio entries uncounted in
+ * step 1.  Note the first busy folio.
  */
 static void zap_put_refs(struct dc_mapping *m, const struct dc_index_item *z, unsigned n,
 			 struct dc_folio *const *zf, const bool *done, struct dc_folio **b,
 			 uint64_t *b_at)
 {
-	struct dc_folio *fs[BATCH], *held[BATCH], *idle[BATCH], *f;
+	struct dc_folio *fs[BATCH], *held[BATCH], *idle[BATCH];
 	uint64_t at[BATCH];
-	bool shared[BATCH], relock = false;
-	unsigned nf = 0, nh, ni;
+	unsigned nf = 0, nh, ni, nlocked = 0;
 
 	for (unsigned k = 0; k < n; k++) {
 		dc_entry_t e = z[k].value & ~(DC_ENTRY_ZAP | DC_ENTRY_LOCKED);
 
-		if (!(z[k].value & DC_ENTRY_LOCKED)) { /* one folio */
-			if (!(f = zf[k]))
-				continue;
-			shared[nf] = !done[k] &&
-				     dc__folio_unmap_begin(f, dc__owner_word(m, z[k].first));
+		if (done[k]) {
 			at[nf] = z[k].first;
-			fs[nf++] = f;
+			fs[nf++] = zf[k];
+		} else if (dc_entry_order(e) == m->region->order) {
+			if (zf[k])
+				note_busy(zap_put_one(m, z[k].first, zf[k]), z[k].first, b, b_at);
+			nlocked++;
 		} else {
 			note_busy(dc__entry_unmap_put(m, z[k].first, e), z[k].first, b, b_at);
-			relock = true;
+			nlocked++;
 		}
 	}
-	if (relock) { /* step 3 is over for the multi-folio entries: unlock them */
+	if (nlocked) { /* step 3 is over for them: unlock */
 		dc_index_lock(m->ix);
 		for (unsigned k = 0; k < n; k++) {
 			if (!(z[k].value & DC_ENTRY_LOCKED))
@@ -146,16 +165,9 @@ static void zap_put_refs(struct dc_mapping *m, const struct dc_index_item *z, un
 	}
 	if (!nf)
 		return;
-	ni = dc__folios_put_defer(fs, nf, idle, held, &nh);
-	if (DC_REGRESS_BUG == 16) { /* the old bug: ->page_free inside the transition */
-		dc__folios_idle(m->region, idle, ni);
-		ni = 0;
-	}
-	/* The mapping holds its region: its metadata stays while we read it. */
-	for (unsigned k = 0; k < nf; k++)
-		if (shared[k])
-			dc__folio_unmap_end(fs[k]);
+	ni = dc__folios_put_defer(fs, nf, idle, held, &nh); /* unshared: no transition */
 	dc__folios_idle(m->region, idle, ni);
+	/* The mapping holds its region: its metadata stays while we read it. */
 	for (unsigned k = 0, h = 0; h < nh; k++) {
 		if (fs[k] != held[h])
 			continue;
