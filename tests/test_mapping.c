@@ -1412,4 +1412,57 @@ TEST(cow_break_during_zap_of_last_sharer)
 	finish(b);
 }
 
+/*
+ * ->page_free ran while zap still held a shared single-folio entry locked:
+ * a page_free that grabs or deletes that entry (an allocator that tidies
+ * the file up) waited on zap's own lock.  The idle transitions of such
+ * entries now run after they are unlocked.  A deadline turns the old
+ * self-deadlock into -ETIMEDOUT.
+ */
+static struct dc_mapping *pf_grab_m;
+static int pf_grab_ret = 99, pf_grab_calls;
+
+static void page_free_grabs(struct dc_region *r, struct dc_folio *f, void *h)
+{
+	struct dc_wait_opts o = { .deadline_ns = dc_now_ns() + 2000000000ull };
+	struct dc_entry_handle eh;
+
+	(void)r; (void)f; (void)h;
+	pf_grab_calls++;
+	if (!pf_grab_m)
+		return;
+	pf_grab_ret = dc_mapping_grab(pf_grab_m, 0, 0, &o, &eh);
+	if (!pf_grab_ret)
+		CHECK_EQ(dc_mapping_unlock(&eh), 0);
+}
+
+TEST(page_free_may_grab_the_zapped_shared_entry)
+{
+	static const struct dc_holder_ops ops = { .page_free = page_free_grabs };
+	struct dc_region *r;
+	struct dc_mapping *a, *b;
+	struct dc_entry_handle h;
+
+	CHECK_EQ(dc_region_create("mem:1M", &r), 0);
+	CHECK_EQ(dc_region_claim(r, &pf_grab_calls, &ops), 0);
+	CHECK_EQ(dc_mapping_create(r, NULL, NULL, &pf_grab_m), 0);
+	CHECK_EQ(dc_mapping_create(r, NULL, NULL, &b), 0);
+	CHECK_EQ(dc_mapping_grab(pf_grab_m, 0, 0, NULL, &h), 0);
+	CHECK_EQ(dc_mapping_insert(&h, 8, 0), 0);
+	CHECK_EQ(dc_mapping_unlock(&h), 0);
+	CHECK_EQ(dc_mapping_grab(b, 0, 0, NULL, &h), 0);
+	CHECK_EQ(dc_mapping_insert(&h, 8, DC_INSERT_COW), 0);
+	CHECK_EQ(dc_mapping_unlock(&h), 0);
+	CHECK_EQ(dc_mapping_zap(b, 0, 0, NULL, NULL), 1); /* b: a zapped sharer */
+	CHECK_EQ(dc_mapping_zap(pf_grab_m, 0, 0, NULL, NULL), 1); /* the last put */
+	CHECK_EQ(pf_grab_calls, 1);
+	CHECK_EQ(pf_grab_ret, 0);
+	a = pf_grab_m;
+	pf_grab_m = NULL;
+	finish(a);
+	finish(b);
+	CHECK_EQ(dc_region_release(r, &pf_grab_calls), 0);
+	CHECK_EQ(dc_region_remove(r, NULL), 0);
+}
+
 T_MAIN(setup, teardown)

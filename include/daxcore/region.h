@@ -50,7 +50,10 @@ enum dc_region_type {
  *   of a folio that was handed out (a request that fails and gives its
  *   folios back calls nothing), outside any lock or RCU read-side section
  *   of daxcore's: it may call anything but dc_region_release() and
- *   dc_region_remove() of its own region (those wait for it).
+ *   dc_region_remove() of its own region (those wait for it).  One more
+ *   restriction: when a zap drops the last reference of a folio of a
+ *   reflinked (CoW-shared) entry larger than one folio, that entry is still
+ *   locked: ->page_free must not wait for it (a grab, delete or zap of it).
  * ->notify_failure(region, pgoff, nr, flags, holder): pages [pgoff, pgoff+nr)
  *   failed or are going away (DC_MF_PRE_REMOVE); the holder revokes its
  *   mappings and drops its references.  Return 0 or a negative errno.

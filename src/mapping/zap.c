@@ -81,12 +81,42 @@ again:
 }
 
 /*
+ * Whether every folio of the multi-folio entry @e is unshared (then step 1
+ * uncounts them all under the tree lock, which keeps them unshared).
+ */
+static bool all_unshared(struct dc_mapping *m, dc_entry_t e)
+{
+	uint64_t step = UINT64_C(1) << m->region->order;
+
+	for (uint64_t pg = dc_entry_pgoff(e); pg < dc_entry_pgoff(e) + dc__entry_pages(e); pg += step) {
+		struct dc_folio *f = dc__folio_lookup(m->region, pg);
+
+		if (f && dc__own_shared(dc__folio_owner_word(f)))
+			return false;
+	}
+	return true;
+}
+
+static void uncount_all(struct dc_mapping *m, uint64_t first, dc_entry_t e)
+{
+	uint64_t step = UINT64_C(1) << m->region->order;
+
+	for (uint64_t off = 0; off < dc__entry_pages(e); off += step) {
+		struct dc_folio *f = dc__folio_lookup(m->region, dc_entry_pgoff(e) + off);
+
+		if (f && !dc__folio_unmap_if_unshared(f, dc__owner_word(m, first + off)))
+			DC_BUG("zap: a folio of entry %llu became shared under the tree lock",
+			       (unsigned long long)first);
+	}
+}
+
+/*
  * Step 1's bookkeeping, under the tree lock (so that no fault re-inserts or
- * replaces an entry before its folios are uncounted): an unshared
- * single-folio entry's MAPPED bit is cleared here (@done[k]); every other
- * entry (a shared folio, or several folios) stays LOCKED through step 3,
- * where its folios are uncounted, with no fault racing, and is unlocked
- * after.  @zf[k]: the folio of a single-folio entry.
+ * replaces an entry before its folios are uncounted): the folios of an
+ * entry whose folios are all unshared are uncounted here (plain stores of
+ * the MAPPED bits, @done[k]); an entry with a shared folio stays LOCKED
+ * through step 3, where its folios are uncounted with no fault racing, and
+ * is unlocked after.  @zf[k]: the folio of a single-folio entry.
  */
 static void zap_uncount(struct dc_mapping *m, struct dc_index_item *z, unsigned n,
 			struct dc_folio **zf, bool *done)
@@ -96,39 +126,73 @@ static void zap_uncount(struct dc_mapping *m, struct dc_index_item *z, unsigned 
 		struct dc_folio *f = NULL;
 
 		done[k] = false;
-		if (dc_entry_order(e) == m->region->order &&
-		    (f = dc__folio_lookup(m->region, dc_entry_pgoff(e))) &&
-		    DC_REGRESS_BUG != 14) /* 14, the old bug: uncount after the lock */
-			done[k] = dc__folio_unmap_if_unshared(f, dc__owner_word(m, z[k].first));
+		if (dc_entry_order(e) == m->region->order) {
+			if ((f = dc__folio_lookup(m->region, dc_entry_pgoff(e))) &&
+			    DC_REGRESS_BUG != 14) /* 14, the old bug: uncount after the lock */
+				done[k] = dc__folio_unmap_if_unshared(f,
+								      dc__owner_word(m, z[k].first));
+		} else if (DC_REGRESS_BUG != 14 && all_unshared(m, e)) {
+			uncount_all(m, z[k].first, e);
+			done[k] = true;
+		}
 		if (!done[k] && DC_REGRESS_BUG != 14)
 			z[k].value |= DC_ENTRY_LOCKED;
 		zf[k] = f;
 	}
 }
 
-/* Uncount and put the one folio @f of the locked entry at @first. */
-static struct dc_folio *zap_put_one(struct dc_mapping *m, uint64_t first, struct dc_folio *f)
+/*
+ * Uncount and put the one folio @f of the locked entry at @first; an idle
+ * transition it owes goes to @idle[*ni] (run after the entry is unlocked:
+ * a ->page_free may wait for it).
+ */
+static struct dc_folio *zap_put_one(struct dc_mapping *m, uint64_t first, struct dc_folio *f,
+				    struct dc_folio **idle, unsigned *ni)
 {
-	struct dc_folio *idle;
 	bool shared = dc__folio_unmap_begin(f, dc__owner_word(m, first));
-	unsigned nh, ni = dc__folios_put_defer(&f, 1, &idle, NULL, &nh);
+	unsigned nh, n = dc__folios_put_defer(&f, 1, idle + *ni, NULL, &nh);
 
 	if (DC_REGRESS_BUG == 16) { /* the old bug: ->page_free inside the transition */
-		dc__folios_idle(m->region, &idle, ni);
-		ni = 0;
+		dc__folios_idle(m->region, idle + *ni, n);
+		n = 0;
 	}
 	if (shared)
 		dc__folio_unmap_end(f);
-	dc__folios_idle(m->region, &idle, ni);
+	*ni += n;
 	return nh && dc__folio_busy(f) ? f : NULL;
+}
+
+/* Put the folios of a multi-folio entry uncounted in step 1. */
+static struct dc_folio *zap_put_uncounted(struct dc_mapping *m, dc_entry_t e)
+{
+	uint64_t step = UINT64_C(1) << m->region->order;
+	struct dc_folio *fs[BATCH], *held[BATCH], *busy = NULL;
+	unsigned n = 0;
+
+	for (uint64_t pg = dc_entry_pgoff(e); pg < dc_entry_pgoff(e) + dc__entry_pages(e); pg += step) {
+		struct dc_folio *f = dc__folio_lookup(m->region, pg);
+
+		if (f)
+			fs[n++] = f;
+		if (n == BATCH || (n && pg + step >= dc_entry_pgoff(e) + dc__entry_pages(e))) {
+			unsigned nh = dc__folios_put(m->region, fs, n, held);
+
+			for (unsigned k = 0; !busy && k < nh; k++)
+				if (dc__folio_busy(held[k]))
+					busy = held[k];
+			n = 0;
+		}
+	}
+	return busy;
 }
 
 /*
  * Step 3 for the zapped entries @z[0..n) (after ->revoke): first the
  * LOCKED ones, each uncounted and put whole (a sharer transition never
  * stays open across another entry, a tree lock or a callback), then unlock
- * them; then one batched put for the single-folio entries uncounted in
- * step 1.  Note the first busy folio.
+ * them and run the idle transitions (->page_free) their single folios owe;
+ * then the puts of the entries uncounted in step 1 (one batch for the
+ * single-folio ones).  Note the first busy folio.
  */
 static void zap_put_refs(struct dc_mapping *m, const struct dc_index_item *z, unsigned n,
 			 struct dc_folio *const *zf, const bool *done, struct dc_folio **b,
@@ -136,19 +200,25 @@ static void zap_put_refs(struct dc_mapping *m, const struct dc_index_item *z, un
 {
 	struct dc_folio *fs[BATCH], *held[BATCH], *idle[BATCH];
 	uint64_t at[BATCH];
-	unsigned nf = 0, nh, ni, nlocked = 0;
+	unsigned nf = 0, nh, ni = 0, nlocked = 0;
 
 	for (unsigned k = 0; k < n; k++) {
 		dc_entry_t e = z[k].value & ~(DC_ENTRY_ZAP | DC_ENTRY_LOCKED);
+		bool one = dc_entry_order(e) == m->region->order;
 
-		if (done[k]) {
+		if (done[k] && one) {
 			at[nf] = z[k].first;
 			fs[nf++] = zf[k];
-		} else if (dc_entry_order(e) == m->region->order) {
+		} else if (done[k]) {
+			note_busy(zap_put_uncounted(m, e), z[k].first, b, b_at);
+		} else if (one) {
 			if (zf[k])
-				note_busy(zap_put_one(m, z[k].first, zf[k]), z[k].first, b, b_at);
+				note_busy(zap_put_one(m, z[k].first, zf[k], idle, &ni), z[k].first,
+					  b, b_at);
 			nlocked++;
 		} else {
+			/* A reflinked huge entry: its ->page_free calls run while
+			 * it is still locked (see struct dc_holder_ops). */
 			note_busy(dc__entry_unmap_put(m, z[k].first, e), z[k].first, b, b_at);
 			nlocked++;
 		}
@@ -163,6 +233,7 @@ static void zap_put_refs(struct dc_mapping *m, const struct dc_index_item *z, un
 		}
 		dc_index_unlock(m->ix);
 	}
+	dc__folios_idle(m->region, idle, ni);
 	if (!nf)
 		return;
 	ni = dc__folios_put_defer(fs, nf, idle, held, &nh); /* unshared: no transition */
