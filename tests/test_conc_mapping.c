@@ -585,6 +585,8 @@ TEST(page_free_outside_read_side)
 	pthread_t t;
 
 	atomic_store(&stop, 0);
+	atomic_store(&frees_inside, 0);
+	atomic_store(&frees_total, 0);
 	CHECK_EQ(dc_region_create("mem:1M", &R), 0);
 	CHECK_EQ(dc_region_claim(R, &frees_total, &ops), 0);
 	CHECK_EQ(dc_mapping_create(R, NULL, NULL, &M), 0);
@@ -616,15 +618,7 @@ TEST(page_free_outside_read_side)
  * go meanwhile, that was the last put, and ->page_free ran inside the read
  * side.  Two threads request and put the poisoned block, one inserts it.
  */
-static atomic_long pf_poison_inside, pf_poison_calls, poison_eio;
-
-static void page_free_poisoned(struct dc_region *r, struct dc_folio *f, void *h)
-{
-	(void)r; (void)f; (void)h;
-	atomic_fetch_add(&pf_poison_calls, 1);
-	if (urcu_bp_read_ongoing())
-		atomic_fetch_add(&pf_poison_inside, 1);
-}
+static atomic_long poison_eio;
 
 static void *request_put_block3(void *arg)
 {
@@ -640,18 +634,20 @@ static void *request_put_block3(void *arg)
 
 TEST(poisoned_insert_gives_back_outside_read_side)
 {
-	static const struct dc_holder_ops ops = { .page_free = page_free_poisoned };
+	static const struct dc_holder_ops ops = { .page_free = page_free_checks };
 	unsigned long rounds = t_scale(400000);
 	pthread_t t[2];
 
 	atomic_store(&stop, 0);
+	atomic_store(&frees_inside, 0);
+	atomic_store(&frees_total, 0);
 	CHECK_EQ(dc_region_create("mem:1M", &R), 0);
 	CHECK_EQ(dc_mapping_create(R, NULL, NULL, &M), 0);
 	CHECK_EQ(dc_folio_memory_failure(R, 3, 1), -EOPNOTSUPP); /* poisoned, no holder yet */
-	CHECK_EQ(dc_region_claim(R, &pf_poison_calls, &ops), 0);
+	CHECK_EQ(dc_region_claim(R, &frees_total, &ops), 0);
 	for (int i = 0; i < 2; i++)
 		CHECK_EQ(pthread_create(&t[i], NULL, request_put_block3, NULL), 0);
-	for (unsigned long i = 0; i < rounds && !atomic_load(&pf_poison_inside); i++) {
+	for (unsigned long i = 0; i < rounds && !atomic_load(&frees_inside); i++) {
 		struct dc_entry_handle h;
 
 		CHECK_EQ(dc_mapping_grab(M, 0, 0, NULL, &h), 0);
@@ -663,12 +659,12 @@ TEST(poisoned_insert_gives_back_outside_read_side)
 	for (int i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
 	printf("inserts refused -EIO %ld, page_free calls %ld, inside a read-side section %ld\n",
-	       (long)atomic_load(&poison_eio), (long)atomic_load(&pf_poison_calls),
-	       (long)atomic_load(&pf_poison_inside));
-	CHECK_EQ(atomic_load(&pf_poison_inside), 0);
+	       (long)atomic_load(&poison_eio), (long)atomic_load(&frees_total),
+	       (long)atomic_load(&frees_inside));
+	CHECK_EQ(atomic_load(&frees_inside), 0);
 	CHECK_EQ(dc_mapping_truncate_final(M, NULL), 0);
 	CHECK_EQ(dc_mapping_destroy(M), 0);
-	CHECK_EQ(dc_region_release(R, &pf_poison_calls), 0);
+	CHECK_EQ(dc_region_release(R, &frees_total), 0);
 	t_region_teardown(&R);
 }
 

@@ -141,9 +141,7 @@ TEST(grab_insert_unlock)
 	CHECK(dc_mapping_get_mark(m, 7, DC_MARK_DIRTY));
 	/* Replacing with other pages: revoke, old reference dropped, let go. */
 	revokes = 0;
-	CHECK_EQ(dc_mapping_grab(m, 7, 0, NULL, &h), 0);
-	CHECK_EQ(dc_mapping_insert(&h, 11, 0), 0);
-	CHECK_EQ(dc_mapping_unlock(&h), 0);
+	fault(m, 7, 0, 11, 0);
 	CHECK_EQ(revokes, 1);
 	CHECK_EQ(refs(10), 0);
 	CHECK_EQ(refs(11), 1);
@@ -416,9 +414,7 @@ TEST(replace_refuses_pinned_block)
 	CHECK_EQ(dc_mapping_unlock(&h), 0);
 	CHECK(dc_mapping_check(m));
 	dc_folio_unpin(p);
-	CHECK_EQ(dc_mapping_grab(m, 0, 0, NULL, &h), 0);
-	CHECK_EQ(dc_mapping_insert(&h, 51, 0), 0);
-	CHECK_EQ(dc_mapping_unlock(&h), 0);
+	fault(m, 0, 0, 51, 0);
 	CHECK_EQ(dc_folio_owner(p), 0);
 	CHECK_EQ(refs(50), 0);
 	CHECK_EQ(refs(51), 1);
@@ -643,7 +639,6 @@ TEST(iteration_and_range_pins)
 {
 	struct dc_mapping *m;
 	struct dc_entry_info info;
-	struct dc_entry_handle h;
 	struct dc_folio *fs[600];
 	uint64_t seen[8], n = 0;
 
@@ -653,9 +648,7 @@ TEST(iteration_and_range_pins)
 	fault(m, 3, 0, 13, 0);
 	fault(m, 5, 0, 15, 0);
 	fault(m, 1024, 9, 4096, 0);
-	CHECK_EQ(dc_mapping_grab(m, 7, 0, NULL, &h), 0);
-	CHECK_EQ(dc_mapping_insert(&h, 0, DC_INSERT_ZERO), 0);
-	CHECK_EQ(dc_mapping_unlock(&h), 0);
+	fault(m, 7, 0, 0, DC_INSERT_ZERO);
 	dc_mapping_for_each(m, 0, DC_MAPPING_INDEX_MAX, &info) {
 		CHECK(n < 8);
 		seen[n++] = info.first;
@@ -956,9 +949,7 @@ TEST(memory_failure_routing)
 	CHECK_EQ(dc_region_create("mem:4M", &r), 0);
 	CHECK_EQ(dc_region_claim(r, &mf_n, &ops), 0);
 	CHECK_EQ(dc_mapping_create(r, &mops, NULL, &m), 0);
-	CHECK_EQ(dc_mapping_grab(m, 42, 0, NULL, &h), 0);
-	CHECK_EQ(dc_mapping_insert(&h, 7, 0), 0);
-	CHECK_EQ(dc_mapping_unlock(&h), 0);
+	fault(m, 42, 0, 7, 0);
 	CHECK_EQ(dc_folio_memory_failure(r, 6, 3), 0); /* pages 6, 7, 8 */
 	CHECK_EQ(mf_n, 1);
 	CHECK(mf_mapping[0] == m);
@@ -1229,13 +1220,7 @@ TEST(page_free_may_test_busy_during_a_shared_zap)
 	CHECK_EQ(dc_region_create("mem:1M", &r), 0);
 	CHECK_EQ(dc_region_claim(r, &pf_busy_calls, &ops), 0);
 	CHECK_EQ(dc_mapping_create(r, NULL, NULL, &a), 0);
-	{
-		struct dc_entry_handle h;
-
-		CHECK_EQ(dc_mapping_grab(a, 1, 0, NULL, &h), 0);
-		CHECK_EQ(dc_mapping_insert(&h, 7, DC_INSERT_COW), 0); /* a shared word */
-		CHECK_EQ(dc_mapping_unlock(&h), 0);
-	}
+	fault(a, 1, 0, 7, DC_INSERT_COW); /* a shared word */
 	CHECK_EQ(dc_mapping_zap(a, 0, 10, NULL, NULL), 1); /* the last put: page_free */
 	CHECK_EQ(pf_busy_calls, 1);
 	finish(a);
@@ -1320,26 +1305,12 @@ TEST(zap_batch_with_shared_and_huge_entries)
 	CHECK_EQ(dc_mapping_create(r, NULL, NULL, &a), 0);
 	CHECK_EQ(dc_mapping_create(r, NULL, NULL, &b), 0);
 	/* a@0 -> page 512; a@512 (2 MiB) reflinks [512, 1024) into itself. */
-	{
-		struct dc_entry_handle h;
-
-		CHECK_EQ(dc_mapping_grab(a, 0, 0, NULL, &h), 0);
-		CHECK_EQ(dc_mapping_insert(&h, 512, 0), 0);
-		CHECK_EQ(dc_mapping_unlock(&h), 0);
-		CHECK_EQ(dc_mapping_grab(a, 512, 9, NULL, &h), 0);
-		CHECK_EQ(dc_mapping_insert(&h, 512, DC_INSERT_COW), 0);
-		CHECK_EQ(dc_mapping_unlock(&h), 0);
-		/* b@0 shares page 7 with a@1; a@2048 (2 MiB) on fresh pages. */
-		CHECK_EQ(dc_mapping_grab(a, 1, 0, NULL, &h), 0);
-		CHECK_EQ(dc_mapping_insert(&h, 7, 0), 0);
-		CHECK_EQ(dc_mapping_unlock(&h), 0);
-		CHECK_EQ(dc_mapping_grab(b, 0, 0, NULL, &h), 0);
-		CHECK_EQ(dc_mapping_insert(&h, 7, DC_INSERT_COW), 0);
-		CHECK_EQ(dc_mapping_unlock(&h), 0);
-		CHECK_EQ(dc_mapping_grab(a, 2048, 9, NULL, &h), 0);
-		CHECK_EQ(dc_mapping_insert(&h, 1024, 0), 0);
-		CHECK_EQ(dc_mapping_unlock(&h), 0);
-	}
+	fault(a, 0, 0, 512, 0);
+	fault(a, 512, 9, 512, DC_INSERT_COW);
+	/* b@0 shares page 7 with a@1; a@2048 (2 MiB) on fresh pages. */
+	fault(a, 1, 0, 7, 0);
+	fault(b, 0, 0, 7, DC_INSERT_COW);
+	fault(a, 2048, 9, 1024, 0);
 	p = dc_folio_lookup(r, 512);
 	CHECK_EQ(dc_folio_shares(p), 2);
 	shared_block = dc_folio_lookup(r, 7);
@@ -1441,18 +1412,13 @@ TEST(page_free_may_grab_the_zapped_shared_entry)
 	static const struct dc_holder_ops ops = { .page_free = page_free_grabs };
 	struct dc_region *r;
 	struct dc_mapping *a, *b;
-	struct dc_entry_handle h;
 
 	CHECK_EQ(dc_region_create("mem:1M", &r), 0);
 	CHECK_EQ(dc_region_claim(r, &pf_grab_calls, &ops), 0);
 	CHECK_EQ(dc_mapping_create(r, NULL, NULL, &pf_grab_m), 0);
 	CHECK_EQ(dc_mapping_create(r, NULL, NULL, &b), 0);
-	CHECK_EQ(dc_mapping_grab(pf_grab_m, 0, 0, NULL, &h), 0);
-	CHECK_EQ(dc_mapping_insert(&h, 8, 0), 0);
-	CHECK_EQ(dc_mapping_unlock(&h), 0);
-	CHECK_EQ(dc_mapping_grab(b, 0, 0, NULL, &h), 0);
-	CHECK_EQ(dc_mapping_insert(&h, 8, DC_INSERT_COW), 0);
-	CHECK_EQ(dc_mapping_unlock(&h), 0);
+	fault(pf_grab_m, 0, 0, 8, 0);
+	fault(b, 0, 0, 8, DC_INSERT_COW);
 	CHECK_EQ(dc_mapping_zap(b, 0, 0, NULL, NULL), 1); /* b: a zapped sharer */
 	CHECK_EQ(dc_mapping_zap(pf_grab_m, 0, 0, NULL, NULL), 1); /* the last put */
 	CHECK_EQ(pf_grab_calls, 1);

@@ -143,22 +143,6 @@ void dc__folios_idle(struct dc_region *r, struct dc_folio *const *fs, unsigned n
 		folios_went_idle(r, fs, n);
 }
 
-unsigned dc__folios_put(struct dc_region *r, struct dc_folio *const *fs, unsigned n,
-			struct dc_folio **held)
-{
-	struct dc_folio *idle[64];
-	unsigned nh = 0;
-
-	for (unsigned i = 0; i < n; i += ARRAY_SIZE(idle)) {
-		unsigned chunk = n - i < ARRAY_SIZE(idle) ? n - i : ARRAY_SIZE(idle), h;
-		unsigned ni = dc__folios_put_defer(fs + i, chunk, idle, held ? held + nh : NULL, &h);
-
-		nh += h;
-		dc__folios_idle(r, idle, ni);
-	}
-	return nh;
-}
-
 /*
  * Add @n unless the count is 0 (-EAGAIN, no message: the callers that
  * report it set one); refuse to pass DC_FOLIO_REF_MAX.

@@ -222,38 +222,49 @@ void dc__put_unlocked_entry(struct dc_mapping *m, uint64_t first, dc_entry_t e)
 		dc__entry_wake(m, first, DC__WAKE_NEXT);
 }
 
-/* Folio-sized steps over the device pages of entry @e; @at: its file index. */
-#define for_each_entry_folio(m, e, efirst, pg, at, f)                                       \
-	for (uint64_t pg = dc_entry_pgoff(e), at = (efirst);                                 \
-	     pg < dc_entry_pgoff(e) + dc__entry_pages(e);                                    \
-	     pg += UINT64_C(1) << (m)->region->order, at += UINT64_C(1) << (m)->region->order) \
-		if (((f) = dc__folio_lookup((m)->region, pg)) != NULL)
-
-struct dc_folio *dc__entry_unmap_put(struct dc_mapping *m, uint64_t first, dc_entry_t e)
+int dc__put_chunk(struct dc_mapping *m, struct dc_folio *const *fs, const bool *shared,
+		  unsigned n)
 {
-	struct dc_folio *fs[64], *held[64], *idle[64], *f, *busy = NULL;
-	bool shared[64];
+	struct dc_folio *idle[DC__CHUNK], *held[DC__CHUNK];
+	unsigned nh, ni = dc__folios_put_defer(fs, n, idle, held, &nh);
+
+	/* The transitions end before any ->page_free runs (one may test the
+	 * folio busy); the mapping holds the region, so the folios stay. */
+	for (unsigned k = 0; shared && k < n; k++)
+		if (shared[k])
+			dc__folio_unmap_end(fs[k]);
+	dc__folios_idle(m->region, idle, ni);
+	/* Only the folios still held after the put can be busy (held[] keeps
+	 * the order of fs[]). */
+	for (unsigned k = 0, h = 0; h < nh; k++) {
+		if (fs[k] != held[h])
+			continue;
+		if (dc__folio_busy(held[h]))
+			return (int)k;
+		h++;
+	}
+	return -1;
+}
+
+struct dc_folio *dc__entry_unmap_put(struct dc_mapping *m, uint64_t first, dc_entry_t e,
+				     bool uncounted)
+{
+	struct dc_folio *fs[DC__CHUNK], *f, *busy = NULL;
+	bool shared[DC__CHUNK];
 	unsigned n = 0;
+	int b;
 
 	for_each_entry_folio(m, e, first, pg, at, f) {
-		shared[n] = dc__folio_unmap_begin(f, dc__owner_word(m, at));
+		shared[n] = !uncounted && dc__folio_unmap_begin(f, dc__owner_word(m, at));
 		fs[n++] = f;
-		if (n == ARRAY_SIZE(fs) || pg + (UINT64_C(1) << m->region->order) >=
-					       dc_entry_pgoff(e) + dc__entry_pages(e)) {
-			unsigned nh, ni = dc__folios_put_defer(fs, n, idle, held, &nh);
-
-			/* The transitions end before any ->page_free runs (one may
-			 * test the folio busy); the mapping holds the region. */
-			for (unsigned k = 0; k < n; k++)
-				if (shared[k])
-					dc__folio_unmap_end(fs[k]);
-			dc__folios_idle(m->region, idle, ni);
-			for (unsigned k = 0; !busy && k < nh; k++)
-				if (dc__folio_busy(held[k]))
-					busy = held[k];
+		if (n == DC__CHUNK) {
+			if ((b = dc__put_chunk(m, fs, shared, n)) >= 0 && !busy)
+				busy = fs[b];
 			n = 0;
 		}
 	}
+	if (n && (b = dc__put_chunk(m, fs, shared, n)) >= 0 && !busy)
+		busy = fs[b];
 	return busy;
 }
 
@@ -673,7 +684,7 @@ static int replace_old(struct dc_entry_handle *h, dc_entry_t old)
 		/* Pairs with dc_mapping_get_folio(): "take ref, re-read entry". */
 		dc__smp_mb();
 		dc__entry_revoke(m, h->index, old);
-		dc__entry_unmap_put(m, h->index, old);
+		dc__entry_unmap_put(m, h->index, old, false);
 	}
 	if (DC_REGRESS_BUG != 1 && dc__entry_busy_folio(m, old))
 		return dc__fail(-EBUSY, "insert: the pages replaced at %llu are still pinned: "

@@ -94,12 +94,32 @@ static inline int dc__get_unlocked_entry(struct dc_mapping *m, uint64_t index,
 }
 /* A waiter that will not lock the entry it waited for passes the wake-up on. */
 void dc__put_unlocked_entry(struct dc_mapping *m, uint64_t first, dc_entry_t e);
+/* Folio-sized steps over the device pages of entry @e; @at: its file index. */
+#define for_each_entry_folio(m, e, efirst, pg, at, f)                                       \
+	for (uint64_t pg = dc_entry_pgoff(e), at = (efirst);                                 \
+	     pg < dc_entry_pgoff(e) + dc__entry_pages(e);                                    \
+	     pg += UINT64_C(1) << (m)->region->order, at += UINT64_C(1) << (m)->region->order) \
+		if (((f) = dc__folio_lookup((m)->region, pg)) != NULL)
+
+/* Folios put in one go (the arrays on the stack of the callers). */
+#define DC__CHUNK 64
+
+/*
+ * Drop one reference on each of @fs[0..n) (n <= DC__CHUNK), end the sharer
+ * transitions @shared[k] says were begun (NULL: none), then run the idle
+ * transitions.  No tree lock held.  Return: the position of the first folio
+ * still busy afterwards, or -1.
+ */
+int dc__put_chunk(struct dc_mapping *m, struct dc_folio *const *fs, const bool *shared,
+		  unsigned n);
 /*
  * The live entry @e at @first stops being live: uncount it mapped on each
- * folio and drop its references.  No tree lock held.  Return: the first
- * folio that is still busy afterwards, or NULL.
+ * folio (unless @uncounted: done already, under the tree lock) and drop its
+ * references.  No tree lock held.  Return: the first folio that is still
+ * busy afterwards, or NULL.
  */
-struct dc_folio *dc__entry_unmap_put(struct dc_mapping *m, uint64_t first, dc_entry_t e);
+struct dc_folio *dc__entry_unmap_put(struct dc_mapping *m, uint64_t first, dc_entry_t e,
+				     bool uncounted);
 /*
  * The zapped entry @e at @first lets go of its folios (or one CoW sharer
  * each); @locked: the tree lock is held (plain stores for unshared folios).

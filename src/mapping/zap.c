@@ -22,7 +22,7 @@
 
 #include <string.h>
 
-#define BATCH 64
+#define BATCH DC__CHUNK
 #define BREAK_WAIT_SLICE_NS 10000000ull /* 10 ms */
 
 /* Remember @f (busy, in the entry at @first) if it is the lowest so far. */
@@ -86,28 +86,22 @@ again:
  */
 static bool all_unshared(struct dc_mapping *m, dc_entry_t e)
 {
-	uint64_t step = UINT64_C(1) << m->region->order;
+	struct dc_folio *f;
 
-	for (uint64_t pg = dc_entry_pgoff(e); pg < dc_entry_pgoff(e) + dc__entry_pages(e); pg += step) {
-		struct dc_folio *f = dc__folio_lookup(m->region, pg);
-
-		if (f && dc__own_shared(dc__folio_owner_word(f)))
+	for_each_entry_folio(m, e, 0, pg, at, f)
+		if (dc__own_shared(dc__folio_owner_word(f)))
 			return false;
-	}
 	return true;
 }
 
 static void uncount_all(struct dc_mapping *m, uint64_t first, dc_entry_t e)
 {
-	uint64_t step = UINT64_C(1) << m->region->order;
+	struct dc_folio *f;
 
-	for (uint64_t off = 0; off < dc__entry_pages(e); off += step) {
-		struct dc_folio *f = dc__folio_lookup(m->region, dc_entry_pgoff(e) + off);
-
-		if (f && !dc__folio_unmap_if_unshared(f, dc__owner_word(m, first + off)))
+	for_each_entry_folio(m, e, first, pg, at, f)
+		if (!dc__folio_unmap_if_unshared(f, dc__owner_word(m, at)))
 			DC_BUG("zap: a folio of entry %llu became shared under the tree lock",
 			       (unsigned long long)first);
-	}
 }
 
 /*
@@ -162,30 +156,6 @@ static struct dc_folio *zap_put_one(struct dc_mapping *m, uint64_t first, struct
 	return nh && dc__folio_busy(f) ? f : NULL;
 }
 
-/* Put the folios of a multi-folio entry uncounted in step 1. */
-static struct dc_folio *zap_put_uncounted(struct dc_mapping *m, dc_entry_t e)
-{
-	uint64_t step = UINT64_C(1) << m->region->order;
-	struct dc_folio *fs[BATCH], *held[BATCH], *busy = NULL;
-	unsigned n = 0;
-
-	for (uint64_t pg = dc_entry_pgoff(e); pg < dc_entry_pgoff(e) + dc__entry_pages(e); pg += step) {
-		struct dc_folio *f = dc__folio_lookup(m->region, pg);
-
-		if (f)
-			fs[n++] = f;
-		if (n == BATCH || (n && pg + step >= dc_entry_pgoff(e) + dc__entry_pages(e))) {
-			unsigned nh = dc__folios_put(m->region, fs, n, held);
-
-			for (unsigned k = 0; !busy && k < nh; k++)
-				if (dc__folio_busy(held[k]))
-					busy = held[k];
-			n = 0;
-		}
-	}
-	return busy;
-}
-
 /*
  * Step 3 for the zapped entries @z[0..n) (after ->revoke): first the
  * LOCKED ones, each uncounted and put whole (a sharer transition never
@@ -198,9 +168,10 @@ static void zap_put_refs(struct dc_mapping *m, const struct dc_index_item *z, un
 			 struct dc_folio *const *zf, const bool *done, struct dc_folio **b,
 			 uint64_t *b_at)
 {
-	struct dc_folio *fs[BATCH], *held[BATCH], *idle[BATCH];
+	struct dc_folio *fs[BATCH], *idle[BATCH];
 	uint64_t at[BATCH];
-	unsigned nf = 0, nh, ni = 0, nlocked = 0;
+	unsigned nf = 0, ni = 0, nlocked = 0;
+	int bk;
 
 	for (unsigned k = 0; k < n; k++) {
 		dc_entry_t e = z[k].value & ~(DC_ENTRY_ZAP | DC_ENTRY_LOCKED);
@@ -210,7 +181,7 @@ static void zap_put_refs(struct dc_mapping *m, const struct dc_index_item *z, un
 			at[nf] = z[k].first;
 			fs[nf++] = zf[k];
 		} else if (done[k]) {
-			note_busy(zap_put_uncounted(m, e), z[k].first, b, b_at);
+			note_busy(dc__entry_unmap_put(m, z[k].first, e, true), z[k].first, b, b_at);
 		} else if (one) {
 			if (zf[k])
 				note_busy(zap_put_one(m, z[k].first, zf[k], idle, &ni), z[k].first,
@@ -219,7 +190,7 @@ static void zap_put_refs(struct dc_mapping *m, const struct dc_index_item *z, un
 		} else {
 			/* A reflinked huge entry: its ->page_free calls run while
 			 * it is still locked (see struct dc_holder_ops). */
-			note_busy(dc__entry_unmap_put(m, z[k].first, e), z[k].first, b, b_at);
+			note_busy(dc__entry_unmap_put(m, z[k].first, e, false), z[k].first, b, b_at);
 			nlocked++;
 		}
 	}
@@ -234,20 +205,8 @@ static void zap_put_refs(struct dc_mapping *m, const struct dc_index_item *z, un
 		dc_index_unlock(m->ix);
 	}
 	dc__folios_idle(m->region, idle, ni);
-	if (!nf)
-		return;
-	ni = dc__folios_put_defer(fs, nf, idle, held, &nh); /* unshared: no transition */
-	dc__folios_idle(m->region, idle, ni);
-	/* The mapping holds its region: its metadata stays while we read it. */
-	for (unsigned k = 0, h = 0; h < nh; k++) {
-		if (fs[k] != held[h])
-			continue;
-		if (dc__folio_busy(held[h])) {
-			note_busy(held[h], at[k], b, b_at);
-			break;
-		}
-		h++;
-	}
+	if (nf && (bk = dc__put_chunk(m, fs, NULL, nf)) >= 0) /* unshared: no transition */
+		note_busy(fs[bk], at[bk], b, b_at);
 }
 
 /* Zap [first, last]; the first busy folio and the index of its entry. */
@@ -573,7 +532,7 @@ DC_API int dc_mapping_invalidate(struct dc_mapping *m, uint64_t first, uint64_t 
 		dc__smp_mb();
 		for (unsigned k = 0; k < nz; k++) {
 			dc__entry_revoke(m, z[k].first, z[k].value);
-			dc__entry_unmap_put(m, z[k].first, z[k].value);
+			dc__entry_unmap_put(m, z[k].first, z[k].value, false);
 		}
 		dc_index_lock(m->ix);
 		for (unsigned k = 0; k < nz; k++) {

@@ -120,20 +120,13 @@ static inline bool dc__folio_idle(const struct dc_folio *f)
 }
 
 /*
- * folio.c: put one reference on each of @n folios of region @r, batching
- * the idle transitions (one claim look-up and one liveness put per batch).
- * @held: if not NULL, receives the folios someone else still holds (not
- * idle after this put), in order; room for @n.
- * Return: the number of such folios.
- */
-unsigned dc__folios_put(struct dc_region *r, struct dc_folio *const *fs, unsigned n,
-			struct dc_folio **held);
-/*
- * The same in two steps, for callers that must finish something before an
- * idle transition runs ->page_free: put_defer drops the references (no
- * callback) and collects in @idle (room for @n) the folios that went idle,
- * in @held (if not NULL) the others, *@nheld their number; it returns the
- * number idle.  dc__folios_idle() then runs their idle transitions.
+ * folio.c: put one reference on each of @n folios, in two steps, for
+ * callers that must finish something before an idle transition runs
+ * ->page_free: put_defer drops the references (no callback) and collects in
+ * @idle (room for @n) the folios that went idle, in @held (if not NULL) the
+ * others, *@nheld their number; it returns the number idle.
+ * dc__folios_idle() then runs their idle transitions (wake, ->page_free,
+ * the liveness puts: one claim look-up and one liveness put per batch).
  */
 unsigned dc__folios_put_defer(struct dc_folio *const *fs, unsigned n, struct dc_folio **idle,
 			      struct dc_folio **held, unsigned *nheld);
