@@ -9,4 +9,5 @@
 #include <daxcore/folio.h>
 #include <daxcore/index.h>
 #include <daxcore/mapping.h>
+#include <daxcore/dcfs.h>
 #endif
