@@ -19,7 +19,7 @@
  * zapped, no longer busy (pins drained) and deleted (invariant 4): no DMA
  * ever lands in a block that belongs to another file.
  *
- * Handles: a file descriptor is a small non-negative int that names an
+ * Handles: a file descriptor is a non-negative int that names an
  * open file of one mount, with its mode; a closed or forged one gives
  * -EBADF (descriptors carry a generation, so a stale one is not mistaken
  * for a later open).  A pin set (struct dc_dcfs_pinset) is caller-owned

@@ -182,14 +182,14 @@ int dcfs_evict(struct dcfs_inode *ino, const struct dc_wait_opts *opts)
 	dcfs_free_range(ino, 0, UINT64_MAX);
 	atomic_store(&ino->size, 0);
 	pthread_mutex_unlock(&ino->ext_lock);
+	pthread_mutex_lock(&fs->ns_lock); /* dead: read under any of the three */
 	ino->dead = true;
-	pthread_rwlock_unlock(&ino->invalidate);
-	pthread_rwlock_unlock(&ino->io_lock);
-	pthread_mutex_lock(&fs->ns_lock);
 	if (ino->orphan)
 		fs->norphans--;
 	ino->orphan = false;
 	pthread_mutex_unlock(&fs->ns_lock);
+	pthread_rwlock_unlock(&ino->invalidate);
+	pthread_rwlock_unlock(&ino->io_lock);
 	return 0;
 }
 
