@@ -160,9 +160,11 @@ DC_API int dc_dcfs_close(struct dc_dcfs *fs, int fd);
 
 /**
  * dc_dcfs_unlink() - remove @name.  The file lives on while descriptors
- * or pins hold it; an idle one is evicted now.
+ * hold it (the last close evicts it); a file with none open is evicted
+ * now, which waits for its pins as close does.
  * Context: sleeps (eviction of a file with nothing open).
- * Return: 0; -ENOENT; -EINVAL; -ETIMEDOUT, -EINTR (eviction, as close).
+ * Return: 0; -ENOENT; -EINVAL; -ETIMEDOUT, -EINTR (eviction, as close:
+ * the name is gone all the same and the file waits as an orphan).
  */
 DC_API int dc_dcfs_unlink(struct dc_dcfs *fs, const char *name);
 
