@@ -275,7 +275,8 @@ DC_API int dc_dcfs_truncate(struct dc_dcfs *fs, int fd, uint64_t size,
  * @mode: DC_DCFS_FALLOC_*.  @len 0: nothing to do (0).
  * Collapse: @off and @len multiples of the block size, @off + @len below
  * the size.  Insert: both multiples of the block size, @off below the size
- * (or equal to it), the new size within DC_DCFS_SIZE_MAX.
+ * (as fallocate(2): an insert at the end of file is -EINVAL; grow with
+ * truncate), the new size within DC_DCFS_SIZE_MAX.
  * Context: as dc_dcfs_truncate().
  * Return: 0; -EBADF; -EINVAL (mode, alignment, range); -EFBIG; -ENOSPC
  * (ALLOC and ZERO: blocks allocated before the failure stay, the size does
