@@ -154,7 +154,8 @@ DC_API DC_MUST_CHECK int dc_dcfs_open(struct dc_dcfs *fs, const char *name, unsi
  * 004 patch 05) with the mount's deadline_ms, then free its blocks.
  * Context: sleeps (eviction).
  * Return: 0; -EBADF; -ETIMEDOUT or -EINTR from the eviction: @fd is closed
- * all the same and the file waits as an orphan, evicted by the unmount.
+ * all the same and the file waits as an orphan, evicted when its last pin
+ * set is released (or by the unmount).
  */
 DC_API int dc_dcfs_close(struct dc_dcfs *fs, int fd);
 

@@ -372,13 +372,13 @@ DC_API int dc_dcfs_pins(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len,
 	uint64_t last;
 	int ret;
 
-	if ((!out && max) || !len)
-		return dc__fail(-EINVAL, "dcfs pins: bad argument");
+	if ((!out && max) || !len || (len != UINT64_MAX && off > UINT64_MAX - len))
+		return dc__fail(-EINVAL, "dcfs pins: bad argument (offset %llu, length %llu)",
+				(unsigned long long)off, (unsigned long long)len);
 	ino = dcfs_fd_get(fs, fd, false, &ret);
 	if (!ino)
 		return ret;
-	last = len == UINT64_MAX || off > UINT64_MAX - len ? UINT64_MAX
-							    : (off + len - 1) >> DC_PAGE_SHIFT;
+	last = len == UINT64_MAX ? UINT64_MAX : (off + len - 1) >> DC_PAGE_SHIFT;
 	dcfs_pins_list(ino, off >> DC_PAGE_SHIFT, last, out, max, &total);
 	dcfs_inode_put(ino);
 	return (int)total;
