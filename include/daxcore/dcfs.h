@@ -21,8 +21,9 @@
  *
  * Handles: a file descriptor is a non-negative int that names an
  * open file of one mount, with its mode; a closed or forged one gives
- * -EBADF (descriptors carry a generation, so a stale one is not mistaken
- * for a later open).  A pin set (struct dc_dcfs_pinset) is caller-owned
+ * -EBADF (descriptors carry a 15-bit generation, so a stale one is not
+ * mistaken for a later open of the same slot until that slot has been
+ * reopened 32,768 times).  A pin set (struct dc_dcfs_pinset) is caller-owned
  * and unpinned exactly once.
  *
  * Mount options (a comma-separated list; one table in src/dcfs/options.c):
@@ -96,8 +97,12 @@ struct dc_dcfs_event {
 };
 
 /*
- * ->event(fs, ev, arg): called with no lock of dcfs or daxcore held, in the
- * thread that waits; @ev and what it points to live for the call only.
+ * ->event(fs, ev, arg): called in the thread that waits, with no daxcore
+ * lock held and, of dcfs's, only the I/O lock of the file being changed
+ * (the operation holds it throughout): the callback may look at anything,
+ * release pins, and use other files, but calls that read, write or change
+ * the layout of that same file fail with -EDEADLK.  @ev and what it points
+ * to live for the call only.
  */
 struct dc_dcfs_ops {
 	void (*event)(struct dc_dcfs *fs, const struct dc_dcfs_event *ev, void *arg);
@@ -123,9 +128,11 @@ DC_API DC_MUST_CHECK int dc_dcfs_mount(struct dc_region *r, const char *options,
  * @opts: deadline / cancel for evictions that wait for pins (files whose
  *        eviction timed out earlier); NULL: the mount's deadline_ms.
  * Context: sleeps (grace periods, pins of evicted files draining).
- * Return: 0 (@fs is freed); -EBUSY (files are open or pins are held:
- * nothing changed); -ETIMEDOUT, -EINTR (an eviction still waits: the mount
- * stays, call again); -EINVAL (NULL).
+ * Return: 0 (@fs is freed); -EBUSY (files are open, pins are held, or a
+ * call on a file is still running, e.g. a close evicting it: nothing
+ * changed); -ETIMEDOUT, -EINTR (an eviction still waits: the mount stays,
+ * call again); -EINVAL (NULL).  Create and open fail with -EIO while an
+ * unmount runs.
  */
 DC_API int dc_dcfs_unmount(struct dc_dcfs *fs, const struct dc_wait_opts *opts);
 
@@ -135,7 +142,8 @@ DC_API int dc_dcfs_unmount(struct dc_dcfs *fs, const struct dc_wait_opts *opts);
  * dc_dcfs_create() - create an empty file @name and open it read-write.
  * Context: process context.
  * Return: a descriptor (>= 0); -EEXIST; -EINVAL (name empty, longer than
- * DC_DCFS_NAME_MAX, or containing '/'); -EMFILE (2^20 descriptors open);
+ * DC_DCFS_NAME_MAX, or containing '/'); -EMFILE (65,536 descriptors
+ * open);
  * -ENOMEM; -EIO (shut down).
  */
 DC_API DC_MUST_CHECK int dc_dcfs_create(struct dc_dcfs *fs, const char *name);

@@ -25,8 +25,8 @@ struct dcfs_inode *dcfs_inode_new(struct dc_dcfs *fs, const char *name, int *err
 	ino->fs = fs;
 	ino->nlink = 1;
 	atomic_init(&ino->refs, 1); /* the name */
-	pthread_rwlock_init(&ino->io_lock, NULL);
-	pthread_rwlock_init(&ino->invalidate, NULL);
+	dcfs_rwlock_init(&ino->io_lock);
+	dcfs_rwlock_init(&ino->invalidate);
 	pthread_mutex_init(&ino->ext_lock, NULL);
 	dcfs_ext_init(&ino->ext);
 	dcfs_ext_init(&ino->dirty);
@@ -176,12 +176,20 @@ int dcfs_evict(struct dcfs_inode *ino, const struct dc_wait_opts *opts)
 	struct dc_dcfs *fs = ino->fs;
 	int ret;
 
-	pthread_rwlock_wrlock(&ino->io_lock);
-	pthread_rwlock_wrlock(&ino->invalidate);
-	ret = dcfs_break_layouts(ino, 0, DC_MAPPING_INDEX_MAX, "evict", opts, true);
+	ret = dcfs_lock(&ino->io_lock, true, opts, "I/O");
+	if (!ret) {
+		ret = dcfs_lock(&ino->invalidate, true, opts, "invalidate");
+		if (ret)
+			pthread_rwlock_unlock(&ino->io_lock);
+	}
+	if (!ret) {
+		ret = dcfs_break_layouts(ino, 0, DC_MAPPING_INDEX_MAX, "evict", opts, true);
+		if (ret) {
+			pthread_rwlock_unlock(&ino->invalidate);
+			pthread_rwlock_unlock(&ino->io_lock);
+		}
+	}
 	if (ret < 0) {
-		pthread_rwlock_unlock(&ino->invalidate);
-		pthread_rwlock_unlock(&ino->io_lock);
 		pthread_mutex_lock(&fs->ns_lock);
 		if (!ino->orphan)
 			fs->norphans++;

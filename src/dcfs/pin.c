@@ -135,10 +135,12 @@ static int pin_pages(struct dcfs_inode *ino, struct dcfs_pin *p)
 		i += (uint64_t)n;
 		if (i == p->npages)
 			break;
-		pthread_rwlock_rdlock(&ino->invalidate);
-		ret = ino->dead ? dc__fail(-EBADF, "dcfs pin: the file was evicted")
-				: dcfs_fault(ino, p->first + i, write, 9, &res);
-		pthread_rwlock_unlock(&ino->invalidate);
+		ret = dcfs_lock(&ino->invalidate, false, NULL, "invalidate");
+		if (!ret) {
+			ret = ino->dead ? dc__fail(-EBADF, "dcfs pin: the file was evicted")
+					: dcfs_fault(ino, p->first + i, write, 9, &res);
+			pthread_rwlock_unlock(&ino->invalidate);
+		}
 		if (ret) {
 			put_all(p, i);
 			return ret;
