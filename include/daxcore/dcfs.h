@@ -319,7 +319,9 @@ struct dc_dcfs_iomap {
  * With DC_DCFS_IOMAP_WRITE a hole gets a zeroed block (one block, or a
  * 2 MiB run when @len asks for that much on a 4 KiB region).  Offsets past
  * the end of file are holes (and are not allocated).
- * Context: takes the file's extent lock.
+ * Context: a query takes the file's extent lock only (a pin holder may ask
+ * while a truncate waits for its pin); with DC_DCFS_IOMAP_WRITE also the
+ * I/O lock exclusive.
  * Return: 0; -EBADF (write on read-only); -EINVAL; -ENOSPC; -ENOMEM.
  */
 DC_API int dc_dcfs_iomap(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len, unsigned flags,

@@ -144,7 +144,9 @@ DC_API int dc_dcfs_iomap(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len,
 		return ret;
 	fpage = off >> DC_PAGE_SHIFT;
 	npages = dcfs_size_pages((off & (DC_PAGE_SIZE - 1)) + len);
-	ret = dcfs_lock(&ino->io_lock, write, NULL, "I/O");
+	/* A query takes the extent lock only: a pin holder may look while a
+	 * truncate that waits for its pin holds the I/O lock. */
+	ret = write ? dcfs_lock(&ino->io_lock, true, NULL, "I/O") : 0;
 	if (ret) {
 		dcfs_inode_put(ino);
 		return ret;
@@ -170,7 +172,8 @@ DC_API int dc_dcfs_iomap(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len,
 		out->fresh = fresh;
 	}
 out:
-	pthread_rwlock_unlock(&ino->io_lock);
+	if (write)
+		pthread_rwlock_unlock(&ino->io_lock);
 	dcfs_inode_put(ino);
 	return ret;
 }
