@@ -19,7 +19,7 @@
  * zapped, no longer busy (pins drained) and deleted (invariant 4): no DMA
  * ever lands in a block that belongs to another file.
  *
- * Handles: a file descriptor is a small non-negative int that names an
+ * Handles: a file descriptor is a non-negative int that names an
  * open file of one mount, with its mode; a closed or forged one gives
  * -EBADF (descriptors carry a generation, so a stale one is not mistaken
  * for a later open).  A pin set (struct dc_dcfs_pinset) is caller-owned
@@ -154,15 +154,18 @@ DC_API DC_MUST_CHECK int dc_dcfs_open(struct dc_dcfs *fs, const char *name, unsi
  * 004 patch 05) with the mount's deadline_ms, then free its blocks.
  * Context: sleeps (eviction).
  * Return: 0; -EBADF; -ETIMEDOUT or -EINTR from the eviction: @fd is closed
- * all the same and the file waits as an orphan, evicted by the unmount.
+ * all the same and the file waits as an orphan, evicted when its last pin
+ * set is released (or by the unmount).
  */
 DC_API int dc_dcfs_close(struct dc_dcfs *fs, int fd);
 
 /**
  * dc_dcfs_unlink() - remove @name.  The file lives on while descriptors
- * or pins hold it; an idle one is evicted now.
+ * hold it (the last close evicts it); a file with none open is evicted
+ * now, which waits for its pins as close does.
  * Context: sleeps (eviction of a file with nothing open).
- * Return: 0; -ENOENT; -EINVAL; -ETIMEDOUT, -EINTR (eviction, as close).
+ * Return: 0; -ENOENT; -EINVAL; -ETIMEDOUT, -EINTR (eviction, as close:
+ * the name is gone all the same and the file waits as an orphan).
  */
 DC_API int dc_dcfs_unlink(struct dc_dcfs *fs, const char *name);
 
@@ -273,7 +276,8 @@ DC_API int dc_dcfs_truncate(struct dc_dcfs *fs, int fd, uint64_t size,
  * @mode: DC_DCFS_FALLOC_*.  @len 0: nothing to do (0).
  * Collapse: @off and @len multiples of the block size, @off + @len below
  * the size.  Insert: both multiples of the block size, @off below the size
- * (or equal to it), the new size within DC_DCFS_SIZE_MAX.
+ * (as fallocate(2): an insert at the end of file is -EINVAL; grow with
+ * truncate), the new size within DC_DCFS_SIZE_MAX.
  * Context: as dc_dcfs_truncate().
  * Return: 0; -EBADF; -EINVAL (mode, alignment, range); -EFBIG; -ENOSPC
  * (ALLOC and ZERO: blocks allocated before the failure stay, the size does

@@ -110,7 +110,7 @@ struct dcfs_inode {
 	uint32_t nlink, nopen;       /* ns_lock */
 	bool evicting;               /* ns_lock: an eviction owns the inode */
 	bool orphan;                 /* ns_lock: an eviction timed out */
-	bool dead;                   /* evicted: under io_lock and invalidate (both held to set) */
+	bool dead;                   /* evicted: set holding io_lock, invalidate and ns_lock */
 
 	pthread_rwlock_t io_lock;
 	pthread_rwlock_t invalidate;

@@ -54,7 +54,9 @@ void dcfs_inode_free(struct dcfs_inode *ino)
 
 /*
  * Drop a reference.  The last one of an evicted inode unlinks it from the
- * mount's inode list and frees it (a grace period: not under any lock).
+ * mount's inode list and frees it (a grace period: not under any lock);
+ * the last one of an orphan (an eviction that timed out waiting for pins)
+ * finishes that eviction first.
  */
 void dcfs_inode_put(struct dcfs_inode *ino)
 {
@@ -63,9 +65,18 @@ void dcfs_inode_put(struct dcfs_inode *ino)
 	if (atomic_fetch_sub(&ino->refs, 1) != 1)
 		return;
 	pthread_mutex_lock(&fs->ns_lock);
+	if (ino->orphan && !ino->evicting) {
+		/* An eviction timed out and what it waited for is gone now
+		 * (the last pin set of the file was just released): finish it. */
+		ino->evicting = true;
+		pthread_mutex_unlock(&fs->ns_lock);
+		(void)dcfs_evict(ino, NULL); /* nothing left to wait for but transients */
+		pthread_mutex_lock(&fs->ns_lock);
+		ino->evicting = false;
+	}
 	if (!ino->dead || ino->evicting) {
-		/* An orphan (eviction timed out) or an eviction still running:
-		 * unmount, or the evicting thread, frees it. */
+		/* Linked at unmount, or an eviction is running: unmount, or the
+		 * evicting thread's own put, frees it. */
 		pthread_mutex_unlock(&fs->ns_lock);
 		return;
 	}
@@ -182,14 +193,14 @@ int dcfs_evict(struct dcfs_inode *ino, const struct dc_wait_opts *opts)
 	dcfs_free_range(ino, 0, UINT64_MAX);
 	atomic_store(&ino->size, 0);
 	pthread_mutex_unlock(&ino->ext_lock);
+	pthread_mutex_lock(&fs->ns_lock); /* dead: read under any of the three */
 	ino->dead = true;
-	pthread_rwlock_unlock(&ino->invalidate);
-	pthread_rwlock_unlock(&ino->io_lock);
-	pthread_mutex_lock(&fs->ns_lock);
 	if (ino->orphan)
 		fs->norphans--;
 	ino->orphan = false;
 	pthread_mutex_unlock(&fs->ns_lock);
+	pthread_rwlock_unlock(&ino->invalidate);
+	pthread_rwlock_unlock(&ino->io_lock);
 	return 0;
 }
 

@@ -228,16 +228,15 @@ static int punch_or_zero(struct dcfs_inode *ino, uint64_t off, uint64_t end, boo
 		return 0;
 	s = round_up(off, bb); /* whole blocks [s, t) are freed by a punch */
 	t = end & ~(bb - 1);
-	if (zero) {
-		/* Allocate first: -ENOSPC before anything is zeroed. */
-		ret = alloc_range(ino, off >> DC_PAGE_SHIFT,
-				  dcfs_size_pages(end) - (off >> DC_PAGE_SHIFT));
-		if (ret)
-			return ret;
-	}
 	pthread_rwlock_wrlock(&ino->invalidate);
 	ret = dcfs_break_layouts(ino, off >> DC_PAGE_SHIFT, (end - 1) >> DC_PAGE_SHIFT,
 				 zero ? "zero" : "punch", opts, false);
+	if (!ret && zero) {
+		/* The range has no entries now: allocate its holes (zeroed),
+		 * -ENOSPC before any byte of the file changed. */
+		ret = alloc_range(ino, off >> DC_PAGE_SHIFT,
+				  dcfs_size_pages(end) - (off >> DC_PAGE_SHIFT));
+	}
 	if (!ret) {
 		pthread_mutex_lock(&ino->ext_lock);
 		if (zero || s >= t) {

@@ -103,6 +103,7 @@ static void name_del(struct dc_dcfs *fs, struct dcfs_inode *ino)
 static int fd_alloc(struct dc_dcfs *fs, struct dcfs_inode *ino, unsigned mode)
 {
 	uint32_t slot;
+	int fd;
 
 	pthread_mutex_lock(&fs->fd_lock);
 	for (slot = fs->fd_free_hint; slot < fs->nfds && fs->fds[slot].ino; slot++)
@@ -132,8 +133,9 @@ static int fd_alloc(struct dc_dcfs *fs, struct dcfs_inode *ino, unsigned mode)
 	fs->fds[slot].gen = (fs->fds[slot].gen + 1) & DCFS_FD_GEN_MASK;
 	fs->fd_free_hint = slot + 1;
 	fs->open++;
+	fd = (int)(fs->fds[slot].gen << DCFS_FD_SLOT_BITS | slot);
 	pthread_mutex_unlock(&fs->fd_lock);
-	return (int)(fs->fds[slot].gen << DCFS_FD_SLOT_BITS | slot);
+	return fd;
 }
 
 /* fd_lock held: the slot @fd names, or NULL. */

@@ -170,6 +170,7 @@ DC_API int dc_dcfs_fsync(struct dc_dcfs *fs, int fd, bool datasync)
 	ino = dcfs_fd_get(fs, fd, false, &ret);
 	if (!ino)
 		return ret;
+	ret = 0;
 	pthread_rwlock_rdlock(&ino->io_lock);
 	pthread_mutex_lock(&ino->ext_lock);
 	dirty = ino->dirty;
