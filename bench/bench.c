@@ -7,6 +7,8 @@
  * Text output: one line per figure with its anchor and the ratio.  --json:
  * one JSON object per line:
  *   {"bench":NAME,"unit":UNIT,"value":V,"anchor":TEXT,"anchor_value":A,"ratio":V/A}
+ * with ,"note":TEXT before the closing brace where a figure has a note
+ * (text output: an indented "note:" line after the figure).
  */
 #include "bench.h"
 
@@ -72,6 +74,12 @@ static void json_str(const char *s)
 void bench_report(const char *name, const char *unit, double value,
 		  const char *anchor, double anchor_value)
 {
+	bench_report_note(name, unit, value, anchor, anchor_value, NULL);
+}
+
+void bench_report_note(const char *name, const char *unit, double value,
+		       const char *anchor, double anchor_value, const char *note)
+{
 	double ratio = anchor_value > 0 ? value / anchor_value : 0;
 
 	if (json) {
@@ -82,15 +90,22 @@ void bench_report(const char *name, const char *unit, double value,
 		printf(",\"value\":%.4g,\"anchor\":", value);
 		json_str(anchor);
 		if (anchor_value > 0)
-			printf(",\"anchor_value\":%.4g,\"ratio\":%.4g}\n", anchor_value, ratio);
+			printf(",\"anchor_value\":%.4g,\"ratio\":%.4g", anchor_value, ratio);
 		else
-			printf(",\"anchor_value\":null,\"ratio\":null}\n");
+			printf(",\"anchor_value\":null,\"ratio\":null");
+		if (note) {
+			printf(",\"note\":");
+			json_str(note);
+		}
+		printf("}\n");
 	} else if (anchor_value > 0) {
 		printf("%-36s %12.3f %-8s anchor %12.3f  ratio %6.3f  (%s)\n", name, value, unit,
 		       anchor_value, ratio, anchor);
 	} else {
 		printf("%-36s %12.3f %-8s (%s)\n", name, value, unit, anchor);
 	}
+	if (!json && note)
+		printf("    note: %s\n", note);
 	fflush(stdout);
 }
 
@@ -115,5 +130,6 @@ int main(int argc, char **argv)
 	bench_folio();
 	bench_index();
 	bench_mapping();
+	bench_dcfs();
 	return 0;
 }

@@ -20,6 +20,14 @@ bool bench_selected(const char *name);
 void bench_report(const char *name, const char *unit, double value,
 		  const char *anchor, double anchor_value);
 
+/*
+ * The same with a note (NULL: none): a remark on how the figure was
+ * measured (a variant's value, a size used instead of the name's).  Text:
+ * an indented line after the figure; --json: a "note" field.
+ */
+void bench_report_note(const char *name, const char *unit, double value,
+		       const char *anchor, double anchor_value, const char *note);
+
 /* Monotonic nanoseconds. */
 uint64_t bench_now_ns(void);
 
@@ -33,5 +41,6 @@ uint64_t bench_rss_kib(void);
 void bench_folio(void);   /* bench_folio.c: liveref, pins, requests, regions */
 void bench_index(void);   /* bench_index.c: the mapping index vs JudyL */
 void bench_mapping(void); /* bench_mapping.c: entry operations */
+void bench_dcfs(void);    /* bench_dcfs.c: dcfs faults, I/O, pins, truncate */
 
 #endif
