@@ -61,7 +61,8 @@ for line in \
     "16 test_mapping page_free_may_test_busy_during_a_shared_zap" \
     "17 test_conc_mapping poisoned_insert_gives_back_outside_read_side" \
     "18 test_mapping grab_asleep_across_eviction_sees_shutdown" \
-    "18 test_conc_mapping fault_asleep_across_eviction"; do
+    "18 test_conc_mapping fault_asleep_across_eviction" \
+    "22 test_conc_mapping zap_vs_batched_pin_of_shared_block"; do
     set -- $line
     bug=$1 test=$2 case=$3
     if ! { bin "$test" 0 && bin "$test" "$bug"; } >"$out/build.$test.$bug.log" 2>&1; then

@@ -255,6 +255,19 @@ static void *flipper(void *arg)
 	return NULL;
 }
 
+static bool pin_batched; /* pin through dc_mapping_get_folios() (gather, pin, re-gather) */
+extern void (*dc__test_gup_hook)(struct dc_mapping *m) __attribute__((weak));
+
+/* Between the gather and the pin: let the flipper's zap run now and then. */
+static void gup_yield(struct dc_mapping *m)
+{
+	static _Thread_local unsigned n;
+
+	(void)m;
+	if (++n % 2 == 0)
+		sched_yield();
+}
+
 static void *index0_pinner(void *arg)
 {
 	(void)arg;
@@ -264,7 +277,8 @@ static void *index0_pinner(void *arg)
 		uint64_t pg;
 		int b;
 
-		if (dc_mapping_get_folio(M, 0, true, &f))
+		if (pin_batched ? dc_mapping_get_folios(M, 0, 1, true, &f) != 1
+				: dc_mapping_get_folio(M, 0, true, &f) != 0)
 			continue;
 		pg = dc_folio_pgoff(f);
 		CHECK(pg == P_BLK || pg == Q_BLK);
@@ -276,11 +290,17 @@ static void *index0_pinner(void *arg)
 	return NULL;
 }
 
-TEST(replace_vs_lockless_pin)
+static void replace_vs_pinners(bool batched)
 {
 	pthread_t fl, pn[3];
 	struct dc_entry_handle h;
 
+	pin_batched = batched;
+	if (batched && &dc__test_gup_hook)
+		dc__test_gup_hook = gup_yield;
+	atomic_store(&flips, 0);
+	atomic_store(&flip_busy, 0);
+	atomic_store(&revoked_pins, 0);
 	atomic_store(&stop, 0);
 	CHECK_EQ(dc_region_create("mem:1M", &R), 0);
 	CHECK_EQ(dc_mapping_create(R, &flip_ops, NULL, &M), 0);
@@ -294,6 +314,8 @@ TEST(replace_vs_lockless_pin)
 	pthread_join(fl, NULL);
 	for (int i = 0; i < 3; i++)
 		pthread_join(pn[i], NULL);
+	if (&dc__test_gup_hook)
+		dc__test_gup_hook = NULL;
 	printf("flips %ld (old block pinned %ld times), pins through a revoked entry %ld\n",
 	       (long)atomic_load(&flips), (long)atomic_load(&flip_busy),
 	       (long)atomic_load(&revoked_pins));
@@ -302,6 +324,112 @@ TEST(replace_vs_lockless_pin)
 	CHECK(dc_mapping_check(M));
 	CHECK_EQ(dc_mapping_truncate_final(M, NULL), 0);
 	CHECK_EQ(dc_mapping_destroy(M), 0);
+	t_region_teardown(&R);
+}
+
+TEST(replace_vs_lockless_pin)
+{
+	replace_vs_pinners(false);
+}
+
+/* The same through the batched fast path dcfs pins with. */
+TEST(replace_vs_lockless_pin_batched)
+{
+	replace_vs_pinners(true);
+}
+
+/*
+ * The recheck of the batched fast path (bug 22).  Block S is CoW-shared by
+ * mappings SA and SB; SB keeps its entry, so S never goes idle and a pin
+ * that loaded SA's entry before a zap can take its reference after it.
+ * Each round the zapper maps S into SA again (generation g), zaps it and,
+ * if the zap saw nothing busy, records g as cleanly zapped.  A pinner that
+ * holds a pin taken through SA in generation g while g is recorded clean
+ * went through a zapped entry the zap never saw: the block could be freed
+ * under it.
+ */
+#define S_BLK 300
+static struct dc_mapping *SA, *SB;
+static atomic_ulong s_gen, s_clean_gen;
+static atomic_long s_unseen_pins, s_pins, s_clean;
+
+static void *shared_zapper(void *arg)
+{
+	unsigned long rounds = (unsigned long)(uintptr_t)arg;
+
+	for (unsigned long g = 1; g <= rounds; g++) {
+		struct dc_entry_handle h;
+		struct dc_folio *busy = NULL;
+
+		atomic_store(&s_gen, g); /* before the entry is live again */
+		CHECK_EQ(dc_mapping_grab(SA, 0, 0, NULL, &h), 0);
+		CHECK_EQ(dc_mapping_insert(&h, S_BLK, DC_INSERT_COW), 0);
+		CHECK_EQ(dc_mapping_unlock(&h), 0);
+		sched_yield();
+		CHECK(dc_mapping_zap(SA, 0, 0, NULL, &busy) >= 0);
+		if (!busy) {
+			atomic_store(&s_clean_gen, g);
+			atomic_fetch_add(&s_clean, 1);
+		}
+		/* Wait for the pins the zap saw; the zapped entry is mapped again
+		 * next round (a delete could meet a pinner's passing reference:
+		 * S is never idle). */
+		CHECK(dc_mapping_break_layouts(SA, 0, 0, NULL, NULL) >= 0);
+	}
+	atomic_store(&stop, 1);
+	return NULL;
+}
+
+static void *shared_pinner(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		unsigned long g = atomic_load(&s_gen);
+		struct dc_folio *f;
+
+		if (dc_mapping_get_folios(SA, 0, 1, true, &f) != 1)
+			continue;
+		atomic_fetch_add(&s_pins, 1);
+		if (atomic_load(&s_gen) == g && atomic_load(&s_clean_gen) == g)
+			atomic_fetch_add(&s_unseen_pins, 1);
+		dc_folio_unpin(f);
+	}
+	return NULL;
+}
+
+TEST(zap_vs_batched_pin_of_shared_block)
+{
+	struct dc_entry_handle h;
+	pthread_t z, pn[2];
+
+	atomic_store(&stop, 0);
+	CHECK_EQ(dc_region_create("mem:4M", &R), 0);
+	CHECK_EQ(dc_mapping_create(R, NULL, NULL, &SA), 0);
+	CHECK_EQ(dc_mapping_create(R, NULL, NULL, &SB), 0);
+	CHECK_EQ(dc_mapping_grab(SB, 0, 0, NULL, &h), 0);
+	CHECK_EQ(dc_mapping_insert(&h, S_BLK, DC_INSERT_COW), 0);
+	CHECK_EQ(dc_mapping_unlock(&h), 0);
+	if (&dc__test_gup_hook)
+		dc__test_gup_hook = gup_yield;
+	for (int i = 0; i < 2; i++)
+		CHECK_EQ(pthread_create(&pn[i], NULL, shared_pinner, NULL), 0);
+	CHECK_EQ(pthread_create(&z, NULL, shared_zapper, (void *)(uintptr_t)t_scale(100000)), 0);
+	pthread_join(z, NULL);
+	for (int i = 0; i < 2; i++)
+		pthread_join(pn[i], NULL);
+	if (&dc__test_gup_hook)
+		dc__test_gup_hook = NULL;
+	printf("rounds %lu (clean zaps %ld), pins %ld, pins the zap never saw %ld\n",
+	       (unsigned long)atomic_load(&s_gen), (long)atomic_load(&s_clean),
+	       (long)atomic_load(&s_pins), (long)atomic_load(&s_unseen_pins));
+	CHECK_EQ(atomic_load(&s_unseen_pins), 0);
+	CHECK_EQ(dc_mapping_violations(SA), 0);
+	CHECK(dc_mapping_check(SA));
+	CHECK(dc_mapping_check(SB));
+	CHECK_EQ(dc_mapping_truncate_final(SA, NULL), 0);
+	CHECK_EQ(dc_mapping_destroy(SA), 0);
+	CHECK_EQ(dc_mapping_truncate_final(SB, NULL), 0);
+	CHECK_EQ(dc_mapping_destroy(SB), 0);
 	t_region_teardown(&R);
 }
 

@@ -21,9 +21,9 @@
  *
  * Handles: a file descriptor is a non-negative int that names an
  * open file of one mount, with its mode; a closed or forged one gives
- * -EBADF (descriptors carry a 15-bit generation, so a stale one is not
- * mistaken for a later open of the same slot until that slot has been
- * reopened 32,768 times).  A pin set (struct dc_dcfs_pinset) is caller-owned
+ * -EBADF (descriptors carry a 15-bit generation, and a slot whose
+ * generation runs out is retired, so a stale descriptor is never taken
+ * for a later open).  A pin set (struct dc_dcfs_pinset) is caller-owned
  * and unpinned exactly once.
  *
  * Mount options (a comma-separated list; one table in src/dcfs/options.c):
@@ -181,7 +181,7 @@ DC_API int dc_dcfs_unlink(struct dc_dcfs *fs, const char *name);
  * dc_dcfs_rename() - rename @from to @to; a file already called @to is
  * replaced (unlinked), as rename(2) does.  Renaming a name to itself does
  * nothing.
- * Return: 0; -ENOENT (@from); -EINVAL (a name); -ETIMEDOUT, -EINTR (the
+ * Return: 0; -ENOENT (@from); -EINVAL (a name); -ENOMEM; -ETIMEDOUT, -EINTR (the
  * eviction of the replaced file, as close).
  */
 DC_API int dc_dcfs_rename(struct dc_dcfs *fs, const char *from, const char *to);
@@ -346,7 +346,8 @@ struct dc_dcfs_fault_result {
  * sync), unlock.  A read fault of a hole maps the zero page (a ZERO entry:
  * no block, no reference); a write fault there allocates a block and
  * replaces it.
- * @order: the largest entry the caller can map (0, or 9 for 2 MiB); on
+ * @order: the largest entry the caller can map (0; 9 for 2 MiB; 18 for
+ *         1 GiB, which only regions of 1 GiB folios use); on
  *         regions of larger folios every entry is one folio, whatever it
  *         says.  The result says what was mapped.
  * Context: sleeps (entry lock, invalidate lock).
@@ -437,7 +438,7 @@ struct dc_dcfs_statfs {
 	uint64_t faults;       /* faults served */
 };
 
-/** dc_dcfs_statfs() - fill @st.  Context: any; counts are snapshots. */
+/** dc_dcfs_statfs() - fill @st (zeros for a NULL @fs).  Context: any; counts are snapshots. */
 DC_API void dc_dcfs_statfs(struct dc_dcfs *fs, struct dc_dcfs_statfs *st);
 
 /** dc_dcfs_region() - the region @fs is mounted on. */

@@ -135,6 +135,8 @@ struct dcfs_fd {
 
 #define DCFS_FD_SLOT_BITS 16
 #define DCFS_FD_GEN_MASK 0x7fffu /* 15 bits: fd = gen << 16 | slot, a positive int */
+/* A slot whose generation ran out: never used again. */
+#define DCFS_FD_RETIRED ((struct dcfs_inode *)1)
 
 struct dc_dcfs {
 	struct dc_region *r;

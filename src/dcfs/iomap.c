@@ -114,6 +114,8 @@ int dcfs_unzero(struct dcfs_inode *ino, uint64_t first, uint64_t npages)
 			if (dc_entry_has_pages(info.entry))
 				continue; /* faulted after the extent went in: the new block */
 			ret = dc_mapping_grab(ino->m, info.first, info.order, NULL, &h);
+			if (ret == -ESHUTDOWN) /* evicted under a call in flight */
+				return dc__fail(-EBADF, "dcfs: the file was evicted");
 			if (ret < 0)
 				return ret;
 			if (!ret)

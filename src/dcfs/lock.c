@@ -40,11 +40,18 @@ int dcfs_lock(pthread_rwlock_t *l, bool write, const struct dc_wait_opts *opts,
 	      const char *name)
 {
 	bool bounded = opts && (opts->deadline_ns || opts->cancel);
+	int ret;
 
+	/* Deadline and cancel matter only when there is something to wait for. */
+	ret = write ? pthread_rwlock_trywrlock(l) : pthread_rwlock_tryrdlock(l);
+	if (!ret)
+		return 0;
+	if (ret == EDEADLK)
+		return dc__fail(-EDEADLK, "dcfs: this thread holds the file's %s lock "
+				"already (a callback calling back into its file?)", name);
 	for (;;) {
 		uint64_t until = 0;
 		struct timespec ts;
-		int ret;
 
 		if (bounded) {
 			if (opts->cancel && dc_cancel_fired(opts->cancel))

@@ -147,7 +147,8 @@ static struct dcfs_fd *fd_slot(struct dc_dcfs *fs, int fd)
 		return NULL;
 	slot = (uint32_t)fd & ((1u << DCFS_FD_SLOT_BITS) - 1);
 	gen = (uint32_t)fd >> DCFS_FD_SLOT_BITS;
-	if (slot >= fs->nfds || !fs->fds[slot].ino || fs->fds[slot].gen != gen)
+	if (slot >= fs->nfds || !fs->fds[slot].ino || fs->fds[slot].ino == DCFS_FD_RETIRED ||
+	    fs->fds[slot].gen != gen)
 		return NULL;
 	return &fs->fds[slot];
 }
@@ -310,10 +311,16 @@ DC_API int dc_dcfs_close(struct dc_dcfs *fs, int fd)
 	f = fd_slot(fs, fd);
 	if (f) {
 		ino = f->ino;
-		f->ino = NULL;
 		fs->open--;
-		if ((uint32_t)(f - fs->fds) < fs->fd_free_hint)
-			fs->fd_free_hint = (uint32_t)(f - fs->fds);
+		if (f->gen == DCFS_FD_GEN_MASK) {
+			/* The generation would wrap: retire the slot, so no stale
+			 * descriptor of it ever names a later open. */
+			f->ino = DCFS_FD_RETIRED;
+		} else {
+			f->ino = NULL;
+			if ((uint32_t)(f - fs->fds) < fs->fd_free_hint)
+				fs->fd_free_hint = (uint32_t)(f - fs->fds);
+		}
 	}
 	pthread_mutex_unlock(&fs->fd_lock);
 	if (!ino)
@@ -336,10 +343,12 @@ DC_API int dc_dcfs_unlink(struct dc_dcfs *fs, const char *name)
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&fs->ns_lock);
-	ino = name_find(fs, name);
+	ino = fs->unmounting ? NULL : name_find(fs, name);
 	if (!ino) {
 		pthread_mutex_unlock(&fs->ns_lock);
-		return dc__fail(-ENOENT, "dcfs unlink: no file '%s'", name);
+		return fs->unmounting ? dc__fail(-EIO, "dcfs unlink: the file system is being "
+						 "unmounted")
+				      : dc__fail(-ENOENT, "dcfs unlink: no file '%s'", name);
 	}
 	name_del(fs, ino);
 	ino->nlink = 0;
@@ -363,10 +372,12 @@ DC_API int dc_dcfs_rename(struct dc_dcfs *fs, const char *from, const char *to)
 		return dc__fail(-ENOMEM, "dcfs rename: no memory");
 	strcpy(nname, to);
 	pthread_mutex_lock(&fs->ns_lock);
-	ino = name_find(fs, from);
+	ino = fs->unmounting ? NULL : name_find(fs, from);
 	if (!ino || ino == name_find(fs, to)) {
 		pthread_mutex_unlock(&fs->ns_lock);
 		free(nname);
+		if (fs->unmounting)
+			return dc__fail(-EIO, "dcfs rename: the file system is being unmounted");
 		return ino ? 0 : dc__fail(-ENOENT, "dcfs rename: no file '%s'", from);
 	}
 	old = name_find(fs, to);
@@ -398,12 +409,14 @@ DC_API int dc_dcfs_lookup(struct dc_dcfs *fs, const char *name, struct dc_dcfs_s
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&fs->ns_lock);
-	ino = name_find(fs, name);
+	ino = fs->unmounting ? NULL : name_find(fs, name);
 	if (ino)
 		dcfs_inode_get(ino);
 	pthread_mutex_unlock(&fs->ns_lock);
 	if (!ino)
-		return dc__fail(-ENOENT, "dcfs lookup: no file '%s'", name);
+		return fs->unmounting ? dc__fail(-EIO, "dcfs lookup: the file system is being "
+						 "unmounted")
+				      : dc__fail(-ENOENT, "dcfs lookup: no file '%s'", name);
 	dcfs_fill_stat(ino, st);
 	dcfs_inode_put(ino);
 	return 0;

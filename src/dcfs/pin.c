@@ -22,7 +22,7 @@ struct dcfs_pin {
 	uint64_t off, len, first, npages, held, start_ns;
 	unsigned flags;
 	char tag[DC_DCFS_TAG_MAX + 1];
-	struct dc_folio **folios;      /* per page; NULL: the zero page */
+	struct dc_folio **folios;      /* per page; NULL: the zero page; then npages pgoffs */
 	struct dc_dcfs_seg *segs;
 	unsigned nsegs;
 };
@@ -153,53 +153,57 @@ static int pin_pages(struct dcfs_inode *ino, struct dcfs_pin *p)
 	return 0;
 }
 
-/* The device page of pinned page @i (UINT64_MAX: the zero page). */
-static uint64_t page_pgoff(const struct dcfs_pin *p, uint64_t i)
+/*
+ * The device page of each pinned page (UINT64_MAX: the zero page) into
+ * @pg, and the number of segments they make.  Entries map folio-aligned
+ * file ranges to folio-aligned device pages, so a page in the same folio
+ * as the one before is the next device page.
+ */
+static uint64_t page_pgoffs(struct dc_dcfs *fs, const struct dcfs_pin *p, uint64_t *pg)
 {
-	struct dc_folio *f = p->folios[i];
-	uint64_t mask;
+	uint64_t mask = dcfs_blk_pages(fs) - 1, nsegs = 0;
 
-	if (!f)
-		return UINT64_MAX;
-	/* Entries map folio-aligned file ranges to folio-aligned device pages. */
-	mask = (UINT64_C(1) << dc_folio_order(f)) - 1;
-	return dc_folio_pgoff(f) + ((p->first + i) & mask);
-}
+	for (uint64_t i = 0; i < p->npages; i++) {
+		struct dc_folio *f = p->folios[i];
 
-/* Whether pinned page @i continues page @i - 1 on the device. */
-static bool continues(const struct dcfs_pin *p, uint64_t i)
-{
-	uint64_t a = page_pgoff(p, i - 1), b = page_pgoff(p, i);
-
-	return a != UINT64_MAX && b == a + 1;
+		if (!f)
+			pg[i] = UINT64_MAX;
+		else if (i && f == p->folios[i - 1])
+			pg[i] = pg[i - 1] + 1;
+		else
+			pg[i] = dc_folio_pgoff(f) + ((p->first + i) & mask);
+		nsegs += !i || pg[i - 1] == UINT64_MAX || pg[i] != pg[i - 1] + 1;
+	}
+	return nsegs;
 }
 
 /* Build the merged segments of @p's bytes.  -ENOMEM. */
 static int build_segs(struct dc_dcfs *fs, struct dcfs_pin *p)
 {
-	uint64_t in = p->off & (DC_PAGE_SIZE - 1), left = p->len, nsegs = 1;
+	uint64_t in = p->off & (DC_PAGE_SIZE - 1), left = p->len, nsegs;
+	uint64_t *pg = (uint64_t *)(p->folios + p->npages);
 	unsigned n = 0;
 
-	for (uint64_t i = 1; i < p->npages; i++)
-		nsegs += !continues(p, i);
+	nsegs = page_pgoffs(fs, p, pg);
 	p->segs = dc__malloc(nsegs * sizeof(*p->segs));
 	if (!p->segs)
 		return dc__fail(-ENOMEM, "dcfs pin: no memory for %llu segments",
 				(unsigned long long)nsegs);
 	for (uint64_t i = 0; i < p->npages; i++) {
-		uint64_t pg = page_pgoff(p, i), chunk = DC_PAGE_SIZE - in;
-		char *addr = pg == UINT64_MAX ? fs->zero_page : dc_region_addr(fs->r, pg);
+		uint64_t chunk = DC_PAGE_SIZE - in;
 
 		if (chunk > left)
 			chunk = left;
-		if (i && continues(p, i))
+		if (i && pg[i - 1] != UINT64_MAX && pg[i] == pg[i - 1] + 1) {
 			p->segs[n - 1].len += chunk;
-		else
-			p->segs[n++] = (struct dc_dcfs_seg){ addr + in, pg, chunk };
+		} else {
+			char *addr = pg[i] == UINT64_MAX ? fs->zero_page : dc_region_addr(fs->r, pg[i]);
+
+			p->segs[n++] = (struct dc_dcfs_seg){ addr + in, pg[i], chunk };
+		}
 		left -= chunk;
 		in = 0;
-		if (pg != UINT64_MAX)
-			p->held++;
+		p->held += pg[i] != UINT64_MAX;
 	}
 	p->nsegs = n;
 	return 0;
@@ -233,7 +237,8 @@ DC_API int dc_dcfs_pin(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len, u
 	if (p) {
 		p->first = off >> DC_PAGE_SHIFT;
 		p->npages = dcfs_size_pages((off & (DC_PAGE_SIZE - 1)) + len);
-		p->folios = dc__calloc(p->npages, sizeof(*p->folios));
+		/* the folios, then their device pages (build_segs()) */
+		p->folios = dc__calloc(p->npages, sizeof(*p->folios) + sizeof(uint64_t));
 	}
 	if (!p || !p->folios) {
 		ret = dc__fail(-ENOMEM, "dcfs pin: no memory");
@@ -244,7 +249,8 @@ DC_API int dc_dcfs_pin(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len, u
 	p->len = len;
 	p->flags = flags;
 	p->start_ns = dc_now_ns();
-	snprintf(p->tag, sizeof(p->tag), "%s", tag ? tag : "");
+	if (tag) /* the rest stays zero (calloc) */
+		memcpy(p->tag, tag, strnlen(tag, DC_DCFS_TAG_MAX));
 	ret = pin_pages(ino, p);
 	if (ret)
 		goto err_free;

@@ -167,7 +167,11 @@ DC_API int dc_dcfs_unmount(struct dc_dcfs *fs, const struct dc_wait_opts *opts)
 
 DC_API void dc_dcfs_statfs(struct dc_dcfs *fs, struct dc_dcfs_statfs *st)
 {
+	if (!st)
+		return;
 	memset(st, 0, sizeof(*st));
+	if (!fs)
+		return;
 	st->block_size = dcfs_blk_bytes(fs);
 	st->blocks = fs->alloc.nblocks;
 	pthread_mutex_lock(&fs->alloc.lock);

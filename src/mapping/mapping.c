@@ -851,20 +851,109 @@ refault:
 	return dc__fail_str(-EAGAIN, "get_folio: nothing is mapped there now (fault it in)");
 }
 
+#define GET_BATCH 64 /* entries per gather of dc_mapping_get_folios() */
+
+#ifdef DC_FAULT_INJECT
+/* Test builds: run between the gather and the pins (widens the race window). */
+void (*dc__test_gup_hook)(struct dc_mapping *m);
+#endif
+
+/*
+ * Pin (or reference) the pages of file pages [start, last] that the entries
+ * in @it (gathered under the caller's read-side section) map, from @start
+ * on, while they are live and contiguous.  Return the first page not
+ * taken; *@used is the number of items whose pages were (partly) taken.
+ */
+static uint64_t take_gathered(struct dc_mapping *m, const struct dc_index_item *it, unsigned n,
+			      uint64_t start, uint64_t last, bool pin, struct dc_folio **out,
+			      unsigned *used)
+{
+	uint64_t p = start;
+	unsigned k;
+
+	DC_TEST_HOOK(dc__test_gup_hook, m);
+	for (k = 0; k < n; k++) {
+		dc_entry_t e = it[k].value;
+		uint64_t end = it[k].first + dc__entry_pages(e);
+
+		if (it[k].first > p || !dc_entry_is_live(e))
+			break;
+		for (; p < end && p <= last; p++) {
+			struct dc_folio *f = dc_folio_lookup(m->region,
+							     dc_entry_pgoff(e) + (p - it[k].first));
+
+			if (unlikely(!f || (pin ? dc_folio_pin(f) : dc_folio_tryget(f)))) {
+				*used = k + (p > it[k].first && p > start);
+				return p;
+			}
+			*out++ = f;
+		}
+	}
+	*used = k;
+	return p;
+}
+
+/*
+ * The batched pin fast path: gather up to GET_BATCH entries in one walk,
+ * pin their pages, then (after the pins, ordered as in get_folio) gather
+ * the same range again and keep only the pages whose entry is unchanged:
+ * for each entry, the argument of dc_mapping_get_folio() (a zap that
+ * stored ZAP before our re-read sees our pin as busy, or we back out).
+ */
 DC_API int dc_mapping_get_folios(struct dc_mapping *m, uint64_t index, uint64_t nr, bool pin,
 				 struct dc_folio **out)
 {
-	uint64_t i;
+	uint64_t done = 0, last;
 
 	if (!out || !nr || index > DC_MAPPING_INDEX_MAX || nr > DC_MAPPING_INDEX_MAX + 1 - index ||
 	    nr > INT32_MAX)
 		return dc__fail(-EINVAL, "get_folios: range [%llu, +%llu) is empty, too long or "
 				"beyond the index limit, or out is NULL",
 				(unsigned long long)index, (unsigned long long)nr);
-	for (i = 0; i < nr; i++)
-		if (dc_mapping_get_folio(m, index + i, pin, &out[i]))
+	last = index + nr - 1;
+	while (done < nr) {
+		struct dc_index_item it[GET_BATCH], again[GET_BATCH];
+		uint64_t start = index + done, p, good;
+		unsigned n, used, n2, k;
+
+		dc__rcu_read_lock();
+		n = dc_index_gather(m->ix, start, last, it, GET_BATCH);
+		p = take_gathered(m, it, n, start, last, pin, out + done, &used);
+		if (p == start) {
+			dc__rcu_read_unlock();
 			break;
-	return (int)i;
+		}
+		smp_mb__after_atomic();
+		n2 = dc_index_gather(m->ix, start, p - 1, again, used);
+		dc__rcu_read_unlock();
+		good = start;
+		if (DC_REGRESS_BUG == 22) /* bug 22: pins kept without the re-check */
+			good = p;
+		for (k = 0; k < used && k < n2 && DC_REGRESS_BUG != 22; k++) {
+			uint64_t end = it[k].first + dc__entry_pages(it[k].value);
+
+			if (again[k].first != it[k].first || again[k].order != it[k].order ||
+			    (again[k].value | DC_ENTRY_LOCKED) != (it[k].value | DC_ENTRY_LOCKED))
+				break;
+			good = end < p ? end : p;
+		}
+		if (good < p) {
+			/* Zapped or replaced meanwhile: give back what that entry
+			 * and the ones after it gave (outside the read side: a put
+			 * may be the last) and stop there. */
+			dc_mapping_put_folios(out + (good - index), p - good, pin);
+			done = good - index;
+			break;
+		}
+		done = p - index;
+		/* Go on only if this batch ran out of entries, not of mapped pages. */
+		if (p <= last && (n < GET_BATCH || used < n ||
+				  p != it[n - 1].first + dc__entry_pages(it[n - 1].value)))
+			break;
+	}
+	if (!done)
+		return dc__fail_str(0, "get_folios: nothing is mapped there now (fault it in)");
+	return (int)done;
 }
 
 DC_API void dc_mapping_put_folios(struct dc_folio **fs, uint64_t n, bool pin)

@@ -135,4 +135,7 @@ int dc__check_range(uint64_t first, uint64_t *last);
 /* Whether nobody but this mapping's live entry @e holds its folios. */
 bool dc__entry_only_ours(struct dc_mapping *m, dc_entry_t e);
 
+/* Test builds only (DC_FAULT_INJECT): see dc_mapping_get_folios(). */
+extern void (*dc__test_gup_hook)(struct dc_mapping *m);
+
 #endif
