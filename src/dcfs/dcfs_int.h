@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * dcfs_int.h - dcfs's own structures and the functions its files share.
+ *
+ * Objects and who protects what:
+ *
+ *   struct dc_dcfs (super.c)      one mount.  ns_lock: the name table, the
+ *                                 inode list, nlink/nopen/state of inodes.
+ *                                 fd_lock: the descriptor table.  pin_lock:
+ *                                 the pin table and every inode's pin list.
+ *   struct dcfs_inode (inode.c)   one file.  io_lock (rwlock, i_rwsem):
+ *                                 pread shared; pwrite, truncate, fallocate,
+ *                                 eviction exclusive.  invalidate (rwlock):
+ *                                 faults shared; layout changes exclusive,
+ *                                 dropped while break layouts sleeps.
+ *                                 ext_lock (mutex): the extent map, the size,
+ *                                 the dirty set, the block count.
+ *   struct dcfs_alloc (alloc.c)   the block bitmap under its own mutex.
+ *
+ * Lock order: io_lock -> invalidate -> entry lock (daxcore) -> ext_lock ->
+ * alloc lock; ns_lock, fd_lock and pin_lock are leaves (nothing else is
+ * taken under them, and no callback runs under them).
+ *
+ * Inode lifetime: refs counts the name (while linked), each descriptor,
+ * each pin set and each call in flight.  The last close of an unlinked
+ * file (or the unlink of a closed one) evicts it: break layouts on the
+ * whole file, delete every entry, free every block, mark it dead.  The
+ * memory goes when refs reaches 0 after that (calls in flight see `dead`
+ * under one of its locks and fail with -EBADF).
+ */
+#ifndef DC_DCFS_INT_H
+#define DC_DCFS_INT_H
+
+#include <daxcore/dcfs.h>
+#include <daxcore/mapping.h>
+#include <pthread.h>
+#include "base/base.h"
+
+/* ---- extent map (extent.c) ------------------------------------------------ */
+
+/* File pages [fpage, fpage + len) live at device pages [pgoff, pgoff + len). */
+struct dcfs_ext {
+	uint64_t fpage, pgoff, len;
+};
+
+/*
+ * A sorted array of non-overlapping extents, neighbours merged where both
+ * the file and the device ranges continue.  The same structure, with pgoff
+ * equal to fpage, is the dirty set of device pages.
+ */
+struct dcfs_extmap {
+	struct dcfs_ext *v;
+	size_t n, cap;
+};
+
+/* The callback dcfs_ext_remove() calls for each device range it removes. */
+typedef void (*dcfs_ext_fn)(void *arg, uint64_t pgoff, uint64_t len);
+
+void dcfs_ext_init(struct dcfs_extmap *x);
+void dcfs_ext_free(struct dcfs_extmap *x);
+int dcfs_ext_reserve(struct dcfs_extmap *x, size_t more);
+bool dcfs_ext_lookup(const struct dcfs_extmap *x, uint64_t fpage, struct dcfs_ext *out,
+		     uint64_t *hole);
+int dcfs_ext_insert(struct dcfs_extmap *x, uint64_t fpage, uint64_t pgoff, uint64_t len);
+int dcfs_ext_remove(struct dcfs_extmap *x, uint64_t first, uint64_t len, dcfs_ext_fn fn,
+		    void *arg);
+void dcfs_ext_shift(struct dcfs_extmap *x, uint64_t from, uint64_t delta, bool up);
+uint64_t dcfs_ext_pages(const struct dcfs_extmap *x);
+int dcfs_set_add(struct dcfs_extmap *x, uint64_t start, uint64_t len);
+
+/* ---- block allocator (alloc.c) -------------------------------------------------- */
+
+struct dcfs_alloc {
+	pthread_mutex_t lock;
+	uint64_t *bits;   /* 1 = allocated */
+	uint64_t nblocks;
+	uint64_t nfree;   /* under lock; read lockless for statistics */
+	uint64_t hint;    /* where the next search starts */
+};
+
+int dcfs_alloc_init(struct dcfs_alloc *a, uint64_t nblocks);
+void dcfs_alloc_destroy(struct dcfs_alloc *a);
+int dcfs_alloc_blocks(struct dcfs_alloc *a, uint64_t goal, uint64_t want, uint64_t align,
+		      uint64_t *first, uint64_t *got);
+void dcfs_free_blocks(struct dcfs_alloc *a, uint64_t first, uint64_t n);
+bool dcfs_block_allocated(struct dcfs_alloc *a, uint64_t b);
+
+/* ---- options (options.c) ----------------------------------------------------------- */
+
+struct dcfs_options {
+	bool sync;
+	bool quarantine;
+	uint64_t slow_wait_ms;
+	uint64_t deadline_ms;
+};
+
+int dcfs_parse_options(const char *s, struct dcfs_options *o);
+
+/* ---- inodes, descriptors, the mount ------------------------------------------------------ */
+
+struct dcfs_pin;
+
+struct dcfs_inode {
+	struct dc_dcfs *fs;
+	uint64_t ino;
+	char *name;                  /* NULL once unlinked; ns_lock */
+	struct dcfs_inode *hnext;    /* name table chain; ns_lock */
+	struct dcfs_inode *prev, *next; /* the mount's inode list, by ino; ns_lock */
+	_Atomic uint64_t refs;
+	uint32_t nlink, nopen;       /* ns_lock */
+	bool evicting;               /* ns_lock: an eviction owns the inode */
+	bool orphan;                 /* ns_lock: an eviction timed out */
+	bool dead;                   /* evicted: under io_lock and invalidate (both held to set) */
+
+	pthread_rwlock_t io_lock;
+	pthread_rwlock_t invalidate;
+
+	pthread_mutex_t ext_lock;
+	_Atomic uint64_t size;       /* bytes; written under ext_lock */
+	struct dcfs_extmap ext;      /* ext_lock */
+	struct dcfs_extmap dirty;    /* device pages pwrite wrote since fsync; ext_lock */
+	_Atomic uint64_t pages;      /* pages allocated; written under ext_lock */
+
+	struct dc_mapping *m;
+
+	struct dcfs_pin *pins_head, *pins_tail; /* pin_lock, oldest first */
+	uint64_t pinned_pages;       /* pin_lock */
+};
+
+struct dcfs_fd {
+	struct dcfs_inode *ino; /* NULL: free slot */
+	unsigned mode;          /* DC_DCFS_RDONLY / DC_DCFS_RDWR */
+	uint32_t gen;
+};
+
+#define DCFS_FD_SLOT_BITS 20
+#define DCFS_FD_GEN_MASK 0x7ffu /* 11 bits: fd = gen << 20 | slot, a positive int */
+
+struct dc_dcfs {
+	struct dc_region *r;
+	struct dcfs_options opt;
+	struct dc_dcfs_ops ops;
+	void *arg;
+	unsigned blk_order;           /* log2 of pages per block */
+	struct dcfs_alloc alloc;
+	void *zero_page;              /* read-only, for read-only pins of holes */
+	_Atomic bool shutdown;        /* the region is going away (part 2 completes it) */
+
+	pthread_mutex_t ns_lock;
+	struct dcfs_inode **htab;
+	size_t hsize, nnames;
+	struct dcfs_inode *ihead, *itail;
+	uint64_t next_ino;
+	uint64_t ninodes, norphans;
+
+	pthread_mutex_t fd_lock;
+	struct dcfs_fd *fds;
+	uint32_t nfds, fd_cap, fd_free_hint;
+	uint64_t open;
+
+	pthread_mutex_t pin_lock;
+	struct dcfs_pin **ptab;       /* pin table by id */
+	size_t psize, npins;
+	uint64_t next_pin_id;
+	uint64_t pinned_pages;
+
+	_Atomic uint64_t break_waits, slow_reports, faults, page_frees;
+};
+
+/* Block <-> page arithmetic. */
+static inline uint64_t dcfs_blk_pages(const struct dc_dcfs *fs) { return UINT64_C(1) << fs->blk_order; }
+static inline uint64_t dcfs_blk_bytes(const struct dc_dcfs *fs)
+{
+	return dcfs_blk_pages(fs) << DC_PAGE_SHIFT;
+}
+static inline uint64_t dcfs_size_pages(uint64_t size)
+{
+	return (size + DC_PAGE_SIZE - 1) >> DC_PAGE_SHIFT;
+}
+
+/* inode.c */
+struct dcfs_inode *dcfs_inode_new(struct dc_dcfs *fs, const char *name, int *err);
+void dcfs_inode_get(struct dcfs_inode *ino);
+void dcfs_inode_put(struct dcfs_inode *ino);
+void dcfs_inode_free(struct dcfs_inode *ino);
+int dcfs_evict(struct dcfs_inode *ino, const struct dc_wait_opts *opts);
+void dcfs_fill_stat(struct dcfs_inode *ino, struct dc_dcfs_stat *st);
+void dcfs_free_range(struct dcfs_inode *ino, uint64_t first, uint64_t len);
+void dcfs_trim_eof(struct dcfs_inode *ino);
+void dcfs_zero_bytes(struct dcfs_inode *ino, uint64_t from, uint64_t to);
+
+/* namespace.c */
+struct dcfs_inode *dcfs_fd_get(struct dc_dcfs *fs, int fd, bool write, int *err);
+int dcfs_check_name(const char *name);
+
+/* iomap.c */
+#define DCFS_MAP_ALLOC   0x1u /* allocate a hole */
+#define DCFS_MAP_EXTEND  0x2u /* ... even past the end of file (pwrite) */
+int dcfs_iomap(struct dcfs_inode *ino, uint64_t fpage, uint64_t npages, uint64_t align,
+	       unsigned flags, struct dcfs_ext *map, bool *mapped, bool *fresh);
+int dcfs_unzero(struct dcfs_inode *ino, uint64_t first, uint64_t npages);
+
+/* fault.c */
+int dcfs_fault(struct dcfs_inode *ino, uint64_t index, bool write, unsigned order,
+	       struct dc_dcfs_fault_result *res);
+
+/* pin.c */
+void dcfs_pins_list(struct dcfs_inode *ino, uint64_t first, uint64_t last,
+		    struct dc_dcfs_pin_info *out, unsigned max, unsigned *total);
+void dcfs_pins_flush(struct dcfs_inode *ino);
+void dcfs_pins_tally(struct dcfs_inode *ino, uint64_t *sets, uint64_t *held, uint64_t *counted);
+
+/* layout.c */
+int dcfs_break_layouts(struct dcfs_inode *ino, uint64_t first, uint64_t last, const char *op,
+		       const struct dc_wait_opts *opts, bool final);
+
+/* super.c */
+int dcfs_shut(struct dc_dcfs *fs);
+void dcfs_wait_opts_default(struct dc_dcfs *fs, const struct dc_wait_opts *in,
+			    struct dc_wait_opts *out);
+
+#endif

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * iomap.c - the block-mapping step (the kernel's iomap ->iomap_begin): for
+ * a file page, the extent that backs it or the hole it is in, allocating a
+ * zeroed block for a write.  Faults, pread/pwrite, fallocate and pins all
+ * ask here, under the inode's ext_lock.
+ *
+ * New blocks are zeroed before the extent that names them is published
+ * (invariant 11: whatever a former file wrote there never shows), under
+ * ext_lock so that no reader sees the extent before the zeros.
+ */
+#include "dcfs/dcfs_int.h"
+
+/* The device page of file page @fpage - 1 + 1, if an extent ends there. */
+static uint64_t goal_block(struct dcfs_inode *ino, uint64_t fb)
+{
+	struct dcfs_ext e;
+	uint64_t hole;
+
+	if (!fb || !dcfs_ext_lookup(&ino->ext, fb - 1, &e, &hole))
+		return UINT64_MAX;
+	return (e.pgoff + 1) >> ino->fs->blk_order;
+}
+
+/*
+ * What backs file page @fpage, looking at most @npages ahead.  ext_lock
+ * held.  A hole is allocated with DCFS_MAP_ALLOC (inside the file size, or
+ * anywhere with DCFS_MAP_EXTEND): blocks for up to @npages pages (@align
+ * pages: prefer a whole run aligned in the file and on the device, for a
+ * PMD entry; falls back to any run).
+ * Return: 0 with *@map (from @fpage on) and *@mapped; -ENOSPC, -ENOMEM.
+ */
+int dcfs_iomap(struct dcfs_inode *ino, uint64_t fpage, uint64_t npages, uint64_t align,
+	       unsigned flags, struct dcfs_ext *map, bool *mapped, bool *fresh)
+{
+	struct dc_dcfs *fs = ino->fs;
+	uint64_t bp = dcfs_blk_pages(fs), hole, fb, want, b, got, pgoff;
+	int ret;
+
+	*fresh = false;
+	if (dcfs_ext_lookup(&ino->ext, fpage, map, &hole)) {
+		if (map->len > npages)
+			map->len = npages;
+		*mapped = true;
+		return 0;
+	}
+	*mapped = false;
+	*map = (struct dcfs_ext){ fpage, 0, hole < npages ? hole : npages };
+	if (!(flags & DCFS_MAP_ALLOC) ||
+	    (!(flags & DCFS_MAP_EXTEND) && fpage >= dcfs_size_pages(atomic_load(&ino->size))))
+		return 0;
+	/* Extents are whole blocks: allocate from the block @fpage is in. */
+	fb = fpage & ~(bp - 1);
+	want = (fpage - fb + map->len + bp - 1) / bp;
+	ret = dcfs_ext_reserve(&ino->ext, 1);
+	if (ret)
+		return ret;
+	ret = -ENOSPC;
+	if (align > bp && fb % align == 0 && want * bp >= align)
+		ret = dcfs_alloc_blocks(&fs->alloc, UINT64_MAX, align / bp, align / bp, &b, &got);
+	if (ret)
+		ret = dcfs_alloc_blocks(&fs->alloc, goal_block(ino, fb), want, 1, &b, &got);
+	if (ret)
+		return ret;
+	pgoff = b << fs->blk_order;
+	if (DC_REGRESS_BUG != 21) { /* bug 21: stale data shows in a new file */
+		dc_region_read_lock(fs->r);
+		if (dc_region_alive(fs->r))
+			memset(dc_region_addr(fs->r, pgoff), 0, (got * bp) << DC_PAGE_SHIFT);
+		dc_region_read_unlock(fs->r);
+	}
+	DC_BUG_ON(dcfs_ext_insert(&ino->ext, fb, pgoff, got * bp)); /* reserved */
+	atomic_fetch_add(&ino->pages, got * bp);
+	map->pgoff = pgoff + (fpage - fb);
+	map->len = got * bp - (fpage - fb);
+	if (map->len > npages)
+		map->len = npages;
+	*mapped = *fresh = true;
+	return 0;
+}
+
+/*
+ * File pages [first, first + npages) just got blocks where there were
+ * holes: a read fault may have mapped the zero page there.  Replace each
+ * such ZERO (or EMPTY) entry by the new block, waiting for a fault that
+ * holds it, so the next access sees the data (the kernel's invalidation
+ * after a write that allocates).  Caller holds io_lock exclusive.
+ */
+int dcfs_unzero(struct dcfs_inode *ino, uint64_t first, uint64_t npages)
+{
+	struct dc_entry_info info;
+	uint64_t last = first + npages - 1;
+
+	if (DC_REGRESS_BUG == 20) /* bug 20: the zero page stays mapped over new data */
+		return 0;
+	dc_mapping_for_each(ino->m, first, last, &info) {
+		uint64_t p = info.first > first ? info.first : first;
+		unsigned order = ino->fs->blk_order; /* entries are whole blocks (folios) */
+		struct dc_entry_handle h;
+		struct dcfs_ext e;
+		uint64_t hole;
+		bool mapped;
+		int ret;
+
+		if (dc_entry_is_live(info.entry))
+			continue;
+		p &= ~((UINT64_C(1) << order) - 1);
+		ret = dc_mapping_grab(ino->m, p, order, NULL, &h);
+		if (ret)
+			return ret < 0 ? ret : -EAGAIN;
+		pthread_mutex_lock(&ino->ext_lock);
+		mapped = dcfs_ext_lookup(&ino->ext, h.index, &e, &hole);
+		pthread_mutex_unlock(&ino->ext_lock);
+		ret = 0;
+		if (mapped && !dc_entry_is_live(h.entry))
+			ret = dc_mapping_insert(&h, e.pgoff, 0);
+		DC_BUG_ON(dc_mapping_unlock(&h));
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+DC_API int dc_dcfs_iomap(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len, unsigned flags,
+			 struct dc_dcfs_iomap *out)
+{
+	bool write = flags & DC_DCFS_IOMAP_WRITE, mapped, fresh;
+	struct dcfs_inode *ino;
+	struct dcfs_ext map;
+	uint64_t fpage, npages;
+	int ret;
+
+	if (!out || (flags & ~DC_DCFS_IOMAP_WRITE) || !len || len > DC_DCFS_SIZE_MAX ||
+	    off >= DC_DCFS_SIZE_MAX)
+		return dc__fail(-EINVAL, "dcfs iomap: bad argument (offset %llu, length %llu, "
+				"flags %#x)", (unsigned long long)off, (unsigned long long)len, flags);
+	ino = dcfs_fd_get(fs, fd, write, &ret);
+	if (!ino)
+		return ret;
+	fpage = off >> DC_PAGE_SHIFT;
+	npages = dcfs_size_pages((off & (DC_PAGE_SIZE - 1)) + len);
+	if (write)
+		pthread_rwlock_wrlock(&ino->io_lock);
+	else
+		pthread_rwlock_rdlock(&ino->io_lock);
+	if (ino->dead) {
+		ret = dc__fail(-EBADF, "dcfs iomap: the file was evicted");
+		goto out;
+	}
+	pthread_mutex_lock(&ino->ext_lock);
+	ret = dcfs_iomap(ino, fpage, npages, 1, write ? DCFS_MAP_ALLOC : 0, &map, &mapped, &fresh);
+	pthread_mutex_unlock(&ino->ext_lock);
+	if (!ret && fresh)
+		ret = dcfs_unzero(ino, fpage, map.len);
+	if (!ret) {
+		uint64_t in = off & (DC_PAGE_SIZE - 1);
+
+		out->type = mapped ? DC_DCFS_IOMAP_MAPPED : DC_DCFS_IOMAP_HOLE;
+		out->offset = off;
+		out->length = map.len == UINT64_MAX ? len : (map.len << DC_PAGE_SHIFT) - in;
+		if (out->length > len)
+			out->length = len;
+		out->pgoff = mapped ? map.pgoff : 0;
+		out->fresh = fresh;
+	}
+out:
+	pthread_rwlock_unlock(&ino->io_lock);
+	dcfs_inode_put(ino);
+	return ret;
+}

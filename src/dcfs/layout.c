@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * layout.c - break layouts, and the operations that need it: truncate,
+ * punch-hole, zero-range, collapse-range, insert-range (and preallocation,
+ * which does not).
+ *
+ * The pattern of every layout change (ext4/xfs *_break_layouts() and the
+ * series' dax_break_layouts()): hold the I/O lock and the invalidate lock
+ * exclusive; zap the affected range and wait while a page in it is busy,
+ * dropping the invalidate lock while asleep (a DMA that holds some pins
+ * may need to fault the rest) and zapping again after retaking it; only
+ * then delete the entries and free or move the blocks (invariant 4).  A
+ * wait that times out or is cancelled returns before anything but the
+ * zapped entries changed: the file is as it was.
+ */
+#include "dcfs/dcfs_int.h"
+
+#define MAX_REPORTED 16
+
+static uint64_t round_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+struct breaker {
+	struct dcfs_inode *ino;
+	const char *op;
+	uint64_t first, last, start_ns, slow_ns;
+	bool reported;
+};
+
+/* Report the pins a slow wait waits for, once (no lock held). */
+static void slow_report(struct breaker *b)
+{
+	struct dc_dcfs *fs = b->ino->fs;
+	struct dc_dcfs_pin_info pins[MAX_REPORTED];
+	struct dc_dcfs_event ev = {
+		.type = DC_DCFS_EV_SLOW_WAIT,
+		.ino = b->ino->ino,
+		.op = b->op,
+		.offset = b->first << DC_PAGE_SHIFT,
+		.length = b->last >= DC_MAPPING_INDEX_MAX ? UINT64_MAX
+							  : (b->last - b->first + 1) << DC_PAGE_SHIFT,
+		.waited_ns = dc_now_ns() - b->start_ns,
+		.pins = pins,
+	};
+
+	b->reported = true;
+	dcfs_pins_list(b->ino, b->first, b->last, pins, MAX_REPORTED, &ev.npins);
+	atomic_fetch_add(&fs->slow_reports, 1);
+	if (fs->ops.event)
+		fs->ops.event(fs, &ev, fs->arg);
+}
+
+static void before_sleep(void *arg)
+{
+	struct breaker *b = arg;
+
+	pthread_rwlock_unlock(&b->ino->invalidate);
+	if (!b->reported && dc_now_ns() - b->start_ns >= b->slow_ns)
+		slow_report(b);
+}
+
+static void after_sleep(void *arg)
+{
+	struct breaker *b = arg;
+
+	pthread_rwlock_wrlock(&b->ino->invalidate);
+}
+
+static void waiting(struct dc_mapping *m, uint64_t index, struct dc_folio *f, void *arg)
+{
+	struct breaker *b = arg;
+
+	atomic_fetch_add(&b->ino->fs->break_waits, 1);
+}
+
+/*
+ * Break layouts on file pages [first, last] and delete their entries
+ * (@final: the whole mapping, at eviction, which also stops new faults).
+ * Caller holds io_lock and invalidate exclusive; the invalidate lock is
+ * dropped and retaken around each sleep.
+ * Return: 0; -ETIMEDOUT, -EINTR (@opts).
+ */
+int dcfs_break_layouts(struct dcfs_inode *ino, uint64_t first, uint64_t last, const char *op,
+		       const struct dc_wait_opts *opts, bool final)
+{
+	struct breaker b = {
+		.ino = ino, .op = op, .first = first, .last = last, .start_ns = dc_now_ns(),
+		.slow_ns = ino->fs->opt.slow_wait_ms * 1000000ull,
+	};
+	struct dc_wait_opts w = opts ? *opts : (struct dc_wait_opts){ 0 };
+	struct dc_break_report report = { .waiting = waiting, .arg = &b };
+	int ret;
+
+	w.before_sleep = before_sleep;
+	w.after_sleep = after_sleep;
+	w.arg = &b;
+	if (final)
+		return dc_mapping_truncate_final(ino->m, &w);
+	if (DC_REGRESS_BUG == 19) { /* bug 19: blocks freed while pinned */
+		(void)dc_mapping_zap(ino->m, first, last, NULL, NULL);
+		(void)dc_mapping_truncate(ino->m, first, last, NULL);
+		return 0;
+	}
+	for (;;) {
+		ret = dc_mapping_break_layouts(ino->m, first, last, &w, &report);
+		if (ret < 0)
+			return ret;
+		/* Nothing in the range is busy and we hold the invalidate lock:
+		 * no fault can map it again before the delete. */
+		ret = dc_mapping_truncate(ino->m, first, last, &w);
+		if (ret != -EBUSY)
+			return ret;
+	}
+}
+
+/* Common entry of the layout operations: the inode, locked, alive. */
+static struct dcfs_inode *layout_begin(struct dc_dcfs *fs, int fd, int *err)
+{
+	struct dcfs_inode *ino = dcfs_fd_get(fs, fd, true, err);
+
+	if (!ino)
+		return NULL;
+	pthread_rwlock_wrlock(&ino->io_lock);
+	if (ino->dead) {
+		pthread_rwlock_unlock(&ino->io_lock);
+		dcfs_inode_put(ino);
+		*err = dc__fail(-EBADF, "dcfs: the file was evicted");
+		return NULL;
+	}
+	return ino;
+}
+
+static void layout_end(struct dcfs_inode *ino, bool invalidate_held)
+{
+	if (invalidate_held)
+		pthread_rwlock_unlock(&ino->invalidate);
+	pthread_rwlock_unlock(&ino->io_lock);
+	dcfs_inode_put(ino);
+}
+
+/* Set the size, zeroing what lay past the old end in its last block. ext_lock held. */
+static void grow_to(struct dcfs_inode *ino, uint64_t size)
+{
+	uint64_t old = atomic_load(&ino->size);
+
+	if (size <= old)
+		return;
+	dcfs_zero_bytes(ino, old, round_up(old, dcfs_blk_bytes(ino->fs)));
+	atomic_store(&ino->size, size);
+}
+
+DC_API int dc_dcfs_truncate(struct dc_dcfs *fs, int fd, uint64_t size,
+			    const struct dc_wait_opts *opts)
+{
+	struct dcfs_inode *ino;
+	uint64_t old, bb;
+	int ret;
+
+	if (size > DC_DCFS_SIZE_MAX)
+		return dc__fail(-EFBIG, "dcfs truncate: %llu is past the largest file (2^52)",
+				(unsigned long long)size);
+	ino = layout_begin(fs, fd, &ret);
+	if (!ino)
+		return ret;
+	old = atomic_load(&ino->size);
+	if (size >= old) {
+		pthread_mutex_lock(&ino->ext_lock);
+		grow_to(ino, size);
+		pthread_mutex_unlock(&ino->ext_lock);
+		layout_end(ino, false);
+		return 0;
+	}
+	bb = dcfs_blk_bytes(fs);
+	pthread_rwlock_wrlock(&ino->invalidate);
+	ret = dcfs_break_layouts(ino, size >> DC_PAGE_SHIFT, DC_MAPPING_INDEX_MAX, "truncate",
+				 opts, false);
+	if (!ret) {
+		pthread_mutex_lock(&ino->ext_lock);
+		dcfs_zero_bytes(ino, size, round_up(size, bb));
+		dcfs_free_range(ino, round_up(size, bb) >> DC_PAGE_SHIFT, UINT64_MAX);
+		atomic_store(&ino->size, size);
+		pthread_mutex_unlock(&ino->ext_lock);
+	}
+	layout_end(ino, true);
+	return ret;
+}
+
+/*
+ * Allocate every hole in file pages [first, first + n).  io_lock held.  On
+ * failure the blocks it allocated inside the file stay (zeroed) and those
+ * past the end of file go back: no entry maps them (faults there fail).
+ */
+static int alloc_range(struct dcfs_inode *ino, uint64_t first, uint64_t n)
+{
+	for (uint64_t p = first; p < first + n;) {
+		struct dcfs_ext map;
+		bool mapped, fresh;
+		int ret;
+
+		pthread_mutex_lock(&ino->ext_lock);
+		ret = dcfs_iomap(ino, p, first + n - p, first + n - p >= 512 ? 512 : 1,
+				 DCFS_MAP_ALLOC | DCFS_MAP_EXTEND, &map, &mapped, &fresh);
+		pthread_mutex_unlock(&ino->ext_lock);
+		if (!ret && fresh)
+			ret = dcfs_unzero(ino, map.fpage, map.len);
+		if (ret) {
+			pthread_mutex_lock(&ino->ext_lock);
+			dcfs_trim_eof(ino);
+			pthread_mutex_unlock(&ino->ext_lock);
+			return ret;
+		}
+		p += map.len;
+	}
+	return 0;
+}
+
+static int punch_or_zero(struct dcfs_inode *ino, uint64_t off, uint64_t end, bool zero,
+			 const struct dc_wait_opts *opts)
+{
+	uint64_t bb = dcfs_blk_bytes(ino->fs), size = atomic_load(&ino->size), s, t;
+	int ret;
+
+	if (!zero && end > size)
+		end = size; /* punch never extends */
+	if (off >= end)
+		return 0;
+	s = round_up(off, bb); /* whole blocks [s, t) are freed by a punch */
+	t = end & ~(bb - 1);
+	if (zero) {
+		/* Allocate first: -ENOSPC before anything is zeroed. */
+		ret = alloc_range(ino, off >> DC_PAGE_SHIFT,
+				  dcfs_size_pages(end) - (off >> DC_PAGE_SHIFT));
+		if (ret)
+			return ret;
+	}
+	pthread_rwlock_wrlock(&ino->invalidate);
+	ret = dcfs_break_layouts(ino, off >> DC_PAGE_SHIFT, (end - 1) >> DC_PAGE_SHIFT,
+				 zero ? "zero" : "punch", opts, false);
+	if (!ret) {
+		pthread_mutex_lock(&ino->ext_lock);
+		if (zero || s >= t) {
+			dcfs_zero_bytes(ino, off, end);
+		} else {
+			dcfs_zero_bytes(ino, off, s);
+			dcfs_zero_bytes(ino, t, end);
+			if (t > s && dcfs_ext_reserve(&ino->ext, 1) == 0)
+				dcfs_free_range(ino, s >> DC_PAGE_SHIFT, (t - s) >> DC_PAGE_SHIFT);
+			else if (t > s) /* no record for a split: zero instead of freeing */
+				dcfs_zero_bytes(ino, s, t);
+		}
+		if (zero)
+			grow_to(ino, end);
+		pthread_mutex_unlock(&ino->ext_lock);
+	}
+	pthread_rwlock_unlock(&ino->invalidate);
+	return ret;
+}
+
+/* Collapse (@up false) or insert (@up true) [off, off + len): both block-aligned. */
+static int shift_range(struct dcfs_inode *ino, uint64_t off, uint64_t len, bool up,
+		       const struct dc_wait_opts *opts)
+{
+	uint64_t size = atomic_load(&ino->size);
+	int ret;
+
+	if (up ? off >= size : off + len >= size)
+		return dc__fail(-EINVAL, "dcfs %s: offset %llu%s must be below the size %llu",
+				up ? "insert" : "collapse", (unsigned long long)off,
+				up ? "" : " + length", (unsigned long long)size);
+	if (up && len > DC_DCFS_SIZE_MAX - size)
+		return dc__fail(-EFBIG, "dcfs insert: the file would pass 2^52 bytes");
+	pthread_mutex_lock(&ino->ext_lock);
+	ret = dcfs_ext_reserve(&ino->ext, 1); /* a split at @off (insert) or @off + len */
+	pthread_mutex_unlock(&ino->ext_lock);
+	if (ret)
+		return ret;
+	pthread_rwlock_wrlock(&ino->invalidate);
+	ret = dcfs_break_layouts(ino, off >> DC_PAGE_SHIFT, DC_MAPPING_INDEX_MAX,
+				 up ? "insert" : "collapse", opts, false);
+	if (!ret) {
+		uint64_t fp = off >> DC_PAGE_SHIFT, np = len >> DC_PAGE_SHIFT;
+
+		pthread_mutex_lock(&ino->ext_lock);
+		if (up) {
+			/* Split at @off (reserved), then move everything after up. */
+			DC_BUG_ON(dcfs_ext_remove(&ino->ext, fp, 0, NULL, NULL));
+			dcfs_ext_shift(&ino->ext, fp, np, true);
+			atomic_store(&ino->size, size + len);
+		} else {
+			dcfs_free_range(ino, fp, np);
+			dcfs_ext_shift(&ino->ext, fp + np, np, false);
+			atomic_store(&ino->size, size - len);
+		}
+		pthread_mutex_unlock(&ino->ext_lock);
+	}
+	pthread_rwlock_unlock(&ino->invalidate);
+	return ret;
+}
+
+DC_API int dc_dcfs_fallocate(struct dc_dcfs *fs, int fd, unsigned mode, uint64_t off,
+			     uint64_t len, const struct dc_wait_opts *opts)
+{
+	struct dcfs_inode *ino;
+	uint64_t bb;
+	int ret;
+
+	if (mode > DC_DCFS_FALLOC_INSERT)
+		return dc__fail(-EINVAL, "dcfs fallocate: unknown mode %u", mode);
+	if (len > DC_DCFS_SIZE_MAX || off > UINT64_MAX - len)
+		return dc__fail(-EINVAL, "dcfs fallocate: offset %llu + length %llu overflows",
+				(unsigned long long)off, (unsigned long long)len);
+	if (off + len > DC_DCFS_SIZE_MAX)
+		return dc__fail(-EFBIG, "dcfs fallocate: the range passes 2^52 bytes");
+	if (!fs)
+		return dc__fail(-EINVAL, "dcfs fallocate: NULL file system");
+	bb = dcfs_blk_bytes(fs);
+	if ((mode == DC_DCFS_FALLOC_COLLAPSE || mode == DC_DCFS_FALLOC_INSERT) &&
+	    ((off | len) & (bb - 1)))
+		return dc__fail(-EINVAL, "dcfs %s: offset %llu and length %llu must be multiples "
+				"of the block size %llu",
+				mode == DC_DCFS_FALLOC_INSERT ? "insert" : "collapse",
+				(unsigned long long)off, (unsigned long long)len,
+				(unsigned long long)bb);
+	ino = layout_begin(fs, fd, &ret);
+	if (!ino)
+		return ret;
+	if (!len) {
+		layout_end(ino, false);
+		return 0;
+	}
+	switch (mode) {
+	case DC_DCFS_FALLOC_ALLOC:
+		ret = alloc_range(ino, off >> DC_PAGE_SHIFT,
+				  dcfs_size_pages(off + len) - (off >> DC_PAGE_SHIFT));
+		if (!ret) {
+			pthread_mutex_lock(&ino->ext_lock);
+			grow_to(ino, off + len);
+			pthread_mutex_unlock(&ino->ext_lock);
+		}
+		break;
+	case DC_DCFS_FALLOC_PUNCH:
+	case DC_DCFS_FALLOC_ZERO:
+		ret = punch_or_zero(ino, off, off + len, mode == DC_DCFS_FALLOC_ZERO, opts);
+		break;
+	default:
+		ret = shift_range(ino, off, len, mode == DC_DCFS_FALLOC_INSERT, opts);
+		break;
+	}
+	layout_end(ino, false);
+	return ret;
+}

@@ -1,0 +1,382 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * pin.c - DMA pins of file ranges (the pin_user_pages() analogue).
+ *
+ * A pin takes one DC_PIN_BIAS on the folio of every page through the
+ * mapping's lockless fast path (dc_mapping_get_folios(): load the entry,
+ * pin, re-check it was not zapped), and faults in, then retries, whatever
+ * is not mapped: so a pin never lands through a zapped entry (invariant 3)
+ * and a truncate that zapped the range sees the pin as busy or never sees
+ * it at all.  A write pin faults for write: DMA never writes the zero
+ * page.  Each pin set is recorded (tag, range, age) in the mount's pin
+ * table, found by id at unpin (exactly once), and in its file's list, which
+ * dc_dcfs_pins() and the slow-wait reports read.
+ */
+#include "dcfs/dcfs_int.h"
+
+struct dcfs_pin {
+	uint64_t id;
+	struct dcfs_inode *ino;
+	struct dcfs_pin *hnext;        /* pin table chain */
+	struct dcfs_pin *prev, *next;  /* the file's list, oldest first */
+	uint64_t off, len, first, npages, held, start_ns;
+	unsigned flags;
+	char tag[DC_DCFS_TAG_MAX + 1];
+	struct dc_folio **folios;      /* per page; NULL: the zero page */
+	struct dc_dcfs_seg *segs;
+	unsigned nsegs;
+};
+
+/* ---- the pin table (pin_lock) ------------------------------------------------- */
+
+static int table_reserve(struct dc_dcfs *fs)
+{
+	size_t nsize = fs->psize ? fs->psize * 2 : 64;
+	struct dcfs_pin **nt;
+
+	if (fs->npins < fs->psize)
+		return 0;
+	nt = dc__calloc(nsize, sizeof(*nt));
+	if (!nt)
+		return dc__fail(-ENOMEM, "dcfs pin: no memory for the pin table");
+	for (size_t i = 0; i < fs->psize; i++) {
+		struct dcfs_pin *p, *next;
+
+		for (p = fs->ptab[i]; p; p = next) {
+			next = p->hnext;
+			p->hnext = nt[p->id & (nsize - 1)];
+			nt[p->id & (nsize - 1)] = p;
+		}
+	}
+	free(fs->ptab);
+	fs->ptab = nt;
+	fs->psize = nsize;
+	return 0;
+}
+
+static void record(struct dc_dcfs *fs, struct dcfs_pin *p)
+{
+	struct dcfs_inode *ino = p->ino;
+
+	p->id = fs->next_pin_id++;
+	p->hnext = fs->ptab[p->id & (fs->psize - 1)];
+	fs->ptab[p->id & (fs->psize - 1)] = p;
+	fs->npins++;
+	fs->pinned_pages += p->held;
+	p->next = NULL;
+	p->prev = ino->pins_tail;
+	if (ino->pins_tail)
+		ino->pins_tail->next = p;
+	else
+		ino->pins_head = p;
+	ino->pins_tail = p;
+	ino->pinned_pages += p->held;
+}
+
+/* Find and remove the pin set @ps names (pin_lock held); NULL if none. */
+static struct dcfs_pin *unrecord(struct dc_dcfs *fs, const struct dc_dcfs_pinset *ps)
+{
+	struct dcfs_pin **pp, *p;
+	struct dcfs_inode *ino;
+
+	if (!fs->psize)
+		return NULL;
+	for (pp = &fs->ptab[ps->id & (fs->psize - 1)]; (p = *pp); pp = &p->hnext)
+		if (p->id == ps->id && p->segs == ps->segs)
+			break;
+	if (!p)
+		return NULL;
+	*pp = p->hnext;
+	fs->npins--;
+	fs->pinned_pages -= p->held;
+	ino = p->ino;
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		ino->pins_head = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	else
+		ino->pins_tail = p->prev;
+	ino->pinned_pages -= p->held;
+	return p;
+}
+
+/* ---- pinning ------------------------------------------------------------------- */
+
+static void put_all(struct dcfs_pin *p, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++)
+		if (p->folios[i])
+			dc_mapping_put_folios(&p->folios[i], 1, true);
+}
+
+/* Pin every page of @p: fast path, fault what is missing, retry. */
+static int pin_pages(struct dcfs_inode *ino, struct dcfs_pin *p)
+{
+	bool write = !(p->flags & DC_DCFS_PIN_READONLY);
+	uint64_t i = 0;
+
+	while (i < p->npages) {
+		struct dc_dcfs_fault_result res;
+		int n = dc_mapping_get_folios(ino->m, p->first + i, p->npages - i, true,
+					      &p->folios[i]);
+		int ret;
+
+		if (n < 0)
+			return n;
+		i += (uint64_t)n;
+		if (i == p->npages)
+			break;
+		pthread_rwlock_rdlock(&ino->invalidate);
+		ret = ino->dead ? dc__fail(-EBADF, "dcfs pin: the file was evicted")
+				: dcfs_fault(ino, p->first + i, write, 9, &res);
+		pthread_rwlock_unlock(&ino->invalidate);
+		if (ret) {
+			put_all(p, i);
+			return ret;
+		}
+		if (res.zero) { /* a read-only pin of a hole: the zero page, no reference */
+			p->folios[i++] = NULL;
+		}
+		/* else the fast path pins it now (or the entry went again: fault again) */
+	}
+	return 0;
+}
+
+/* The device page of pinned page @i (UINT64_MAX: the zero page). */
+static uint64_t page_pgoff(const struct dcfs_pin *p, uint64_t i)
+{
+	struct dc_folio *f = p->folios[i];
+	uint64_t mask;
+
+	if (!f)
+		return UINT64_MAX;
+	/* Entries map folio-aligned file ranges to folio-aligned device pages. */
+	mask = (UINT64_C(1) << dc_folio_order(f)) - 1;
+	return dc_folio_pgoff(f) + ((p->first + i) & mask);
+}
+
+/* Build the merged segments of @p's bytes.  -ENOMEM. */
+static int build_segs(struct dc_dcfs *fs, struct dcfs_pin *p)
+{
+	uint64_t in = p->off & (DC_PAGE_SIZE - 1), left = p->len;
+	unsigned n = 0;
+
+	p->segs = dc__calloc(p->npages, sizeof(*p->segs));
+	if (!p->segs)
+		return dc__fail(-ENOMEM, "dcfs pin: no memory for %llu segments",
+				(unsigned long long)p->npages);
+	for (uint64_t i = 0; i < p->npages; i++) {
+		uint64_t pg = page_pgoff(p, i), chunk = DC_PAGE_SIZE - in;
+		char *addr = pg == UINT64_MAX ? fs->zero_page : dc_region_addr(fs->r, pg);
+
+		if (chunk > left)
+			chunk = left;
+		if (n && pg != UINT64_MAX && p->segs[n - 1].pgoff != UINT64_MAX &&
+		    (char *)p->segs[n - 1].addr + p->segs[n - 1].len == addr + in)
+			p->segs[n - 1].len += chunk;
+		else
+			p->segs[n++] = (struct dc_dcfs_seg){ addr + in, pg, chunk };
+		left -= chunk;
+		in = 0;
+		if (pg != UINT64_MAX)
+			p->held++;
+	}
+	p->nsegs = n;
+	return 0;
+}
+
+DC_API int dc_dcfs_pin(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len, unsigned flags,
+		       const char *tag, struct dc_dcfs_pinset *ps)
+{
+	struct dcfs_inode *ino;
+	struct dcfs_pin *p;
+	uint64_t size;
+	int ret;
+
+	if (!ps || !len || len > DC_DCFS_SIZE_MAX || off > DC_DCFS_SIZE_MAX - len ||
+	    (flags & ~(DC_DCFS_PIN_READONLY | DC_DCFS_PIN_LONGTERM)))
+		return dc__fail(-EINVAL, "dcfs pin: bad argument (offset %llu, length %llu, "
+				"flags %#x)", (unsigned long long)off, (unsigned long long)len, flags);
+	if (flags & DC_DCFS_PIN_LONGTERM)
+		return dc__fail(-EOPNOTSUPP, "dcfs pin: long-term (revocable) pins are part 2");
+	ino = dcfs_fd_get(fs, fd, !(flags & DC_DCFS_PIN_READONLY), &ret);
+	if (!ino)
+		return ret;
+	size = atomic_load(&ino->size);
+	if (off + len > size) {
+		dcfs_inode_put(ino);
+		return dc__fail(-EFAULT, "dcfs pin: bytes [%llu, %llu) reach past the end of "
+				"file (%llu)", (unsigned long long)off,
+				(unsigned long long)(off + len), (unsigned long long)size);
+	}
+	p = dc__calloc(1, sizeof(*p));
+	if (p) {
+		p->first = off >> DC_PAGE_SHIFT;
+		p->npages = dcfs_size_pages((off & (DC_PAGE_SIZE - 1)) + len);
+		p->folios = dc__calloc(p->npages, sizeof(*p->folios));
+	}
+	if (!p || !p->folios) {
+		ret = dc__fail(-ENOMEM, "dcfs pin: no memory");
+		goto err_free;
+	}
+	p->ino = ino;
+	p->off = off;
+	p->len = len;
+	p->flags = flags;
+	p->start_ns = dc_now_ns();
+	snprintf(p->tag, sizeof(p->tag), "%s", tag ? tag : "");
+	ret = pin_pages(ino, p);
+	if (ret)
+		goto err_free;
+	ret = build_segs(fs, p);
+	if (!ret) {
+		pthread_mutex_lock(&fs->pin_lock);
+		ret = table_reserve(fs);
+		if (!ret)
+			record(fs, p);
+		pthread_mutex_unlock(&fs->pin_lock);
+	}
+	if (ret) {
+		put_all(p, p->npages);
+		goto err_free;
+	}
+	ps->id = p->id;
+	ps->offset = off;
+	ps->length = len;
+	ps->nsegs = p->nsegs;
+	ps->segs = p->segs;
+	return 0; /* the call's inode reference is the pin set's now */
+err_free:
+	if (p) {
+		free(p->segs);
+		free(p->folios);
+		free(p);
+	}
+	dcfs_inode_put(ino);
+	return ret;
+}
+
+DC_API int dc_dcfs_unpin(struct dc_dcfs *fs, struct dc_dcfs_pinset *ps)
+{
+	struct dcfs_inode *ino;
+	struct dcfs_pin *p = NULL;
+
+	if (!fs || !ps)
+		return dc__fail(-EINVAL, "dcfs unpin: NULL argument");
+	pthread_mutex_lock(&fs->pin_lock);
+	if (ps->id)
+		p = unrecord(fs, ps);
+	pthread_mutex_unlock(&fs->pin_lock);
+	if (!p)
+		return dc__fail(-EINVAL, "dcfs unpin: pin set %llu is not pinned (unpinned "
+				"already?)", (unsigned long long)ps->id);
+	ino = p->ino;
+	if (!(p->flags & DC_DCFS_PIN_READONLY) && !fs->opt.sync) {
+		/* What DMA wrote is flushed by the next fsync. */
+		pthread_mutex_lock(&ino->ext_lock);
+		for (unsigned i = 0; i < p->nsegs; i++) {
+			uint64_t first = p->segs[i].pgoff;
+			uint64_t in = (uintptr_t)p->segs[i].addr & (DC_PAGE_SIZE - 1);
+
+			if (dcfs_set_add(&ino->dirty, first, dcfs_size_pages(in + p->segs[i].len)))
+				(void)dc_region_flush(fs->r, first,
+						      dcfs_size_pages(in + p->segs[i].len));
+		}
+		pthread_mutex_unlock(&ino->ext_lock);
+	} else if (!(p->flags & DC_DCFS_PIN_READONLY)) {
+		for (unsigned i = 0; i < p->nsegs; i++)
+			(void)dc_region_flush(fs->r, p->segs[i].pgoff,
+					      dcfs_size_pages(((uintptr_t)p->segs[i].addr &
+							       (DC_PAGE_SIZE - 1)) + p->segs[i].len));
+	}
+	put_all(p, p->npages);
+	ps->id = 0;
+	ps->segs = NULL;
+	ps->nsegs = 0;
+	free(p->segs);
+	free(p->folios);
+	free(p);
+	dcfs_inode_put(ino);
+	return 0;
+}
+
+/* Pin sets of @ino holding file pages in [first, last]; pin_lock taken. */
+void dcfs_pins_list(struct dcfs_inode *ino, uint64_t first, uint64_t last,
+		    struct dc_dcfs_pin_info *out, unsigned max, unsigned *total)
+{
+	struct dc_dcfs *fs = ino->fs;
+	uint64_t now = dc_now_ns();
+	unsigned n = 0;
+
+	pthread_mutex_lock(&fs->pin_lock);
+	for (struct dcfs_pin *p = ino->pins_head; p; p = p->next) {
+		if (p->first > last || p->first + p->npages - 1 < first)
+			continue;
+		if (n < max)
+			out[n] = (struct dc_dcfs_pin_info){
+				.id = p->id, .ino = ino->ino, .offset = p->off, .length = p->len,
+				.pages = p->held, .age_ns = now - p->start_ns, .flags = p->flags,
+			};
+		if (n < max)
+			memcpy(out[n].tag, p->tag, sizeof(p->tag));
+		n++;
+	}
+	pthread_mutex_unlock(&fs->pin_lock);
+	*total = n;
+}
+
+/*
+ * Flush the device pages of @ino's write pins: DMA may have written them
+ * since they were pinned (fsync).  The pages stay pinned meanwhile: the
+ * pin_lock keeps the pin sets from being released under the flush.
+ */
+void dcfs_pins_flush(struct dcfs_inode *ino)
+{
+	struct dc_dcfs *fs = ino->fs;
+
+	pthread_mutex_lock(&fs->pin_lock);
+	for (struct dcfs_pin *p = ino->pins_head; p; p = p->next) {
+		if (p->flags & DC_DCFS_PIN_READONLY)
+			continue;
+		for (unsigned i = 0; i < p->nsegs; i++)
+			(void)dc_region_flush(fs->r, p->segs[i].pgoff,
+					      dcfs_size_pages(((uintptr_t)p->segs[i].addr &
+							       (DC_PAGE_SIZE - 1)) + p->segs[i].len));
+	}
+	pthread_mutex_unlock(&fs->pin_lock);
+}
+
+DC_API int dc_dcfs_pins(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len,
+			struct dc_dcfs_pin_info *out, unsigned max)
+{
+	struct dcfs_inode *ino;
+	unsigned total;
+	uint64_t last;
+	int ret;
+
+	if ((!out && max) || !len)
+		return dc__fail(-EINVAL, "dcfs pins: bad argument");
+	ino = dcfs_fd_get(fs, fd, false, &ret);
+	if (!ino)
+		return ret;
+	last = len == UINT64_MAX || off > UINT64_MAX - len ? UINT64_MAX
+							    : (off + len - 1) >> DC_PAGE_SHIFT;
+	dcfs_pins_list(ino, off >> DC_PAGE_SHIFT, last, out, max, &total);
+	dcfs_inode_put(ino);
+	return (int)total;
+}
+
+/* For the check: @ino's pin sets, the pages they hold, and its own count. */
+void dcfs_pins_tally(struct dcfs_inode *ino, uint64_t *sets, uint64_t *held, uint64_t *counted)
+{
+	pthread_mutex_lock(&ino->fs->pin_lock);
+	*sets = *held = 0;
+	for (struct dcfs_pin *p = ino->pins_head; p; p = p->next) {
+		(*sets)++;
+		*held += p->held;
+	}
+	*counted = ino->pinned_pages;
+	pthread_mutex_unlock(&ino->fs->pin_lock);
+}

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * rw.c - pread, pwrite and fsync: copies through the region's linear map
+ * (the kernel's dax_iomap_rw()), one extent at a time.  There is no page
+ * cache: the bytes land in the device pages that faults map, so pwrite
+ * and stores through a mapping see each other at once.  What pwrite wrote
+ * is remembered (the dirty set, in device pages) until fsync flushes it.
+ */
+#include "dcfs/dcfs_int.h"
+
+/* Validate an I/O range: -EINVAL for NULL or wrapping, -EFBIG past the limit. */
+static int check_io(const void *buf, size_t len, uint64_t off, bool write)
+{
+	if (!buf && len)
+		return dc__fail(-EINVAL, "dcfs: NULL buffer");
+	if (len > DC_DCFS_SIZE_MAX || off > UINT64_MAX - len)
+		return dc__fail(-EINVAL, "dcfs: offset %llu + length %zu overflows",
+				(unsigned long long)off, len);
+	if (write && off + len > DC_DCFS_SIZE_MAX)
+		return dc__fail(-EFBIG, "dcfs: offset %llu + length %zu is past the largest "
+				"file (2^52 bytes)", (unsigned long long)off, len);
+	return 0;
+}
+
+DC_API int64_t dc_dcfs_pread(struct dc_dcfs *fs, int fd, void *buf, size_t len, uint64_t off)
+{
+	struct dcfs_inode *ino;
+	uint64_t size, done = 0;
+	int ret = check_io(buf, len, off, false);
+
+	if (ret)
+		return ret;
+	ino = dcfs_fd_get(fs, fd, false, &ret);
+	if (!ino)
+		return ret;
+	pthread_rwlock_rdlock(&ino->io_lock);
+	if (ino->dead) {
+		ret = dc__fail(-EBADF, "dcfs pread: the file was evicted");
+		goto out;
+	}
+	size = atomic_load(&ino->size);
+	if (off >= size)
+		goto out;
+	if (len > size - off)
+		len = (size_t)(size - off);
+	while (done < len) {
+		uint64_t pos = off + done, in = pos & (DC_PAGE_SIZE - 1), n;
+		struct dcfs_ext map;
+		bool mapped, fresh;
+
+		pthread_mutex_lock(&ino->ext_lock);
+		ret = dcfs_iomap(ino, pos >> DC_PAGE_SHIFT, dcfs_size_pages(in + len - done), 1, 0,
+				 &map, &mapped, &fresh);
+		pthread_mutex_unlock(&ino->ext_lock);
+		n = (map.len << DC_PAGE_SHIFT) - in;
+		if (n > len - done)
+			n = len - done;
+		if (!mapped) {
+			memset((char *)buf + done, 0, n);
+		} else {
+			dc_region_read_lock(fs->r);
+			if (!dc_region_alive(fs->r)) {
+				dc_region_read_unlock(fs->r);
+				ret = dcfs_shut(fs);
+				goto out;
+			}
+			memcpy((char *)buf + done, (char *)dc_region_addr(fs->r, map.pgoff) + in, n);
+			dc_region_read_unlock(fs->r);
+		}
+		done += n;
+	}
+out:
+	pthread_rwlock_unlock(&ino->io_lock);
+	dcfs_inode_put(ino);
+	return ret ? ret : (int64_t)done;
+}
+
+/*
+ * Device pages [pgoff, pgoff + n) were written by a copy: flush them now
+ * (mounted sync) or remember them for fsync.  No region read lock held.
+ */
+static void written(struct dcfs_inode *ino, uint64_t pgoff, uint64_t n)
+{
+	struct dc_dcfs *fs = ino->fs;
+	int ret = 0;
+
+	if (!fs->opt.sync) {
+		pthread_mutex_lock(&ino->ext_lock);
+		ret = dcfs_set_add(&ino->dirty, pgoff, n);
+		pthread_mutex_unlock(&ino->ext_lock);
+	}
+	if (fs->opt.sync || ret) /* sync, or no memory to remember it */
+		(void)dc_region_flush(fs->r, pgoff, n);
+}
+
+DC_API int64_t dc_dcfs_pwrite(struct dc_dcfs *fs, int fd, const void *buf, size_t len,
+			      uint64_t off)
+{
+	struct dcfs_inode *ino;
+	uint64_t done = 0, size;
+	int ret = check_io(buf, len, off, true);
+
+	if (ret)
+		return ret;
+	ino = dcfs_fd_get(fs, fd, true, &ret);
+	if (!ino)
+		return ret;
+	pthread_rwlock_wrlock(&ino->io_lock);
+	if (ino->dead) {
+		ret = dc__fail(-EBADF, "dcfs pwrite: the file was evicted");
+		goto out;
+	}
+	size = atomic_load(&ino->size);
+	if (len && off + len > size) {
+		/* Bytes between the old end and the next block boundary may hold
+		 * what a mapping stored past the end: zero them first. */
+		pthread_mutex_lock(&ino->ext_lock);
+		dcfs_zero_bytes(ino, size, (size + dcfs_blk_bytes(fs) - 1) & ~(dcfs_blk_bytes(fs) - 1));
+		pthread_mutex_unlock(&ino->ext_lock);
+	}
+	while (done < len) {
+		uint64_t pos = off + done, in = pos & (DC_PAGE_SIZE - 1), n;
+		uint64_t want = dcfs_size_pages(in + len - done);
+		struct dcfs_ext map;
+		bool mapped, fresh;
+
+		pthread_mutex_lock(&ino->ext_lock);
+		ret = dcfs_iomap(ino, pos >> DC_PAGE_SHIFT, want, want >= 512 ? 512 : 1,
+				 DCFS_MAP_ALLOC | DCFS_MAP_EXTEND, &map, &mapped, &fresh);
+		pthread_mutex_unlock(&ino->ext_lock);
+		if (!ret && fresh)
+			ret = dcfs_unzero(ino, map.fpage, map.len);
+		if (ret)
+			break;
+		n = (map.len << DC_PAGE_SHIFT) - in;
+		if (n > len - done)
+			n = len - done;
+		dc_region_read_lock(fs->r);
+		if (!dc_region_alive(fs->r)) {
+			dc_region_read_unlock(fs->r);
+			ret = dcfs_shut(fs);
+			break;
+		}
+		memcpy((char *)dc_region_addr(fs->r, map.pgoff) + in, (const char *)buf + done, n);
+		dc_region_read_unlock(fs->r);
+		written(ino, map.pgoff, dcfs_size_pages(in + n));
+		done += n;
+	}
+	pthread_mutex_lock(&ino->ext_lock);
+	if (off + done > size)
+		atomic_store(&ino->size, off + done);
+	if (ret)
+		dcfs_trim_eof(ino); /* blocks allocated for bytes never written */
+	pthread_mutex_unlock(&ino->ext_lock);
+	if (done)
+		ret = 0; /* a short write reports what it wrote */
+out:
+	pthread_rwlock_unlock(&ino->io_lock);
+	dcfs_inode_put(ino);
+	return ret ? ret : (int64_t)done;
+}
+
+DC_API int dc_dcfs_fsync(struct dc_dcfs *fs, int fd, bool datasync)
+{
+	struct dcfs_inode *ino;
+	struct dcfs_extmap dirty;
+	int ret, wb;
+
+	(void)datasync; /* no metadata lives on the device: the same work */
+	ino = dcfs_fd_get(fs, fd, false, &ret);
+	if (!ino)
+		return ret;
+	pthread_rwlock_rdlock(&ino->io_lock);
+	pthread_mutex_lock(&ino->ext_lock);
+	dirty = ino->dirty;
+	dcfs_ext_init(&ino->dirty);
+	pthread_mutex_unlock(&ino->ext_lock);
+	for (size_t i = 0; i < dirty.n && !ret; i++)
+		ret = dc_region_flush(fs->r, dirty.v[i].pgoff, dirty.v[i].len);
+	if (ret) { /* keep what was not flushed for the next fsync */
+		pthread_mutex_lock(&ino->ext_lock);
+		for (size_t i = 0; i < dirty.n; i++)
+			(void)dcfs_set_add(&ino->dirty, dirty.v[i].pgoff, dirty.v[i].len);
+		pthread_mutex_unlock(&ino->ext_lock);
+	}
+	dcfs_ext_free(&dirty);
+	dcfs_pins_flush(ino); /* DMA may be writing through write pins now */
+	wb = dc_mapping_writeback(ino->m, 0, DC_MAPPING_INDEX_MAX, NULL);
+	if (!ret && wb < 0)
+		ret = wb;
+	pthread_rwlock_unlock(&ino->io_lock);
+	dcfs_inode_put(ino);
+	return ret;
+}
