@@ -690,6 +690,9 @@ TEST(extending_writes)
 		size_t n = 1 + t_rand(&rng) % 9000;
 		uint8_t tmp[9000];
 
+		if (off + n > LEN)
+			n = LEN - off;
+
 		pattern(tmp, n, 100 + i);
 		xwrite(fd, tmp, n, off);
 		memcpy(model + off, tmp, n);
@@ -1289,7 +1292,6 @@ TEST(no_stale_data)
 	fd = xcreate("old");
 	xwrite_byte(fd, 0xDA, blocks * PG, 0);
 	CHECK_EQ(sfs().blocks_free, 0);
-	CHECK_EQ(dc_dcfs_fsync(FS, fd, false), 0);
 	xclose(fd);
 	CHECK_EQ(dc_dcfs_unlink(FS, "old"), 0);
 	CHECK_EQ(sfs().blocks_free, blocks);
@@ -1542,6 +1544,80 @@ TEST(pinned_file_closed_then_unlinked)
 	CHECK_EQ(sfs().files, 0);
 	CHECK_EQ(sfs().orphans, 0);
 	CHECK_EQ(sfs().blocks_free, free0);
+	check_fs();
+}
+
+/*
+ * A pin holder may look at the file while a truncate waits for its pin:
+ * dc_dcfs_iomap() takes the extent lock only (its Context), fstat and
+ * dc_dcfs_pins() no lock a truncate holds, and a fault of another page the
+ * invalidate lock shared, which the truncate drops while it waits.  None
+ * of them may need the truncate to give up first.
+ */
+struct trunc_arg {
+	int fd;
+	uint64_t size, deadline_ns;
+	atomic_int done, ret;
+};
+
+static void *truncate_thread(void *arg)
+{
+	struct trunc_arg *a = arg;
+	struct dc_wait_opts o = { .deadline_ns = a->deadline_ns };
+
+	atomic_store(&a->ret, dc_dcfs_truncate(FS, a->fd, a->size, &o));
+	atomic_store(&a->done, 1);
+	return NULL;
+}
+
+static void wait_for_break_wait(uint64_t waits0)
+{
+	uint64_t cap = dc_now_ns() + 2000000000ull; /* a cap, not an assertion */
+
+	while (sfs().break_waits <= waits0 && dc_now_ns() < cap)
+		usleep(200);
+}
+
+TEST(pin_holder_inspects_file_while_truncate_waits)
+{
+	struct dc_dcfs_pinset ps = { 0 };
+	struct dc_dcfs_fault_result res;
+	struct dc_dcfs_pin_info info;
+	struct trunc_arg ta = { 0 };
+	struct dc_dcfs_iomap m;
+	struct dc_dcfs_stat st;
+	pthread_t t;
+	int fd;
+
+	fx("mem:64M", NULL);
+	fd = xcreate("insp");
+	xwrite_byte(fd, 1, 8 * PG, 0);
+	CHECK_EQ(dc_dcfs_pin(FS, fd, 4 * PG, PG, 0, "inspect", &ps), 0);
+	ta.fd = fd;
+	ta.size = 2 * PG;
+	ta.deadline_ns = dc_now_ns() + 3000000000ull; /* so that a bug fails, not hangs */
+	{
+		uint64_t w0 = sfs().break_waits;
+
+		CHECK_EQ(pthread_create(&t, NULL, truncate_thread, &ta), 0);
+		wait_for_break_wait(w0);
+	}
+	CHECK_EQ(dc_dcfs_fstat(FS, fd, &st), 0);
+	CHECK_EQ(dc_dcfs_pins(FS, fd, 0, UINT64_MAX, &info, 1), 1);
+	CHECK_EQ(dc_dcfs_fault(FS, fd, 0, 0, 0, &res), 0);
+	CHECK_EQ(atomic_load(&ta.done), 0);
+	CHECK_EQ(dc_dcfs_iomap(FS, fd, 4 * PG, PG, 0, &m), 0);
+	if (atomic_load(&ta.done))
+		fprintf(stderr, "[%s] dc_dcfs_iomap() returned only after the truncate waiting "
+			"for this pin gave up (%d)\n", t_current, atomic_load(&ta.ret));
+	CHECK_EQ(atomic_load(&ta.done), 0);
+	CHECK_EQ(m.type, DC_DCFS_IOMAP_MAPPED);
+	CHECK_EQ(m.pgoff, ps.segs[0].pgoff);
+	CHECK_EQ(dc_dcfs_unpin(FS, &ps), 0);
+	pthread_join(t, NULL);
+	CHECK_EQ(atomic_load(&ta.ret), 0);
+	CHECK_EQ(fsize(fd), 2 * PG);
+	xclose(fd);
 	check_fs();
 }
 
