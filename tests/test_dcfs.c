@@ -1861,6 +1861,166 @@ TEST(enospc)
 	free(buf);
 }
 
+/* ALLOC and ZERO running out part-way: what was allocated stays, the size does not change. */
+TEST(fallocate_enospc_part_way)
+{
+	struct dc_dcfs_stat st;
+	uint64_t blocks;
+	int a, b;
+
+	fx("mem:4M", NULL);
+	blocks = sfs().blocks;
+	a = xcreate("a");
+	xwrite_byte(a, 1, (blocks - 3) * PG, 0);
+	CHECK_EQ(sfs().blocks_free, 3);
+	b = xcreate("b");
+	CHECK_EQ(dc_dcfs_truncate(FS, b, 8 * PG, NULL), 0);
+	CHECK_EQ(dc_dcfs_fallocate(FS, b, DC_DCFS_FALLOC_ALLOC, 0, 8 * PG, NULL), -ENOSPC);
+	st = xstat(b);
+	CHECK_EQ(st.size, 8 * PG);
+	CHECK(st.blocks <= 3);
+	CHECK_EQ(sfs().blocks_free, 3 - st.blocks);
+	check_fs();
+	/* Past the end of file: the size does not change, nothing is left past it. */
+	CHECK_EQ(dc_dcfs_truncate(FS, b, 0, NULL), 0);
+	CHECK_EQ(dc_dcfs_fallocate(FS, b, DC_DCFS_FALLOC_ALLOC, 0, 8 * PG, NULL), -ENOSPC);
+	CHECK_EQ(fsize(b), 0);
+	check_fs();
+	CHECK_EQ(dc_dcfs_fallocate(FS, b, DC_DCFS_FALLOC_ZERO, PG, 8 * PG, NULL), -ENOSPC);
+	CHECK_EQ(fsize(b), 0);
+	check_fs();
+	CHECK_EQ(xstat(b).blocks, 0);
+	CHECK_EQ(sfs().blocks_free, 3);
+	/* Exactly what is left fits. */
+	CHECK_EQ(dc_dcfs_fallocate(FS, b, DC_DCFS_FALLOC_ALLOC, 0, 3 * PG, NULL), 0);
+	CHECK_EQ(fsize(b), 3 * PG);
+	CHECK_EQ(sfs().blocks_free, 0);
+	xclose(a);
+	xclose(b);
+	check_fs();
+}
+
+/* The fallocate modes without pins: sizes, blocks, contents. */
+TEST(fallocate_modes)
+{
+	uint8_t model[16 * 4096];
+	struct dc_dcfs_stat st;
+	int fd;
+
+	fx("mem:64M", NULL);
+	fd = xcreate("fm");
+	memset(model, 0, sizeof(model));
+	pattern(model, 4 * PG, 6);
+	xwrite(fd, model, 4 * PG, 0);
+	/* ALLOC past EOF extends, zeroed blocks; over data keeps it. */
+	CHECK_EQ(dc_dcfs_fallocate(FS, fd, DC_DCFS_FALLOC_ALLOC, 2 * PG, 4 * PG, NULL), 0);
+	st = xstat(fd);
+	CHECK_EQ(st.size, 6 * PG);
+	CHECK_EQ(st.blocks, 6);
+	check_contents(fd, model, 6 * PG);
+	/* ALLOC inside the file does not shrink or extend it. */
+	CHECK_EQ(dc_dcfs_fallocate(FS, fd, DC_DCFS_FALLOC_ALLOC, 0, PG, NULL), 0);
+	CHECK_EQ(fsize(fd), 6 * PG);
+	/* PUNCH past EOF does not extend; partial blocks are zeroed, whole ones freed. */
+	CHECK_EQ(dc_dcfs_fallocate(FS, fd, DC_DCFS_FALLOC_PUNCH, 5 * PG + 100, 10 * PG, NULL), 0);
+	st = xstat(fd);
+	CHECK_EQ(st.size, 6 * PG);
+	CHECK_EQ(st.blocks, 6);
+	memset(model + 5 * PG + 100, 0, PG - 100);
+	check_contents(fd, model, 6 * PG);
+	CHECK_EQ(dc_dcfs_fallocate(FS, fd, DC_DCFS_FALLOC_PUNCH, 100, 2 * PG, NULL), 0);
+	CHECK_EQ(xstat(fd).blocks, 5); /* page 1 freed; 0 and 2 zeroed in part */
+	memset(model + 100, 0, 2 * PG);
+	check_contents(fd, model, 6 * PG);
+	CHECK_EQ(pgoff_of(fd, PG), UINT64_MAX);
+	/* ZERO: reads zeros, blocks allocated (the punched page too), extends. */
+	CHECK_EQ(dc_dcfs_fallocate(FS, fd, DC_DCFS_FALLOC_ZERO, PG - 10, 2 * PG, NULL), 0);
+	st = xstat(fd);
+	CHECK_EQ(st.blocks, 6);
+	CHECK(pgoff_of(fd, PG) != UINT64_MAX);
+	memset(model + PG - 10, 0, 2 * PG);
+	check_contents(fd, model, 6 * PG);
+	CHECK_EQ(dc_dcfs_fallocate(FS, fd, DC_DCFS_FALLOC_ZERO, 7 * PG, PG + 1, NULL), 0);
+	st = xstat(fd);
+	CHECK_EQ(st.size, 8 * PG + 1);
+	CHECK_EQ(st.blocks, 6 + 2);
+	check_contents(fd, model, 8 * PG + 1);
+	/* A punch of the whole file frees every block and keeps the size. */
+	CHECK_EQ(dc_dcfs_fallocate(FS, fd, DC_DCFS_FALLOC_PUNCH, 0, 9 * PG, NULL), 0);
+	st = xstat(fd);
+	CHECK_EQ(st.size, 8 * PG + 1);
+	CHECK(st.blocks <= 1); /* the last block, partial in the file, may stay (zeroed) */
+	memset(model, 0, sizeof(model));
+	check_contents(fd, model, 8 * PG + 1);
+	xclose(fd);
+	check_fs();
+}
+
+/* A fault at or past the end of file is -EFAULT (SIGBUS), and changes nothing. */
+TEST(fault_beyond_eof)
+{
+	struct dc_dcfs_fault_result res;
+	struct dc_dcfs_stat st;
+	int fd;
+
+	fx("mem:64M", NULL);
+	fd = xcreate("eof");
+	CHECK_EQ(dc_dcfs_fault(FS, fd, 0, 0, 0, &res), -EFAULT); /* empty file */
+	CHECK_EQ(dc_dcfs_fault(FS, fd, 0, DC_DCFS_FAULT_WRITE, 0, &res), -EFAULT);
+	xwrite_byte(fd, 1, 2 * PG + 1, 0);
+	CHECK_EQ(dc_dcfs_fault(FS, fd, 2, DC_DCFS_FAULT_WRITE, 0, &res), 0);
+	CHECK_EQ(dc_dcfs_fault(FS, fd, 3, 0, 0, &res), -EFAULT);
+	CHECK_EQ(dc_dcfs_fault(FS, fd, 3, DC_DCFS_FAULT_WRITE, 0, &res), -EFAULT);
+	CHECK_EQ(dc_dcfs_fault(FS, fd, 1000, DC_DCFS_FAULT_WRITE, 9, &res), -EFAULT);
+	/* A PMD fault of a small file maps 4 KiB, never past EOF. */
+	CHECK_EQ(dc_dcfs_fault(FS, fd, 1, 0, 9, &res), 0);
+	CHECK_EQ(res.order, 0);
+	st = xstat(fd);
+	CHECK_EQ(st.size, 2 * PG + 1);
+	CHECK_EQ(st.blocks, 3);
+	/* After a shrink the old pages fault -EFAULT too. */
+	CHECK_EQ(dc_dcfs_truncate(FS, fd, PG, NULL), 0);
+	CHECK_EQ(dc_dcfs_fault(FS, fd, 1, 0, 0, &res), -EFAULT);
+	CHECK_EQ(dc_dcfs_fault(FS, fd, 2, DC_DCFS_FAULT_WRITE, 0, &res), -EFAULT);
+	CHECK_EQ(xstat(fd).blocks, 1);
+	xclose(fd);
+	check_fs();
+}
+
+/* Removal of the region shuts the file system down: calls fail -EIO, unmount still works. */
+TEST(region_removal_shuts_down)
+{
+	struct dc_drain_opts d = { 0 };
+	struct dc_dcfs_fault_result res;
+	struct dc_dcfs *fs2;
+	uint8_t b[16];
+	int fd, r;
+
+	fx("mem:64M", NULL);
+	fd = xcreate("sd");
+	xwrite_byte(fd, 1, 2 * PG, 0);
+	CHECK_EQ(dc_dcfs_fault(FS, fd, 0, 0, 0, &res), 0);
+	d.deadline_ns = dc_now_ns() + 100000000ull;
+	r = dc_region_remove(R, &d);
+	CHECK(r == -ETIMEDOUT); /* the mount's mappings hold the region */
+	CHECK_EQ(dc_dcfs_pread(FS, fd, b, 1, 0), -EIO);
+	CHECK_EQ(dc_dcfs_pwrite(FS, fd, b, 1, 0), -EIO);
+	CHECK_EQ(dc_dcfs_create(FS, "new"), -EIO);
+	CHECK_EQ(dc_dcfs_fault(FS, fd, 1, 0, 0, &res), -EIO);
+	CHECK_EQ(dc_dcfs_truncate(FS, fd, 0, NULL), -EIO);
+	CHECK_EQ(dc_dcfs_mount(R, NULL, NULL, NULL, &fs2), -ENXIO);
+	r = dc_dcfs_close(FS, fd);
+	CHECK(r == 0 || r == -EIO);
+	if (r == -EIO)
+		fprintf(stderr, "[%s] note: close after shutdown gave -EIO\n", t_current);
+	CHECK_EQ(dc_dcfs_unmount(FS, NULL), 0);
+	FS = NULL;
+	d.deadline_ns = dc_now_ns() + 5000000000ull;
+	CHECK_EQ(dc_region_remove(R, &d), 0);
+	R = NULL;
+	dc_quiesce();
+}
+
 /* ---- bad input --------------------------------------------------------------------------- */
 
 TEST(bad_mount_options)
