@@ -18,10 +18,12 @@
  * per-file "stamp lock" of the test's; the layout operations never take it.
  *
  * dma_vs_block_reuse: DMA threads pin pages of file D and keep writing a
- * pattern through the pins while D is truncated to 0 and re-extended in a
- * loop; another thread creates file O, writes it, reads it back and
- * unlinks it, over and over, on a region small enough that O's blocks are
- * blocks D had (counted).  O must never show a byte of the DMA pattern.
+ * pattern through the pins (each transfer a while) while D is truncated to
+ * 0 and re-extended in a loop (no new transfer starts while the truncate
+ * runs, those under way finish first); another thread creates file O,
+ * writes it, reads it back and unlinks it, over and over, on a region small
+ * enough that O's blocks are blocks D had (counted, and required).  O must
+ * never show a byte of the DMA pattern.
  *
  * namespace_races, faults_vs_layout: the namespace and the fault path
  * against each other and against truncate/punch; every call returns one
