@@ -2574,6 +2574,18 @@ static void alloc_sequence(uint8_t *buf)
 		if (r == -ENOMEM)         \
 			goto out;         \
 	} while (0)
+	{
+		int fd2 = dc_dcfs_open(FS, "inj", DC_DCFS_RDONLY);
+
+		r = fd2 < 0 ? fd2 : 0;
+		enomem_ok(r, 0);
+		if (fd2 >= 0)
+			CHECK_EQ(dc_dcfs_close(FS, fd2), 0);
+		if (r)
+			goto out;
+	}
+	STEP(dc_dcfs_rename(FS, "inj", "inj2"), 0);
+	STEP(dc_dcfs_rename(FS, "inj2", "inj"), 0);
 	STEP(dc_dcfs_pwrite(FS, fd, buf, 3 * PG + 100, 0), 3 * PG + 100);
 	STEP(dc_dcfs_pwrite(FS, fd, buf, PG, 2u << 20), PG);
 	STEP(dc_dcfs_pwrite(FS, fd, buf, 4u << 20, 4u << 20), 4u << 20);
@@ -2596,7 +2608,12 @@ static void alloc_sequence(uint8_t *buf)
 out:
 	CHECK_EQ(ps.id, 0); /* a failed pin leaves nothing pinned */
 	CHECK_EQ(dc_dcfs_close(FS, fd), 0);
-	CHECK_EQ(dc_dcfs_unlink(FS, "inj"), 0);
+	{
+		struct dc_dcfs_stat st;
+		const char *name = dc_dcfs_lookup(FS, "inj", &st) == 0 ? "inj" : "inj2";
+
+		CHECK_EQ(dc_dcfs_unlink(FS, name), 0);
+	}
 }
 
 TEST(alloc_failure_every_step)
