@@ -1621,6 +1621,147 @@ TEST(pin_holder_inspects_file_while_truncate_waits)
 	check_fs();
 }
 
+/* Two pin sets on one page: the truncate waits for the last of them. */
+TEST(two_pins_one_page)
+{
+	struct dc_dcfs_pinset a = { 0 }, b = { 0 };
+	struct holder h;
+	uint32_t idle;
+	uint64_t pg;
+	int fd;
+
+	fx("mem:64M", NULL);
+	fd = xcreate("two");
+	xwrite_byte(fd, 1, 4 * PG, 0);
+	pg = pgoff_of(fd, 2 * PG);
+	idle = refcount_at(pg);
+	CHECK_EQ(dc_dcfs_pin(FS, fd, 2 * PG, PG, 0, "first", &a), 0);
+	CHECK_EQ(dc_dcfs_pin(FS, fd, 2 * PG + 10, 20, DC_DCFS_PIN_READONLY, "second", &b), 0);
+	CHECK_EQ(a.segs[0].pgoff, pg);
+	CHECK_EQ(pin_pgoff(&b, 2 * PG + 10), pg);
+	CHECK(refcount_at(pg) >= idle + 2 * DC_PIN_BIAS);
+	CHECK_EQ(xstat(fd).pinned_pages, 2);
+	CHECK_EQ(dc_dcfs_unpin(FS, &a), 0);
+	CHECK(dc_folio_maybe_dma_pinned(dc_folio_lookup(R, pg)));
+	holder_start(&h, &b, 0);
+	CHECK_EQ(dc_dcfs_truncate(FS, fd, PG, NULL), 0);
+	holder_finish(&h);
+	CHECK_EQ(fsize(fd), PG);
+	CHECK_EQ(xstat(fd).blocks, 1);
+	xclose(fd);
+	check_fs();
+}
+
+/* A read-only pin of a hole holds the zero page; pwrite fills the hole under it. */
+TEST(readonly_pin_of_hole_then_pwrite)
+{
+	struct dc_dcfs_pinset ps = { 0 };
+	struct dc_dcfs_fault_result res;
+	struct dc_wait_opts o = { 0 };
+	uint8_t b[8];
+	int fd, r;
+
+	fx("mem:64M", NULL);
+	fd = xcreate("rp");
+	CHECK_EQ(dc_dcfs_truncate(FS, fd, 4 * PG, NULL), 0);
+	CHECK_EQ(dc_dcfs_fault(FS, fd, 1, 0, 0, &res), 0);
+	CHECK(res.zero);
+	CHECK_EQ(dc_dcfs_pin(FS, fd, PG + 8, 16, DC_DCFS_PIN_READONLY, "ro", &ps), 0);
+	CHECK_EQ(ps.segs[0].pgoff, UINT64_MAX);
+	xwrite(fd, "written!", 8, PG + 8);
+	CHECK_EQ(dc_dcfs_pread(FS, fd, b, 8, PG + 8), 8);
+	CHECK(!memcmp(b, "written!", 8));
+	CHECK_EQ(dc_dcfs_fault(FS, fd, 1, 0, 0, &res), 0);
+	CHECK(!res.zero);
+	CHECK(!memcmp((char *)res.addr + 8, "written!", 8));
+	CHECK(all_bytes(ps.segs[0].addr, 0, ps.segs[0].len)); /* the zero page stays zero */
+	check_fs();
+	/* Nothing of the device is pinned: a truncate need not wait (it may). */
+	o.deadline_ns = dc_now_ns() + 200000000ull;
+	r = dc_dcfs_truncate(FS, fd, 0, &o);
+	CHECK(r == 0 || r == -ETIMEDOUT);
+	if (r)
+		printf("note: a truncate waits for a read-only pin of the zero page\n");
+	CHECK_EQ(dc_dcfs_unpin(FS, &ps), 0);
+	CHECK_EQ(dc_dcfs_truncate(FS, fd, 0, NULL), 0);
+	CHECK_EQ(xstat(fd).blocks, 0);
+	xclose(fd);
+	check_fs();
+}
+
+/* A read-only pin across data and a hole: device pages and the zero page, in order. */
+TEST(readonly_pin_across_hole)
+{
+	struct dc_dcfs_pinset ps = { 0 };
+	uint64_t pos;
+	int fd;
+
+	fx("mem:64M", NULL);
+	fd = xcreate("mix");
+	xwrite_byte(fd, 0x71, PG, 0);
+	xwrite_byte(fd, 0x72, PG, 3 * PG);
+	CHECK_EQ(dc_dcfs_pin(FS, fd, 100, 4 * PG - 200, DC_DCFS_PIN_READONLY, "mix", &ps), 0);
+	check_segs(&ps, 100, 4 * PG - 200);
+	pos = 100;
+	for (unsigned i = 0; i < ps.nsegs; i++) {
+		const struct dc_dcfs_seg *sg = &ps.segs[i];
+		int want = pos < PG ? 0x71 : pos >= 3 * PG ? 0x72 : 0;
+
+		if (want == 0)
+			CHECK_EQ(sg->pgoff, UINT64_MAX);
+		else
+			CHECK_EQ(sg->pgoff, pgoff_of(fd, pos));
+		CHECK(all_bytes(sg->addr, want, sg->len));
+		if (sg->pgoff == UINT64_MAX) /* the zero page is one page: a segment per page */
+			CHECK((pos >> 12) == ((pos + sg->len - 1) >> 12));
+		pos += sg->len;
+	}
+	CHECK_EQ(xstat(fd).blocks, 2); /* nothing allocated */
+	CHECK_EQ(dc_dcfs_unpin(FS, &ps), 0);
+	xclose(fd);
+	check_fs();
+}
+
+/* On a region of 2 MiB folios a pin holds the whole block; truncate waits for it. */
+TEST(pin_on_order9_region)
+{
+	struct dc_dcfs_pinset ps = { 0 };
+	struct holder h;
+	int fd;
+
+	if (dc_region_create("mem:64M,order=9", &R)) {
+		R = NULL;
+		t_skip("cannot create mem:64M,order=9");
+	}
+	CHECK_EQ(dc_dcfs_mount(R, NULL, NULL, NULL, &FS), 0);
+	fd = xcreate("p9");
+	xwrite_byte(fd, 0x19, 3u << 20, 0);
+	CHECK_EQ(dc_dcfs_pin(FS, fd, (1u << 20) + 5, 100, 0, "p9", &ps), 0);
+	check_segs(&ps, (1u << 20) + 5, 100);
+	CHECK_EQ(ps.segs[0].pgoff, pgoff_of(fd, 1u << 20));
+	CHECK_EQ(ps.segs[0].pgoff % 512, 256);
+	CHECK(all_bytes(ps.segs[0].addr, 0x19, 100));
+	holder_start(&h, &ps, 0x91);
+	/* The block holds bytes both sides of the new end: it stays, its tail zeroed. */
+	CHECK_EQ(dc_dcfs_truncate(FS, fd, 4096, NULL), 0);
+	holder_finish(&h);
+	CHECK_EQ(fsize(fd), 4096);
+	CHECK_EQ(xstat(fd).blocks, 512);
+	CHECK_EQ(sfs().blocks_free, sfs().blocks - 1);
+	CHECK_EQ(dc_dcfs_truncate(FS, fd, 2u << 20, NULL), 0);
+	{
+		uint8_t *b = malloc(2u << 20);
+
+		CHECK(b);
+		CHECK_EQ(dc_dcfs_pread(FS, fd, b, 2u << 20, 0), (int64_t)(2u << 20));
+		CHECK(all_bytes(b, 0x19, 4096));
+		CHECK(all_bytes(b + 4096, 0, (2u << 20) - 4096)); /* the DMA too is gone */
+		free(b);
+	}
+	xclose(fd);
+	check_fs();
+}
+
 /* Case 5: a deadline on truncate expires and leaves the file as it was. */
 TEST(truncate_deadline_times_out)
 {
