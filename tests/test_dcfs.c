@@ -1912,6 +1912,60 @@ TEST(slow_wait_report)
 	check_fs();
 }
 
+/* slow_wait_ms=0 reports at the first wait; each operation is named. */
+TEST(slow_wait_ops_named)
+{
+	static const struct {
+		const char *op;
+		unsigned mode; /* fallocate mode, or 100: truncate, 101: evict */
+		uint64_t off, len, pin_page;
+	} ops[] = {
+		{ "truncate", 100, 2 * PG, 0, 3 },
+		{ "punch", DC_DCFS_FALLOC_PUNCH, 0, PG, 0 },
+		{ "zero", DC_DCFS_FALLOC_ZERO, 0, 10, 0 },
+		{ "collapse", DC_DCFS_FALLOC_COLLAPSE, PG, PG, 2 },
+		{ "insert", DC_DCFS_FALLOC_INSERT, PG, PG, 1 },
+		{ "evict", 101, 0, 0, 0 },
+	};
+
+	fx_ops("mem:64M", "slow_wait_ms=0", &ev_ops);
+	for (unsigned k = 0; k < sizeof(ops) / sizeof(ops[0]); k++) {
+		struct dc_dcfs_pinset ps = { 0 };
+		struct holder h;
+		uint64_t ino, id;
+		int fd = xcreate("sw");
+
+		xwrite_byte(fd, 1, 4 * PG, 0);
+		ino = xstat(fd).ino;
+		CHECK_EQ(dc_dcfs_pin(FS, fd, ops[k].pin_page * PG, PG, 0, ops[k].op, &ps), 0);
+		id = ps.id;
+		holder_init(&h, &ps, 0);
+		h.want_reports = k + 1;
+		holder_go(&h);
+		if (ops[k].mode == 100) {
+			CHECK_EQ(dc_dcfs_truncate(FS, fd, ops[k].off, NULL), 0);
+		} else if (ops[k].mode == 101) {
+			CHECK_EQ(dc_dcfs_unlink(FS, "sw"), 0);
+			CHECK_EQ(dc_dcfs_close(FS, fd), 0);
+		} else {
+			CHECK_EQ(dc_dcfs_fallocate(FS, fd, ops[k].mode, ops[k].off, ops[k].len, NULL), 0);
+		}
+		holder_finish(&h);
+		CHECK_EQ(atomic_load(&nevs), k + 1);
+		CHECK_EQ(sfs().slow_reports, k + 1);
+		CHECK(!strcmp(evs[k].op, ops[k].op));
+		CHECK_EQ(evs[k].ino, ino);
+		CHECK(evs[k].npins >= 1);
+		CHECK_EQ(evs[k].pin0.id, id);
+		CHECK(!strcmp(evs[k].pin0.tag, ops[k].op));
+		if (ops[k].mode != 101) {
+			xclose(fd);
+			CHECK_EQ(dc_dcfs_unlink(FS, "sw"), 0);
+		}
+		check_fs();
+	}
+}
+
 /* deadline_ms: a close whose eviction times out still closes; unmount evicts later. */
 TEST(eviction_deadline)
 {
