@@ -25,7 +25,9 @@
  * enough that O's blocks are blocks D had (counted, and required).  O must
  * never show a byte of the DMA pattern.
  *
- * namespace_races, faults_vs_layout: the namespace and the fault path
+ * namespace_races, faults_vs_layout, parallel_writers_model: the namespace,
+ * the fault path and writers of separate files (one allocator, each file
+ * checked against its model)
  * against each other and against truncate/punch; every call returns one
  * of the results its contract allows, and the check passes afterwards.
  *
@@ -757,6 +759,86 @@ TEST(faults_vs_layout)
 	check_fs();
 	CHECK_EQ(dc_dcfs_close(FS, fl_fd), 0);
 	free(buf);
+}
+
+/* ---- writers of separate files share the allocator ------------------------------------ */
+
+#define NW 4
+#define WMAX (96 * PG)
+static atomic_long w_bad;
+
+static void *writer(void *arg)
+{
+	uint64_t id = (uint64_t)(uintptr_t)arg, rng = t_seed(7000) + id, size = 0;
+	uint8_t *model = calloc(1, WMAX), *buf = malloc(WMAX);
+	unsigned long n = t_scale(20000);
+	char name[8];
+	int fd;
+
+	CHECK(model && buf);
+	snprintf(name, sizeof(name), "w%d", (int)id);
+	fd = dc_dcfs_create(FS, name);
+	CHECK(fd >= 0);
+	for (unsigned long i = 0; i < n; i++) {
+		uint64_t r = t_rand(&rng), off = (r >> 8) % WMAX, len = 1 + (r >> 32) % (4 * PG);
+
+		if (off + len > WMAX)
+			len = WMAX - off;
+		switch (r % 5) {
+		case 0:
+		case 1:
+			memset(buf, (int)(r >> 56) | 1, len);
+			CHECK_EQ(dc_dcfs_pwrite(FS, fd, buf, len, off), (int64_t)len);
+			memcpy(model + off, buf, len);
+			if (off + len > size)
+				size = off + len;
+			break;
+		case 2:
+			CHECK_EQ(dc_dcfs_truncate(FS, fd, off, NULL), 0);
+			if (off < size)
+				memset(model + off, 0, size - off);
+			size = off;
+			break;
+		case 3:
+			CHECK_EQ(dc_dcfs_fallocate(FS, fd, DC_DCFS_FALLOC_PUNCH, off, len, NULL), 0);
+			if (off < size)
+				memset(model + off, 0, (off + len < size ? off + len : size) - off);
+			break;
+		default: {
+			int64_t got = dc_dcfs_pread(FS, fd, buf, len, off);
+			int64_t want = off >= size ? 0 : (int64_t)(off + len <= size ? len : size - off);
+
+			if (got != want || memcmp(buf, model + off, (size_t)want))
+				atomic_fetch_add(&w_bad, 1);
+			break;
+		}
+		}
+	}
+	CHECK_EQ(dc_dcfs_pread(FS, fd, buf, WMAX, 0), (int64_t)size);
+	if (memcmp(buf, model, size))
+		atomic_fetch_add(&w_bad, 1);
+	CHECK_EQ(dc_dcfs_close(FS, fd), 0);
+	free(model);
+	free(buf);
+	return NULL;
+}
+
+TEST(parallel_writers_model)
+{
+	pthread_t t[NW];
+
+	t_watchdog(t_case_limit() < 120 ? t_case_limit() : 120);
+	fx("mem:4M", NULL);
+	atomic_store(&w_bad, 0);
+	for (int i = 0; i < NW; i++)
+		CHECK_EQ(pthread_create(&t[i], NULL, writer, (void *)(uintptr_t)i), 0);
+	for (int i = 0; i < NW; i++)
+		pthread_join(t[i], NULL);
+	printf("writers %d, reads that differed from the model %ld, blocks free %llu of %llu\n", NW,
+	       (long)atomic_load(&w_bad), (unsigned long long)sfs().blocks_free,
+	       (unsigned long long)sfs().blocks);
+	CHECK_EQ(atomic_load(&w_bad), 0);
+	check_fs();
 }
 
 T_MAIN(setup, teardown)

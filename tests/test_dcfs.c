@@ -853,6 +853,35 @@ TEST(iomap_hole_and_mapped)
 	check_fs();
 }
 
+/* A write iomap asking for 2 MiB of a hole gets a 2 MiB aligned run (zeroed). */
+TEST(iomap_write_2m_run)
+{
+	struct dc_dcfs_fault_result res;
+	struct dc_dcfs_iomap m;
+	int fd;
+
+	fx("mem:64M", NULL);
+	fd = xcreate("run");
+	CHECK_EQ(dc_dcfs_truncate(FS, fd, 4u << 20, NULL), 0);
+	CHECK_EQ(dc_dcfs_iomap(FS, fd, 2u << 20, 2u << 20, DC_DCFS_IOMAP_WRITE, &m), 0);
+	CHECK_EQ(m.type, DC_DCFS_IOMAP_MAPPED);
+	CHECK(m.fresh);
+	CHECK_EQ(m.offset, 2u << 20);
+	CHECK_EQ(m.length, 2u << 20);
+	CHECK_EQ(m.pgoff % 512, 0);
+	CHECK_EQ(xstat(fd).blocks, 512);
+	CHECK(all_bytes(dc_region_addr(R, m.pgoff), 0, 2u << 20));
+	CHECK_EQ(dc_dcfs_fault(FS, fd, 600, 0, 9, &res), 0);
+	CHECK_EQ(res.order, 9);
+	CHECK_EQ(res.index, 512);
+	/* The other half is still a hole. */
+	CHECK_EQ(dc_dcfs_iomap(FS, fd, 0, 2u << 20, 0, &m), 0);
+	CHECK_EQ(m.type, DC_DCFS_IOMAP_HOLE);
+	CHECK_EQ(m.length, 2u << 20);
+	xclose(fd);
+	check_fs();
+}
+
 TEST(fault_read_hole_then_write)
 {
 	struct dc_dcfs_fault_result res, w;
@@ -2548,6 +2577,35 @@ TEST(closed_and_forged_descriptors)
 	CHECK_EQ(xstat(keep).size, PG);
 	CHECK_EQ(xstat(keep).blocks, 1);
 	xclose(keep);
+	check_fs();
+}
+
+/*
+ * A stale descriptor stays stale however often its slot is reused: the
+ * generation must not come round to it again (open/close 5000 times).
+ */
+TEST(stale_descriptor_after_many_reopens)
+{
+	uint8_t b[1];
+	int first, fd, same = 0, at = -1;
+
+	fx("mem:64M", NULL);
+	fd = xcreate("g");
+	xclose(fd);
+	first = xopen("g", DC_DCFS_RDWR);
+	xclose(first);
+	for (int i = 0; i < 5000; i++) {
+		fd = xopen("g", DC_DCFS_RDWR);
+		if (fd == first || dc_dcfs_pread(FS, first, b, 1, 0) != -EBADF) {
+			if (!same++)
+				at = i;
+		}
+		xclose(fd);
+	}
+	if (same)
+		fprintf(stderr, "[%s] the closed descriptor %d was accepted again %d times, first "
+			"after %d reopens of its slot\n", t_current, first, same, at + 1);
+	CHECK_EQ(same, 0);
 	check_fs();
 }
 
