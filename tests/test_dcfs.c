@@ -2609,6 +2609,35 @@ TEST(stale_descriptor_after_many_reopens)
 	check_fs();
 }
 
+/* 2^20 descriptors open: the next open is -EMFILE; closing one makes room. */
+TEST(emfile)
+{
+	int *fds = malloc(sizeof(int) << 20), n = 0, fd;
+
+	CHECK(fds);
+	fx("mem:4M", NULL);
+	fds[n++] = xcreate("m");
+	while (n < (1 << 20)) {
+		fd = dc_dcfs_open(FS, "m", DC_DCFS_RDONLY);
+		if (fd < 0) {
+			fprintf(stderr, "[%s] open %d: %d\n", t_current, n, fd);
+			CHECK(fd >= 0);
+		}
+		fds[n++] = fd;
+	}
+	CHECK_EQ(dc_dcfs_open(FS, "m", DC_DCFS_RDONLY), -EMFILE);
+	CHECK_EQ(dc_dcfs_create(FS, "other"), -EMFILE);
+	CHECK_EQ(sfs().files, 1);
+	CHECK_EQ(sfs().open, 1u << 20);
+	xclose(fds[12345]);
+	fds[12345] = xopen("m", DC_DCFS_RDWR);
+	for (int i = 0; i < n; i++)
+		xclose(fds[i]);
+	CHECK_EQ(sfs().open, 0);
+	free(fds);
+	check_fs();
+}
+
 TEST(double_and_forged_unpin)
 {
 	struct dc_dcfs_pinset ps = { 0 }, copy, forged = { 0 }, never = { 0 };
