@@ -19,10 +19,11 @@
  * zapped, no longer busy (pins drained) and deleted (invariant 4): no DMA
  * ever lands in a block that belongs to another file.
  *
- * Handles: a file descriptor is a small non-negative int that names an
+ * Handles: a file descriptor is a non-negative int that names an
  * open file of one mount, with its mode; a closed or forged one gives
- * -EBADF (descriptors carry a generation, so a stale one is not mistaken
- * for a later open).  A pin set (struct dc_dcfs_pinset) is caller-owned
+ * -EBADF (descriptors carry a 15-bit generation, so a stale one is not
+ * mistaken for a later open of the same slot until that slot has been
+ * reopened 32,768 times).  A pin set (struct dc_dcfs_pinset) is caller-owned
  * and unpinned exactly once.
  *
  * Mount options (a comma-separated list; one table in src/dcfs/options.c):
@@ -96,8 +97,12 @@ struct dc_dcfs_event {
 };
 
 /*
- * ->event(fs, ev, arg): called with no lock of dcfs or daxcore held, in the
- * thread that waits; @ev and what it points to live for the call only.
+ * ->event(fs, ev, arg): called in the thread that waits, with no daxcore
+ * lock held and, of dcfs's, only the I/O lock of the file being changed
+ * (the operation holds it throughout): the callback may look at anything,
+ * release pins, and use other files, but calls that read, write or change
+ * the layout of that same file fail with -EDEADLK.  @ev and what it points
+ * to live for the call only.
  */
 struct dc_dcfs_ops {
 	void (*event)(struct dc_dcfs *fs, const struct dc_dcfs_event *ev, void *arg);
@@ -123,9 +128,11 @@ DC_API DC_MUST_CHECK int dc_dcfs_mount(struct dc_region *r, const char *options,
  * @opts: deadline / cancel for evictions that wait for pins (files whose
  *        eviction timed out earlier); NULL: the mount's deadline_ms.
  * Context: sleeps (grace periods, pins of evicted files draining).
- * Return: 0 (@fs is freed); -EBUSY (files are open or pins are held:
- * nothing changed); -ETIMEDOUT, -EINTR (an eviction still waits: the mount
- * stays, call again); -EINVAL (NULL).
+ * Return: 0 (@fs is freed); -EBUSY (files are open, pins are held, or a
+ * call on a file is still running, e.g. a close evicting it: nothing
+ * changed); -ETIMEDOUT, -EINTR (an eviction still waits: the mount stays,
+ * call again); -EINVAL (NULL).  Create and open fail with -EIO while an
+ * unmount runs.
  */
 DC_API int dc_dcfs_unmount(struct dc_dcfs *fs, const struct dc_wait_opts *opts);
 
@@ -135,7 +142,8 @@ DC_API int dc_dcfs_unmount(struct dc_dcfs *fs, const struct dc_wait_opts *opts);
  * dc_dcfs_create() - create an empty file @name and open it read-write.
  * Context: process context.
  * Return: a descriptor (>= 0); -EEXIST; -EINVAL (name empty, longer than
- * DC_DCFS_NAME_MAX, or containing '/'); -EMFILE (2^20 descriptors open);
+ * DC_DCFS_NAME_MAX, or containing '/'); -EMFILE (65,536 descriptors
+ * open);
  * -ENOMEM; -EIO (shut down).
  */
 DC_API DC_MUST_CHECK int dc_dcfs_create(struct dc_dcfs *fs, const char *name);
@@ -154,15 +162,18 @@ DC_API DC_MUST_CHECK int dc_dcfs_open(struct dc_dcfs *fs, const char *name, unsi
  * 004 patch 05) with the mount's deadline_ms, then free its blocks.
  * Context: sleeps (eviction).
  * Return: 0; -EBADF; -ETIMEDOUT or -EINTR from the eviction: @fd is closed
- * all the same and the file waits as an orphan, evicted by the unmount.
+ * all the same and the file waits as an orphan, evicted when its last pin
+ * set is released (or by the unmount).
  */
 DC_API int dc_dcfs_close(struct dc_dcfs *fs, int fd);
 
 /**
  * dc_dcfs_unlink() - remove @name.  The file lives on while descriptors
- * or pins hold it; an idle one is evicted now.
+ * hold it (the last close evicts it); a file with none open is evicted
+ * now, which waits for its pins as close does.
  * Context: sleeps (eviction of a file with nothing open).
- * Return: 0; -ENOENT; -EINVAL; -ETIMEDOUT, -EINTR (eviction, as close).
+ * Return: 0; -ENOENT; -EINVAL; -ETIMEDOUT, -EINTR (eviction, as close:
+ * the name is gone all the same and the file waits as an orphan).
  */
 DC_API int dc_dcfs_unlink(struct dc_dcfs *fs, const char *name);
 
@@ -273,7 +284,8 @@ DC_API int dc_dcfs_truncate(struct dc_dcfs *fs, int fd, uint64_t size,
  * @mode: DC_DCFS_FALLOC_*.  @len 0: nothing to do (0).
  * Collapse: @off and @len multiples of the block size, @off + @len below
  * the size.  Insert: both multiples of the block size, @off below the size
- * (or equal to it), the new size within DC_DCFS_SIZE_MAX.
+ * (as fallocate(2): an insert at the end of file is -EINVAL; grow with
+ * truncate), the new size within DC_DCFS_SIZE_MAX.
  * Context: as dc_dcfs_truncate().
  * Return: 0; -EBADF; -EINVAL (mode, alignment, range); -EFBIG; -ENOSPC
  * (ALLOC and ZERO: blocks allocated before the failure stay, the size does
@@ -307,7 +319,9 @@ struct dc_dcfs_iomap {
  * With DC_DCFS_IOMAP_WRITE a hole gets a zeroed block (one block, or a
  * 2 MiB run when @len asks for that much on a 4 KiB region).  Offsets past
  * the end of file are holes (and are not allocated).
- * Context: takes the file's extent lock.
+ * Context: a query takes the file's extent lock only (a pin holder may ask
+ * while a truncate waits for its pin); with DC_DCFS_IOMAP_WRITE also the
+ * I/O lock exclusive.
  * Return: 0; -EBADF (write on read-only); -EINVAL; -ENOSPC; -ENOMEM.
  */
 DC_API int dc_dcfs_iomap(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len, unsigned flags,

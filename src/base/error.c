@@ -71,6 +71,11 @@ DC_API const char *dc_strerror(int err)
 	case -ENOSPC: return "no space";
 	case -EIO: return "I/O error or poisoned memory";
 	case -ESHUTDOWN: return "the mapping is exiting (final truncate)";
+	case -EBADF: return "bad descriptor, or not open for writing";
+	case -EFAULT: return "past the end of file";
+	case -EFBIG: return "file too large";
+	case -EMFILE: return "too many open descriptors";
+	case -EUCLEAN: return "file system inconsistent";
 	default: return err < 0 ? strerror(-err) : "not an error code";
 	}
 }
@@ -83,7 +88,7 @@ DC_API const char *dc_errname(int err)
 	N(ETIMEDOUT); N(EINTR); N(ENOENT); N(EEXIST); N(ERANGE); N(EAGAIN); N(ENOSPC);
 	N(EIO); N(ESHUTDOWN); N(EDEADLK); N(ENOSYS); N(EFAULT); N(EACCES); N(ENODEV);
 	N(EROFS); N(EFBIG); N(ENAMETOOLONG); N(ENOTEMPTY); N(EISDIR); N(ENOTDIR);
-	N(EBADF); N(EMFILE); N(EXDEV);
+	N(EBADF); N(EMFILE); N(EXDEV); N(EUCLEAN);
 #undef N
 	case 0: return "0";
 	default: return err < 0 ? "E?" : "not an error";

@@ -110,7 +110,7 @@ struct dcfs_inode {
 	uint32_t nlink, nopen;       /* ns_lock */
 	bool evicting;               /* ns_lock: an eviction owns the inode */
 	bool orphan;                 /* ns_lock: an eviction timed out */
-	bool dead;                   /* evicted: under io_lock and invalidate (both held to set) */
+	_Atomic bool dead;           /* evicted: set holding io_lock, invalidate and ns_lock */
 
 	pthread_rwlock_t io_lock;
 	pthread_rwlock_t invalidate;
@@ -133,8 +133,8 @@ struct dcfs_fd {
 	uint32_t gen;
 };
 
-#define DCFS_FD_SLOT_BITS 20
-#define DCFS_FD_GEN_MASK 0x7ffu /* 11 bits: fd = gen << 20 | slot, a positive int */
+#define DCFS_FD_SLOT_BITS 16
+#define DCFS_FD_GEN_MASK 0x7fffu /* 15 bits: fd = gen << 16 | slot, a positive int */
 
 struct dc_dcfs {
 	struct dc_region *r;
@@ -152,6 +152,7 @@ struct dc_dcfs {
 	struct dcfs_inode *ihead, *itail;
 	uint64_t next_ino;
 	uint64_t ninodes, norphans;
+	bool unmounting;              /* ns_lock: create and open refuse */
 
 	pthread_mutex_t fd_lock;
 	struct dcfs_fd *fds;
@@ -177,6 +178,11 @@ static inline uint64_t dcfs_size_pages(uint64_t size)
 {
 	return (size + DC_PAGE_SIZE - 1) >> DC_PAGE_SHIFT;
 }
+
+/* lock.c */
+void dcfs_rwlock_init(pthread_rwlock_t *l);
+int dcfs_lock(pthread_rwlock_t *l, bool write, const struct dc_wait_opts *opts,
+	      const char *name);
 
 /* inode.c */
 struct dcfs_inode *dcfs_inode_new(struct dc_dcfs *fs, const char *name, int *err);

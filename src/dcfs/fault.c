@@ -131,10 +131,12 @@ DC_API int dc_dcfs_fault(struct dc_dcfs *fs, int fd, uint64_t index, unsigned fl
 	ino = dcfs_fd_get(fs, fd, write, &ret);
 	if (!ino)
 		return ret;
-	pthread_rwlock_rdlock(&ino->invalidate);
-	ret = ino->dead ? dc__fail(-EBADF, "dcfs fault: the file was evicted")
-			: dcfs_fault(ino, index, write, order, res);
-	pthread_rwlock_unlock(&ino->invalidate);
+	ret = dcfs_lock(&ino->invalidate, false, NULL, "invalidate");
+	if (!ret) {
+		ret = ino->dead ? dc__fail(-EBADF, "dcfs fault: the file was evicted")
+				: dcfs_fault(ino, index, write, order, res);
+		pthread_rwlock_unlock(&ino->invalidate);
+	}
 	dcfs_inode_put(ino);
 	return ret;
 }

@@ -25,8 +25,8 @@ struct dcfs_inode *dcfs_inode_new(struct dc_dcfs *fs, const char *name, int *err
 	ino->fs = fs;
 	ino->nlink = 1;
 	atomic_init(&ino->refs, 1); /* the name */
-	pthread_rwlock_init(&ino->io_lock, NULL);
-	pthread_rwlock_init(&ino->invalidate, NULL);
+	dcfs_rwlock_init(&ino->io_lock);
+	dcfs_rwlock_init(&ino->invalidate);
 	pthread_mutex_init(&ino->ext_lock, NULL);
 	dcfs_ext_init(&ino->ext);
 	dcfs_ext_init(&ino->dirty);
@@ -54,7 +54,9 @@ void dcfs_inode_free(struct dcfs_inode *ino)
 
 /*
  * Drop a reference.  The last one of an evicted inode unlinks it from the
- * mount's inode list and frees it (a grace period: not under any lock).
+ * mount's inode list and frees it (a grace period: not under any lock);
+ * the last one of an orphan (an eviction that timed out waiting for pins)
+ * finishes that eviction first.
  */
 void dcfs_inode_put(struct dcfs_inode *ino)
 {
@@ -63,9 +65,18 @@ void dcfs_inode_put(struct dcfs_inode *ino)
 	if (atomic_fetch_sub(&ino->refs, 1) != 1)
 		return;
 	pthread_mutex_lock(&fs->ns_lock);
+	if (ino->orphan && !ino->evicting) {
+		/* An eviction timed out and what it waited for is gone now
+		 * (the last pin set of the file was just released): finish it. */
+		ino->evicting = true;
+		pthread_mutex_unlock(&fs->ns_lock);
+		(void)dcfs_evict(ino, NULL); /* nothing left to wait for but transients */
+		pthread_mutex_lock(&fs->ns_lock);
+		ino->evicting = false;
+	}
 	if (!ino->dead || ino->evicting) {
-		/* An orphan (eviction timed out) or an eviction still running:
-		 * unmount, or the evicting thread, frees it. */
+		/* Linked at unmount, or an eviction is running: unmount, or the
+		 * evicting thread's own put, frees it. */
 		pthread_mutex_unlock(&fs->ns_lock);
 		return;
 	}
@@ -165,12 +176,20 @@ int dcfs_evict(struct dcfs_inode *ino, const struct dc_wait_opts *opts)
 	struct dc_dcfs *fs = ino->fs;
 	int ret;
 
-	pthread_rwlock_wrlock(&ino->io_lock);
-	pthread_rwlock_wrlock(&ino->invalidate);
-	ret = dcfs_break_layouts(ino, 0, DC_MAPPING_INDEX_MAX, "evict", opts, true);
+	ret = dcfs_lock(&ino->io_lock, true, opts, "I/O");
+	if (!ret) {
+		ret = dcfs_lock(&ino->invalidate, true, opts, "invalidate");
+		if (ret)
+			pthread_rwlock_unlock(&ino->io_lock);
+	}
+	if (!ret) {
+		ret = dcfs_break_layouts(ino, 0, DC_MAPPING_INDEX_MAX, "evict", opts, true);
+		if (ret) {
+			pthread_rwlock_unlock(&ino->invalidate);
+			pthread_rwlock_unlock(&ino->io_lock);
+		}
+	}
 	if (ret < 0) {
-		pthread_rwlock_unlock(&ino->invalidate);
-		pthread_rwlock_unlock(&ino->io_lock);
 		pthread_mutex_lock(&fs->ns_lock);
 		if (!ino->orphan)
 			fs->norphans++;
@@ -182,14 +201,14 @@ int dcfs_evict(struct dcfs_inode *ino, const struct dc_wait_opts *opts)
 	dcfs_free_range(ino, 0, UINT64_MAX);
 	atomic_store(&ino->size, 0);
 	pthread_mutex_unlock(&ino->ext_lock);
+	pthread_mutex_lock(&fs->ns_lock); /* dead: read under any of the three */
 	ino->dead = true;
-	pthread_rwlock_unlock(&ino->invalidate);
-	pthread_rwlock_unlock(&ino->io_lock);
-	pthread_mutex_lock(&fs->ns_lock);
 	if (ino->orphan)
 		fs->norphans--;
 	ino->orphan = false;
 	pthread_mutex_unlock(&fs->ns_lock);
+	pthread_rwlock_unlock(&ino->invalidate);
+	pthread_rwlock_unlock(&ino->io_lock);
 	return 0;
 }
 

@@ -46,9 +46,17 @@ int dcfs_iomap(struct dcfs_inode *ino, uint64_t fpage, uint64_t npages, uint64_t
 	}
 	*mapped = false;
 	*map = (struct dcfs_ext){ fpage, 0, hole < npages ? hole : npages };
-	if (!(flags & DCFS_MAP_ALLOC) ||
-	    (!(flags & DCFS_MAP_EXTEND) && fpage >= dcfs_size_pages(atomic_load(&ino->size))))
+	if (!(flags & DCFS_MAP_ALLOC))
 		return 0;
+	if (!(flags & DCFS_MAP_EXTEND)) {
+		/* Inside the file only (blocks past its end are not allocated). */
+		uint64_t size_pages = dcfs_size_pages(atomic_load(&ino->size));
+
+		if (fpage >= size_pages)
+			return 0;
+		if (map->len > size_pages - fpage)
+			map->len = size_pages - fpage;
+	}
 	/* Extents are whole blocks: allocate from the block @fpage is in. */
 	fb = fpage & ~(bp - 1);
 	want = (fpage - fb + map->len + bp - 1) / bp;
@@ -81,44 +89,41 @@ int dcfs_iomap(struct dcfs_inode *ino, uint64_t fpage, uint64_t npages, uint64_t
 
 /*
  * File pages [first, first + npages) just got blocks where there were
- * holes: a read fault may have mapped the zero page there.  Replace each
- * such ZERO (or EMPTY) entry by the new block, waiting for a fault that
- * holds it, so the next access sees the data (the kernel's invalidation
- * after a write that allocates).  Caller holds io_lock exclusive.
+ * holes: a read fault may have mapped the zero page there.  Drop those
+ * ZERO entries (the kernel's invalidation after a write that allocates) so
+ * the next fault maps the new block; one that a fault holds locked is
+ * waited for (the fault saw the hole before the extent was published and
+ * inserts ZERO) and dropped after it.  Nothing here allocates: locking an
+ * entry that exists creates none.  Caller holds io_lock exclusive.
  */
 int dcfs_unzero(struct dcfs_inode *ino, uint64_t first, uint64_t npages)
 {
-	struct dc_entry_info info;
 	uint64_t last = first + npages - 1;
 
 	if (DC_REGRESS_BUG == 20) /* bug 20: the zero page stays mapped over new data */
 		return 0;
-	dc_mapping_for_each(ino->m, first, last, &info) {
-		uint64_t p = info.first > first ? info.first : first;
-		unsigned order = ino->fs->blk_order; /* entries are whole blocks (folios) */
-		struct dc_entry_handle h;
-		struct dcfs_ext e;
-		uint64_t hole;
-		bool mapped;
-		int ret;
+	for (;;) {
+		struct dc_entry_info info;
+		bool waited = false;
 
-		if (dc_entry_is_live(info.entry))
-			continue;
-		p &= ~((UINT64_C(1) << order) - 1);
-		ret = dc_mapping_grab(ino->m, p, order, NULL, &h);
-		if (ret)
-			return ret < 0 ? ret : -EAGAIN;
-		pthread_mutex_lock(&ino->ext_lock);
-		mapped = dcfs_ext_lookup(&ino->ext, h.index, &e, &hole);
-		pthread_mutex_unlock(&ino->ext_lock);
-		ret = 0;
-		if (mapped && !dc_entry_is_live(h.entry))
-			ret = dc_mapping_insert(&h, e.pgoff, 0);
-		DC_BUG_ON(dc_mapping_unlock(&h));
-		if (ret)
-			return ret;
+		(void)dc_mapping_invalidate(ino->m, first, last);
+		dc_mapping_for_each(ino->m, first, last, &info) {
+			struct dc_entry_handle h;
+			int ret;
+
+			if (dc_entry_has_pages(info.entry))
+				continue; /* faulted after the extent went in: the new block */
+			ret = dc_mapping_grab(ino->m, info.first, info.order, NULL, &h);
+			if (ret < 0)
+				return ret;
+			if (!ret)
+				DC_BUG_ON(dc_mapping_unlock(&h));
+			waited = true;
+			break;
+		}
+		if (!waited)
+			return 0;
 	}
-	return 0;
 }
 
 DC_API int dc_dcfs_iomap(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len, unsigned flags,
@@ -139,10 +144,13 @@ DC_API int dc_dcfs_iomap(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len,
 		return ret;
 	fpage = off >> DC_PAGE_SHIFT;
 	npages = dcfs_size_pages((off & (DC_PAGE_SIZE - 1)) + len);
-	if (write)
-		pthread_rwlock_wrlock(&ino->io_lock);
-	else
-		pthread_rwlock_rdlock(&ino->io_lock);
+	/* A query takes the extent lock only: a pin holder may look while a
+	 * truncate that waits for its pin holds the I/O lock. */
+	ret = write ? dcfs_lock(&ino->io_lock, true, NULL, "I/O") : 0;
+	if (ret) {
+		dcfs_inode_put(ino);
+		return ret;
+	}
 	if (ino->dead) {
 		ret = dc__fail(-EBADF, "dcfs iomap: the file was evicted");
 		goto out;
@@ -164,7 +172,8 @@ DC_API int dc_dcfs_iomap(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len,
 		out->fresh = fresh;
 	}
 out:
-	pthread_rwlock_unlock(&ino->io_lock);
+	if (write)
+		pthread_rwlock_unlock(&ino->io_lock);
 	dcfs_inode_put(ino);
 	return ret;
 }

@@ -115,14 +115,36 @@ int dcfs_break_layouts(struct dcfs_inode *ino, uint64_t first, uint64_t last, co
 	}
 }
 
+/*
+ * Take the invalidate lock exclusive (within @opts) and break layouts on
+ * [first, last]; on 0 the lock is held, on an error it is not.
+ */
+static int lock_and_break(struct dcfs_inode *ino, uint64_t first, uint64_t last, const char *op,
+			  const struct dc_wait_opts *opts)
+{
+	int ret = dcfs_lock(&ino->invalidate, true, opts, "invalidate");
+
+	if (ret)
+		return ret;
+	ret = dcfs_break_layouts(ino, first, last, op, opts, false);
+	if (ret)
+		pthread_rwlock_unlock(&ino->invalidate);
+	return ret;
+}
+
 /* Common entry of the layout operations: the inode, locked, alive. */
-static struct dcfs_inode *layout_begin(struct dc_dcfs *fs, int fd, int *err)
+static struct dcfs_inode *layout_begin(struct dc_dcfs *fs, int fd,
+					const struct dc_wait_opts *opts, int *err)
 {
 	struct dcfs_inode *ino = dcfs_fd_get(fs, fd, true, err);
 
 	if (!ino)
 		return NULL;
-	pthread_rwlock_wrlock(&ino->io_lock);
+	*err = dcfs_lock(&ino->io_lock, true, opts, "I/O");
+	if (*err) {
+		dcfs_inode_put(ino);
+		return NULL;
+	}
 	if (ino->dead) {
 		pthread_rwlock_unlock(&ino->io_lock);
 		dcfs_inode_put(ino);
@@ -161,7 +183,7 @@ DC_API int dc_dcfs_truncate(struct dc_dcfs *fs, int fd, uint64_t size,
 	if (size > DC_DCFS_SIZE_MAX)
 		return dc__fail(-EFBIG, "dcfs truncate: %llu is past the largest file (2^52)",
 				(unsigned long long)size);
-	ino = layout_begin(fs, fd, &ret);
+	ino = layout_begin(fs, fd, opts, &ret);
 	if (!ino)
 		return ret;
 	old = atomic_load(&ino->size);
@@ -173,9 +195,7 @@ DC_API int dc_dcfs_truncate(struct dc_dcfs *fs, int fd, uint64_t size,
 		return 0;
 	}
 	bb = dcfs_blk_bytes(fs);
-	pthread_rwlock_wrlock(&ino->invalidate);
-	ret = dcfs_break_layouts(ino, size >> DC_PAGE_SHIFT, DC_MAPPING_INDEX_MAX, "truncate",
-				 opts, false);
+	ret = lock_and_break(ino, size >> DC_PAGE_SHIFT, DC_MAPPING_INDEX_MAX, "truncate", opts);
 	if (!ret) {
 		pthread_mutex_lock(&ino->ext_lock);
 		dcfs_zero_bytes(ino, size, round_up(size, bb));
@@ -183,7 +203,7 @@ DC_API int dc_dcfs_truncate(struct dc_dcfs *fs, int fd, uint64_t size,
 		atomic_store(&ino->size, size);
 		pthread_mutex_unlock(&ino->ext_lock);
 	}
-	layout_end(ino, true);
+	layout_end(ino, !ret);
 	return ret;
 }
 
@@ -228,16 +248,16 @@ static int punch_or_zero(struct dcfs_inode *ino, uint64_t off, uint64_t end, boo
 		return 0;
 	s = round_up(off, bb); /* whole blocks [s, t) are freed by a punch */
 	t = end & ~(bb - 1);
+	ret = lock_and_break(ino, off >> DC_PAGE_SHIFT, (end - 1) >> DC_PAGE_SHIFT,
+			     zero ? "zero" : "punch", opts);
+	if (ret)
+		return ret;
 	if (zero) {
-		/* Allocate first: -ENOSPC before anything is zeroed. */
+		/* The range has no entries now: allocate its holes (zeroed),
+		 * -ENOSPC before any byte of the file changed. */
 		ret = alloc_range(ino, off >> DC_PAGE_SHIFT,
 				  dcfs_size_pages(end) - (off >> DC_PAGE_SHIFT));
-		if (ret)
-			return ret;
 	}
-	pthread_rwlock_wrlock(&ino->invalidate);
-	ret = dcfs_break_layouts(ino, off >> DC_PAGE_SHIFT, (end - 1) >> DC_PAGE_SHIFT,
-				 zero ? "zero" : "punch", opts, false);
 	if (!ret) {
 		pthread_mutex_lock(&ino->ext_lock);
 		if (zero || s >= t) {
@@ -271,18 +291,18 @@ static int shift_range(struct dcfs_inode *ino, uint64_t off, uint64_t len, bool 
 				up ? "" : " + length", (unsigned long long)size);
 	if (up && len > DC_DCFS_SIZE_MAX - size)
 		return dc__fail(-EFBIG, "dcfs insert: the file would pass 2^52 bytes");
-	pthread_mutex_lock(&ino->ext_lock);
-	ret = dcfs_ext_reserve(&ino->ext, 1); /* a split at @off (insert) or @off + len */
-	pthread_mutex_unlock(&ino->ext_lock);
+	ret = lock_and_break(ino, off >> DC_PAGE_SHIFT, DC_MAPPING_INDEX_MAX,
+			     up ? "insert" : "collapse", opts);
 	if (ret)
 		return ret;
-	pthread_rwlock_wrlock(&ino->invalidate);
-	ret = dcfs_break_layouts(ino, off >> DC_PAGE_SHIFT, DC_MAPPING_INDEX_MAX,
-				 up ? "insert" : "collapse", opts, false);
+	pthread_mutex_lock(&ino->ext_lock);
+	/* A record for the split at @off (insert) or @off + len (collapse),
+	 * reserved now that no fault can run: -ENOMEM leaves the file as it
+	 * was (its entries are only deleted). */
+	ret = dcfs_ext_reserve(&ino->ext, 1);
 	if (!ret) {
 		uint64_t fp = off >> DC_PAGE_SHIFT, np = len >> DC_PAGE_SHIFT;
 
-		pthread_mutex_lock(&ino->ext_lock);
 		if (up) {
 			/* Split at @off (reserved), then move everything after up. */
 			DC_BUG_ON(dcfs_ext_remove(&ino->ext, fp, 0, NULL, NULL));
@@ -293,8 +313,8 @@ static int shift_range(struct dcfs_inode *ino, uint64_t off, uint64_t len, bool 
 			dcfs_ext_shift(&ino->ext, fp + np, np, false);
 			atomic_store(&ino->size, size - len);
 		}
-		pthread_mutex_unlock(&ino->ext_lock);
 	}
+	pthread_mutex_unlock(&ino->ext_lock);
 	pthread_rwlock_unlock(&ino->invalidate);
 	return ret;
 }
@@ -323,7 +343,7 @@ DC_API int dc_dcfs_fallocate(struct dc_dcfs *fs, int fd, unsigned mode, uint64_t
 				mode == DC_DCFS_FALLOC_INSERT ? "insert" : "collapse",
 				(unsigned long long)off, (unsigned long long)len,
 				(unsigned long long)bb);
-	ino = layout_begin(fs, fd, &ret);
+	ino = layout_begin(fs, fd, opts, &ret);
 	if (!ino)
 		return ret;
 	if (!len) {

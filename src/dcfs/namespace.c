@@ -2,7 +2,7 @@
 /*
  * namespace.c - the flat namespace (a hash table of names under ns_lock,
  * and the inode list in ino order for listing) and the descriptor table
- * (slots under fd_lock; a descriptor is gen << 20 | slot, so a closed one
+ * (slots under fd_lock; a descriptor is gen << 16 | slot, so a closed one
  * is not mistaken for a later open of the same slot).
  */
 #include "dcfs/dcfs_int.h"
@@ -103,6 +103,7 @@ static void name_del(struct dc_dcfs *fs, struct dcfs_inode *ino)
 static int fd_alloc(struct dc_dcfs *fs, struct dcfs_inode *ino, unsigned mode)
 {
 	uint32_t slot;
+	int fd;
 
 	pthread_mutex_lock(&fs->fd_lock);
 	for (slot = fs->fd_free_hint; slot < fs->nfds && fs->fds[slot].ino; slot++)
@@ -116,7 +117,7 @@ static int fd_alloc(struct dc_dcfs *fs, struct dcfs_inode *ino, unsigned mode)
 			    !(n = dc__calloc(ncap, sizeof(*n)))) {
 				pthread_mutex_unlock(&fs->fd_lock);
 				if (ncap > (1u << DCFS_FD_SLOT_BITS))
-					return dc__fail(-EMFILE, "dcfs: 2^20 descriptors open");
+					return dc__fail(-EMFILE, "dcfs: 65,536 descriptors open");
 				return dc__fail(-ENOMEM, "dcfs: no memory for descriptors");
 			}
 			if (fs->nfds)
@@ -132,8 +133,9 @@ static int fd_alloc(struct dc_dcfs *fs, struct dcfs_inode *ino, unsigned mode)
 	fs->fds[slot].gen = (fs->fds[slot].gen + 1) & DCFS_FD_GEN_MASK;
 	fs->fd_free_hint = slot + 1;
 	fs->open++;
+	fd = (int)(fs->fds[slot].gen << DCFS_FD_SLOT_BITS | slot);
 	pthread_mutex_unlock(&fs->fd_lock);
-	return (int)(fs->fds[slot].gen << DCFS_FD_SLOT_BITS | slot);
+	return fd;
 }
 
 /* fd_lock held: the slot @fd names, or NULL. */
@@ -211,6 +213,10 @@ DC_API int dc_dcfs_create(struct dc_dcfs *fs, const char *name)
 	if (atomic_load(&fs->shutdown))
 		return dcfs_shut(fs);
 	pthread_mutex_lock(&fs->ns_lock);
+	if (fs->unmounting) {
+		pthread_mutex_unlock(&fs->ns_lock);
+		return dc__fail(-EIO, "dcfs create: the file system is being unmounted");
+	}
 	if (name_find(fs, name)) {
 		pthread_mutex_unlock(&fs->ns_lock);
 		return dc__fail(-EEXIST, "dcfs create: '%s' exists", name);
@@ -260,8 +266,10 @@ DC_API int dc_dcfs_open(struct dc_dcfs *fs, const char *name, unsigned flags)
 	if (atomic_load(&fs->shutdown))
 		return dcfs_shut(fs);
 	pthread_mutex_lock(&fs->ns_lock);
-	ino = name_find(fs, name);
-	ret = ino ? open_inode(fs, ino, flags) : dc__fail(-ENOENT, "dcfs open: no file '%s'", name);
+	ino = fs->unmounting ? NULL : name_find(fs, name);
+	ret = ino ? open_inode(fs, ino, flags)
+	    : fs->unmounting ? dc__fail(-EIO, "dcfs open: the file system is being unmounted")
+			     : dc__fail(-ENOENT, "dcfs open: no file '%s'", name);
 	pthread_mutex_unlock(&fs->ns_lock);
 	return ret;
 }

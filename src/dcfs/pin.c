@@ -104,11 +104,18 @@ static struct dcfs_pin *unrecord(struct dc_dcfs *fs, const struct dc_dcfs_pinset
 
 /* ---- pinning ------------------------------------------------------------------- */
 
+/* Unpin the first @n pages of @p, in runs between zero pages. */
 static void put_all(struct dcfs_pin *p, uint64_t n)
 {
-	for (uint64_t i = 0; i < n; i++)
-		if (p->folios[i])
-			dc_mapping_put_folios(&p->folios[i], 1, true);
+	for (uint64_t i = 0; i < n;) {
+		uint64_t run = 0;
+
+		while (i + run < n && p->folios[i + run])
+			run++;
+		if (run)
+			dc_mapping_put_folios(&p->folios[i], run, true);
+		i += run + 1; /* past the run and the zero page after it */
+	}
 }
 
 /* Pin every page of @p: fast path, fault what is missing, retry. */
@@ -128,10 +135,12 @@ static int pin_pages(struct dcfs_inode *ino, struct dcfs_pin *p)
 		i += (uint64_t)n;
 		if (i == p->npages)
 			break;
-		pthread_rwlock_rdlock(&ino->invalidate);
-		ret = ino->dead ? dc__fail(-EBADF, "dcfs pin: the file was evicted")
-				: dcfs_fault(ino, p->first + i, write, 9, &res);
-		pthread_rwlock_unlock(&ino->invalidate);
+		ret = dcfs_lock(&ino->invalidate, false, NULL, "invalidate");
+		if (!ret) {
+			ret = ino->dead ? dc__fail(-EBADF, "dcfs pin: the file was evicted")
+					: dcfs_fault(ino, p->first + i, write, 9, &res);
+			pthread_rwlock_unlock(&ino->invalidate);
+		}
 		if (ret) {
 			put_all(p, i);
 			return ret;
@@ -157,24 +166,33 @@ static uint64_t page_pgoff(const struct dcfs_pin *p, uint64_t i)
 	return dc_folio_pgoff(f) + ((p->first + i) & mask);
 }
 
+/* Whether pinned page @i continues page @i - 1 on the device. */
+static bool continues(const struct dcfs_pin *p, uint64_t i)
+{
+	uint64_t a = page_pgoff(p, i - 1), b = page_pgoff(p, i);
+
+	return a != UINT64_MAX && b == a + 1;
+}
+
 /* Build the merged segments of @p's bytes.  -ENOMEM. */
 static int build_segs(struct dc_dcfs *fs, struct dcfs_pin *p)
 {
-	uint64_t in = p->off & (DC_PAGE_SIZE - 1), left = p->len;
+	uint64_t in = p->off & (DC_PAGE_SIZE - 1), left = p->len, nsegs = 1;
 	unsigned n = 0;
 
-	p->segs = dc__calloc(p->npages, sizeof(*p->segs));
+	for (uint64_t i = 1; i < p->npages; i++)
+		nsegs += !continues(p, i);
+	p->segs = dc__malloc(nsegs * sizeof(*p->segs));
 	if (!p->segs)
 		return dc__fail(-ENOMEM, "dcfs pin: no memory for %llu segments",
-				(unsigned long long)p->npages);
+				(unsigned long long)nsegs);
 	for (uint64_t i = 0; i < p->npages; i++) {
 		uint64_t pg = page_pgoff(p, i), chunk = DC_PAGE_SIZE - in;
 		char *addr = pg == UINT64_MAX ? fs->zero_page : dc_region_addr(fs->r, pg);
 
 		if (chunk > left)
 			chunk = left;
-		if (n && pg != UINT64_MAX && p->segs[n - 1].pgoff != UINT64_MAX &&
-		    (char *)p->segs[n - 1].addr + p->segs[n - 1].len == addr + in)
+		if (i && continues(p, i))
 			p->segs[n - 1].len += chunk;
 		else
 			p->segs[n++] = (struct dc_dcfs_seg){ addr + in, pg, chunk };
@@ -356,13 +374,13 @@ DC_API int dc_dcfs_pins(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len,
 	uint64_t last;
 	int ret;
 
-	if ((!out && max) || !len)
-		return dc__fail(-EINVAL, "dcfs pins: bad argument");
+	if ((!out && max) || !len || (len != UINT64_MAX && off > UINT64_MAX - len))
+		return dc__fail(-EINVAL, "dcfs pins: bad argument (offset %llu, length %llu)",
+				(unsigned long long)off, (unsigned long long)len);
 	ino = dcfs_fd_get(fs, fd, false, &ret);
 	if (!ino)
 		return ret;
-	last = len == UINT64_MAX || off > UINT64_MAX - len ? UINT64_MAX
-							    : (off + len - 1) >> DC_PAGE_SHIFT;
+	last = len == UINT64_MAX ? UINT64_MAX : (off + len - 1) >> DC_PAGE_SHIFT;
 	dcfs_pins_list(ino, off >> DC_PAGE_SHIFT, last, out, max, &total);
 	dcfs_inode_put(ino);
 	return (int)total;

@@ -33,7 +33,11 @@ DC_API int64_t dc_dcfs_pread(struct dc_dcfs *fs, int fd, void *buf, size_t len, 
 	ino = dcfs_fd_get(fs, fd, false, &ret);
 	if (!ino)
 		return ret;
-	pthread_rwlock_rdlock(&ino->io_lock);
+	ret = dcfs_lock(&ino->io_lock, false, NULL, "I/O");
+	if (ret) {
+		dcfs_inode_put(ino);
+		return ret;
+	}
 	if (ino->dead) {
 		ret = dc__fail(-EBADF, "dcfs pread: the file was evicted");
 		goto out;
@@ -105,7 +109,11 @@ DC_API int64_t dc_dcfs_pwrite(struct dc_dcfs *fs, int fd, const void *buf, size_
 	ino = dcfs_fd_get(fs, fd, true, &ret);
 	if (!ino)
 		return ret;
-	pthread_rwlock_wrlock(&ino->io_lock);
+	ret = dcfs_lock(&ino->io_lock, true, NULL, "I/O");
+	if (ret) {
+		dcfs_inode_put(ino);
+		return ret;
+	}
 	if (ino->dead) {
 		ret = dc__fail(-EBADF, "dcfs pwrite: the file was evicted");
 		goto out;
@@ -170,7 +178,11 @@ DC_API int dc_dcfs_fsync(struct dc_dcfs *fs, int fd, bool datasync)
 	ino = dcfs_fd_get(fs, fd, false, &ret);
 	if (!ino)
 		return ret;
-	pthread_rwlock_rdlock(&ino->io_lock);
+	ret = dcfs_lock(&ino->io_lock, false, NULL, "I/O");
+	if (ret) {
+		dcfs_inode_put(ino);
+		return ret;
+	}
 	pthread_mutex_lock(&ino->ext_lock);
 	dirty = ino->dirty;
 	dcfs_ext_init(&ino->dirty);

@@ -120,16 +120,31 @@ DC_API int dc_dcfs_unmount(struct dc_dcfs *fs, const struct dc_wait_opts *opts)
 	if (ret)
 		return dc__fail(ret, "dcfs unmount: %llu descriptors open, %zu pin sets held",
 				(unsigned long long)fs->open, fs->npins);
-	/* Nothing is open and no call may run now: evict every file (the
-	 * orphans too, whose eviction timed out before), then free them. */
+	/* A call still running on a file (a close evicting it, an operation
+	 * whose descriptor was just closed) holds a reference beyond its name. */
+	pthread_mutex_lock(&fs->ns_lock);
+	for (ino = fs->ihead; ino; ino = ino->next)
+		if (ino->evicting || atomic_load(&ino->refs) > (ino->nlink ? 1u : 0u))
+			break;
+	fs->unmounting = !ino;
+	pthread_mutex_unlock(&fs->ns_lock);
+	if (ino)
+		return dc__fail(-EBUSY, "dcfs unmount: a call on file %llu is still running",
+				(unsigned long long)ino->ino);
+	/* Nothing is open and no call runs: evict every file (the orphans
+	 * too, whose eviction timed out before), then free them. */
 	for (ino = fs->ihead; ino; ino = ino->next) {
 		if (!ino->dead) {
 			struct dc_wait_opts w;
 
 			dcfs_wait_opts_default(fs, opts, &w);
 			ret = dcfs_evict(ino, &w);
-			if (ret)
+			if (ret) {
+				pthread_mutex_lock(&fs->ns_lock);
+				fs->unmounting = false;
+				pthread_mutex_unlock(&fs->ns_lock);
 				return ret;
+			}
 		}
 	}
 	while ((ino = fs->ihead)) {
