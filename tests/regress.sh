@@ -1,7 +1,7 @@
 #!/bin/sh
 # Every regression test must be able to fail: build the library with one
-# bug of the foundation review (1-13) or of the review of its fixes (14-18)
-# brought back (-DDC_REGRESS_BUG=N, see src/base/base.h) and check that the
+# bug of the foundation review (1-13), of the review of its fixes (14-18)
+# or of dcfs (19-21) brought back (-DDC_REGRESS_BUG=N, see src/base/base.h) and check that the
 # test case written for it fails, while the same case passes on the real
 # library.  Prints one PASS/FAIL line per case; exit status 0 if every case
 # caught its bug.
@@ -62,6 +62,14 @@ for line in \
     "17 test_conc_mapping poisoned_insert_gives_back_outside_read_side" \
     "18 test_mapping grab_asleep_across_eviction_sees_shutdown" \
     "18 test_conc_mapping fault_asleep_across_eviction" \
+    "19 test_dcfs dma_in_flight_then_truncate" \
+    "19 test_dcfs punch_over_pin" \
+    "19 test_dcfs collapse_over_pin" \
+    "19 test_conc_dcfs pins_vs_truncate_punch_collapse" \
+    "19 test_conc_dcfs dma_vs_block_reuse" \
+    "20 test_dcfs pwrite_after_zero_page_fault" \
+    "21 test_dcfs dma_in_flight_then_truncate" \
+    "21 test_dcfs no_stale_data" \
     "22 test_conc_mapping zap_vs_batched_pin_of_shared_block"; do
     set -- $line
     bug=$1 test=$2 case=$3

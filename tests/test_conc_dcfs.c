@@ -1,0 +1,844 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test_conc_dcfs - dcfs under concurrency (also run under ThreadSanitizer).
+ *
+ * pins_vs_truncate_punch_collapse: each of NF files has an owner thread
+ * that truncates, punches, collapses and inserts, then re-extends the file
+ * and re-stamps it: every page starts with a stamp (magic, file id, page).
+ * Pinner threads pin 1-4 pages of a random file (write pins), and while
+ * the pin is held check that
+ *   - each pinned page is still in the file's extent map at the device page
+ *     the pin holds (dc_dcfs_iomap), right after the pin and again after
+ *     holding it a while: "pin landed on a block that left the file";
+ *   - the pinned memory holds this file's stamp (a zeroed block only while
+ *     the owner is between a layout change and its re-stamp), and exactly
+ *     (file, page) when no layout change ran across the pin (a per-file
+ *     epoch, odd while the owner changes the layout, tells).
+ * The stamps are written (pwrite) and read (through the pins) under a
+ * per-file "stamp lock" of the test's; the layout operations never take it.
+ *
+ * dma_vs_block_reuse: DMA threads pin pages of file D and keep writing a
+ * pattern through the pins (each transfer a while) while D is truncated to
+ * 0 and re-extended in a loop (no new transfer starts while the truncate
+ * runs, those under way finish first); another thread creates file O,
+ * writes it, reads it back and unlinks it, over and over, on a region small
+ * enough that O's blocks are blocks D had (counted, and required).  O must
+ * never show a byte of the DMA pattern.
+ *
+ * namespace_races, faults_vs_layout, parallel_writers_model: the namespace,
+ * the fault path and writers of separate files (one allocator, each file
+ * checked against its model)
+ * against each other and against truncate/punch; every call returns one
+ * of the results its contract allows, and the check passes afterwards.
+ *
+ * Counts of violations are asserted to be 0; a watchdog bounds each case.
+ */
+#include "harness.h"
+
+#include <sched.h>
+#include <stdatomic.h>
+
+#define PG 4096ull
+
+static struct dc_region *R;
+static struct dc_dcfs *FS;
+static atomic_int stop;
+
+static void setup(void)
+{
+	R = NULL;
+	FS = NULL;
+	atomic_store(&stop, 0);
+}
+
+static struct dc_dcfs_statfs sfs(void)
+{
+	struct dc_dcfs_statfs s;
+
+	dc_dcfs_statfs(FS, &s);
+	return s;
+}
+
+static void check_fs(void)
+{
+	int ret = dc_dcfs_check(FS);
+
+	if (ret)
+		fprintf(stderr, "[%s] dc_dcfs_check: %d (%s)\n", t_current, ret, dc_errmsg());
+	CHECK_EQ(ret, 0);
+}
+
+static void teardown(void)
+{
+	if (FS) {
+		struct dc_dcfs_dirent ents[8];
+		struct dc_dcfs_statfs s = sfs();
+		uint64_t cur = 0;
+		int n;
+
+		CHECK_EQ(s.open, 0);
+		CHECK_EQ(s.pins, 0);
+		CHECK_EQ(s.pinned_pages, 0);
+		check_fs();
+		while ((n = dc_dcfs_list(FS, &cur, ents, 8)) > 0)
+			for (int i = 0; i < n; i++)
+				CHECK_EQ(dc_dcfs_unlink(FS, ents[i].name), 0);
+		CHECK_EQ(n, 0);
+		s = sfs();
+		CHECK_EQ(s.files, 0);
+		CHECK_EQ(s.blocks_free, s.blocks); /* no leaked block */
+		check_fs();
+		CHECK_EQ(dc_dcfs_unmount(FS, NULL), 0);
+		FS = NULL;
+	}
+	t_region_teardown(&R);
+}
+
+static void fx(const char *spec, const char *opts)
+{
+	CHECK_EQ(dc_region_create(spec, &R), 0);
+	CHECK_EQ(dc_dcfs_mount(R, opts, NULL, NULL, &FS), 0);
+}
+
+/* The device page a pin set holds for file byte @off, and its address. */
+static uint64_t pin_page(const struct dc_dcfs_pinset *ps, uint64_t off, uint8_t **addr)
+{
+	uint64_t pos = ps->offset;
+
+	for (unsigned i = 0; i < ps->nsegs; i++) {
+		const struct dc_dcfs_seg *s = &ps->segs[i];
+
+		if (off < pos + s->len) {
+			if (addr)
+				*addr = (uint8_t *)s->addr + (off - pos);
+			if (s->pgoff == UINT64_MAX)
+				return UINT64_MAX;
+			return s->pgoff + ((off - pos + ((uintptr_t)s->addr & (PG - 1))) >> 12);
+		}
+		pos += s->len;
+	}
+	CHECK(!"offset outside the pin set");
+	return 0;
+}
+
+/* The device page of file byte @off now (UINT64_MAX: a hole). */
+static uint64_t file_page(int fd, uint64_t off)
+{
+	struct dc_dcfs_iomap m;
+
+	CHECK_EQ(dc_dcfs_iomap(FS, fd, off, PG, 0, &m), 0);
+	if (m.type != DC_DCFS_IOMAP_MAPPED)
+		return UINT64_MAX;
+	return m.pgoff + ((off >> 12) - (m.offset >> 12));
+}
+
+/* ---- pins vs. truncate, punch, collapse, insert ------------------------------------- */
+
+#define NF 4
+#define NP 64
+#define NPIN 3
+#define MAGIC 0x44434653u /* "DCFS" */
+
+struct stamp {
+	uint32_t magic;
+	uint32_t fid;
+	uint64_t page;
+};
+
+struct pfile {
+	char name[8];
+	int fd;
+	atomic_ulong epoch; /* odd while the owner changes the layout */
+	pthread_rwlock_t stamp_lock;
+	uint8_t *img;       /* NP stamped pages */
+	unsigned long ops, done_extra;
+};
+
+static struct pfile pf[NF];
+static long pin_target;
+static atomic_long v_left, v_stamp, v_other, n_pins, n_efault, n_zero, owners_left;
+
+static void restamp(struct pfile *f, uint64_t first, uint64_t n)
+{
+	pthread_rwlock_wrlock(&f->stamp_lock);
+	CHECK_EQ(dc_dcfs_pwrite(FS, f->fd, f->img + first * PG, n * PG, first * PG),
+		 (int64_t)(n * PG));
+	pthread_rwlock_unlock(&f->stamp_lock);
+}
+
+static void *owner(void *arg)
+{
+	struct pfile *f = arg;
+	uint64_t rng = t_seed(1000) + (uint64_t)(f - pf);
+
+	/* The layout operations, and enough pins meanwhile to race them. */
+	for (unsigned long i = 0; i < f->ops || atomic_load(&n_pins) < pin_target; i++) {
+		uint64_t r = t_rand(&rng), a, n;
+		int op = (int)(r % 4);
+
+		atomic_fetch_add(&f->epoch, 1); /* odd */
+		switch (op) {
+		case 0: /* truncate to a page boundary, re-extend */
+			a = (r >> 8) % NP;
+			CHECK_EQ(dc_dcfs_truncate(FS, f->fd, a * PG, NULL), 0);
+			restamp(f, a, NP - a);
+			break;
+		case 1: /* punch, refill */
+			a = (r >> 8) % NP;
+			n = 1 + (r >> 20) % 8;
+			if (a + n > NP)
+				n = NP - a;
+			CHECK_EQ(dc_dcfs_fallocate(FS, f->fd, DC_DCFS_FALLOC_PUNCH, a * PG, n * PG, NULL),
+				 0);
+			restamp(f, a, n);
+			break;
+		case 2: /* collapse, re-extend, every page re-stamped */
+			a = (r >> 8) % (NP - 1);
+			n = 1 + (r >> 20) % 8;
+			if (a + n >= NP)
+				n = NP - 1 - a;
+			CHECK_EQ(dc_dcfs_fallocate(FS, f->fd, DC_DCFS_FALLOC_COLLAPSE, a * PG, n * PG,
+						   NULL), 0);
+			restamp(f, 0, NP);
+			break;
+		default: /* insert, cut back to NP pages, re-stamp */
+			a = (r >> 8) % NP;
+			n = 1 + (r >> 20) % 4;
+			CHECK_EQ(dc_dcfs_fallocate(FS, f->fd, DC_DCFS_FALLOC_INSERT, a * PG, n * PG,
+						   NULL), 0);
+			CHECK_EQ(dc_dcfs_truncate(FS, f->fd, NP * PG, NULL), 0);
+			restamp(f, 0, NP);
+			break;
+		}
+		atomic_fetch_add(&f->epoch, 1); /* even: stable and stamped */
+		if (i >= f->ops)
+			f->done_extra++;
+		/* Let the pinners in: a layout change in a loop would starve them. */
+		usleep(10 + (unsigned)((r >> 48) % 100));
+	}
+	atomic_fetch_sub(&owners_left, 1);
+	return NULL;
+}
+
+static void *pinner(void *arg)
+{
+	uint64_t rng = t_seed(2000) + (uint64_t)(uintptr_t)arg;
+	int fds[NF];
+
+	for (int i = 0; i < NF; i++) {
+		fds[i] = dc_dcfs_open(FS, pf[i].name, DC_DCFS_RDWR);
+		CHECK(fds[i] >= 0);
+	}
+	while (atomic_load(&owners_left) > 0) {
+		uint64_t r = t_rand(&rng), p = (r >> 8) % NP, npg = 1 + (r >> 16) % 4;
+		unsigned fi = (unsigned)(r % NF);
+		struct pfile *f = &pf[fi];
+		struct dc_dcfs_pinset ps = { 0 };
+		uint64_t dev[4], e1, e2;
+		struct stamp st[4];
+		int ret;
+
+		if (p + npg > NP)
+			npg = NP - p;
+		e1 = atomic_load(&f->epoch);
+		ret = dc_dcfs_pin(FS, fds[fi], p * PG, npg * PG, 0, "pinner", &ps);
+		if (ret == -EFAULT) { /* past EOF for a moment: truncated, not yet re-extended */
+			atomic_fetch_add(&n_efault, 1);
+			continue;
+		}
+		CHECK_EQ(ret, 0);
+		atomic_fetch_add(&n_pins, 1);
+		for (uint64_t q = 0; q < npg; q++) {
+			dev[q] = pin_page(&ps, (p + q) * PG, NULL);
+			if (dev[q] == UINT64_MAX || file_page(fds[fi], (p + q) * PG) != dev[q])
+				atomic_fetch_add(&v_left, 1);
+		}
+		pthread_rwlock_rdlock(&f->stamp_lock);
+		for (uint64_t q = 0; q < npg; q++) {
+			uint8_t *a;
+
+			(void)pin_page(&ps, (p + q) * PG, &a);
+			memcpy(&st[q], a, sizeof(st[q]));
+		}
+		pthread_rwlock_unlock(&f->stamp_lock);
+		e2 = atomic_load(&f->epoch);
+		for (uint64_t q = 0; q < npg; q++) {
+			bool zero = !st[q].magic && !st[q].fid && !st[q].page;
+			bool mine = st[q].magic == MAGIC && st[q].fid == fi;
+
+			if (st[q].magic == MAGIC && st[q].fid != fi)
+				atomic_fetch_add(&v_other, 1); /* another file's block */
+			else if (e1 == e2 && !(e1 & 1) && !(mine && st[q].page == p + q))
+				atomic_fetch_add(&v_stamp, 1);
+			else if (!mine && !zero)
+				atomic_fetch_add(&v_stamp, 1);
+			if (zero)
+				atomic_fetch_add(&n_zero, 1);
+		}
+		/* Hold it a little: layout changes of the range must wait. */
+		if (r & (1ull << 40))
+			usleep((unsigned)((r >> 44) % 50));
+		else
+			sched_yield();
+		for (uint64_t q = 0; q < npg; q++)
+			if (file_page(fds[fi], (p + q) * PG) != dev[q])
+				atomic_fetch_add(&v_left, 1);
+		CHECK_EQ(dc_dcfs_unpin(FS, &ps), 0);
+	}
+	for (int i = 0; i < NF; i++)
+		CHECK_EQ(dc_dcfs_close(FS, fds[i]), 0);
+	return NULL;
+}
+
+TEST(pins_vs_truncate_punch_collapse)
+{
+	pthread_t own[NF], pin[NPIN];
+	unsigned long ops = t_scale(2000);
+	uint64_t waits0;
+
+	pin_target = (long)t_scale(20000);
+	t_watchdog(t_case_limit() < 120 ? t_case_limit() : 120); /* seconds, not minutes */
+
+	fx("mem:64M", NULL);
+	atomic_store(&v_left, 0);
+	atomic_store(&v_stamp, 0);
+	atomic_store(&v_other, 0);
+	atomic_store(&n_pins, 0);
+	atomic_store(&n_efault, 0);
+	atomic_store(&n_zero, 0);
+	atomic_store(&owners_left, NF);
+	for (int i = 0; i < NF; i++) {
+		struct pfile *f = &pf[i];
+
+		snprintf(f->name, sizeof(f->name), "f%d", i);
+		f->fd = dc_dcfs_create(FS, f->name);
+		CHECK(f->fd >= 0);
+		atomic_store(&f->epoch, 0);
+		CHECK_EQ(pthread_rwlock_init(&f->stamp_lock, NULL), 0);
+		f->img = calloc(NP, PG);
+		CHECK(f->img);
+		for (uint64_t p = 0; p < NP; p++) {
+			struct stamp s = { MAGIC, (uint32_t)i, p };
+
+			memcpy(f->img + p * PG, &s, sizeof(s));
+			memset(f->img + p * PG + sizeof(s), 0x80 + i, PG - sizeof(s));
+		}
+		f->ops = ops;
+		f->done_extra = 0;
+		restamp(f, 0, NP);
+	}
+	waits0 = sfs().break_waits;
+	for (int i = 0; i < NPIN; i++)
+		CHECK_EQ(pthread_create(&pin[i], NULL, pinner, (void *)(uintptr_t)i), 0);
+	for (int i = 0; i < NF; i++)
+		CHECK_EQ(pthread_create(&own[i], NULL, owner, &pf[i]), 0);
+	for (int i = 0; i < NF; i++)
+		pthread_join(own[i], NULL);
+	for (int i = 0; i < NPIN; i++)
+		pthread_join(pin[i], NULL);
+	ops = 0;
+	for (int i = 0; i < NF; i++)
+		ops += pf[i].ops + pf[i].done_extra;
+	printf("layout ops %lu, pins %ld (past EOF %ld, zeroed blocks seen %ld), break waits %llu;"
+	       " violations: left the file %ld, another file's stamp %ld, wrong stamp %ld\n",
+	       ops, (long)atomic_load(&n_pins), (long)atomic_load(&n_efault),
+	       (long)atomic_load(&n_zero), (unsigned long long)(sfs().break_waits - waits0),
+	       (long)atomic_load(&v_left), (long)atomic_load(&v_other),
+	       (long)atomic_load(&v_stamp));
+	CHECK_EQ(atomic_load(&v_left), 0);
+	CHECK_EQ(atomic_load(&v_other), 0);
+	CHECK_EQ(atomic_load(&v_stamp), 0);
+	CHECK(atomic_load(&n_pins) > 0);
+	check_fs();
+	/* The files read as their stamps. */
+	for (int i = 0; i < NF; i++) {
+		uint8_t *b = malloc(NP * PG);
+
+		CHECK(b);
+		CHECK_EQ(dc_dcfs_pread(FS, pf[i].fd, b, NP * PG, 0), (int64_t)(NP * PG));
+		CHECK(!memcmp(b, pf[i].img, NP * PG));
+		free(b);
+		CHECK_EQ(dc_dcfs_close(FS, pf[i].fd), 0);
+		free(pf[i].img);
+		pthread_rwlock_destroy(&pf[i].stamp_lock);
+	}
+}
+
+/* ---- DMA through pins vs. block reuse by another file ------------------------------ */
+
+#define NPD 128 /* pages of D */
+#define NPO 384 /* pages of O */
+#define NDMA 3
+#define DMA_BYTE 0xDA
+#define O_BYTE 0x0F
+
+static int fd_d;
+static atomic_int d_truncating; /* the driver is asked to start no new DMA */
+static atomic_uchar *dma_used; /* device pages DMA ever wrote */
+static atomic_long o_bad, o_dma, o_reused, o_rounds, d_rounds, dma_pins;
+
+static void *dma_thread(void *arg)
+{
+	uint64_t id = (uint64_t)(uintptr_t)arg, rng = t_seed(3000) + id;
+	int fd = dc_dcfs_open(FS, "D", DC_DCFS_RDWR);
+
+	CHECK(fd >= 0);
+	while (!atomic_load(&stop)) {
+		uint64_t r = t_rand(&rng);
+		/* This thread's pages only: DMA engines do not share buffers. */
+		uint64_t p = ((r >> 8) % (NPD / NDMA)) * NDMA + id;
+		struct dc_dcfs_pinset ps = { 0 };
+		int ret;
+
+		/* While D is truncated no new transfer starts (those under way
+		 * finish first): a truncate that drops the invalidate lock while it
+		 * waits can otherwise starve behind transfers that keep coming,
+		 * most of all under ThreadSanitizer. */
+		if (atomic_load(&d_truncating)) {
+			usleep(50);
+			continue;
+		}
+		ret = dc_dcfs_pin(FS, fd, p * PG, PG, 0, "dma", &ps);
+		if (ret == -EFAULT) /* D is truncated to 0 right now */
+			continue;
+		CHECK_EQ(ret, 0);
+		atomic_fetch_add(&dma_pins, 1);
+		for (unsigned i = 0; i < ps.nsegs; i++) {
+			uint64_t pg = ps.segs[i].pgoff;
+
+			CHECK(pg != UINT64_MAX);
+			atomic_store(&dma_used[pg], 1);
+		}
+		/* A transfer of a while: it goes on writing for as long as it
+		 * holds the pin, as a device does (bug 19 frees the block under it). */
+		for (int k = 0; k < 16 + (int)((r >> 40) % 48); k++) {
+			for (unsigned i = 0; i < ps.nsegs; i++)
+				memset(ps.segs[i].addr, DMA_BYTE, ps.segs[i].len);
+			sched_yield();
+		}
+		CHECK_EQ(dc_dcfs_unpin(FS, &ps), 0);
+		/* A DMA engine does not re-pin at once: without a pause the
+		 * truncate, which drops the invalidate lock while it waits,
+		 * starves (that is not what this case is about). */
+		usleep(50 + (unsigned)((r >> 48) % 300));
+	}
+	CHECK_EQ(dc_dcfs_close(FS, fd), 0);
+	return NULL;
+}
+
+static void *d_truncater(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		atomic_store(&d_truncating, 1);
+		CHECK_EQ(dc_dcfs_truncate(FS, fd_d, 0, NULL), 0);
+		atomic_store(&d_truncating, 0);
+		CHECK_EQ(dc_dcfs_truncate(FS, fd_d, NPD * PG, NULL), 0);
+		atomic_fetch_add(&d_rounds, 1);
+		usleep(100);
+	}
+	return NULL;
+}
+
+static void check_o(int fd, uint8_t *b, const uint8_t *w)
+{
+	CHECK_EQ(dc_dcfs_pread(FS, fd, b, NPO * PG, 0), (int64_t)(NPO * PG));
+	if (!memcmp(b, w, NPO * PG))
+		return;
+	for (uint64_t i = 0; i < NPO * PG; i++)
+		if (b[i] != O_BYTE) {
+			atomic_fetch_add(&o_bad, 1);
+			if (b[i] == DMA_BYTE)
+				atomic_fetch_add(&o_dma, 1);
+		}
+}
+
+static void *o_cycler(void *arg)
+{
+	unsigned long rounds = (unsigned long)(uintptr_t)arg;
+	uint8_t *w = malloc(NPO * PG), *b = malloc(NPO * PG);
+
+	CHECK(w && b);
+	memset(w, O_BYTE, NPO * PG);
+	/* Enough rounds of O, and of D's truncate (blocks to reuse), as they come. */
+	for (unsigned long i = 0; i < rounds || (unsigned long)atomic_load(&d_rounds) < rounds / 4;
+	     i++) {
+		int fd = dc_dcfs_create(FS, "O");
+
+		CHECK(fd >= 0);
+		CHECK_EQ(dc_dcfs_pwrite(FS, fd, w, NPO * PG, 0), (int64_t)(NPO * PG));
+		check_o(fd, b, w);
+		for (uint64_t p = 0; p < NPO; p++) {
+			uint64_t pg = file_page(fd, p * PG);
+
+			CHECK(pg != UINT64_MAX);
+			if (atomic_load(&dma_used[pg]))
+				atomic_fetch_add(&o_reused, 1);
+		}
+		sched_yield();
+		check_o(fd, b, w); /* a late DMA would show now */
+		CHECK_EQ(dc_dcfs_close(FS, fd), 0);
+		CHECK_EQ(dc_dcfs_unlink(FS, "O"), 0);
+		atomic_fetch_add(&o_rounds, 1);
+	}
+	atomic_store(&stop, 1);
+	free(w);
+	free(b);
+	return NULL;
+}
+
+TEST(dma_vs_block_reuse)
+{
+	pthread_t dma[NDMA], td, to;
+	t_watchdog(t_case_limit() < 120 ? t_case_limit() : 120); /* seconds, not minutes */
+
+	fx("mem:4M", NULL);
+	CHECK_EQ(sfs().blocks, 1024);
+	dma_used = calloc(dc_region_npages(R), sizeof(*dma_used));
+	CHECK(dma_used);
+	atomic_store(&o_bad, 0);
+	atomic_store(&o_dma, 0);
+	atomic_store(&o_reused, 0);
+	atomic_store(&o_rounds, 0);
+	atomic_store(&d_rounds, 0);
+	atomic_store(&dma_pins, 0);
+	atomic_store(&d_truncating, 0);
+	fd_d = dc_dcfs_create(FS, "D");
+	CHECK(fd_d >= 0);
+	CHECK_EQ(dc_dcfs_truncate(FS, fd_d, NPD * PG, NULL), 0);
+	for (int i = 0; i < NDMA; i++)
+		CHECK_EQ(pthread_create(&dma[i], NULL, dma_thread, (void *)(uintptr_t)i), 0);
+	CHECK_EQ(pthread_create(&td, NULL, d_truncater, NULL), 0);
+	/* At least 200 rounds even under sanitizers: a DMA that outlives its
+	 * pin (bug 19) must meet a round of O to be seen. */
+	CHECK_EQ(pthread_create(&to, NULL, o_cycler,
+				(void *)(uintptr_t)(t_scale(1000) < 200 ? 200 : t_scale(1000))), 0);
+	pthread_join(to, NULL);
+	pthread_join(td, NULL);
+	for (int i = 0; i < NDMA; i++)
+		pthread_join(dma[i], NULL);
+	printf("O rounds %ld, D truncates %ld, DMA pins %ld, O pages on blocks DMA had written"
+	       " %ld; O bytes wrong %ld (DMA pattern %ld)\n",
+	       (long)atomic_load(&o_rounds), (long)atomic_load(&d_rounds),
+	       (long)atomic_load(&dma_pins), (long)atomic_load(&o_reused),
+	       (long)atomic_load(&o_bad), (long)atomic_load(&o_dma));
+	CHECK_EQ(atomic_load(&o_bad), 0);
+	CHECK_EQ(atomic_load(&o_dma), 0);
+	CHECK(atomic_load(&dma_pins) > 0);
+	CHECK(atomic_load(&o_reused) > 0); /* the case tested what it says */
+	check_fs();
+	CHECK_EQ(dc_dcfs_close(FS, fd_d), 0);
+	free((void *)dma_used);
+	dma_used = NULL;
+}
+
+/* ---- the namespace under concurrency ------------------------------------------------ */
+
+#define NNAMES 6
+#define NNS 4
+static atomic_long ns_bad, ns_ops;
+
+static void ns_expect(long long r, long long a, long long b, long long c, const char *what)
+{
+	if (r != a && r != b && r != c) {
+		fprintf(stderr, "[%s] %s returned %lld (%s)\n", t_current, what, r, dc_errmsg());
+		atomic_fetch_add(&ns_bad, 1);
+	}
+}
+
+static void *ns_thread(void *arg)
+{
+	uint64_t rng = t_seed(4000) + (uint64_t)(uintptr_t)arg;
+	unsigned long n = t_scale(20000);
+	uint8_t buf[256];
+
+	memset(buf, (int)(uintptr_t)arg + 1, sizeof(buf));
+	for (unsigned long i = 0; i < n; i++) {
+		uint64_t r = t_rand(&rng);
+		char a[4], b[4];
+		int fd;
+
+		snprintf(a, sizeof(a), "n%d", (int)((r >> 8) % NNAMES));
+		snprintf(b, sizeof(b), "n%d", (int)((r >> 16) % NNAMES));
+		switch (r % 7) {
+		case 0:
+			fd = dc_dcfs_create(FS, a);
+			ns_expect(fd < 0 ? fd : 0, 0, -EEXIST, -EEXIST, "create");
+			if (fd >= 0) {
+				ns_expect(dc_dcfs_pwrite(FS, fd, buf, sizeof(buf), (r >> 24) % 20000),
+					  sizeof(buf), sizeof(buf), sizeof(buf), "pwrite");
+				ns_expect(dc_dcfs_close(FS, fd), 0, 0, 0, "close");
+			}
+			break;
+		case 1:
+			fd = dc_dcfs_open(FS, a, (r >> 30) & 1 ? DC_DCFS_RDWR : DC_DCFS_RDONLY);
+			ns_expect(fd < 0 ? fd : 0, 0, -ENOENT, -ENOENT, "open");
+			if (fd >= 0) {
+				int64_t got = dc_dcfs_pread(FS, fd, buf, sizeof(buf), 0);
+				struct dc_dcfs_stat st;
+
+				ns_expect(got >= 0 ? 0 : got, 0, 0, 0, "pread");
+				ns_expect(dc_dcfs_fstat(FS, fd, &st), 0, 0, 0, "fstat");
+				if ((r >> 30) & 1)
+					ns_expect(dc_dcfs_truncate(FS, fd, (r >> 32) % 30000, NULL), 0, 0,
+						  0, "truncate");
+				ns_expect(dc_dcfs_close(FS, fd), 0, 0, 0, "close");
+			}
+			break;
+		case 2:
+			ns_expect(dc_dcfs_unlink(FS, a), 0, -ENOENT, -ENOENT, "unlink");
+			break;
+		case 3:
+			ns_expect(dc_dcfs_rename(FS, a, b), 0, -ENOENT, -ENOENT, "rename");
+			break;
+		case 4: {
+			struct dc_dcfs_stat st;
+
+			ns_expect(dc_dcfs_lookup(FS, a, &st), 0, -ENOENT, -ENOENT, "lookup");
+			break;
+		}
+		case 5: {
+			struct dc_dcfs_dirent ents[4];
+			uint64_t cur = 0, last = 0;
+			int k;
+
+			while ((k = dc_dcfs_list(FS, &cur, ents, 4)) > 0)
+				for (int j = 0; j < k; j++) {
+					if (ents[j].ino <= last)
+						atomic_fetch_add(&ns_bad, 1); /* inode order */
+					last = ents[j].ino;
+				}
+			ns_expect(k, 0, 0, 0, "list");
+			break;
+		}
+		default: {
+			struct dc_dcfs_statfs s;
+
+			dc_dcfs_statfs(FS, &s);
+			if (s.blocks_free > s.blocks)
+				atomic_fetch_add(&ns_bad, 1);
+			break;
+		}
+		}
+		atomic_fetch_add(&ns_ops, 1);
+	}
+	return NULL;
+}
+
+TEST(namespace_races)
+{
+	pthread_t t[NNS];
+	t_watchdog(t_case_limit() < 120 ? t_case_limit() : 120); /* seconds, not minutes */
+
+	fx("mem:16M", NULL);
+	atomic_store(&ns_bad, 0);
+	atomic_store(&ns_ops, 0);
+	for (int i = 0; i < NNS; i++)
+		CHECK_EQ(pthread_create(&t[i], NULL, ns_thread, (void *)(uintptr_t)i), 0);
+	for (int i = 0; i < NNS; i++)
+		pthread_join(t[i], NULL);
+	printf("namespace ops %ld, unexpected results %ld, files left %llu\n",
+	       (long)atomic_load(&ns_ops), (long)atomic_load(&ns_bad),
+	       (unsigned long long)sfs().files);
+	CHECK_EQ(atomic_load(&ns_bad), 0);
+	CHECK(sfs().files <= NNAMES);
+	CHECK_EQ(sfs().open, 0);
+	check_fs();
+}
+
+/* ---- faults and pins vs. layout changes, same file ---------------------------------- */
+
+#define NFP 256
+static int fl_fd;
+static atomic_long fl_bad, fl_faults, fl_layouts;
+
+static void *fl_faulter(void *arg)
+{
+	uint64_t rng = t_seed(5000) + (uint64_t)(uintptr_t)arg;
+	int fd = dc_dcfs_open(FS, "F", DC_DCFS_RDWR);
+
+	CHECK(fd >= 0);
+	while (!atomic_load(&stop)) {
+		uint64_t r = t_rand(&rng), idx = (r >> 8) % NFP;
+		struct dc_dcfs_fault_result res;
+		unsigned order = (r >> 20) % 4 == 0 ? 9 : 0;
+		bool write = (r >> 24) & 1;
+		int ret = dc_dcfs_fault(FS, fd, idx, write ? DC_DCFS_FAULT_WRITE : 0, order, &res);
+
+		if (ret == 0) {
+			if (res.index > idx || idx >= res.index + (1ull << res.order) ||
+			    (write && (res.zero || !res.writable)) || (res.zero && res.writable))
+				atomic_fetch_add(&fl_bad, 1);
+		} else if (ret != -EFAULT) {
+			fprintf(stderr, "[%s] fault: %d (%s)\n", t_current, ret, dc_errmsg());
+			atomic_fetch_add(&fl_bad, 1);
+		}
+		if ((r >> 28) % 8 == 0) { /* now and then a short read-only pin */
+			struct dc_dcfs_pinset ps = { 0 };
+
+			ret = dc_dcfs_pin(FS, fd, idx * PG, PG, DC_DCFS_PIN_READONLY, "ro", &ps);
+			if (ret == 0)
+				CHECK_EQ(dc_dcfs_unpin(FS, &ps), 0);
+			else if (ret != -EFAULT)
+				atomic_fetch_add(&fl_bad, 1);
+		}
+		atomic_fetch_add(&fl_faults, 1);
+	}
+	CHECK_EQ(dc_dcfs_close(FS, fd), 0);
+	return NULL;
+}
+
+TEST(faults_vs_layout)
+{
+	pthread_t t[3];
+	unsigned long rounds = t_scale(1500);
+	uint64_t rng = t_seed(6000);
+	uint8_t *buf = malloc(NFP * PG);
+	t_watchdog(t_case_limit() < 120 ? t_case_limit() : 120); /* seconds, not minutes */
+
+	CHECK(buf);
+	memset(buf, 0x3c, NFP * PG);
+	fx("mem:64M", NULL);
+	atomic_store(&fl_bad, 0);
+	atomic_store(&fl_faults, 0);
+	fl_fd = dc_dcfs_create(FS, "F");
+	CHECK(fl_fd >= 0);
+	CHECK_EQ(dc_dcfs_pwrite(FS, fl_fd, buf, NFP * PG, 0), (int64_t)(NFP * PG));
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(pthread_create(&t[i], NULL, fl_faulter, (void *)(uintptr_t)i), 0);
+	for (unsigned long i = 0; i < rounds; i++) {
+		uint64_t r = t_rand(&rng), a = (r >> 8) % NFP, n = 1 + (r >> 20) % 64;
+
+		if (a + n > NFP)
+			n = NFP - a;
+		switch (r % 6) {
+		case 0:
+			CHECK_EQ(dc_dcfs_truncate(FS, fl_fd, a * PG + (r >> 40) % PG, NULL), 0);
+			break;
+		case 4:
+			CHECK_EQ(dc_dcfs_fallocate(FS, fl_fd, DC_DCFS_FALLOC_ALLOC, a * PG, n * PG, NULL),
+				 0);
+			break;
+		case 5: {
+			struct dc_dcfs_stat st;
+
+			CHECK_EQ(dc_dcfs_fstat(FS, fl_fd, &st), 0);
+			if (a * PG + n * PG < st.size)
+				CHECK_EQ(dc_dcfs_fallocate(FS, fl_fd, DC_DCFS_FALLOC_COLLAPSE, a * PG,
+							   n * PG, NULL), 0);
+			else
+				CHECK_EQ(dc_dcfs_fallocate(FS, fl_fd, DC_DCFS_FALLOC_INSERT, 0, PG, NULL),
+					 0);
+			if (st.size > NFP * PG)
+				CHECK_EQ(dc_dcfs_truncate(FS, fl_fd, NFP * PG, NULL), 0);
+			break;
+		}
+		case 1:
+			CHECK_EQ(dc_dcfs_fallocate(FS, fl_fd, DC_DCFS_FALLOC_PUNCH, a * PG, n * PG, NULL),
+				 0);
+			break;
+		case 2:
+			CHECK_EQ(dc_dcfs_fallocate(FS, fl_fd, DC_DCFS_FALLOC_ZERO, a * PG + 7, n * PG,
+						   NULL), 0);
+			break;
+		default:
+			CHECK_EQ(dc_dcfs_pwrite(FS, fl_fd, buf, n * PG, a * PG), (int64_t)(n * PG));
+			break;
+		}
+		if ((r >> 50) % 4 == 0) /* grow back */
+			CHECK_EQ(dc_dcfs_pwrite(FS, fl_fd, buf, PG, (NFP - 1) * PG), (int64_t)PG);
+		atomic_fetch_add(&fl_layouts, 1);
+	}
+	atomic_store(&stop, 1);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	printf("faults %ld, layout changes %ld, unexpected results %ld\n",
+	       (long)atomic_load(&fl_faults), (long)atomic_load(&fl_layouts),
+	       (long)atomic_load(&fl_bad));
+	CHECK_EQ(atomic_load(&fl_bad), 0);
+	check_fs();
+	CHECK_EQ(dc_dcfs_close(FS, fl_fd), 0);
+	free(buf);
+}
+
+/* ---- writers of separate files share the allocator ------------------------------------ */
+
+#define NW 4
+#define WMAX (96 * PG)
+static atomic_long w_bad;
+
+static void *writer(void *arg)
+{
+	uint64_t id = (uint64_t)(uintptr_t)arg, rng = t_seed(7000) + id, size = 0;
+	uint8_t *model = calloc(1, WMAX), *buf = malloc(WMAX);
+	unsigned long n = t_scale(20000);
+	char name[8];
+	int fd;
+
+	CHECK(model && buf);
+	snprintf(name, sizeof(name), "w%d", (int)id);
+	fd = dc_dcfs_create(FS, name);
+	CHECK(fd >= 0);
+	for (unsigned long i = 0; i < n; i++) {
+		uint64_t r = t_rand(&rng), off = (r >> 8) % WMAX, len = 1 + (r >> 32) % (4 * PG);
+
+		if (off + len > WMAX)
+			len = WMAX - off;
+		switch (r % 5) {
+		case 0:
+		case 1:
+			memset(buf, (int)(r >> 56) | 1, len);
+			CHECK_EQ(dc_dcfs_pwrite(FS, fd, buf, len, off), (int64_t)len);
+			memcpy(model + off, buf, len);
+			if (off + len > size)
+				size = off + len;
+			break;
+		case 2:
+			CHECK_EQ(dc_dcfs_truncate(FS, fd, off, NULL), 0);
+			if (off < size)
+				memset(model + off, 0, size - off);
+			size = off;
+			break;
+		case 3:
+			CHECK_EQ(dc_dcfs_fallocate(FS, fd, DC_DCFS_FALLOC_PUNCH, off, len, NULL), 0);
+			if (off < size)
+				memset(model + off, 0, (off + len < size ? off + len : size) - off);
+			break;
+		default: {
+			int64_t got = dc_dcfs_pread(FS, fd, buf, len, off);
+			int64_t want = off >= size ? 0 : (int64_t)(off + len <= size ? len : size - off);
+
+			if (got != want || memcmp(buf, model + off, (size_t)want))
+				atomic_fetch_add(&w_bad, 1);
+			break;
+		}
+		}
+	}
+	CHECK_EQ(dc_dcfs_pread(FS, fd, buf, WMAX, 0), (int64_t)size);
+	if (memcmp(buf, model, size))
+		atomic_fetch_add(&w_bad, 1);
+	CHECK_EQ(dc_dcfs_close(FS, fd), 0);
+	free(model);
+	free(buf);
+	return NULL;
+}
+
+TEST(parallel_writers_model)
+{
+	pthread_t t[NW];
+
+	t_watchdog(t_case_limit() < 120 ? t_case_limit() : 120);
+	fx("mem:4M", NULL);
+	atomic_store(&w_bad, 0);
+	for (int i = 0; i < NW; i++)
+		CHECK_EQ(pthread_create(&t[i], NULL, writer, (void *)(uintptr_t)i), 0);
+	for (int i = 0; i < NW; i++)
+		pthread_join(t[i], NULL);
+	printf("writers %d, reads that differed from the model %ld, blocks free %llu of %llu\n", NW,
+	       (long)atomic_load(&w_bad), (unsigned long long)sfs().blocks_free,
+	       (unsigned long long)sfs().blocks);
+	CHECK_EQ(atomic_load(&w_bad), 0);
+	check_fs();
+}
+
+T_MAIN(setup, teardown)
