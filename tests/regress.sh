@@ -1,7 +1,7 @@
 #!/bin/sh
 # Every regression test must be able to fail: build the library with one
 # bug of the foundation review (1-13), of the review of its fixes (14-18)
-# or of dcfs (19-21) brought back (-DDC_REGRESS_BUG=N, see src/base/base.h) and check that the
+# of dcfs (19-21) or of the batched pin path (22) brought back (-DDC_REGRESS_BUG=N, see src/base/base.h) and check that the
 # test case written for it fails, while the same case passes on the real
 # library.  Prints one PASS/FAIL line per case; exit status 0 if every case
 # caught its bug.
