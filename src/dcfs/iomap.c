@@ -11,7 +11,36 @@
  */
 #include "dcfs/dcfs_int.h"
 
-/* The device page of file page @fpage - 1 + 1, if an extent ends there. */
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
+
+/*
+ * Zero a new block.  Large ones (2 MiB and up) with streaming stores: they
+ * do not fit the caches anyway, and bypassing them is about twice as fast;
+ * a 4 KiB block with ordinary stores, which leave it in the cache for the
+ * write that comes next.
+ */
+static void zero_block(void *addr, uint64_t bytes)
+{
+#if defined(__x86_64__)
+	if (bytes >= (UINT64_C(2) << 20)) {
+		__m128i z = _mm_setzero_si128(), *p = addr, *end = (__m128i *)((char *)addr + bytes);
+
+		for (; p < end; p += 4) {
+			_mm_stream_si128(p, z);
+			_mm_stream_si128(p + 1, z);
+			_mm_stream_si128(p + 2, z);
+			_mm_stream_si128(p + 3, z);
+		}
+		_mm_sfence(); /* ordered before the extent that names the block is published */
+		return;
+	}
+#endif
+	memset(addr, 0, bytes);
+}
+
+/* The device block after the one that ends at file page @fb - 1, if an extent ends there. */
 static uint64_t goal_block(struct dcfs_inode *ino, uint64_t fb)
 {
 	struct dcfs_ext e;
@@ -74,7 +103,7 @@ int dcfs_iomap(struct dcfs_inode *ino, uint64_t fpage, uint64_t npages, uint64_t
 	if (DC_REGRESS_BUG != 21) { /* bug 21: stale data shows in a new file */
 		dc_region_read_lock(fs->r);
 		if (dc_region_alive(fs->r))
-			memset(dc_region_addr(fs->r, pgoff), 0, (got * bp) << DC_PAGE_SHIFT);
+			zero_block(dc_region_addr(fs->r, pgoff), (got * bp) << DC_PAGE_SHIFT);
 		dc_region_read_unlock(fs->r);
 	}
 	DC_BUG_ON(dcfs_ext_insert(&ino->ext, fb, pgoff, got * bp)); /* reserved */
