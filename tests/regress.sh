@@ -1,7 +1,7 @@
 #!/bin/sh
 # Every regression test must be able to fail: build the library with one
 # bug of the foundation review (1-13), of the review of its fixes (14-18)
-# of dcfs (19-21) or of the batched pin path (22) brought back (-DDC_REGRESS_BUG=N, see src/base/base.h) and check that the
+# of dcfs (19-21, 23) or of the batched pin path (22) brought back (-DDC_REGRESS_BUG=N, see src/base/base.h) and check that the
 # test case written for it fails, while the same case passes on the real
 # library.  Prints one PASS/FAIL line per case; exit status 0 if every case
 # caught its bug.
@@ -70,7 +70,8 @@ for line in \
     "20 test_dcfs pwrite_after_zero_page_fault" \
     "21 test_dcfs dma_in_flight_then_truncate" \
     "21 test_dcfs no_stale_data" \
-    "22 test_conc_mapping zap_vs_batched_pin_of_shared_block"; do
+    "22 test_conc_mapping zap_vs_batched_pin_of_shared_block" \
+    "23 test_dcfs pin_at_the_reference_limit"; do
     set -- $line
     bug=$1 test=$2 case=$3
     if ! { bin "$test" 0 && bin "$test" "$bug"; } >"$out/build.$test.$bug.log" 2>&1; then

@@ -1786,6 +1786,48 @@ TEST(readonly_pin_across_hole)
 }
 
 /* On a region of 2 MiB folios a pin holds the whole block; truncate waits for it. */
+/*
+ * A folio's reference count has a limit: pins of every page of a 2 MiB
+ * folio reach it after 2,047 pin sets.  The next pin fails with -EOVERFLOW
+ * (it spun forever before: the fast path said "not mapped", the fault
+ * found it mapped, and so on), holding nothing; the others unpin cleanly.
+ */
+TEST(pin_at_the_reference_limit)
+{
+	enum { MAXSETS = 4096 };
+	struct dc_dcfs_pinset *ps = calloc(MAXSETS, sizeof(*ps));
+	uint64_t pg;
+	uint32_t refs;
+	int fd, n, ret = 0;
+
+	CHECK(ps);
+	if (dc_region_create("mem:64M,order=9", &R)) {
+		R = NULL;
+		free(ps);
+		t_skip("cannot create mem:64M,order=9");
+	}
+	CHECK_EQ(dc_dcfs_mount(R, NULL, NULL, NULL, &FS), 0);
+	fd = xcreate("limit");
+	xwrite_byte(fd, 0x4c, 2u << 20, 0);
+	for (n = 0; n < MAXSETS; n++) {
+		ret = dc_dcfs_pin(FS, fd, 0, 2u << 20, 0, "many", &ps[n]);
+		if (ret)
+			break;
+	}
+	CHECK_EQ(ret, -EOVERFLOW);
+	CHECK_EQ(n, 2047);
+	pg = ps[0].segs[0].pgoff;
+	refs = dc_folio_refcount(dc_folio_lookup(R, pg));
+	CHECK(refs <= DC_FOLIO_REF_MAX);
+	CHECK_EQ(xstat(fd).pinned_pages, (uint64_t)n * 512);
+	for (int i = 0; i < n; i++)
+		CHECK_EQ(dc_dcfs_unpin(FS, &ps[i]), 0);
+	CHECK(dc_folio_refcount(dc_folio_lookup(R, pg)) <= 1); /* the entry's, if faulted */
+	free(ps);
+	xclose(fd);
+	check_fs();
+}
+
 TEST(pin_on_order9_region)
 {
 	struct dc_dcfs_pinset ps = { 0 };

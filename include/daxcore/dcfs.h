@@ -99,10 +99,13 @@ struct dc_dcfs_event {
 /*
  * ->event(fs, ev, arg): called in the thread that waits, with no daxcore
  * lock held and, of dcfs's, only the I/O lock of the file being changed
- * (the operation holds it throughout): the callback may look at anything,
- * release pins, and use other files, but calls that read, write or change
- * the layout of that same file fail with -EDEADLK.  @ev and what it points
- * to live for the call only.
+ * (the operation holds it throughout).  The callback may look (stat,
+ * lookup, list, dc_dcfs_pins(), an iomap query), fault and pin, and
+ * release pins (dc_dcfs_unpin()); it must not read, write, fsync or change
+ * the layout of any file of the mount: on its own file those calls fail
+ * with -EDEADLK, and on another file they may wait for an operation whose
+ * own callback waits for this one (two truncates, each reporting).  @ev and
+ * what it points to live for the call only.
  */
 struct dc_dcfs_ops {
 	void (*event)(struct dc_dcfs *fs, const struct dc_dcfs_event *ev, void *arg);
@@ -398,7 +401,10 @@ struct dc_dcfs_pinset {
  * Return: 0 with @ps filled; -EBADF (a write pin on a read-only
  * descriptor); -EFAULT (the range reaches past the end of file);
  * -EINVAL (@len 0, overflow, flags, NULL); -EOPNOTSUPP (LONGTERM);
- * -ENOSPC, -ENOMEM (nothing stays pinned); -EIO.
+ * -EOVERFLOW (a folio of the range holds DC_FOLIO_REF_MAX references:
+ * each pinned page counts DC_PIN_BIAS, so a 2 MiB folio takes 2,047 pins of
+ * all its pages, a 1 GiB folio 3); -ENOSPC, -ENOMEM (nothing stays pinned
+ * on any error); -EIO.
  */
 DC_API DC_MUST_CHECK int dc_dcfs_pin(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len,
 				     unsigned flags, const char *tag, struct dc_dcfs_pinset *ps);
@@ -407,7 +413,7 @@ DC_API DC_MUST_CHECK int dc_dcfs_pin(struct dc_dcfs *fs, int fd, uint64_t off, u
  * dc_dcfs_unpin() - release a pin set: every page it pinned is unpinned
  * once, a break-layouts wait on it wakes, and @ps->id becomes 0.
  * Context: may sleep (a last unpin of an evicted file frees it: a grace
- * period); not from a callback of dcfs.
+ * period, and finishes an eviction that timed out); from ->event too.
  * Return: 0; -EINVAL (@ps is not pinned: unpinned already, never pinned,
  * or forged; nothing is released).
  */

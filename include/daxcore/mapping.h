@@ -336,7 +336,9 @@ DC_API DC_MUST_CHECK int dc_mapping_get_folio(struct dc_mapping *m, uint64_t ind
  * get_user_pages_fast(): the caller faults it and asks for the rest.
  * Context: any; lockless; never sleeps.
  * Return: the number of pages referenced (0 .. @nr; 0 means @index itself
- * is not mapped now, and dc_errmsg() says so); -EINVAL (range, NULL @out).
+ * is not mapped now, and dc_errmsg() says so); -EINVAL (range, NULL @out);
+ * -EOVERFLOW (the folio of page @index is at DC_FOLIO_REF_MAX: a fault
+ * would not help; a later page at the limit ends the count before it).
  */
 DC_API DC_MUST_CHECK int dc_mapping_get_folios(struct dc_mapping *m, uint64_t index, uint64_t nr,
 					       bool pin, struct dc_folio **out);

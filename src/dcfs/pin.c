@@ -130,8 +130,10 @@ static int pin_pages(struct dcfs_inode *ino, struct dcfs_pin *p)
 					      &p->folios[i]);
 		int ret;
 
-		if (n < 0)
+		if (n < 0) { /* -EOVERFLOW: a folio has all the references it can hold */
+			put_all(p, i);
 			return n;
+		}
 		i += (uint64_t)n;
 		if (i == p->npages)
 			break;

@@ -866,7 +866,7 @@ void (*dc__test_gup_hook)(struct dc_mapping *m);
  */
 static uint64_t take_gathered(struct dc_mapping *m, const struct dc_index_item *it, unsigned n,
 			      uint64_t start, uint64_t last, bool pin, struct dc_folio **out,
-			      unsigned *used)
+			      unsigned *used, int *err)
 {
 	uint64_t p = start;
 	unsigned k;
@@ -881,8 +881,10 @@ static uint64_t take_gathered(struct dc_mapping *m, const struct dc_index_item *
 		for (; p < end && p <= last; p++) {
 			struct dc_folio *f = dc_folio_lookup(m->region,
 							     dc_entry_pgoff(e) + (p - it[k].first));
+			int ret = f ? (pin ? dc_folio_pin(f) : dc_folio_tryget(f)) : -EAGAIN;
 
-			if (unlikely(!f || (pin ? dc_folio_pin(f) : dc_folio_tryget(f)))) {
+			if (unlikely(ret)) {
+				*err = ret; /* -EAGAIN: idle (zapped meanwhile); -EOVERFLOW */
 				*used = k + (p > it[k].first && p > start);
 				return p;
 			}
@@ -915,12 +917,17 @@ DC_API int dc_mapping_get_folios(struct dc_mapping *m, uint64_t index, uint64_t 
 		struct dc_index_item it[GET_BATCH], again[GET_BATCH];
 		uint64_t start = index + done, p, good;
 		unsigned n, used, n2, k;
+		int err = 0;
 
 		dc__rcu_read_lock();
 		n = dc_index_gather(m->ix, start, last, it, GET_BATCH);
-		p = take_gathered(m, it, n, start, last, pin, out + done, &used);
+		p = take_gathered(m, it, n, start, last, pin, out + done, &used, &err);
 		if (p == start) {
 			dc__rcu_read_unlock();
+			if (err == -EOVERFLOW && !done && DC_REGRESS_BUG != 23) /* bug 23: a fault would not help: the pin spun */
+				return dc__fail(-EOVERFLOW, "get_folios: the folio of page %llu has "
+						"%s references", (unsigned long long)start,
+						"DC_FOLIO_REF_MAX");
 			break;
 		}
 		smp_mb__after_atomic();
