@@ -33,15 +33,12 @@
  *
  * Counts of violations are asserted to be 0; a watchdog bounds each case.
  */
-#include "harness.h"
+#include "dcfs_fixture.h"
 
 #include <sched.h>
 #include <stdatomic.h>
 
-#define PG 4096ull
 
-static struct dc_region *R;
-static struct dc_dcfs *FS;
 static atomic_int stop;
 
 static void setup(void)
@@ -51,74 +48,15 @@ static void setup(void)
 	atomic_store(&stop, 0);
 }
 
-static struct dc_dcfs_statfs sfs(void)
-{
-	struct dc_dcfs_statfs s;
-
-	dc_dcfs_statfs(FS, &s);
-	return s;
-}
-
-static void check_fs(void)
-{
-	int ret = dc_dcfs_check(FS);
-
-	if (ret)
-		fprintf(stderr, "[%s] dc_dcfs_check: %d (%s)\n", t_current, ret, dc_errmsg());
-	CHECK_EQ(ret, 0);
-}
-
 static void teardown(void)
 {
-	if (FS) {
-		struct dc_dcfs_dirent ents[8];
-		struct dc_dcfs_statfs s = sfs();
-		uint64_t cur = 0;
-		int n;
-
-		CHECK_EQ(s.open, 0);
-		CHECK_EQ(s.pins, 0);
-		CHECK_EQ(s.pinned_pages, 0);
-		check_fs();
-		while ((n = dc_dcfs_list(FS, &cur, ents, 8)) > 0)
-			for (int i = 0; i < n; i++)
-				CHECK_EQ(dc_dcfs_unlink(FS, ents[i].name), 0);
-		CHECK_EQ(n, 0);
-		s = sfs();
-		CHECK_EQ(s.files, 0);
-		CHECK_EQ(s.blocks_free, s.blocks); /* no leaked block */
-		check_fs();
-		CHECK_EQ(dc_dcfs_unmount(FS, NULL), 0);
-		FS = NULL;
-	}
-	t_region_teardown(&R);
+	dcfs_teardown();
 }
 
 static void fx(const char *spec, const char *opts)
 {
 	CHECK_EQ(dc_region_create(spec, &R), 0);
 	CHECK_EQ(dc_dcfs_mount(R, opts, NULL, NULL, &FS), 0);
-}
-
-/* The device page a pin set holds for file byte @off, and its address. */
-static uint64_t pin_page(const struct dc_dcfs_pinset *ps, uint64_t off, uint8_t **addr)
-{
-	uint64_t pos = ps->offset;
-
-	for (unsigned i = 0; i < ps->nsegs; i++) {
-		const struct dc_dcfs_seg *s = &ps->segs[i];
-
-		if (off < pos + s->len) {
-			if (addr)
-				*addr = (uint8_t *)s->addr + (off - pos);
-			if (s->pgoff == UINT64_MAX)
-				return UINT64_MAX;
-			return s->pgoff + ((off - pos + ((uintptr_t)s->addr & (PG - 1))) >> 12);
-		}
-		pos += s->len;
-	}
-	CHECK(!"offset outside the pin set");
-	return 0;
 }
 
 /* The device page of file byte @off now (UINT64_MAX: a hole). */

@@ -20,14 +20,11 @@
  * (statfs.break_waits grows, or a cap passes), and sets a flag just before
  * it unpins; the operation must not have returned before that flag.
  */
-#include "harness.h"
+#include "dcfs_fixture.h"
 
 #include <stdatomic.h>
 
-#define PG 4096ull
 
-static struct dc_region *R;
-static struct dc_dcfs *FS;
 
 /* ---- the fixture ------------------------------------------------------------ */
 
@@ -86,59 +83,9 @@ static void setup(void)
 	dc__fault_set(0);
 }
 
-static struct dc_dcfs_statfs sfs(void)
-{
-	struct dc_dcfs_statfs s;
-
-	memset(&s, 0xa5, sizeof(s));
-	dc_dcfs_statfs(FS, &s);
-	return s;
-}
-
-static void check_fs(void)
-{
-	int ret = dc_dcfs_check(FS);
-
-	if (ret) {
-		fprintf(stderr, "[%s] dc_dcfs_check: %d (%s)\n", t_current, ret, dc_errmsg());
-		CHECK_EQ(ret, 0);
-	}
-}
-
-/* Unlink every file of the namespace. */
-static void unlink_all(void)
-{
-	struct dc_dcfs_dirent ents[8];
-	uint64_t cur = 0;
-	int n;
-
-	while ((n = dc_dcfs_list(FS, &cur, ents, 8)) > 0)
-		for (int i = 0; i < n; i++)
-			CHECK_EQ(dc_dcfs_unlink(FS, ents[i].name), 0);
-	CHECK_EQ(n, 0);
-}
-
 static void teardown(void)
 {
-	dc__fault_set(0);
-	if (FS) {
-		struct dc_dcfs_statfs s = sfs();
-
-		CHECK_EQ(s.open, 0);
-		CHECK_EQ(s.pins, 0);
-		CHECK_EQ(s.pinned_pages, 0);
-		check_fs();
-		unlink_all();
-		s = sfs();
-		CHECK_EQ(s.files, 0);
-		CHECK_EQ(s.orphans, 0);
-		CHECK_EQ(s.blocks_free, s.blocks); /* no leaked block */
-		check_fs();
-		CHECK_EQ(dc_dcfs_unmount(FS, NULL), 0);
-		FS = NULL;
-		CHECK(dc_region_holder(R) == NULL);
-	}
-	t_region_teardown(&R);
+	dcfs_teardown();
 }
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -266,26 +213,6 @@ static uint8_t *iomap_addr(const struct dc_dcfs_iomap *m, uint64_t off)
 	CHECK(m->offset <= off && off < m->offset + m->length);
 	return (uint8_t *)dc_region_addr(R, m->pgoff + ((off >> 12) - (m->offset >> 12))) +
 	       (off & (PG - 1));
-}
-
-/* The device page a pin set holds for file byte @off. */
-static uint64_t pin_pgoff(const struct dc_dcfs_pinset *ps, uint64_t off)
-{
-	uint64_t pos = ps->offset;
-
-	for (unsigned i = 0; i < ps->nsegs; i++) {
-		const struct dc_dcfs_seg *s = &ps->segs[i];
-
-		if (off < pos + s->len) {
-			if (s->pgoff == UINT64_MAX)
-				return UINT64_MAX;
-			/* A segment's pgoff is the page of its first byte. */
-			return s->pgoff + ((off - pos + ((uintptr_t)s->addr & (PG - 1))) >> 12);
-		}
-		pos += s->len;
-	}
-	CHECK(!"offset outside the pin set");
-	return 0;
 }
 
 /* The segments cover exactly [offset, offset + length). */
@@ -1125,7 +1052,7 @@ TEST(pin_segments)
 	CHECK_EQ(dc_dcfs_pin(FS, fd, PG + 100, 2 * PG, 0, "seg", &ps), 0);
 	check_segs(&ps, PG + 100, 2 * PG);
 	for (uint64_t off = PG + 100; off < 3 * PG + 100; off += PG)
-		CHECK_EQ(pin_pgoff(&ps, off), pgoff_of(fd, off));
+		CHECK_EQ(pin_page(&ps, off, NULL), pgoff_of(fd, off));
 	CHECK((char *)ps.segs[0].addr ==
 	      (char *)dc_region_addr(R, ps.segs[0].pgoff) + 100);
 	for (unsigned i = 0; i < ps.nsegs; i++) {
@@ -1410,7 +1337,7 @@ TEST(dma_in_flight_then_truncate)
 	CHECK_EQ(dc_dcfs_pin(FS, a, 0, NPG * PG, 0, "dma", &ps), 0);
 	check_segs(&ps, 0, NPG * PG);
 	for (int i = 0; i < NPG; i++)
-		CHECK_EQ(pin_pgoff(&ps, i * PG), old[i]);
+		CHECK_EQ(pin_page(&ps, i * PG, NULL), old[i]);
 	holder_start(&h, &ps, 0xDA);
 	CHECK_EQ(dc_dcfs_truncate(FS, a, 0, NULL), 0);
 	holder_finish(&h);
@@ -1701,7 +1628,7 @@ TEST(two_pins_one_page)
 	CHECK_EQ(dc_dcfs_pin(FS, fd, 2 * PG, PG, 0, "first", &a), 0);
 	CHECK_EQ(dc_dcfs_pin(FS, fd, 2 * PG + 10, 20, DC_DCFS_PIN_READONLY, "second", &b), 0);
 	CHECK_EQ(a.segs[0].pgoff, pg);
-	CHECK_EQ(pin_pgoff(&b, 2 * PG + 10), pg);
+	CHECK_EQ(pin_page(&b, 2 * PG + 10, NULL), pg);
 	CHECK(refcount_at(pg) >= idle + 2 * DC_PIN_BIAS);
 	CHECK_EQ(xstat(fd).pinned_pages, 2);
 	CHECK_EQ(dc_dcfs_unpin(FS, &a), 0);
@@ -1892,7 +1819,7 @@ TEST(truncate_deadline_times_out)
 	CHECK_EQ(after.extents, before.extents);
 	CHECK_EQ(after.pinned_pages, 1);
 	check_contents(fd, model, sizeof(model));
-	CHECK_EQ(pin_pgoff(&ps, 3 * PG), pgoff_of(fd, 3 * PG));
+	CHECK_EQ(pin_page(&ps, 3 * PG, NULL), pgoff_of(fd, 3 * PG));
 	check_fs();
 	/* The same for punch, collapse, insert and zero. */
 	o.deadline_ns = dc_now_ns() + 20000000ull;

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * dcfs_fixture.h - what test_dcfs and test_conc_dcfs share: the region and
+ * mount of a case, statistics, the consistency check, the teardown that
+ * proves a case left nothing behind, and where a pin set's bytes are.
+ */
+#ifndef DC_TEST_DCFS_FIXTURE_H
+#define DC_TEST_DCFS_FIXTURE_H
+
+#include "harness.h"
+
+#define PG 4096ull
+
+static struct dc_region *R;
+static struct dc_dcfs *FS;
+
+static struct dc_dcfs_statfs sfs(void)
+{
+	struct dc_dcfs_statfs s;
+
+	memset(&s, 0xa5, sizeof(s));
+	dc_dcfs_statfs(FS, &s);
+	return s;
+}
+
+static void check_fs(void)
+{
+	int ret = dc_dcfs_check(FS);
+
+	if (ret) {
+		fprintf(stderr, "[%s] dc_dcfs_check: %d (%s)\n", t_current, ret, dc_errmsg());
+		CHECK_EQ(ret, 0);
+	}
+}
+
+/* Unlink every file of the namespace. */
+static void unlink_all(void)
+{
+	struct dc_dcfs_dirent ents[8];
+	uint64_t cur = 0;
+	int n;
+
+	while ((n = dc_dcfs_list(FS, &cur, ents, 8)) > 0)
+		for (int i = 0; i < n; i++)
+			CHECK_EQ(dc_dcfs_unlink(FS, ents[i].name), 0);
+	CHECK_EQ(n, 0);
+}
+
+/*
+ * Every case ends here: nothing open or pinned, the check passes, every
+ * file unlinked gives back every block, unmount releases the region, and
+ * the region has no reference left.
+ */
+static void dcfs_teardown(void)
+{
+	dc__fault_set(0);
+	if (FS) {
+		struct dc_dcfs_statfs s = sfs();
+
+		CHECK_EQ(s.open, 0);
+		CHECK_EQ(s.pins, 0);
+		CHECK_EQ(s.pinned_pages, 0);
+		check_fs();
+		unlink_all();
+		s = sfs();
+		CHECK_EQ(s.files, 0);
+		CHECK_EQ(s.orphans, 0);
+		CHECK_EQ(s.blocks_free, s.blocks); /* no leaked block */
+		check_fs();
+		CHECK_EQ(dc_dcfs_unmount(FS, NULL), 0);
+		FS = NULL;
+		CHECK(dc_region_holder(R) == NULL);
+	}
+	t_region_teardown(&R);
+}
+
+/* The device page a pin set holds for file byte @off, and (@addr) its address. */
+static uint64_t pin_page(const struct dc_dcfs_pinset *ps, uint64_t off, uint8_t **addr)
+{
+	uint64_t pos = ps->offset;
+
+	for (unsigned i = 0; i < ps->nsegs; i++) {
+		const struct dc_dcfs_seg *s = &ps->segs[i];
+
+		if (off < pos + s->len) {
+			if (addr)
+				*addr = (uint8_t *)s->addr + (off - pos);
+			if (s->pgoff == UINT64_MAX)
+				return UINT64_MAX;
+			/* A segment's pgoff is the page of its first byte. */
+			return s->pgoff + ((off - pos + ((uintptr_t)s->addr & (PG - 1))) >> 12);
+		}
+		pos += s->len;
+	}
+	CHECK(!"offset outside the pin set");
+	return 0;
+}
+
+#endif
