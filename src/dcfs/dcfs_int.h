@@ -191,6 +191,9 @@ struct dcfs_inode *dcfs_inode_new(struct dc_dcfs *fs, const char *name, int *err
 void dcfs_inode_get(struct dcfs_inode *ino);
 void dcfs_inode_put(struct dcfs_inode *ino);
 void dcfs_inode_free(struct dcfs_inode *ino);
+struct dcfs_inode *dcfs_io_begin(struct dc_dcfs *fs, int fd, bool write,
+				 const struct dc_wait_opts *opts, int *err);
+void dcfs_io_end(struct dcfs_inode *ino);
 int dcfs_evict(struct dcfs_inode *ino, const struct dc_wait_opts *opts);
 void dcfs_fill_stat(struct dcfs_inode *ino, struct dc_dcfs_stat *st);
 void dcfs_free_range(struct dcfs_inode *ino, uint64_t first, uint64_t len);

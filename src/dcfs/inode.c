@@ -53,6 +53,39 @@ void dcfs_inode_free(struct dcfs_inode *ino)
 }
 
 /*
+ * The common entry of the calls that hold the file's I/O lock (pread,
+ * pwrite, fsync, the layout operations): the inode behind @fd with a
+ * reference for the call, its I/O lock taken (exclusive for @write, which
+ * also needs a read-write descriptor) within @opts, and not evicted.  NULL
+ * with *@err (-EBADF, -EIO, the lock's -ETIMEDOUT/-EINTR/-EDEADLK).
+ * dcfs_io_end() gives both back.
+ */
+struct dcfs_inode *dcfs_io_begin(struct dc_dcfs *fs, int fd, bool write,
+				 const struct dc_wait_opts *opts, int *err)
+{
+	struct dcfs_inode *ino = dcfs_fd_get(fs, fd, write, err);
+
+	if (!ino)
+		return NULL;
+	*err = dcfs_lock(&ino->io_lock, write, opts, "I/O");
+	if (!*err && ino->dead) {
+		pthread_rwlock_unlock(&ino->io_lock);
+		*err = dc__fail(-EBADF, "dcfs: the file was evicted");
+	}
+	if (*err) {
+		dcfs_inode_put(ino);
+		return NULL;
+	}
+	return ino;
+}
+
+void dcfs_io_end(struct dcfs_inode *ino)
+{
+	pthread_rwlock_unlock(&ino->io_lock);
+	dcfs_inode_put(ino);
+}
+
+/*
  * Drop a reference.  The last one of an evicted inode unlinks it from the
  * mount's inode list and frees it (a grace period: not under any lock);
  * the last one of an orphan (an eviction that timed out waiting for pins)

@@ -170,19 +170,14 @@ DC_API int dc_dcfs_iomap(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len,
 	    off >= DC_DCFS_SIZE_MAX)
 		return dc__fail(-EINVAL, "dcfs iomap: bad argument (offset %llu, length %llu, "
 				"flags %#x)", (unsigned long long)off, (unsigned long long)len, flags);
-	ino = dcfs_fd_get(fs, fd, write, &ret);
+	/* A query takes the extent lock only: a pin holder may look while a
+	 * truncate that waits for its pin holds the I/O lock. */
+	ino = write ? dcfs_io_begin(fs, fd, true, NULL, &ret) : dcfs_fd_get(fs, fd, false, &ret);
 	if (!ino)
 		return ret;
 	fpage = off >> DC_PAGE_SHIFT;
 	npages = dcfs_size_pages((off & (DC_PAGE_SIZE - 1)) + len);
-	/* A query takes the extent lock only: a pin holder may look while a
-	 * truncate that waits for its pin holds the I/O lock. */
-	ret = write ? dcfs_lock(&ino->io_lock, true, NULL, "I/O") : 0;
-	if (ret) {
-		dcfs_inode_put(ino);
-		return ret;
-	}
-	if (ino->dead) {
+	if (ino->dead) { /* a query's call in flight across an eviction */
 		ret = dc__fail(-EBADF, "dcfs iomap: the file was evicted");
 		goto out;
 	}
@@ -204,7 +199,8 @@ DC_API int dc_dcfs_iomap(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len,
 	}
 out:
 	if (write)
-		pthread_rwlock_unlock(&ino->io_lock);
-	dcfs_inode_put(ino);
+		dcfs_io_end(ino);
+	else
+		dcfs_inode_put(ino);
 	return ret;
 }

@@ -132,34 +132,11 @@ static int lock_and_break(struct dcfs_inode *ino, uint64_t first, uint64_t last,
 	return ret;
 }
 
-/* Common entry of the layout operations: the inode, locked, alive. */
-static struct dcfs_inode *layout_begin(struct dc_dcfs *fs, int fd,
-					const struct dc_wait_opts *opts, int *err)
-{
-	struct dcfs_inode *ino = dcfs_fd_get(fs, fd, true, err);
-
-	if (!ino)
-		return NULL;
-	*err = dcfs_lock(&ino->io_lock, true, opts, "I/O");
-	if (*err) {
-		dcfs_inode_put(ino);
-		return NULL;
-	}
-	if (ino->dead) {
-		pthread_rwlock_unlock(&ino->io_lock);
-		dcfs_inode_put(ino);
-		*err = dc__fail(-EBADF, "dcfs: the file was evicted");
-		return NULL;
-	}
-	return ino;
-}
-
 static void layout_end(struct dcfs_inode *ino, bool invalidate_held)
 {
 	if (invalidate_held)
 		pthread_rwlock_unlock(&ino->invalidate);
-	pthread_rwlock_unlock(&ino->io_lock);
-	dcfs_inode_put(ino);
+	dcfs_io_end(ino);
 }
 
 /* Set the size, zeroing what lay past the old end in its last block. ext_lock held. */
@@ -183,7 +160,7 @@ DC_API int dc_dcfs_truncate(struct dc_dcfs *fs, int fd, uint64_t size,
 	if (size > DC_DCFS_SIZE_MAX)
 		return dc__fail(-EFBIG, "dcfs truncate: %llu is past the largest file (2^52)",
 				(unsigned long long)size);
-	ino = layout_begin(fs, fd, opts, &ret);
+	ino = dcfs_io_begin(fs, fd, true, opts, &ret);
 	if (!ino)
 		return ret;
 	old = atomic_load(&ino->size);
@@ -343,7 +320,7 @@ DC_API int dc_dcfs_fallocate(struct dc_dcfs *fs, int fd, unsigned mode, uint64_t
 				mode == DC_DCFS_FALLOC_INSERT ? "insert" : "collapse",
 				(unsigned long long)off, (unsigned long long)len,
 				(unsigned long long)bb);
-	ino = layout_begin(fs, fd, opts, &ret);
+	ino = dcfs_io_begin(fs, fd, true, opts, &ret);
 	if (!ino)
 		return ret;
 	if (!len) {

@@ -52,6 +52,24 @@ static struct dcfs_inode *name_find(struct dc_dcfs *fs, const char *name)
 	return p ? *p : NULL;
 }
 
+/*
+ * The file called @name, for call @op (ns_lock held); NULL with *@err:
+ * -ENOENT, or -EIO while an unmount runs.
+ */
+static struct dcfs_inode *name_get(struct dc_dcfs *fs, const char *name, const char *op, int *err)
+{
+	struct dcfs_inode *ino;
+
+	if (fs->unmounting) {
+		*err = dc__fail(-EIO, "dcfs %s: the file system is being unmounted", op);
+		return NULL;
+	}
+	ino = name_find(fs, name);
+	if (!ino)
+		*err = dc__fail(-ENOENT, "dcfs %s: no file '%s'", op, name);
+	return ino;
+}
+
 /* Make room for one more name (ns_lock held): -ENOMEM. */
 static int name_reserve(struct dc_dcfs *fs)
 {
@@ -267,10 +285,9 @@ DC_API int dc_dcfs_open(struct dc_dcfs *fs, const char *name, unsigned flags)
 	if (atomic_load(&fs->shutdown))
 		return dcfs_shut(fs);
 	pthread_mutex_lock(&fs->ns_lock);
-	ino = fs->unmounting ? NULL : name_find(fs, name);
-	ret = ino ? open_inode(fs, ino, flags)
-	    : fs->unmounting ? dc__fail(-EIO, "dcfs open: the file system is being unmounted")
-			     : dc__fail(-ENOENT, "dcfs open: no file '%s'", name);
+	ino = name_get(fs, name, "open", &ret);
+	if (ino)
+		ret = open_inode(fs, ino, flags);
 	pthread_mutex_unlock(&fs->ns_lock);
 	return ret;
 }
@@ -343,12 +360,10 @@ DC_API int dc_dcfs_unlink(struct dc_dcfs *fs, const char *name)
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&fs->ns_lock);
-	ino = fs->unmounting ? NULL : name_find(fs, name);
+	ino = name_get(fs, name, "unlink", &ret);
 	if (!ino) {
 		pthread_mutex_unlock(&fs->ns_lock);
-		return fs->unmounting ? dc__fail(-EIO, "dcfs unlink: the file system is being "
-						 "unmounted")
-				      : dc__fail(-ENOENT, "dcfs unlink: no file '%s'", name);
+		return ret;
 	}
 	name_del(fs, ino);
 	ino->nlink = 0;
@@ -372,13 +387,11 @@ DC_API int dc_dcfs_rename(struct dc_dcfs *fs, const char *from, const char *to)
 		return dc__fail(-ENOMEM, "dcfs rename: no memory");
 	strcpy(nname, to);
 	pthread_mutex_lock(&fs->ns_lock);
-	ino = fs->unmounting ? NULL : name_find(fs, from);
+	ino = name_get(fs, from, "rename", &ret);
 	if (!ino || ino == name_find(fs, to)) {
 		pthread_mutex_unlock(&fs->ns_lock);
 		free(nname);
-		if (fs->unmounting)
-			return dc__fail(-EIO, "dcfs rename: the file system is being unmounted");
-		return ino ? 0 : dc__fail(-ENOENT, "dcfs rename: no file '%s'", from);
+		return ino ? 0 : ret; /* renaming a name to itself does nothing */
 	}
 	old = name_find(fs, to);
 	if (old) {
@@ -409,14 +422,12 @@ DC_API int dc_dcfs_lookup(struct dc_dcfs *fs, const char *name, struct dc_dcfs_s
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&fs->ns_lock);
-	ino = fs->unmounting ? NULL : name_find(fs, name);
+	ino = name_get(fs, name, "lookup", &ret);
 	if (ino)
 		dcfs_inode_get(ino);
 	pthread_mutex_unlock(&fs->ns_lock);
 	if (!ino)
-		return fs->unmounting ? dc__fail(-EIO, "dcfs lookup: the file system is being "
-						 "unmounted")
-				      : dc__fail(-ENOENT, "dcfs lookup: no file '%s'", name);
+		return ret;
 	dcfs_fill_stat(ino, st);
 	dcfs_inode_put(ino);
 	return 0;

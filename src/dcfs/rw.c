@@ -30,18 +30,9 @@ DC_API int64_t dc_dcfs_pread(struct dc_dcfs *fs, int fd, void *buf, size_t len, 
 
 	if (ret)
 		return ret;
-	ino = dcfs_fd_get(fs, fd, false, &ret);
+	ino = dcfs_io_begin(fs, fd, false, NULL, &ret);
 	if (!ino)
 		return ret;
-	ret = dcfs_lock(&ino->io_lock, false, NULL, "I/O");
-	if (ret) {
-		dcfs_inode_put(ino);
-		return ret;
-	}
-	if (ino->dead) {
-		ret = dc__fail(-EBADF, "dcfs pread: the file was evicted");
-		goto out;
-	}
 	size = atomic_load(&ino->size);
 	if (off >= size)
 		goto out;
@@ -74,8 +65,7 @@ DC_API int64_t dc_dcfs_pread(struct dc_dcfs *fs, int fd, void *buf, size_t len, 
 		done += n;
 	}
 out:
-	pthread_rwlock_unlock(&ino->io_lock);
-	dcfs_inode_put(ino);
+	dcfs_io_end(ino);
 	return ret ? ret : (int64_t)done;
 }
 
@@ -106,18 +96,9 @@ DC_API int64_t dc_dcfs_pwrite(struct dc_dcfs *fs, int fd, const void *buf, size_
 
 	if (ret)
 		return ret;
-	ino = dcfs_fd_get(fs, fd, true, &ret);
+	ino = dcfs_io_begin(fs, fd, true, NULL, &ret);
 	if (!ino)
 		return ret;
-	ret = dcfs_lock(&ino->io_lock, true, NULL, "I/O");
-	if (ret) {
-		dcfs_inode_put(ino);
-		return ret;
-	}
-	if (ino->dead) {
-		ret = dc__fail(-EBADF, "dcfs pwrite: the file was evicted");
-		goto out;
-	}
 	size = atomic_load(&ino->size);
 	if (len && off + len > size) {
 		/* Bytes between the old end and the next block boundary may hold
@@ -162,9 +143,7 @@ DC_API int64_t dc_dcfs_pwrite(struct dc_dcfs *fs, int fd, const void *buf, size_
 	pthread_mutex_unlock(&ino->ext_lock);
 	if (done)
 		ret = 0; /* a short write reports what it wrote */
-out:
-	pthread_rwlock_unlock(&ino->io_lock);
-	dcfs_inode_put(ino);
+	dcfs_io_end(ino);
 	return ret ? ret : (int64_t)done;
 }
 
@@ -175,14 +154,9 @@ DC_API int dc_dcfs_fsync(struct dc_dcfs *fs, int fd, bool datasync)
 	int ret, wb;
 
 	(void)datasync; /* no metadata lives on the device: the same work */
-	ino = dcfs_fd_get(fs, fd, false, &ret);
+	ino = dcfs_io_begin(fs, fd, false, NULL, &ret);
 	if (!ino)
 		return ret;
-	ret = dcfs_lock(&ino->io_lock, false, NULL, "I/O");
-	if (ret) {
-		dcfs_inode_put(ino);
-		return ret;
-	}
 	pthread_mutex_lock(&ino->ext_lock);
 	dirty = ino->dirty;
 	dcfs_ext_init(&ino->dirty);
@@ -200,7 +174,6 @@ DC_API int dc_dcfs_fsync(struct dc_dcfs *fs, int fd, bool datasync)
 	wb = dc_mapping_writeback(ino->m, 0, DC_MAPPING_INDEX_MAX, NULL);
 	if (!ret && wb < 0)
 		ret = wb;
-	pthread_rwlock_unlock(&ino->io_lock);
-	dcfs_inode_put(ino);
+	dcfs_io_end(ino);
 	return ret;
 }
