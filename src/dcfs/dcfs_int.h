@@ -198,6 +198,7 @@ int dcfs_evict(struct dcfs_inode *ino, const struct dc_wait_opts *opts);
 void dcfs_fill_stat(struct dcfs_inode *ino, struct dc_dcfs_stat *st);
 void dcfs_free_range(struct dcfs_inode *ino, uint64_t first, uint64_t len);
 void dcfs_trim_eof(struct dcfs_inode *ino);
+void dcfs_written(struct dcfs_inode *ino, uint64_t pgoff, uint64_t n);
 void dcfs_zero_bytes(struct dcfs_inode *ino, uint64_t from, uint64_t to);
 
 /* namespace.c */

@@ -165,6 +165,25 @@ void dcfs_trim_eof(struct dcfs_inode *ino)
 }
 
 /*
+ * Device pages [pgoff, pgoff + n) of the file were written (by pwrite's
+ * copy, or DMA through a write pin): flush them now (mounted sync) or
+ * remember them for fsync.  No lock held.
+ */
+void dcfs_written(struct dcfs_inode *ino, uint64_t pgoff, uint64_t n)
+{
+	struct dc_dcfs *fs = ino->fs;
+	int ret = 0;
+
+	if (!fs->opt.sync) {
+		pthread_mutex_lock(&ino->ext_lock);
+		ret = dcfs_set_add(&ino->dirty, pgoff, n);
+		pthread_mutex_unlock(&ino->ext_lock);
+	}
+	if (fs->opt.sync || ret) /* sync, or no memory to remember it */
+		(void)dc_region_flush(fs->r, pgoff, n);
+}
+
+/*
  * Zero file bytes [from, to) where blocks back them (holes read as zeros
  * already).  Caller holds ext_lock; the range's entries are broken (no pin,
  * no DMA) or the bytes lie past the end of file.

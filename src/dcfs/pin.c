@@ -104,6 +104,12 @@ static struct dcfs_pin *unrecord(struct dc_dcfs *fs, const struct dc_dcfs_pinset
 
 /* ---- pinning ------------------------------------------------------------------- */
 
+/* The device pages a segment touches. */
+static uint64_t seg_pages(const struct dc_dcfs_seg *s)
+{
+	return dcfs_size_pages(((uintptr_t)s->addr & (DC_PAGE_SIZE - 1)) + s->len);
+}
+
 /* Unpin the first @n pages of @p, in runs between zero pages. */
 static void put_all(struct dcfs_pin *p, uint64_t n)
 {
@@ -299,24 +305,9 @@ DC_API int dc_dcfs_unpin(struct dc_dcfs *fs, struct dc_dcfs_pinset *ps)
 		return dc__fail(-EINVAL, "dcfs unpin: pin set %llu is not pinned (unpinned "
 				"already?)", (unsigned long long)ps->id);
 	ino = p->ino;
-	if (!(p->flags & DC_DCFS_PIN_READONLY) && !fs->opt.sync) {
-		/* What DMA wrote is flushed by the next fsync. */
-		pthread_mutex_lock(&ino->ext_lock);
-		for (unsigned i = 0; i < p->nsegs; i++) {
-			uint64_t first = p->segs[i].pgoff;
-			uint64_t in = (uintptr_t)p->segs[i].addr & (DC_PAGE_SIZE - 1);
-
-			if (dcfs_set_add(&ino->dirty, first, dcfs_size_pages(in + p->segs[i].len)))
-				(void)dc_region_flush(fs->r, first,
-						      dcfs_size_pages(in + p->segs[i].len));
-		}
-		pthread_mutex_unlock(&ino->ext_lock);
-	} else if (!(p->flags & DC_DCFS_PIN_READONLY)) {
+	if (!(p->flags & DC_DCFS_PIN_READONLY)) /* what DMA wrote: fsync flushes it */
 		for (unsigned i = 0; i < p->nsegs; i++)
-			(void)dc_region_flush(fs->r, p->segs[i].pgoff,
-					      dcfs_size_pages(((uintptr_t)p->segs[i].addr &
-							       (DC_PAGE_SIZE - 1)) + p->segs[i].len));
-	}
+			dcfs_written(ino, p->segs[i].pgoff, seg_pages(&p->segs[i]));
 	put_all(p, p->npages);
 	ps->id = 0;
 	ps->segs = NULL;
@@ -367,9 +358,7 @@ void dcfs_pins_flush(struct dcfs_inode *ino)
 		if (p->flags & DC_DCFS_PIN_READONLY)
 			continue;
 		for (unsigned i = 0; i < p->nsegs; i++)
-			(void)dc_region_flush(fs->r, p->segs[i].pgoff,
-					      dcfs_size_pages(((uintptr_t)p->segs[i].addr &
-							       (DC_PAGE_SIZE - 1)) + p->segs[i].len));
+			(void)dc_region_flush(fs->r, p->segs[i].pgoff, seg_pages(&p->segs[i]));
 	}
 	pthread_mutex_unlock(&fs->pin_lock);
 }

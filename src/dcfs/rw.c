@@ -69,24 +69,6 @@ out:
 	return ret ? ret : (int64_t)done;
 }
 
-/*
- * Device pages [pgoff, pgoff + n) were written by a copy: flush them now
- * (mounted sync) or remember them for fsync.  No region read lock held.
- */
-static void written(struct dcfs_inode *ino, uint64_t pgoff, uint64_t n)
-{
-	struct dc_dcfs *fs = ino->fs;
-	int ret = 0;
-
-	if (!fs->opt.sync) {
-		pthread_mutex_lock(&ino->ext_lock);
-		ret = dcfs_set_add(&ino->dirty, pgoff, n);
-		pthread_mutex_unlock(&ino->ext_lock);
-	}
-	if (fs->opt.sync || ret) /* sync, or no memory to remember it */
-		(void)dc_region_flush(fs->r, pgoff, n);
-}
-
 DC_API int64_t dc_dcfs_pwrite(struct dc_dcfs *fs, int fd, const void *buf, size_t len,
 			      uint64_t off)
 {
@@ -132,7 +114,7 @@ DC_API int64_t dc_dcfs_pwrite(struct dc_dcfs *fs, int fd, const void *buf, size_
 		}
 		memcpy((char *)dc_region_addr(fs->r, map.pgoff) + in, (const char *)buf + done, n);
 		dc_region_read_unlock(fs->r);
-		written(ino, map.pgoff, dcfs_size_pages(in + n));
+		dcfs_written(ino, map.pgoff, dcfs_size_pages(in + n));
 		done += n;
 	}
 	pthread_mutex_lock(&ino->ext_lock);
