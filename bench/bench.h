@@ -9,6 +9,8 @@
 #include <daxcore/daxcore.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <liburing.h>
+#include <sys/uio.h>
 
 /* Whether figure @name was selected (--only); cheap, call before measuring. */
 bool bench_selected(const char *name);
@@ -36,6 +38,26 @@ uint64_t bench_rss_kib(void);
 
 /* Prevent the compiler from optimising a value away. */
 #define bench_keep(x) __asm__ volatile("" : : "r"(x) : "memory")
+
+/*
+ * The kernel pin + unpin anchor (bench_uring.c): register + unregister of
+ * @pages pre-faulted shared memfd pages as one io_uring buffer.  @ok false:
+ * unavailable, @why says why.
+ */
+struct bench_uring {
+	struct io_uring ring;
+	struct iovec iov;
+	void *map;
+	int fd;
+	unsigned pages;
+	bool ring_ok, ok; /* ring set up; anchor usable */
+	char why[160];
+};
+
+void bench_uring_open(struct bench_uring *a, unsigned pages);
+void bench_uring_close(struct bench_uring *a);
+/* ns per page of @iters register + unregister rounds; < 0 if one failed. */
+double bench_uring_round(struct bench_uring *a, unsigned iters);
 
 /* Groups, one per file in bench/. */
 void bench_folio(void);   /* bench_folio.c: liveref, pins, requests, regions */

@@ -561,67 +561,6 @@ static void bench_append(void)
 
 /* ---- dcfs_pin_range_4k ------------------------------------------------------------ */
 
-struct uring_anchor {
-	struct io_uring ring;
-	struct iovec iov;
-	void *map;
-	int fd;
-	bool ring_ok, ok;
-	char why[160];
-};
-
-static void uring_open(struct uring_anchor *a)
-{
-	int ret;
-
-	memset(a, 0, sizeof(*a));
-	a->map = memfd_map((uint64_t)PIN_PAGES * PG, 0, &a->fd);
-	if (!a->map) {
-		snprintf(a->why, sizeof(a->why), "io_uring anchor unavailable: memfd: %s",
-			 strerror(errno));
-		return;
-	}
-	memset(a->map, 1, (size_t)PIN_PAGES * PG); /* fault in: pin cost only */
-	a->iov = (struct iovec){ a->map, (size_t)PIN_PAGES * PG };
-	ret = io_uring_queue_init(8, &a->ring, 0);
-	if (ret < 0) {
-		snprintf(a->why, sizeof(a->why), "io_uring anchor unavailable: "
-			 "io_uring_queue_init: %s", strerror(-ret));
-		return;
-	}
-	a->ring_ok = true;
-	ret = io_uring_register_buffers(&a->ring, &a->iov, 1);
-	if (ret < 0) {
-		snprintf(a->why, sizeof(a->why), "io_uring anchor unavailable: "
-			 "io_uring_register_buffers: %s", strerror(-ret));
-		return;
-	}
-	io_uring_unregister_buffers(&a->ring);
-	a->ok = true;
-}
-
-static void uring_close(struct uring_anchor *a)
-{
-	if (a->ring_ok)
-		io_uring_queue_exit(&a->ring);
-	if (a->map) {
-		munmap(a->map, (size_t)PIN_PAGES * PG);
-		close(a->fd);
-	}
-}
-
-static double uring_round(struct uring_anchor *a, unsigned iters)
-{
-	uint64_t t0 = bench_now_ns();
-
-	for (unsigned i = 0; i < iters; i++) {
-		if (io_uring_register_buffers(&a->ring, &a->iov, 1) < 0)
-			return -1;
-		io_uring_unregister_buffers(&a->ring);
-	}
-	return (double)(bench_now_ns() - t0) / ((double)iters * PIN_PAGES);
-}
-
 static double pin_round(struct dc_dcfs *fs, int fd, unsigned iters, unsigned *nsegs, int *err)
 {
 	uint64_t t0 = bench_now_ns();
@@ -646,7 +585,7 @@ static double pin_round(struct dc_dcfs *fs, int fd, unsigned iters, unsigned *ns
 
 static void bench_pin_range(void)
 {
-	struct uring_anchor a;
+	struct bench_uring a;
 	struct dc_dcfs_statfs st;
 	double v = 1e30, an = 1e30;
 	unsigned nsegs = 0;
@@ -672,10 +611,10 @@ static void bench_pin_range(void)
 		bfs_unmount(&b);
 		return;
 	}
-	uring_open(&a);
+	bench_uring_open(&a, PIN_PAGES);
 	pin_round(b.fs, fd, PIN_ITERS / 4, &nsegs, &err); /* warm-up */
 	if (a.ok)
-		uring_round(&a, 100);
+		bench_uring_round(&a, 100);
 	for (int k = 0; k < PIN_ROUNDS; k++) {
 		double x = pin_round(b.fs, fd, PIN_ITERS, &nsegs, &err);
 
@@ -685,7 +624,7 @@ static void bench_pin_range(void)
 		}
 		v = min_d(v, x);
 		if (a.ok) {
-			x = uring_round(&a, 200);
+			x = bench_uring_round(&a, 200);
 			if (x < 0) {
 				snprintf(a.why, sizeof(a.why), "io_uring anchor failed mid-run");
 				a.ok = false;
@@ -704,7 +643,7 @@ static void bench_pin_range(void)
 			  a.ok ? "kernel pin+unpin: io_uring_register_buffers + unregister, "
 			  "256 x 4 KiB shared memfd pages, per page" : a.why, a.ok ? an : 0, note);
 out:
-	uring_close(&a);
+	bench_uring_close(&a);
 	drop_file(b.fs, fd, "pin");
 	bfs_unmount(&b);
 }

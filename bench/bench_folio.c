@@ -87,81 +87,6 @@ static double atomics_round(uint64_t iters)
 
 #define URING_PAGES 256
 
-struct uring_anchor {
-	struct io_uring ring;
-	struct iovec iov;
-	void *map;
-	int fd;
-	bool ring_ok, ok; /* ring set up; anchor usable */
-	char why[160];
-};
-
-static void uring_anchor_open(struct uring_anchor *a)
-{
-	size_t len = URING_PAGES * 4096;
-	int ret;
-
-	memset(a, 0, sizeof(*a));
-	a->fd = -1;
-	a->map = MAP_FAILED;
-	a->fd = memfd_create("bench-uring", MFD_CLOEXEC);
-	if (a->fd < 0 || ftruncate(a->fd, (off_t)len)) {
-		snprintf(a->why, sizeof(a->why), "io_uring anchor unavailable: memfd: %s",
-			 strerror(errno));
-		return;
-	}
-	a->map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, a->fd, 0);
-	if (a->map == MAP_FAILED) {
-		snprintf(a->why, sizeof(a->why), "io_uring anchor unavailable: mmap: %s",
-			 strerror(errno));
-		return;
-	}
-	memset(a->map, 1, len); /* fault every page in: pin cost only */
-	a->iov = (struct iovec){ a->map, len };
-	ret = io_uring_queue_init(8, &a->ring, 0);
-	if (ret < 0) {
-		snprintf(a->why, sizeof(a->why), "io_uring anchor unavailable: "
-			 "io_uring_queue_init: %s", strerror(-ret));
-		return;
-	}
-	a->ring_ok = true;
-	ret = io_uring_register_buffers(&a->ring, &a->iov, 1);
-	if (ret < 0) {
-		struct rlimit rl = { 0 };
-
-		getrlimit(RLIMIT_MEMLOCK, &rl);
-		snprintf(a->why, sizeof(a->why), "io_uring anchor unavailable: "
-			 "io_uring_register_buffers: %s (RLIMIT_MEMLOCK %llu KiB)", strerror(-ret),
-			 (unsigned long long)rl.rlim_cur >> 10);
-		return;
-	}
-	io_uring_unregister_buffers(&a->ring);
-	a->ok = true;
-}
-
-static void uring_anchor_close(struct uring_anchor *a)
-{
-	if (a->ring_ok)
-		io_uring_queue_exit(&a->ring);
-	if (a->map != MAP_FAILED)
-		munmap(a->map, URING_PAGES * 4096);
-	if (a->fd >= 0)
-		close(a->fd);
-}
-
-/* ns per 4 KiB page of register + unregister; < 0 if it failed. */
-static double uring_round(struct uring_anchor *a, unsigned iters)
-{
-	uint64_t t0 = bench_now_ns();
-
-	for (unsigned i = 0; i < iters; i++) {
-		if (io_uring_register_buffers(&a->ring, &a->iov, 1) < 0)
-			return -1;
-		io_uring_unregister_buffers(&a->ring);
-	}
-	return (double)(bench_now_ns() - t0) / ((double)iters * URING_PAGES);
-}
-
 static double pin_round(struct dc_folio *f, uint64_t iters)
 {
 	uint64_t t0 = bench_now_ns();
@@ -178,7 +103,7 @@ static double pin_round(struct dc_folio *f, uint64_t iters)
 
 static void bench_pin_unpin(void)
 {
-	struct uring_anchor a;
+	struct bench_uring a;
 	struct dc_region *r;
 	struct dc_folio *f;
 	double best = 1e30, anchor = 1e30;
@@ -197,10 +122,10 @@ static void bench_pin_unpin(void)
 		dc_region_remove(r, NULL);
 		return;
 	}
-	uring_anchor_open(&a);
+	bench_uring_open(&a, URING_PAGES);
 	pin_round(f, 1000000); /* warm-up */
 	if (a.ok)
-		uring_round(&a, 200);
+		bench_uring_round(&a, 200);
 	for (int k = 0; k < ROUNDS; k++) {
 		double v = pin_round(f, 4000000);
 
@@ -210,7 +135,7 @@ static void bench_pin_unpin(void)
 		}
 		best = min_d(best, v);
 		if (a.ok) {
-			v = uring_round(&a, 400);
+			v = bench_uring_round(&a, 400);
 			if (v < 0) {
 				snprintf(a.why, sizeof(a.why), "io_uring anchor failed mid-run");
 				a.ok = false;
@@ -228,7 +153,7 @@ static void bench_pin_unpin(void)
 			     "256 x 4 KiB shared memfd pages, per page", anchor);
 	else
 		bench_report("pin_unpin_4k", "ns/page", best, a.why, 0);
-	uring_anchor_close(&a);
+	bench_uring_close(&a);
 	dc_folio_put(f);
 	dc_region_remove(r, NULL);
 }
