@@ -40,7 +40,15 @@ uint64_t bench_rss_kib(void);
 #define bench_keep(x) __asm__ volatile("" : : "r"(x) : "memory")
 
 /*
- * The kernel pin + unpin anchor (bench_uring.c): register + unregister of
+ * Kernel anchors on a fresh shared memfd of @n pages (bench_anchor.c): ns
+ * per page of a first-touch write fault, and of fallocate(PUNCH_HOLE) over
+ * the populated, mapped pages; 0 if the kernel refused.
+ */
+double bench_anchor_first_touch(uint64_t n);
+double bench_anchor_punch_hole(uint64_t n);
+
+/*
+ * The kernel pin + unpin anchor (bench_anchor.c): register + unregister of
  * @pages pre-faulted shared memfd pages as one io_uring buffer.  @ok false:
  * unavailable, @why says why.
  */

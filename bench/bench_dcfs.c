@@ -214,41 +214,6 @@ static int fault_all(struct dc_dcfs *fs, int fd, uint64_t npages, unsigned order
 
 /* ---- kernel anchors --------------------------------------------------------- */
 
-/* A shared memfd of @bytes, mapped; NULL if that failed. */
-static char *memfd_map(uint64_t bytes, int flags, int *fd)
-{
-	char *p;
-
-	*fd = memfd_create("bench-dcfs", MFD_CLOEXEC);
-	if (*fd < 0)
-		return NULL;
-	p = ftruncate(*fd, (off_t)bytes) ? MAP_FAILED
-		: mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | flags, *fd, 0);
-	if (p == MAP_FAILED) {
-		close(*fd);
-		return NULL;
-	}
-	return p;
-}
-
-/* Kernel: ns per first-touch write fault of a new page of a shared memfd mapping. */
-static double anchor_first_touch(uint64_t n)
-{
-	int fd;
-	char *p = memfd_map(n * PG, 0, &fd);
-	uint64_t t0, t1;
-
-	if (!p)
-		return 0;
-	t0 = bench_now_ns();
-	for (uint64_t i = 0; i < n; i++)
-		p[i * PG] = 1;
-	t1 = bench_now_ns();
-	munmap(p, n * PG);
-	close(fd);
-	return (double)(t1 - t0) / (double)n;
-}
-
 /* ---- dcfs_fault_4k, dcfs_fault_2m ---------------------------------------------- */
 
 /*
@@ -339,7 +304,7 @@ static void bench_fault(const char *name, bool huge2m)
 		}
 		dc_region_remove(r, NULL);
 	}
-	anchor_first_touch(1024); /* warm-up */
+	bench_anchor_first_touch(1024); /* warm-up */
 	for (int k = 0; k < ROUNDS; k++) {
 		double f = 0, u = 0;
 
@@ -350,7 +315,7 @@ static void bench_fault(const char *name, bool huge2m)
 		}
 		fresh = min_d(fresh, f);
 		reused = min_d(reused, u);
-		anchor = min_d(anchor, anchor_first_touch(FAULT_PAGES));
+		anchor = min_d(anchor, bench_anchor_first_touch(FAULT_PAGES));
 	}
 	snprintf(text, sizeof(text), "kernel first-touch write fault of a new shared memfd "
 		 "page, %u pages, per page", FAULT_PAGES);
@@ -666,35 +631,6 @@ static uint64_t mem_available_mib(void)
 	return kib / 1024;
 }
 
-/* Kernel: ns per page to punch a hole over @bytes of populated, mapped memfd. */
-static double anchor_punch(uint64_t bytes)
-{
-	int fd, ret;
-	char *p;
-	uint64_t t0, t1;
-
-	fd = memfd_create("bench-punch", MFD_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	if (ftruncate(fd, (off_t)bytes) || fallocate(fd, 0, 0, (off_t)bytes)) {
-		close(fd);
-		return 0;
-	}
-	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
-	if (p == MAP_FAILED) {
-		close(fd);
-		return 0;
-	}
-	for (uint64_t i = 0; i < bytes; i += PG) /* mapped writable, dirty */
-		p[i] = 1;
-	t0 = bench_now_ns();
-	ret = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)bytes);
-	t1 = bench_now_ns();
-	munmap(p, bytes);
-	close(fd);
-	return ret ? 0 : (double)(t1 - t0) / (double)(bytes / PG);
-}
-
 static void bench_truncate(void)
 {
 	uint64_t avail = mem_available_mib();
@@ -754,7 +690,7 @@ static void bench_truncate(void)
 			goto out;
 		}
 		dc_quiesce();
-		y = anchor_ok ? anchor_punch(size) : 0;
+		y = anchor_ok ? bench_anchor_punch_hole(size / PG) : 0;
 		anchor_ok = anchor_ok && y > 0;
 		an = min_d(an, y);
 	}

@@ -62,64 +62,6 @@ static void teardown(struct dc_mapping *m)
 		die("destroy", ret);
 }
 
-/* A fresh shared memfd of @n pages, mapped; NULL if that failed. */
-static char *anchor_map(uint64_t n, int *fd)
-{
-	char *p;
-
-	*fd = memfd_create("anchor", MFD_CLOEXEC);
-	if (*fd < 0)
-		return NULL;
-	p = ftruncate(*fd, (off_t)(n * 4096)) ? MAP_FAILED
-		: mmap(NULL, n * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
-	if (p == MAP_FAILED) {
-		close(*fd);
-		return NULL;
-	}
-	return p;
-}
-
-static void anchor_unmap(char *p, uint64_t n, int fd)
-{
-	munmap(p, n * 4096);
-	close(fd);
-}
-
-/* Kernel: write-fault every page of a fresh shared memfd mapping. */
-static double anchor_first_touch(uint64_t n)
-{
-	int fd;
-	char *p = anchor_map(n, &fd);
-	uint64_t t0, t1;
-
-	if (!p)
-		return 0;
-	t0 = bench_now_ns();
-	for (uint64_t i = 0; i < n; i++)
-		p[i * 4096] = 1;
-	t1 = bench_now_ns();
-	anchor_unmap(p, n, fd);
-	return (double)(t1 - t0) / (double)n;
-}
-
-/* Kernel: punch a hole over n populated pages of a shared memfd. */
-static double anchor_punch_hole(uint64_t n)
-{
-	int fd, ret;
-	char *p = anchor_map(n, &fd);
-	uint64_t t0, t1;
-
-	if (!p)
-		return 0;
-	for (uint64_t i = 0; i < n; i++)
-		p[i * 4096] = 1;
-	t0 = bench_now_ns();
-	ret = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)(n * 4096));
-	t1 = bench_now_ns();
-	anchor_unmap(p, n, fd);
-	return ret ? 0 : (double)(t1 - t0) / (double)n;
-}
-
 static double anchor_two_atomics(uint64_t n)
 {
 	static _Atomic uint64_t ctr;
@@ -164,7 +106,7 @@ void bench_mapping(void)
 		}
 		bench_report("grab_insert_unlock_4k", "ns", best,
 			     "kernel first-touch write fault of a shared memfd page",
-			     anchor_first_touch(NENT));
+			     bench_anchor_first_touch(NENT));
 	}
 
 	if (zd) {
@@ -190,7 +132,7 @@ void bench_mapping(void)
 		}
 		bench_report("zap_delete_1g", "ns", best,
 			     "kernel fallocate(PUNCH_HOLE) of 1 GiB of populated shared memfd, per page",
-			     anchor_punch_hole(NENT));
+			     bench_anchor_punch_hole(NENT));
 	}
 
 	if (lt) {

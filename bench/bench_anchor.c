@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * bench_uring.c - the kernel's pin + unpin, as the anchor of the pin
- * figures: io_uring_register_buffers + io_uring_unregister_buffers of one
- * iovec over N pre-faulted pages of a shared memfd (the kernel pins each
+ * bench_anchor.c - kernel anchors that several figures use: first-touch
+ * write faults and hole punching of a shared memfd, and the kernel's pin +
+ * unpin (io_uring_register_buffers + io_uring_unregister_buffers of one
+ * iovec over pre-faulted pages of a shared memfd: the kernel pins each
  * page, then unpins it).
  */
 #include "bench.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -77,4 +79,60 @@ double bench_uring_round(struct bench_uring *a, unsigned iters)
 		io_uring_unregister_buffers(&a->ring);
 	}
 	return (double)(bench_now_ns() - t0) / ((double)iters * a->pages);
+}
+
+/* A fresh shared memfd of @n pages, mapped; NULL if that failed. */
+static char *anchor_map(uint64_t n, int *fd)
+{
+	char *p;
+
+	*fd = memfd_create("anchor", MFD_CLOEXEC);
+	if (*fd < 0)
+		return NULL;
+	p = ftruncate(*fd, (off_t)(n * 4096)) ? MAP_FAILED
+		: mmap(NULL, n * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+	if (p == MAP_FAILED) {
+		close(*fd);
+		return NULL;
+	}
+	return p;
+}
+
+static void anchor_unmap(char *p, uint64_t n, int fd)
+{
+	munmap(p, n * 4096);
+	close(fd);
+}
+
+double bench_anchor_first_touch(uint64_t n)
+{
+	int fd;
+	char *p = anchor_map(n, &fd);
+	uint64_t t0, t1;
+
+	if (!p)
+		return 0;
+	t0 = bench_now_ns();
+	for (uint64_t i = 0; i < n; i++)
+		p[i * 4096] = 1;
+	t1 = bench_now_ns();
+	anchor_unmap(p, n, fd);
+	return (double)(t1 - t0) / (double)n;
+}
+
+double bench_anchor_punch_hole(uint64_t n)
+{
+	int fd, ret;
+	char *p = anchor_map(n, &fd);
+	uint64_t t0, t1;
+
+	if (!p)
+		return 0;
+	for (uint64_t i = 0; i < n; i++) /* populated, mapped writable, dirty */
+		p[i * 4096] = 1;
+	t0 = bench_now_ns();
+	ret = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)(n * 4096));
+	t1 = bench_now_ns();
+	anchor_unmap(p, n, fd);
+	return ret ? 0 : (double)(t1 - t0) / (double)n;
 }
