@@ -46,10 +46,7 @@ int dcfs_lock(pthread_rwlock_t *l, bool write, const struct dc_wait_opts *opts,
 	ret = write ? pthread_rwlock_trywrlock(l) : pthread_rwlock_tryrdlock(l);
 	if (!ret)
 		return 0;
-	if (ret == EDEADLK)
-		return dc__fail(-EDEADLK, "dcfs: this thread holds the file's %s lock "
-				"already (a callback calling back into its file?)", name);
-	for (;;) {
+	for (;;) { /* (a lock this thread holds: EBUSY above, EDEADLK below) */
 		uint64_t until = 0;
 		struct timespec ts;
 
