@@ -36,9 +36,30 @@
  *   deadline_ms=N     the default deadline of the waits that take none from
  *                     the caller: eviction at the last close of an unlinked
  *                     file, and unmount (default 0: wait forever)
- *   quarantine        accepted by the parser and refused with -EOPNOTSUPP
- *                     (part 2 of dcfs)
+ *   quarantine        truncate, punch, zero, collapse, insert and eviction
+ *                     do not wait for pins: still-pinned blocks leave the
+ *                     file at once and wait in a quarantine (counted in
+ *                     statfs) until their last unpin returns them
  * An unknown option or a malformed value: -EINVAL naming it.
+ *
+ * Sharing (reflink): files may share blocks (dc_dcfs_reflink()).  A shared
+ * block is read-only to every sharer: a write (pwrite, a write fault, a
+ * write pin) copies it first (copy-on-write), and the other sharers keep
+ * the original.  Each block has a share count and a reverse map to every
+ * (file, offset) that maps it (dc_dcfs_rmap()), under the allocator's one
+ * lock; a block returns to the allocator only when no file shares it and
+ * it is idle (invariant 9).  A block whose last sharer lets go while
+ * something still holds it (a pin) waits in the quarantine until idle.
+ *
+ * Failure: a memory failure (dc_folio_memory_failure()) of a block is
+ * reported to every file that maps it (DC_DCFS_EV_MEMORY_FAILURE), its
+ * mappings are revoked, and the block is bad for good: reads and faults of
+ * that range fail with -EIO until it is punched (or truncated away) and
+ * written again.  Removal of the region (DC_MF_PRE_REMOVE) shuts the mount
+ * down: every mapping is revoked, long-term pins are asked back, and every
+ * call but close, unpin, stat, lookup, list, pins, statfs and unmount fails
+ * with -EIO; once no call runs the mount lets go of the region, so removal
+ * completes as soon as the pins are released.
  *
  * Errors: negative errno values, with dc_errmsg() saying exactly what was
  * wrong.  Common to every call that takes a descriptor: -EBADF (not open,
@@ -84,16 +105,22 @@ struct dc_dcfs_pin_info {
 enum dc_dcfs_event_type {
 	/* A break-layouts wait passed slow_wait_ms: who holds the pins. */
 	DC_DCFS_EV_SLOW_WAIT = 1,
+	/* A block of the file is poisoned: @offset, @length say which bytes
+	 * (one report per file range that maps it: every sharer is told). */
+	DC_DCFS_EV_MEMORY_FAILURE = 2,
 };
 
 struct dc_dcfs_event {
 	enum dc_dcfs_event_type type;
 	uint64_t ino;
-	const char *op;          /* "truncate", "punch", "zero", "collapse", "insert", "evict" */
+	const char *op;          /* "truncate", "punch", "zero", "collapse", "insert", "evict",
+				  * "reflink"; "memory_failure" */
 	uint64_t offset, length; /* the byte range being broken (length UINT64_MAX: to EOF) */
 	uint64_t waited_ns;      /* how long the operation has waited so far */
 	unsigned npins;          /* pins on the range (at most 16 listed) */
 	const struct dc_dcfs_pin_info *pins;
+	const char *name;        /* the file's name (NULL: unlinked) */
+	uint64_t pgoff;          /* MEMORY_FAILURE: the first poisoned device page */
 };
 
 /*
@@ -118,8 +145,7 @@ struct dc_dcfs_ops {
  * @ops:     callbacks; may be NULL.  Copied.
  * Context: process context.
  * Return: 0 with *@out set; -EINVAL (NULL, bad option: named in
- * dc_errmsg(), a limited or devdax region); -EOPNOTSUPP (quarantine);
- * -EBUSY (the region has a holder: mounted already); -ENXIO (being
+ * dc_errmsg(), a limited or devdax region); -EBUSY (the region has a holder: mounted already); -ENXIO (being
  * removed); -ENOMEM.
  */
 DC_API DC_MUST_CHECK int dc_dcfs_mount(struct dc_region *r, const char *options,
@@ -131,9 +157,11 @@ DC_API DC_MUST_CHECK int dc_dcfs_mount(struct dc_region *r, const char *options,
  * @opts: deadline / cancel for evictions that wait for pins (files whose
  *        eviction timed out earlier); NULL: the mount's deadline_ms.
  * Context: sleeps (grace periods, pins of evicted files draining).
+ * Blocks still in the quarantine (held by references other than pin
+ * sets) are waited for, with @opts.
  * Return: 0 (@fs is freed); -EBUSY (files are open, pins are held, or a
  * call on a file is still running, e.g. a close evicting it: nothing
- * changed); -ETIMEDOUT, -EINTR (an eviction still waits: the mount stays,
+ * changed; or quarantined blocks stayed busy past the deadline); -ETIMEDOUT, -EINTR (an eviction still waits: the mount stays,
  * call again); -EINVAL (NULL).  Create and open fail with -EIO while an
  * unmount runs.
  */
@@ -196,6 +224,7 @@ struct dc_dcfs_stat {
 	uint64_t extents;      /* records in its extent map */
 	uint64_t entries;      /* entries in its mapping (faulted ranges) */
 	uint64_t pinned_pages; /* pages held by its pin sets */
+	uint64_t shared;       /* pages in blocks shared with another file or range */
 	uint32_t nlink;        /* 1, or 0 once unlinked */
 	uint32_t nopen;        /* open descriptors */
 };
@@ -302,14 +331,14 @@ DC_API int dc_dcfs_fallocate(struct dc_dcfs *fs, int fd, unsigned mode, uint64_t
 enum dc_dcfs_iomap_type {
 	DC_DCFS_IOMAP_HOLE = 0,   /* no block: reads as zeros */
 	DC_DCFS_IOMAP_MAPPED = 1, /* a block of this file */
-	DC_DCFS_IOMAP_SHARED = 2, /* (part 2) a block shared by reflink */
+	DC_DCFS_IOMAP_SHARED = 2, /* a block shared by reflink: read-only, a write copies it */
 };
 
 struct dc_dcfs_iomap {
 	enum dc_dcfs_iomap_type type;
 	uint64_t offset;  /* byte offset in the file where the mapping starts */
 	uint64_t length;  /* bytes it covers (the extent, or the hole, clipped to the request) */
-	uint64_t pgoff;   /* MAPPED: the device page of @offset */
+	uint64_t pgoff;   /* MAPPED, SHARED: the device page of @offset */
 	bool fresh;       /* allocated by this call */
 };
 
@@ -320,7 +349,8 @@ struct dc_dcfs_iomap {
  * dc_dcfs_iomap() - the block-mapping step (iomap ->iomap_begin): what
  * backs the byte at @off, and how far the same answer goes (up to @len).
  * With DC_DCFS_IOMAP_WRITE a hole gets a zeroed block (one block, or a
- * 2 MiB run when @len asks for that much on a 4 KiB region).  Offsets past
+ * 2 MiB run when @len asks for that much on a 4 KiB region) and a shared
+ * block is answered as it is (SHARED: the write paths copy it).  Offsets past
  * the end of file are holes (and are not allocated).
  * Context: a query takes the file's extent lock only (a pin holder may ask
  * while a truncate waits for its pin); with DC_DCFS_IOMAP_WRITE also the
@@ -339,7 +369,8 @@ struct dc_dcfs_fault_result {
 	uint64_t index;  /* the first file page of the entry */
 	unsigned order;  /* the entry's order: it maps 2^order pages from index */
 	bool zero;       /* a read fault of a hole: the shared zero page */
-	bool writable;   /* false for the zero page */
+	bool writable;   /* false for the zero page and for a shared block (map it
+			  * read-only: a write faults again, for write, and copies) */
 };
 
 /**
@@ -348,7 +379,10 @@ struct dc_dcfs_fault_result {
  * entry, ask the iomap step, insert (DIRTY on a write fault unless mounted
  * sync), unlock.  A read fault of a hole maps the zero page (a ZERO entry:
  * no block, no reference); a write fault there allocates a block and
- * replaces it.
+ * replaces it.  A read fault of a shared block maps it read-only (a CoW
+ * entry); a write fault of one copies it to a new block of this file
+ * (allocate, copy, remap, drop one share: the other sharers keep the
+ * original, even while it is pinned).
  * @order: the largest entry the caller can map (0; 9 for 2 MiB; 18 for
  *         1 GiB, which only regions of 1 GiB folios use); on
  *         regions of larger folios every entry is one folio, whatever it
@@ -356,7 +390,7 @@ struct dc_dcfs_fault_result {
  * Context: sleeps (entry lock, invalidate lock).
  * Return: 0; -EFAULT (@index at or past the end of file: SIGBUS);
  * -EBADF (write fault on a read-only descriptor); -EINVAL (@order,
- * flags); -ENOSPC; -ENOMEM; -EIO.
+ * flags); -ENOSPC; -ENOMEM; -EIO (shut down, or the block is poisoned).
  */
 DC_API DC_MUST_CHECK int dc_dcfs_fault(struct dc_dcfs *fs, int fd, uint64_t index,
 				       unsigned flags, unsigned order,
@@ -366,7 +400,7 @@ DC_API DC_MUST_CHECK int dc_dcfs_fault(struct dc_dcfs *fs, int fd, uint64_t inde
 
 /* dc_dcfs_pin() flags. */
 #define DC_DCFS_PIN_READONLY 0x1u /* the DMA only reads memory: holes may pin the zero page */
-#define DC_DCFS_PIN_LONGTERM 0x2u /* (part 2) revocable long-term pin: -EOPNOTSUPP */
+#define DC_DCFS_PIN_LONGTERM 0x2u /* long-term: only with a revoke callback (dc_dcfs_pin_revocable()) */
 
 /* One contiguous piece of device memory a pin set holds. */
 struct dc_dcfs_seg {
@@ -400,7 +434,8 @@ struct dc_dcfs_pinset {
  * Context: sleeps (faults).
  * Return: 0 with @ps filled; -EBADF (a write pin on a read-only
  * descriptor); -EFAULT (the range reaches past the end of file);
- * -EINVAL (@len 0, overflow, flags, NULL); -EOPNOTSUPP (LONGTERM);
+ * -EINVAL (@len 0, overflow, flags, NULL); -EOPNOTSUPP (LONGTERM: a
+ * long-term pin must register a revoke callback, dc_dcfs_pin_revocable());
  * -EOVERFLOW (a folio of the range holds DC_FOLIO_REF_MAX references:
  * each pinned page counts DC_PIN_BIAS, so a 2 MiB folio takes 2,047 pins of
  * all its pages, a 1 GiB folio 3); -ENOSPC, -ENOMEM (nothing stays pinned
@@ -408,6 +443,45 @@ struct dc_dcfs_pinset {
  */
 DC_API DC_MUST_CHECK int dc_dcfs_pin(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len,
 				     unsigned flags, const char *tag, struct dc_dcfs_pinset *ps);
+
+/* What a revoke callback is told: which pin to give back, and why. */
+struct dc_dcfs_revoke {
+	uint64_t id;             /* the pin set's id (struct dc_dcfs_pinset.id) */
+	uint64_t ino;
+	uint64_t offset, length; /* the byte range being taken away (length UINT64_MAX: to EOF) */
+	const char *op;          /* "truncate", "punch", ..., "reflink", "evict",
+				  * "memory_failure", "shutdown" */
+	const char *tag;         /* the pin's tag */
+};
+
+/*
+ * A revoke callback: asked, once per pin, to give the pin set back
+ * (dc_dcfs_unpin(), from inside the callback or later from any thread).
+ * Runs in the thread that breaks the layout, with no daxcore lock held.
+ * It must not wait for the operation that called it (it returns before
+ * that operation waits for the pin).
+ */
+typedef void (*dc_dcfs_revoke_fn)(struct dc_dcfs *fs, const struct dc_dcfs_revoke *rv,
+				  void *arg);
+
+/**
+ * dc_dcfs_pin_revocable() - a revocable long-term pin (the "layout lease"
+ * the kernel never merged): dc_dcfs_pin() with DC_DCFS_PIN_LONGTERM implied
+ * and @revoke registered.  An operation that would free, move or copy the
+ * pinned blocks (truncate, punch, zero, collapse, insert, reflink over it,
+ * eviction), a memory failure of them and device removal call @revoke for
+ * the pin, once, before they take their locks, and then wait for the pin
+ * to come back (with their own deadline and cancel; the slow-wait report
+ * names it by tag).  With the quarantine option they do not wait.
+ * @flags: DC_DCFS_PIN_READONLY and/or DC_DCFS_PIN_LONGTERM.
+ * Context: sleeps (faults).
+ * Return: as dc_dcfs_pin(); -EOPNOTSUPP (@revoke NULL); -EAGAIN (an
+ * operation is asking the range's pins back right now: try again after it).
+ */
+DC_API DC_MUST_CHECK int dc_dcfs_pin_revocable(struct dc_dcfs *fs, int fd, uint64_t off,
+					       uint64_t len, unsigned flags, const char *tag,
+					       dc_dcfs_revoke_fn revoke, void *arg,
+					       struct dc_dcfs_pinset *ps);
 
 /**
  * dc_dcfs_unpin() - release a pin set: every page it pinned is unpinned
@@ -428,6 +502,62 @@ DC_API int dc_dcfs_unpin(struct dc_dcfs *fs, struct dc_dcfs_pinset *ps);
 DC_API int dc_dcfs_pins(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len,
 			struct dc_dcfs_pin_info *out, unsigned max);
 
+/* ---- sharing ---------------------------------------------------------------------- */
+
+/**
+ * dc_dcfs_reflink() - share the blocks of @src_fd's bytes [@src_off,
+ * @src_off + @len) with @dst_fd's bytes from @dst_off (FICLONERANGE):
+ * afterwards both files read the same data from the same device blocks,
+ * each block's share count is one higher, and the first write to a shared
+ * block by either file copies it.  Breaks layouts on both ranges first
+ * (revoking long-term pins, waiting for pins with @opts: a DMA into the
+ * source must not change both files), then frees what the destination
+ * range held.  Holes in the source become holes.  The destination grows to
+ * @dst_off + @len if it was shorter.
+ * Offsets and @len are multiples of the block size, except that @len may
+ * end at the source's end of file; @len 0 does nothing.  @src_fd and
+ * @dst_fd may be the same file if the ranges do not overlap.
+ * Context: sleeps; both files' I/O and invalidate locks (in ino order).
+ * Return: 0; -EBADF (@dst_fd read-only, or not open); -EINVAL (misaligned,
+ * overlapping, @src_off + @len past the source's end, overflow);
+ * -EFBIG; -EOVERFLOW (a block has 2^20 - 1 sharers); -ENOMEM (the
+ * destination may be partly cloned: each block is either cloned or a
+ * hole); -ETIMEDOUT, -EINTR (@opts: nothing changed); -EIO.
+ */
+DC_API int dc_dcfs_reflink(struct dc_dcfs *fs, int src_fd, uint64_t src_off, int dst_fd,
+			   uint64_t dst_off, uint64_t len, const struct dc_wait_opts *opts);
+
+enum dc_dcfs_block_state {
+	DC_DCFS_BLOCK_FREE = 0,
+	DC_DCFS_BLOCK_USED = 1,        /* in one or more files */
+	DC_DCFS_BLOCK_QUARANTINED = 2, /* no file has it; still referenced (pinned) */
+	DC_DCFS_BLOCK_BAD = 3,         /* poisoned: never allocated again */
+};
+
+/* One (file, offset) that maps a block. */
+struct dc_dcfs_owner {
+	uint64_t ino;
+	uint64_t offset; /* byte offset in the file of the block's first byte */
+};
+
+struct dc_dcfs_block {
+	enum dc_dcfs_block_state state;
+	uint32_t shares;  /* files (ranges) that map it: 0 free, 1 owned, more shared */
+	uint64_t block;   /* the block number (device page >> block order) */
+	bool poisoned;    /* bad, or poisoned while still in a file */
+};
+
+/**
+ * dc_dcfs_rmap() - the reverse map: what block holds device page @pgoff,
+ * and every (file, offset) that maps it (all sharers), in ino order.
+ * @out: the first @max owners (may be NULL with @max 0).
+ * Context: takes the allocator lock; a snapshot.
+ * Return: the number of owners (may exceed @max); -EINVAL (NULL, @pgoff
+ * past the region).
+ */
+DC_API int dc_dcfs_rmap(struct dc_dcfs *fs, uint64_t pgoff, struct dc_dcfs_block *blk,
+			struct dc_dcfs_owner *out, unsigned max);
+
 /* ---- statistics and the consistency check ----------------------------------------- */
 
 struct dc_dcfs_statfs {
@@ -442,6 +572,13 @@ struct dc_dcfs_statfs {
 	uint64_t break_waits;  /* break-layouts waits for a busy page, ever */
 	uint64_t slow_reports; /* slow-wait events sent */
 	uint64_t faults;       /* faults served */
+	uint64_t blocks_shared;      /* blocks with more than one sharer */
+	uint64_t blocks_quarantined; /* blocks no file has, waiting for their last unpin */
+	uint64_t blocks_bad;         /* poisoned blocks, never allocated again */
+	uint64_t cow_copies;         /* shared blocks copied by a write, ever */
+	uint64_t memory_failures;    /* failure reports sent (one per file range) */
+	uint64_t revokes;            /* revoke callbacks called */
+	bool shutdown;               /* the region is going away: calls fail -EIO */
 };
 
 /** dc_dcfs_statfs() - fill @st (zeros for a NULL @fs).  Context: any; counts are snapshots. */
@@ -458,7 +595,10 @@ DC_API struct dc_region *dc_dcfs_region(const struct dc_dcfs *fs);
  * idle; every entry of a file's mapping inside its size and mapping the
  * device pages its extents say (a ZERO entry only over a hole); each
  * mapping valid (dc_mapping_check(): folio owners); pin counts equal to
- * the pin sets.
+ * the pin sets; the reverse map equal to the extents (every extent has
+ * its records, every record its extent) and each block's share count
+ * equal to its records; quarantined blocks referenced, bad blocks
+ * poisoned and in no file; nothing touched once the region is gone.
  * Return: 0; -EUCLEAN with the first violation in dc_errmsg().
  */
 DC_API int dc_dcfs_check(struct dc_dcfs *fs);

@@ -94,6 +94,13 @@ struct dc_entry_handle {
 #define DC_INSERT_DIRTY 0x1u /* set the DIRTY mark */
 #define DC_INSERT_COW   0x2u /* the block is shared (reflink): count a sharer */
 #define DC_INSERT_ZERO  0x4u /* map the zero page (pgoff ignored) */
+/*
+ * The copy-on-write step: the entry's old pages are a block the file shared
+ * and now replaces by its own copy.  They are let go even while pinned (the
+ * pin reads the old block; the owner keeps that block out of use until it
+ * is idle, invariant 9) instead of failing with -EBUSY.
+ */
+#define DC_INSERT_UNSHARE 0x8u
 
 /* Marks. */
 #define DC_MARK_DIRTY 0
@@ -176,7 +183,7 @@ DC_API DC_MUST_CHECK int dc_mapping_grab(struct dc_mapping *m, uint64_t index, u
  * DIRTY is added).  A live entry that maps other pages is replaced: it is
  * zapped first (lockless pinners fail from then on), revoked, its
  * references dropped, and its folios let go only if nothing else holds
- * them.  Takes the region's read lock itself (do not hold it); callbacks
+ * them (with DC_INSERT_UNSHARE: whatever holds them).  Takes the region's read lock itself (do not hold it); callbacks
  * run outside it.
  * Context: @h locked by the caller (it stays locked on every return);
  * takes the tree lock.
@@ -289,6 +296,20 @@ DC_API int dc_mapping_truncate(struct dc_mapping *m, uint64_t first, uint64_t la
  * again to continue).
  */
 DC_API int dc_mapping_truncate_final(struct dc_mapping *m, const struct dc_wait_opts *opts);
+
+/**
+ * dc_mapping_abandon() - zap and delete every entry in [@first, @last]
+ * without waiting for pins (quarantine, device removal): live entries are
+ * zapped first (revoked, references dropped), then every entry is deleted
+ * whatever still holds its folios.  The owner must keep those blocks out
+ * of use until ->page_free says they are idle.
+ * Context: sleeps (locked entries, bounded by @opts); takes the tree lock.
+ * The owner serialises it with faults of the range (its invalidate lock).
+ * Return: the number of entries deleted while a folio of theirs was busy;
+ * -EINVAL (range); -ETIMEDOUT, -EINTR (@opts: some entries may remain).
+ */
+DC_API int dc_mapping_abandon(struct dc_mapping *m, uint64_t first, uint64_t last,
+			      const struct dc_wait_opts *opts);
 
 /**
  * dc_mapping_invalidate() - drop clean, idle entries in [@first, @last]

@@ -57,6 +57,9 @@ enum dc_region_type {
  * ->notify_failure(region, pgoff, nr, flags, holder): pages [pgoff, pgoff+nr)
  *   failed or are going away (DC_MF_PRE_REMOVE); the holder revokes its
  *   mappings and drops its references.  Return 0 or a negative errno.
+ *   During DC_MF_PRE_REMOVE the holder may release its claim
+ *   (dc_region_release()) and destroy its mappings from inside the
+ *   callback, so that removal can complete.
  */
 struct dc_holder_ops {
 	void (*page_free)(struct dc_region *r, struct dc_folio *f, void *holder);
@@ -113,7 +116,8 @@ DC_API DC_MUST_CHECK int dc_region_claim(struct dc_region *r, void *holder,
  * dc_region_release() - give up the claim (the kernel's fs_dax_release()).
  * Waits until no callback of @holder's is running.
  * Context: sleeps (an RCU grace period, then running ->page_free calls);
- * not from a callback of this region.
+ * not from a callback of this region, except the holder's own
+ * ->notify_failure(DC_MF_PRE_REMOVE).
  * Return: 0; -EPERM if @holder is not the current holder.
  */
 DC_API int dc_region_release(struct dc_region *r, void *holder);
