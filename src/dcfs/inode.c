@@ -212,6 +212,8 @@ void dcfs_written(struct dcfs_inode *ino, uint64_t pgoff, uint64_t n)
 	struct dc_dcfs *fs = ino->fs;
 	int ret = 0;
 
+	if (atomic_load(&fs->shutdown))
+		return; /* the region is going away (maybe gone): nothing to make durable */
 	if (!fs->opt.sync) {
 		pthread_mutex_lock(&ino->ext_lock);
 		ret = dcfs_set_add(&ino->dirty, pgoff, n);
