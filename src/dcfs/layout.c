@@ -76,6 +76,34 @@ static void waiting(struct dc_mapping *m, uint64_t index, struct dc_folio *f, vo
 }
 
 /*
+ * Entries of [first, last] over blocks another file (or range) shares go
+ * without a wait: the block stays with its other sharers (or, should they
+ * let go meanwhile, waits in the quarantine), so a pin on it, whoever
+ * took it, is no reason to wait.  No write pin is ever on a shared block.
+ * Invalidate lock held exclusive (no fault maps more of the range).
+ */
+static int abandon_shared(struct dcfs_inode *ino, uint64_t first, uint64_t last,
+			  const struct dc_wait_opts *w)
+{
+	struct dc_entry_info info;
+
+	if (!atomic_load(&ino->shared_ever))
+		return 0;
+	dc_mapping_for_each(ino->m, first, last, &info) {
+		uint64_t end = info.first + (UINT64_C(1) << info.order) - 1;
+		int ret;
+
+		if (!dc_entry_has_pages(info.entry) ||
+		    dcfs_shares(ino->fs, dc_entry_pgoff(info.entry)) < 2)
+			continue;
+		ret = dc_mapping_abandon(ino->m, info.first, end, w);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/*
  * Break layouts on file pages [first, last] and delete their entries
  * (@final: the whole mapping, at eviction, which also stops new faults).
  * Caller holds io_lock and invalidate exclusive; the invalidate lock is
@@ -102,6 +130,9 @@ int dcfs_break_layouts(struct dcfs_inode *ino, uint64_t first, uint64_t last, co
 		ret = dc_mapping_abandon(ino->m, first, final ? DC_MAPPING_INDEX_MAX : last, &w);
 		return ret < 0 ? ret : 0;
 	}
+	ret = abandon_shared(ino, first, final ? DC_MAPPING_INDEX_MAX : last, &w);
+	if (ret)
+		return ret;
 	if (final)
 		return dc_mapping_truncate_final(ino->m, &w);
 	if (DC_REGRESS_BUG == 19) { /* bug 19: blocks freed while pinned */
