@@ -300,6 +300,7 @@ int dcfs_cow_page(struct dcfs_inode *ino, uint64_t page);
 int dcfs_cow_block(struct dcfs_inode *ino, uint64_t fpage, uint64_t x);
 void dcfs_cow_done(struct dcfs_inode *ino, uint64_t fpage, uint64_t x, uint64_t y, bool ok);
 int dcfs_unshare_tail(struct dcfs_inode *ino);
+int dcfs_unshare_locked(struct dcfs_inode *ino, uint64_t page);
 
 /* pin.c */
 void dcfs_pins_list(struct dcfs_inode *ino, uint64_t first, uint64_t last,

@@ -252,7 +252,11 @@ DC_API int dc_dcfs_truncate(struct dc_dcfs *fs, int fd, uint64_t size,
 	ret = dcfs_lock_and_break(ino, size >> DC_PAGE_SHIFT, DC_MAPPING_INDEX_MAX, "truncate", opts);
 	if (!ret) {
 		pthread_mutex_lock(&ino->ext_lock);
-		ret = dcfs_free_range(ino, round_up(size, bb) >> DC_PAGE_SHIFT, UINT64_MAX);
+		/* Copy a shared last block first (the step that may fail), then
+		 * free, then zero its tail (it is this file's own now). */
+		ret = size & (bb - 1) ? dcfs_unshare_locked(ino, size >> DC_PAGE_SHIFT) : 0;
+		if (!ret)
+			ret = dcfs_free_range(ino, round_up(size, bb) >> DC_PAGE_SHIFT, UINT64_MAX);
 		if (!ret)
 			ret = dcfs_zero_bytes(ino, size, round_up(size, bb));
 		if (!ret)
