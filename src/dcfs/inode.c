@@ -338,7 +338,7 @@ int dcfs_evict(struct dcfs_inode *ino, const struct dc_wait_opts *opts)
 			pthread_rwlock_unlock(&ino->io_lock);
 	}
 	if (!ret && live) {
-		ret = dcfs_break_layouts(ino, 0, DC_MAPPING_INDEX_MAX, "evict", opts, true);
+		ret = dcfs_break_layouts(ino, 0, DC_MAPPING_INDEX_MAX, "evict", opts, DCFS_BREAK_FINAL);
 		if (ret) {
 			pthread_rwlock_unlock(&ino->invalidate);
 			pthread_rwlock_unlock(&ino->io_lock);

@@ -105,14 +105,17 @@ static int abandon_shared(struct dcfs_inode *ino, uint64_t first, uint64_t last,
 
 /*
  * Break layouts on file pages [first, last] and delete their entries
- * (@final: the whole mapping, at eviction, which also stops new faults).
+ * (@how: DCFS_BREAK_FINAL, the whole mapping, at eviction, which also
+ * stops new faults; DCFS_BREAK_KEEP, the blocks stay in the file, so
+ * pins are waited for even with the quarantine).
  * Caller holds io_lock and invalidate exclusive; the invalidate lock is
  * dropped and retaken around each sleep.
  * Return: 0; -ETIMEDOUT, -EINTR (@opts).
  */
 int dcfs_break_layouts(struct dcfs_inode *ino, uint64_t first, uint64_t last, const char *op,
-		       const struct dc_wait_opts *opts, bool final)
+		       const struct dc_wait_opts *opts, unsigned how)
 {
+	bool final = how & DCFS_BREAK_FINAL;
 	struct breaker b = {
 		.ino = ino, .op = op, .first = first, .last = last, .start_ns = dc_now_ns(),
 		.slow_ns = ino->fs->opt.slow_wait_ms * 1000000ull,
@@ -124,7 +127,7 @@ int dcfs_break_layouts(struct dcfs_inode *ino, uint64_t first, uint64_t last, co
 	w.before_sleep = before_sleep;
 	w.after_sleep = after_sleep;
 	w.arg = &b;
-	if (ino->fs->opt.quarantine) {
+	if (ino->fs->opt.quarantine && !(how & DCFS_BREAK_KEEP)) {
 		/* No wait for pins: still-pinned blocks leave the file now, and
 		 * dcfs_blocks_put() quarantines them until their last unpin. */
 		ret = dc_mapping_abandon(ino->m, first, final ? DC_MAPPING_INDEX_MAX : last, &w);
@@ -163,7 +166,7 @@ int dcfs_lock_and_break(struct dcfs_inode *ino, uint64_t first, uint64_t last, c
 
 	if (ret)
 		return ret;
-	ret = dcfs_break_layouts(ino, first, last, op, opts, false);
+	ret = dcfs_break_layouts(ino, first, last, op, opts, 0);
 	if (ret)
 		pthread_rwlock_unlock(&ino->invalidate);
 	return ret;
