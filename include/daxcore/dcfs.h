@@ -57,8 +57,8 @@
  * that range fail with -EIO until it is punched (or truncated away) and
  * written again.  Removal of the region (DC_MF_PRE_REMOVE) shuts the mount
  * down: every mapping is revoked, long-term pins are asked back, and every
- * call but close, unpin, stat, lookup, list, pins, statfs and unmount fails
- * with -EIO; once no call runs the mount lets go of the region, so removal
+ * call but close, unpin, stat, lookup, list, pins, rmap, statfs, check
+ * and unmount fails with -EIO; once no call runs the mount lets go of the region, so removal
  * completes as soon as the pins are released.
  *
  * Errors: negative errno values, with dc_errmsg() saying exactly what was
