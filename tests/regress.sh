@@ -3,9 +3,9 @@
 # bug of the foundation review (1-13), of the review of its fixes (14-18)
 # of dcfs (19-21, 23), of the batched pin path (22) or of dcfs part 2
 # (sharing and quarantine, 24-26) brought back (-DDC_REGRESS_BUG=N, see
-# src/base/base.h) and check that the test case written for it fails, while the same case passes on the real
-# library.  Prints one PASS/FAIL line per case; exit status 0 if every case
-# caught its bug.
+# src/base/base.h) and check that the test case written for it fails,
+# while the same case passes on the real library.  Prints one PASS/FAIL
+# line per case; exit status 0 if every case caught its bug.
 #   tests/regress.sh [OUTDIR]   (default build/regress)
 out=${1:-build/regress}
 cc=${CLANG:-clang}
