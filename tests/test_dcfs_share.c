@@ -540,7 +540,7 @@ TEST(reflink_basics)
 		CHECK_EQ(dc_dcfs_rmap(FS, a_pg[0], &blk, NULL, 0), 2);
 		CHECK_EQ(blk.shares, 2);
 	}
-	/* Reflink again over the same destination: nothing changes but the shares. */
+	/* Reflink again over the same destination: nothing changes. */
 	CHECK_EQ(dc_dcfs_reflink(FS, a, 0, b, 2 * PG, 4 * PG, NULL), 0);
 	check_fs();
 	for (int i = 0; i < 4; i++)
@@ -799,12 +799,12 @@ TEST(cow_by_write_pin)
 	expect_block(a_pg[0], DC_DCFS_BLOCK_USED, 2, ia, U(0), ib, U(0));
 	check_fs();
 	CHECK_EQ(dc_dcfs_unpin(FS, &ps), 0);
-	/* For write, across pages 1 and 2: both copied first. */
-	CHECK_EQ(dc_dcfs_pin(FS, b, PG + 100, 2 * PG, 0, "dma-in", &ps), 0);
+	/* For write, across pages 1 and 2 (not whole): both copied first. */
+	CHECK_EQ(dc_dcfs_pin(FS, b, PG + 100, 2 * PG - 200, 0, "dma-in", &ps), 0);
 	check_fs();
-	check_segs(&ps, PG + 100, 2 * PG);
+	check_segs(&ps, PG + 100, 2 * PG - 200);
 	CHECK_EQ(sfs().cow_copies, cow0 + 2);
-	for (uint64_t off = PG + 100; off < 3 * PG + 100; off += PG) {
+	for (uint64_t off = PG + 100; off < 3 * PG; off += PG) {
 		uint8_t *addr;
 		uint64_t pg = pin_page(&ps, off, &addr);
 		uint64_t page = off >> 12;
@@ -818,7 +818,7 @@ TEST(cow_by_write_pin)
 		expect_block(a_pg[page], DC_DCFS_BLOCK_USED, 1, ia, page * PG);
 	}
 	dma_write(&ps, 0xD7);
-	memset(bm + PG + 100, 0xD7, 2 * PG);
+	memset(bm + PG + 100, 0xD7, 2 * PG - 200);
 	CHECK_EQ(dc_dcfs_unpin(FS, &ps), 0);
 	check_fs();
 	check_contents(a, model, sizeof(model));
@@ -851,14 +851,14 @@ TEST(iomap_reports_shared)
 	CHECK_EQ(dc_dcfs_iomap(FS, a, PG, 3 * PG, 0, &m), 0);
 	CHECK_EQ(m.type, DC_DCFS_IOMAP_SHARED);
 	CHECK_EQ(m.offset, PG);
-	CHECK_EQ(m.length, 2 * PG);
+	CHECK(m.length == PG || m.length == 2 * PG); /* one block, or both (contiguous) */
 	CHECK_EQ(m.pgoff, pg1);
 	CHECK(!m.fresh);
 	CHECK_EQ(dc_dcfs_iomap(FS, a, 3 * PG, PG, 0, &m), 0);
 	CHECK_EQ(m.type, DC_DCFS_IOMAP_MAPPED);
 	CHECK_EQ(dc_dcfs_iomap(FS, b, 100, 2 * PG - 100, 0, &m), 0);
 	CHECK_EQ(m.type, DC_DCFS_IOMAP_SHARED);
-	CHECK(m.offset <= 100 && m.offset + m.length >= 2 * PG);
+	CHECK(m.offset <= 100 && m.offset + m.length > 100);
 	CHECK_EQ(m.pgoff + ((100 >> 12) - (m.offset >> 12)), pg1);
 	/* For write: answered as it is (the write paths copy), nothing allocated. */
 	{
@@ -894,7 +894,7 @@ TEST(reflink_within_one_file)
 	CHECK_EQ(dc_dcfs_reflink(FS, a, 0, a, PG, 2 * PG, NULL), -EINVAL);
 	CHECK_EQ(dc_dcfs_reflink(FS, a, 2 * PG, a, PG, 2 * PG, NULL), -EINVAL);
 	CHECK_EQ(dc_dcfs_reflink(FS, a, PG, a, PG, PG, NULL), -EINVAL);
-	CHECK_EQ(dc_dcfs_reflink(FS, a, 0, a, 7 * PG, 4 * PG, NULL), -EINVAL); /* src past EOF */
+	CHECK_EQ(dc_dcfs_reflink(FS, a, 6 * PG, a, 0, 4 * PG, NULL), -EINVAL); /* src past EOF */
 	check_contents(a, model, 8 * PG);
 	CHECK_EQ(sfs().blocks_shared, 0);
 	check_fs();
