@@ -2372,15 +2372,16 @@ TEST(fault_beyond_eof)
 }
 
 /*
- * Removal of the region shuts the file system down: calls fail -EIO.  With
- * no pin held and no call running the mount lets go of the region, so the
- * removal completes at once; unmount still works afterwards (and must not
- * touch the region, which is gone).
+ * Removal of the region shuts the file system down: calls fail -EIO; with
+ * no pin held and no call running the mount lets go of the region at once,
+ * so removal completes; unmount still works afterwards (without the region,
+ * which is gone and must not be touched).
  */
 TEST(region_removal_shuts_down)
 {
 	struct dc_drain_opts d = { 0 };
 	struct dc_dcfs_fault_result res;
+	struct dc_dcfs_statfs sf;
 	struct dc_dcfs_stat st;
 	uint8_t b[16];
 	int fd;
@@ -2392,16 +2393,22 @@ TEST(region_removal_shuts_down)
 	CHECK_EQ(dc_dcfs_fault(FS, fd, 1, DC_DCFS_FAULT_WRITE, 0, &res), 0);
 	d.deadline_ns = dc_now_ns() + 5000000000ull; /* a bound: it must not need it */
 	CHECK_EQ(dc_region_remove(R, &d), 0);
-	R = NULL; /* gone: not to be touched */
-	CHECK(sfs().shutdown);
+	R = NULL; /* gone: nothing may touch it */
+	CHECK(dc_dcfs_region(FS) == NULL);
 	CHECK_EQ(dc_dcfs_pread(FS, fd, b, 1, 0), -EIO);
 	CHECK_EQ(dc_dcfs_pwrite(FS, fd, b, 1, 0), -EIO);
 	CHECK_EQ(dc_dcfs_create(FS, "new"), -EIO);
 	CHECK_EQ(dc_dcfs_open(FS, "sd", DC_DCFS_RDONLY), -EIO);
 	CHECK_EQ(dc_dcfs_fault(FS, fd, 1, 0, 0, &res), -EIO);
 	CHECK_EQ(dc_dcfs_truncate(FS, fd, 0, NULL), -EIO);
+	CHECK_EQ(dc_dcfs_unlink(FS, "sd"), -EIO);
 	CHECK_EQ(dc_dcfs_fstat(FS, fd, &st), 0);
+	CHECK_EQ(st.size, 2 * PG);
+	CHECK_EQ(st.entries, 0);
 	CHECK_EQ(dc_dcfs_lookup(FS, "sd", &st), 0);
+	dc_dcfs_statfs(FS, &sf);
+	CHECK(sf.shutdown);
+	CHECK_EQ(dc_dcfs_check(FS), 0);
 	CHECK_EQ(dc_dcfs_close(FS, fd), 0);
 	CHECK_EQ(dc_dcfs_unmount(FS, NULL), 0);
 	FS = NULL;
@@ -2425,7 +2432,7 @@ TEST(bad_mount_options)
 	CHECK_EQ(dc_dcfs_mount(R, "quarantine", NULL, NULL, &fs), 0);
 	CHECK_EQ(dc_dcfs_unmount(fs, NULL), 0);
 	fs = NULL;
-	CHECK_EQ(dc_dcfs_mount(R, "sync,quarantine,deadline_ms=10", NULL, NULL, &fs), 0);
+	CHECK_EQ(dc_dcfs_mount(R, "quarantine,sync", NULL, NULL, &fs), 0);
 	CHECK_EQ(dc_dcfs_unmount(fs, NULL), 0);
 	fs = NULL;
 	CHECK_EQ(dc_dcfs_mount(R, "slow_wait_ms=abc", NULL, NULL, &fs), -EINVAL);
