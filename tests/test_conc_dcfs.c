@@ -876,7 +876,7 @@ static void *rf_writer(void *arg)
 {
 	int f = (int)(uintptr_t)arg;
 	uint64_t rng = t_seed(8000) + (uint64_t)f;
-	unsigned long n = t_scale(4000);
+	unsigned long n = t_scale(8000);
 	uint8_t *buf = malloc(PG);
 
 	CHECK(buf);
@@ -1025,7 +1025,7 @@ TEST(reflink_writers_vs_reflink_truncate)
 	cow0 = sfs().cow_copies;
 	for (int f = 0; f < 2; f++)
 		CHECK_EQ(pthread_create(&w[f], NULL, rf_writer, (void *)(uintptr_t)f), 0);
-	CHECK_EQ(pthread_create(&c, NULL, rf_changer, (void *)(uintptr_t)t_scale(1500)), 0);
+	CHECK_EQ(pthread_create(&c, NULL, rf_changer, (void *)(uintptr_t)t_scale(3000)), 0);
 	for (int f = 0; f < 2; f++)
 		pthread_join(w[f], NULL);
 	pthread_join(c, NULL);
@@ -1059,7 +1059,7 @@ TEST(reflink_writers_vs_reflink_truncate)
 /* ---- quarantine: pins vs. truncate, and block reuse by another file ------------------ */
 
 #define QP 64   /* pages of Q */
-#define QO 256  /* pages of O */
+#define QO 128  /* pages of O */
 #define NQPIN 2
 #define Q_DMA 0xD9
 #define Q_O 0x4F
@@ -1143,7 +1143,8 @@ static void *q_truncater(void *arg)
 	int fd = dc_dcfs_open(FS, "Q", DC_DCFS_RDWR);
 
 	CHECK(fd >= 0);
-	for (unsigned long i = 0; i < n; i++) {
+	/* Enough rounds of its own, and of O (blocks to reuse), as they come. */
+	for (unsigned long i = 0; i < n || atomic_load(&q_rounds) < (long)t_scale(160); i++) {
 		uint64_t r = t_rand(&rng), k = (r >> 8) % QP;
 		struct dc_wait_opts o = bound_ms(10000);
 		int ret;
