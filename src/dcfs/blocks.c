@@ -251,7 +251,7 @@ static void release_block(struct dc_dcfs *fs, uint64_t b)
 	/* Quarantine first, then look: a last put that runs meanwhile either
 	 * sees the bit (and waits for this lock) or came before the look. */
 	blk_store(a, b, w | DCFS_B_QUAR);
-	atomic_thread_fence(memory_order_seq_cst);
+	dc__smp_mb();
 	if (!f || dc_folio_idle(f)) {
 		blk_store(a, b, w);
 		dcfs_free_blocks(a, b, 1);
@@ -368,7 +368,7 @@ void dcfs_block_page_free(struct dc_dcfs *fs, struct dc_folio *f)
 	uint64_t b = dc_folio_pgoff(f) >> fs->blk_order;
 	uint32_t w;
 
-	atomic_thread_fence(memory_order_seq_cst); /* pairs with release_block() */
+	dc__smp_mb(); /* pairs with release_block() */
 	if (!(blk_load(a, b) & DCFS_B_QUAR))
 		return;
 	pthread_mutex_lock(&a->lock);

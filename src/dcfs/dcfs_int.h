@@ -300,6 +300,7 @@ int dcfs_cow_page(struct dcfs_inode *ino, uint64_t page);
 int dcfs_cow_block(struct dcfs_inode *ino, uint64_t fpage, uint64_t x);
 void dcfs_cow_done(struct dcfs_inode *ino, uint64_t fpage, uint64_t x, uint64_t y, bool ok);
 int dcfs_unshare_tail(struct dcfs_inode *ino);
+int dcfs_unshare_locked(struct dcfs_inode *ino, uint64_t page);
 
 /* pin.c */
 void dcfs_pins_list(struct dcfs_inode *ino, uint64_t first, uint64_t last,
@@ -310,8 +311,10 @@ void dcfs_leases_break(struct dcfs_inode *ino, uint64_t first, uint64_t last, co
 void dcfs_leases_end(struct dcfs_inode *ino);
 
 /* layout.c */
+#define DCFS_BREAK_FINAL 0x1u /* the whole mapping, at eviction */
+#define DCFS_BREAK_KEEP  0x2u /* the blocks stay in the file: wait even with quarantine */
 int dcfs_break_layouts(struct dcfs_inode *ino, uint64_t first, uint64_t last, const char *op,
-		       const struct dc_wait_opts *opts, bool final);
+		       const struct dc_wait_opts *opts, unsigned how);
 int dcfs_lock_and_break(struct dcfs_inode *ino, uint64_t first, uint64_t last, const char *op,
 			const struct dc_wait_opts *opts);
 

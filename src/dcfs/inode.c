@@ -212,6 +212,8 @@ void dcfs_written(struct dcfs_inode *ino, uint64_t pgoff, uint64_t n)
 	struct dc_dcfs *fs = ino->fs;
 	int ret = 0;
 
+	if (atomic_load(&fs->shutdown))
+		return; /* the region is going away (maybe gone): nothing to make durable */
 	if (!fs->opt.sync) {
 		pthread_mutex_lock(&ino->ext_lock);
 		ret = dcfs_set_add(&ino->dirty, pgoff, n);
@@ -252,7 +254,7 @@ int dcfs_zero_bytes(struct dcfs_inode *ino, uint64_t from, uint64_t to)
 			int ret;
 
 			if (dcfs_shares(fs, e.pgoff) > 1) {
-				ret = dcfs_cow_block(ino, page - off, e.pgoff - off);
+				ret = dcfs_unshare_locked(ino, page);
 				if (ret)
 					return ret;
 				continue; /* look again: the copy */
@@ -271,6 +273,21 @@ int dcfs_zero_bytes(struct dcfs_inode *ino, uint64_t from, uint64_t to)
 		from += n;
 	}
 	return 0;
+}
+
+/*
+ * Copy the block of file page @page if another file shares it (no entry of
+ * this file maps it: the range is broken).  ext_lock held.
+ */
+int dcfs_unshare_locked(struct dcfs_inode *ino, uint64_t page)
+{
+	uint64_t bp = dcfs_blk_pages(ino->fs), off = page & (bp - 1), hole;
+	struct dcfs_ext e;
+
+	if (!atomic_load(&ino->shared_ever) || !dcfs_ext_lookup(&ino->ext, page, &e, &hole) ||
+	    dcfs_shares(ino->fs, e.pgoff) < 2)
+		return 0;
+	return dcfs_cow_block(ino, page - off, e.pgoff - off);
 }
 
 /*
@@ -321,7 +338,7 @@ int dcfs_evict(struct dcfs_inode *ino, const struct dc_wait_opts *opts)
 			pthread_rwlock_unlock(&ino->io_lock);
 	}
 	if (!ret && live) {
-		ret = dcfs_break_layouts(ino, 0, DC_MAPPING_INDEX_MAX, "evict", opts, true);
+		ret = dcfs_break_layouts(ino, 0, DC_MAPPING_INDEX_MAX, "evict", opts, DCFS_BREAK_FINAL);
 		if (ret) {
 			pthread_rwlock_unlock(&ino->invalidate);
 			pthread_rwlock_unlock(&ino->io_lock);

@@ -76,15 +76,46 @@ static void waiting(struct dc_mapping *m, uint64_t index, struct dc_folio *f, vo
 }
 
 /*
+ * Entries of [first, last] over blocks another file (or range) shares go
+ * without a wait: the block stays with its other sharers (or, should they
+ * let go meanwhile, waits in the quarantine), so a pin on it, whoever
+ * took it, is no reason to wait.  No write pin is ever on a shared block.
+ * Invalidate lock held exclusive (no fault maps more of the range).
+ */
+static int abandon_shared(struct dcfs_inode *ino, uint64_t first, uint64_t last,
+			  const struct dc_wait_opts *w)
+{
+	struct dc_entry_info info;
+
+	if (!atomic_load(&ino->shared_ever))
+		return 0;
+	dc_mapping_for_each(ino->m, first, last, &info) {
+		uint64_t end = info.first + (UINT64_C(1) << info.order) - 1;
+		int ret;
+
+		if (!dc_entry_has_pages(info.entry) ||
+		    dcfs_shares(ino->fs, dc_entry_pgoff(info.entry)) < 2)
+			continue;
+		ret = dc_mapping_abandon(ino->m, info.first, end, w);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/*
  * Break layouts on file pages [first, last] and delete their entries
- * (@final: the whole mapping, at eviction, which also stops new faults).
+ * (@how: DCFS_BREAK_FINAL, the whole mapping, at eviction, which also
+ * stops new faults; DCFS_BREAK_KEEP, the blocks stay in the file, so
+ * pins are waited for even with the quarantine).
  * Caller holds io_lock and invalidate exclusive; the invalidate lock is
  * dropped and retaken around each sleep.
  * Return: 0; -ETIMEDOUT, -EINTR (@opts).
  */
 int dcfs_break_layouts(struct dcfs_inode *ino, uint64_t first, uint64_t last, const char *op,
-		       const struct dc_wait_opts *opts, bool final)
+		       const struct dc_wait_opts *opts, unsigned how)
 {
+	bool final = how & DCFS_BREAK_FINAL;
 	struct breaker b = {
 		.ino = ino, .op = op, .first = first, .last = last, .start_ns = dc_now_ns(),
 		.slow_ns = ino->fs->opt.slow_wait_ms * 1000000ull,
@@ -96,12 +127,15 @@ int dcfs_break_layouts(struct dcfs_inode *ino, uint64_t first, uint64_t last, co
 	w.before_sleep = before_sleep;
 	w.after_sleep = after_sleep;
 	w.arg = &b;
-	if (ino->fs->opt.quarantine) {
+	if (ino->fs->opt.quarantine && !(how & DCFS_BREAK_KEEP)) {
 		/* No wait for pins: still-pinned blocks leave the file now, and
 		 * dcfs_blocks_put() quarantines them until their last unpin. */
 		ret = dc_mapping_abandon(ino->m, first, final ? DC_MAPPING_INDEX_MAX : last, &w);
 		return ret < 0 ? ret : 0;
 	}
+	ret = abandon_shared(ino, first, final ? DC_MAPPING_INDEX_MAX : last, &w);
+	if (ret)
+		return ret;
 	if (final)
 		return dc_mapping_truncate_final(ino->m, &w);
 	if (DC_REGRESS_BUG == 19) { /* bug 19: blocks freed while pinned */
@@ -132,7 +166,7 @@ int dcfs_lock_and_break(struct dcfs_inode *ino, uint64_t first, uint64_t last, c
 
 	if (ret)
 		return ret;
-	ret = dcfs_break_layouts(ino, first, last, op, opts, false);
+	ret = dcfs_break_layouts(ino, first, last, op, opts, 0);
 	if (ret)
 		pthread_rwlock_unlock(&ino->invalidate);
 	return ret;
@@ -221,7 +255,11 @@ DC_API int dc_dcfs_truncate(struct dc_dcfs *fs, int fd, uint64_t size,
 	ret = dcfs_lock_and_break(ino, size >> DC_PAGE_SHIFT, DC_MAPPING_INDEX_MAX, "truncate", opts);
 	if (!ret) {
 		pthread_mutex_lock(&ino->ext_lock);
-		ret = dcfs_free_range(ino, round_up(size, bb) >> DC_PAGE_SHIFT, UINT64_MAX);
+		/* Copy a shared last block first (the step that may fail), then
+		 * free, then zero its tail (it is this file's own now). */
+		ret = size & (bb - 1) ? dcfs_unshare_locked(ino, size >> DC_PAGE_SHIFT) : 0;
+		if (!ret)
+			ret = dcfs_free_range(ino, round_up(size, bb) >> DC_PAGE_SHIFT, UINT64_MAX);
 		if (!ret)
 			ret = dcfs_zero_bytes(ino, size, round_up(size, bb));
 		if (!ret)

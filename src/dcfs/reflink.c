@@ -190,9 +190,11 @@ DC_API int dc_dcfs_reflink(struct dc_dcfs *fs, int src_fd, uint64_t src_off, int
 	if (ret)
 		goto out_io;
 	keep_dirty(src, dst, sp, np);
-	ret = dcfs_break_layouts(dst, dp, dp + np - 1, "reflink", opts, false);
+	ret = dcfs_break_layouts(dst, dp, dp + np - 1, "reflink", opts, 0);
 	if (!ret)
-		ret = dcfs_break_layouts(src, sp, sp + np - 1, "reflink", opts, false);
+		/* The source keeps its blocks: its pins are waited for even with
+		 * quarantine (a DMA writing it must not change both files). */
+		ret = dcfs_break_layouts(src, sp, sp + np - 1, "reflink", opts, DCFS_BREAK_KEEP);
 	if (ret)
 		goto out_inval;
 	pthread_mutex_lock(&lo->ext_lock);

@@ -74,7 +74,7 @@ static void dcfs_teardown(struct dc_dcfs *fs)
 
 static void active_release(struct dc_liveref *ref)
 {
-	struct dc_dcfs *fs = (struct dc_dcfs *)((char *)ref - offsetof(struct dc_dcfs, active));
+	struct dc_dcfs *fs = container_of(ref, struct dc_dcfs, active);
 
 	if (atomic_load(&fs->shutdown))
 		dcfs_teardown(fs);
