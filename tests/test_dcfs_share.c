@@ -2358,7 +2358,7 @@ static void expect_shut_down(int fd, int ro, const char *name)
 	CHECK_EQ(dc_dcfs_pin_revocable(FS, fd, 0, PG, 0, "late", rv_nop, NULL, &ps), -EIO);
 	CHECK_EQ(ps.id, 0);
 	CHECK_EQ(dc_dcfs_reflink(FS, fd, 0, fd, 2 * PG, PG, NULL), -EIO);
-	/* dc_dcfs_rmap(): its own case, rmap_after_shutdown_is_eio. */
+	/* dc_dcfs_rmap(): its own case, rmap_after_shutdown. */
 	/* These still work. */
 	CHECK_EQ(dc_dcfs_fstat(FS, fd, &st), 0);
 	CHECK_EQ(dc_dcfs_lookup(FS, name, &st), 0);
@@ -2371,7 +2371,7 @@ static void expect_shut_down(int fd, int ro, const char *name)
  * plain one, and a long-term one whose holder does not give it back when
  * asked): removal waits (its deadline ends it: -ETIMEDOUT); from then on
  * every call fails with -EIO but close, unpin, stat, lookup, list, pins,
- * statfs and unmount; after the unpins removal completes; then close and
+ * rmap, statfs, check and unmount; after the unpins removal completes; then close and
  * unmount succeed and nothing leaks (the ASan build checks).
  */
 TEST(device_removal_with_outstanding_pin)
@@ -2595,16 +2595,17 @@ TEST(operations_after_shutdown)
 }
 
 /*
- * dc_dcfs_rmap() after shutdown: dcfs.h names the calls that still work
- * once the mount is shut down (close, unpin, stat, lookup, list, pins,
- * statfs, unmount); the reverse map is not one of them: -EIO, both while
- * removal waits and after it completed.
+ * dc_dcfs_rmap() after shutdown: the reverse map is bookkeeping of the
+ * mount, not of the region, so it still answers (dcfs.h lists it among the
+ * calls that work once shut down), both while removal waits and after it
+ * completed: the block is still the file's.
  */
-TEST(rmap_after_shutdown_is_eio)
+TEST(rmap_after_shutdown)
 {
 	struct dc_drain_opts d = { 0 };
 	struct dc_dcfs_pinset ps = { 0 };
 	struct dc_dcfs_block blk;
+	struct dc_dcfs_owner own[2];
 	uint64_t pg;
 	int a;
 
@@ -2615,12 +2616,15 @@ TEST(rmap_after_shutdown_is_eio)
 	CHECK_EQ(dc_dcfs_pin(FS, a, 0, PG, 0, "hold", &ps), 0);
 	d.deadline_ns = dc_now_ns() + 50000000ull;
 	CHECK_EQ(dc_region_remove(R, &d), -ETIMEDOUT);
-	CHECK_EQ(dc_dcfs_rmap(FS, pg, &blk, NULL, 0), -EIO);
+	CHECK_EQ(dc_dcfs_rmap(FS, pg, &blk, own, 2), 1);
+	CHECK_EQ(blk.state, DC_DCFS_BLOCK_USED);
+	CHECK_EQ(own[0].offset, 0);
 	CHECK_EQ(dc_dcfs_unpin(FS, &ps), 0);
 	d.deadline_ns = dc_now_ns() + 5000000000ull;
 	CHECK_EQ(dc_region_remove(R, &d), 0);
 	R = NULL;
-	CHECK_EQ(dc_dcfs_rmap(FS, pg, &blk, NULL, 0), -EIO);
+	CHECK_EQ(dc_dcfs_rmap(FS, pg, &blk, own, 2), 1);
+	CHECK_EQ(dc_dcfs_check(FS), 0);
 	CHECK_EQ(dc_dcfs_close(FS, a), 0);
 	CHECK_EQ(dc_dcfs_unmount(FS, NULL), 0);
 	FS = NULL;
