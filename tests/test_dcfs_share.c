@@ -2631,4 +2631,138 @@ TEST(rmap_after_shutdown)
 	dc_quiesce();
 }
 
+/* ---- regressions from the review of part 2 ------------------------------------------ */
+
+/*
+ * A truncate of one sharer does not wait for pins on blocks the other
+ * still shares (its entries go at once; the block stays the other's);
+ * the last sharer's truncate waits for every pin on them, whoever took it.
+ */
+TEST(truncate_of_sharer_ignores_other_pins)
+{
+	struct dc_dcfs_pinset pb = { 0 }, pa = { 0 };
+	struct dc_wait_opts w;
+	uint64_t pg;
+	int a, b;
+
+	fx("mem:16M", NULL);
+	a = xcreate("a");
+	b = xcreate("b");
+	xwrite_byte(a, 'A', 2 * PG, 0);
+	CHECK_EQ(dc_dcfs_reflink(FS, a, 0, b, 0, 2 * PG, NULL), 0);
+	pg = pg_of(a, 0);
+	CHECK_EQ(dc_dcfs_pin(FS, b, 0, 2 * PG, DC_DCFS_PIN_READONLY, "bdma", &pb), 0);
+	CHECK_EQ(dc_dcfs_pin(FS, a, 0, PG, DC_DCFS_PIN_READONLY, "adma", &pa), 0);
+	w = deadline_in_ms(NO_WAIT_MS);
+	CHECK_EQ(dc_dcfs_truncate(FS, a, 0, &w), 0); /* no wait: b shares both blocks */
+	CHECK_EQ(sfs().break_waits, 0);
+	expect_block(pg, DC_DCFS_BLOCK_USED, 1, ino_of(b), U(0));
+	check_fs();
+	w = deadline_in_ms(100);
+	CHECK_EQ(dc_dcfs_truncate(FS, b, 0, &w), -ETIMEDOUT); /* b's own pin */
+	CHECK_EQ(dc_dcfs_unpin(FS, &pb), 0);
+	w = deadline_in_ms(100);
+	CHECK_EQ(dc_dcfs_truncate(FS, b, 0, &w), -ETIMEDOUT); /* a's pin holds b's last copy */
+	CHECK_EQ(dc_dcfs_unpin(FS, &pa), 0);
+	CHECK_EQ(dc_dcfs_truncate(FS, b, 0, NULL), 0);
+	expect_block(pg, DC_DCFS_BLOCK_FREE, 0);
+	check_fs();
+	xclose(a);
+	xclose(b);
+}
+
+/*
+ * With the quarantine, a write pin on a reflink's source is still waited
+ * for: the source keeps its blocks, and a DMA into them must not reach
+ * the destination (the review's D1).
+ */
+TEST(quarantine_reflink_waits_for_source_pins)
+{
+	struct dc_dcfs_pinset ps = { 0 };
+	struct dc_wait_opts w;
+	uint8_t buf[64];
+	int a, b;
+
+	fx("mem:16M", "quarantine");
+	a = xcreate("a");
+	b = xcreate("b");
+	xwrite_byte(a, 'A', PG, 0);
+	CHECK_EQ(dc_dcfs_pin(FS, a, 0, PG, 0, "dma", &ps), 0);
+	w = deadline_in_ms(100);
+	CHECK_EQ(dc_dcfs_reflink(FS, a, 0, b, 0, PG, &w), -ETIMEDOUT);
+	CHECK_EQ(fsize(b), 0);
+	dma_write(&ps, 'Z');
+	CHECK_EQ(dc_dcfs_unpin(FS, &ps), 0);
+	CHECK_EQ(dc_dcfs_reflink(FS, a, 0, b, 0, PG, NULL), 0);
+	CHECK_EQ(dc_dcfs_pin(FS, a, 0, PG, 0, "dma2", &ps), 0); /* copies: a's block is shared */
+	dma_write(&ps, 'Y');
+	CHECK_EQ(dc_dcfs_unpin(FS, &ps), 0);
+	CHECK_EQ(dc_dcfs_pread(FS, b, buf, sizeof(buf), 0), (int64_t)sizeof(buf));
+	CHECK(all_bytes(buf, 'Z', sizeof(buf)));
+	CHECK_EQ(dc_dcfs_pread(FS, a, buf, sizeof(buf), 0), (int64_t)sizeof(buf));
+	CHECK(all_bytes(buf, 'Y', sizeof(buf)));
+	check_fs();
+	xclose(a);
+	xclose(b);
+}
+
+/*
+ * Insert range in a file that maps one block at two offsets (a reflink
+ * within it): each reverse-map record moves once (the review's D3: both
+ * moved to the same offset, the check passed, a punch then died).
+ */
+TEST(insert_in_self_reflinked_file_keeps_rmap)
+{
+	uint64_t pg;
+	int a;
+
+	fx("mem:16M", NULL);
+	a = xcreate("a");
+	xwrite_byte(a, 'A', 2 * PG, 0);
+	CHECK_EQ(dc_dcfs_reflink(FS, a, 0, a, PG, PG, NULL), 0);
+	pg = pg_of(a, 0);
+	expect_block(pg, DC_DCFS_BLOCK_USED, 2, ino_of(a), U(0), ino_of(a), U(PG));
+	CHECK_EQ(dc_dcfs_fallocate(FS, a, DC_DCFS_FALLOC_INSERT, 0, PG, NULL), 0);
+	expect_block(pg, DC_DCFS_BLOCK_USED, 2, ino_of(a), U(PG), ino_of(a), U(2 * PG));
+	check_fs();
+	CHECK_EQ(dc_dcfs_fallocate(FS, a, DC_DCFS_FALLOC_PUNCH, PG, PG, NULL), 0);
+	expect_block(pg, DC_DCFS_BLOCK_USED, 1, ino_of(a), U(2 * PG));
+	CHECK_EQ(dc_dcfs_fallocate(FS, a, DC_DCFS_FALLOC_COLLAPSE, 0, PG, NULL), 0);
+	expect_block(pg, DC_DCFS_BLOCK_USED, 1, ino_of(a), U(PG));
+	check_fs();
+	xclose(a);
+}
+
+/*
+ * A truncate that must copy a shared last block on a full file system
+ * fails before anything changed (the review's D7: the blocks past the new
+ * end were freed first, the size stayed, data was lost).
+ */
+TEST(truncate_enospc_changes_nothing)
+{
+	uint8_t buf[PG];
+	int a, b, full;
+
+	fx("mem:16M", NULL);
+	a = xcreate("a");
+	xwrite_byte(a, 'A', 64 * PG, 0);
+	b = xcreate("b");
+	CHECK_EQ(dc_dcfs_reflink(FS, a, 0, b, 0, 64 * PG, NULL), 0);
+	full = fill_fs("full", 'F');
+	CHECK_EQ(dc_dcfs_truncate(FS, a, 10 * PG + 1, NULL), -ENOSPC);
+	CHECK_EQ(fsize(a), 64 * PG);
+	CHECK_EQ(xstat(a).blocks, 64);
+	CHECK_EQ(dc_dcfs_pread(FS, a, buf, PG, 40 * PG), (int64_t)PG);
+	CHECK(all_bytes(buf, 'A', PG));
+	check_fs();
+	xclose(full);
+	CHECK_EQ(dc_dcfs_unlink(FS, "full"), 0);
+	CHECK_EQ(dc_dcfs_truncate(FS, a, 10 * PG + 1, NULL), 0);
+	CHECK_EQ(dc_dcfs_pread(FS, b, buf, PG, 10 * PG), (int64_t)PG); /* b keeps its block */
+	CHECK(all_bytes(buf, 'A', PG));
+	check_fs();
+	xclose(a);
+	xclose(b);
+}
+
 T_MAIN(setup, teardown)

@@ -288,6 +288,7 @@ DC_API int dc_dcfs_truncate(struct dc_dcfs *fs, int fd, uint64_t size,
 {
 	struct dcfs_inode *ino;
 	uint64_t old, bb;
+	bool held;
 	int ret;
 
 	if (size > DC_DCFS_SIZE_MAX)
@@ -310,6 +311,7 @@ DC_API int dc_dcfs_truncate(struct dc_dcfs *fs, int fd, uint64_t size,
 	}
 	bb = dcfs_blk_bytes(fs);
 	ret = dcfs_lock_and_break(ino, size >> DC_PAGE_SHIFT, DC_MAPPING_INDEX_MAX, "truncate", opts);
+	held = !ret;
 	if (!ret) {
 		pthread_mutex_lock(&ino->ext_lock);
 		/* Copy a shared last block first (the step that may fail), then
@@ -323,7 +325,7 @@ DC_API int dc_dcfs_truncate(struct dc_dcfs *fs, int fd, uint64_t size,
 			atomic_store(&ino->size, size);
 		pthread_mutex_unlock(&ino->ext_lock);
 	}
-	layout_end(ino, !ret);
+	layout_end(ino, held); /* a failure after the break still holds the lock */
 	return ret;
 }
 
