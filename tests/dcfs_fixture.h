@@ -121,7 +121,7 @@ static inline uint64_t dev_page(int fd, uint64_t off, enum dc_dcfs_iomap_type *t
 }
 
 /* The reverse map of one device page: the block, and up to RMAP_MAX owners. */
-#define RMAP_MAX 16
+#define RMAP_MAX 64 /* the reflink stress may map one block at every page of two files */
 struct rmap_view {
 	struct dc_dcfs_block blk;
 	int n; /* owners (all of them: never more than RMAP_MAX in these tests) */

@@ -74,6 +74,12 @@ static void setup(void)
 	atomic_store(&stop, 0);
 }
 
+/* Break-layouts waits for a busy page so far. */
+static uint64_t break_waits_now(void)
+{
+	return sfs().break_waits;
+}
+
 static void teardown(void)
 {
 	dcfs_teardown();
@@ -1252,6 +1258,161 @@ TEST(quarantine_pins_vs_truncate)
 	CHECK_EQ(sfs().blocks_quarantined, 0);
 	check_fs();
 	CHECK_EQ(dc_dcfs_close(FS, fd), 0);
+}
+
+/*
+ * Regressions from the review of part 2, sequenced by threads (no timing:
+ * deadlines only bound a wait that the bug would make endless).
+ *
+ * reflink_wait_drops_both_locks: a DMA holds a pin of B and, to finish,
+ * must fault A; a reflink A -> B waits for that pin.  Its wait must drop
+ * A's invalidate lock too, or the fault (and so the unpin) never comes.
+ *
+ * self_reflink_rebreaks_destination: a reflink within one file waits for
+ * a pin on its source range; meanwhile a write fault and a write pin land
+ * in its destination range.  After the wait the destination is broken
+ * again (it waits for the write pin), so the check passes afterwards: no
+ * entry or pin is left on a block the file no longer has.
+ *
+ * create_vs_removal: creates race a device removal; a create that started
+ * before the shutdown must not touch the region after removal returned
+ * (an anchor mapping holds it until the mount lets go).
+ */
+struct xwait {
+	int a, b;
+	struct dc_dcfs_pinset ps;
+	atomic_int phase;
+	int fault_ret, unpin_ret;
+};
+
+static void *dma_that_faults_a(void *arg)
+{
+	struct xwait *x = arg;
+	struct dc_dcfs_fault_result res;
+
+	while (break_waits_now() == 0) /* the reflink waits for our pin */
+		sched_yield();
+	x->fault_ret = dc_dcfs_fault(FS, x->a, 0, 0, 0, &res);
+	x->unpin_ret = dc_dcfs_unpin(FS, &x->ps);
+	return NULL;
+}
+
+TEST(reflink_wait_drops_both_locks)
+{
+	struct xwait x = { 0 };
+	struct dc_wait_opts w = { 0 };
+	pthread_t t;
+
+	fx("mem:16M", NULL);
+	x.a = dc_dcfs_create(FS, "a");
+	x.b = dc_dcfs_create(FS, "b");
+	CHECK(x.a >= 0 && x.b >= 0);
+	CHECK_EQ(dc_dcfs_truncate(FS, x.a, 4 * PG, NULL), 0);
+	CHECK_EQ(dc_dcfs_truncate(FS, x.b, 4 * PG, NULL), 0);
+	CHECK_EQ(dc_dcfs_pin(FS, x.b, 0, PG, 0, "dma", &x.ps), 0);
+	CHECK_EQ(pthread_create(&t, NULL, dma_that_faults_a, &x), 0);
+	w.deadline_ns = dc_now_ns() + 30000000000ull; /* the bug: -ETIMEDOUT */
+	CHECK_EQ(dc_dcfs_reflink(FS, x.a, 0, x.b, 0, 4 * PG, &w), 0);
+	pthread_join(t, NULL);
+	CHECK_EQ(x.fault_ret, 0);
+	CHECK_EQ(x.unpin_ret, 0);
+	check_fs();
+	CHECK_EQ(dc_dcfs_close(FS, x.a), 0);
+	CHECK_EQ(dc_dcfs_close(FS, x.b), 0);
+}
+
+static void *sneak_into_destination(void *arg)
+{
+	struct xwait *x = arg;
+	struct dc_dcfs_fault_result res;
+	struct dc_dcfs_pinset wp;
+
+	while (break_waits_now() == 0) /* the reflink sleeps in the source's break */
+		sched_yield();
+	x->fault_ret = dc_dcfs_fault(FS, x->a, 4, DC_DCFS_FAULT_WRITE, 0, &res);
+	if (!x->fault_ret)
+		*(volatile uint8_t *)res.addr = 'S';
+	if (dc_dcfs_pin(FS, x->a, 4 * PG, PG, 0, "sneak", &wp) == 0) {
+		memset(wp.segs[0].addr, 'W', wp.segs[0].len);
+		atomic_store(&x->phase, 1);
+		/* The source's pin goes; the reflink re-breaks page 4: our pin. */
+		CHECK_EQ(dc_dcfs_unpin(FS, &x->ps), 0);
+		while (break_waits_now() < 2)
+			sched_yield();
+		x->unpin_ret = dc_dcfs_unpin(FS, &wp);
+	} else {
+		x->unpin_ret = dc_dcfs_unpin(FS, &x->ps);
+	}
+	return NULL;
+}
+
+TEST(self_reflink_rebreaks_destination)
+{
+	struct xwait x = { 0 };
+	struct dc_wait_opts w = { 0 };
+	uint8_t buf[PG];
+	pthread_t t;
+
+	fx("mem:16M", NULL);
+	x.a = dc_dcfs_create(FS, "a");
+	CHECK(x.a >= 0);
+	memset(buf, 'A', PG);
+	CHECK_EQ(dc_dcfs_pwrite(FS, x.a, buf, PG, 0), (int64_t)PG);
+	CHECK_EQ(dc_dcfs_truncate(FS, x.a, 8 * PG, NULL), 0);
+	CHECK_EQ(dc_dcfs_pin(FS, x.a, 0, PG, DC_DCFS_PIN_READONLY, "src", &x.ps), 0);
+	CHECK_EQ(pthread_create(&t, NULL, sneak_into_destination, &x), 0);
+	w.deadline_ns = dc_now_ns() + 30000000000ull;
+	CHECK_EQ(dc_dcfs_reflink(FS, x.a, 0, x.a, 4 * PG, PG, &w), 0);
+	pthread_join(t, NULL);
+	CHECK_EQ(x.fault_ret, 0);
+	CHECK_EQ(x.unpin_ret, 0);
+	CHECK_EQ(atomic_load(&x.phase), 1); /* the sneaking pin was taken, and waited for */
+	CHECK_EQ(dc_dcfs_pread(FS, x.a, buf, PG, 4 * PG), (int64_t)PG);
+	for (unsigned i = 0; i < PG; i++)
+		CHECK_EQ(buf[i], 'A'); /* the clone, not what sneaked in before it */
+	check_fs();
+	CHECK_EQ(dc_dcfs_close(FS, x.a), 0);
+}
+
+static void *creator(void *arg)
+{
+	long me = (long)(uintptr_t)arg;
+
+	for (int i = 0; i < 2000 && !atomic_load(&stop); i++) {
+		char name[32];
+		int fd;
+
+		snprintf(name, sizeof(name), "c%ld-%d", me, i);
+		fd = dc_dcfs_create(FS, name);
+		if (fd < 0) {
+			CHECK_EQ(fd, -EIO); /* shut down */
+			break;
+		}
+		CHECK_EQ(dc_dcfs_close(FS, fd), 0);
+	}
+	return NULL;
+}
+
+TEST(create_vs_removal)
+{
+	for (unsigned long round = 0; round < t_scale(20); round++) {
+		pthread_t t[3];
+
+		atomic_store(&stop, 0);
+		fx("mem:16M", NULL);
+		for (long i = 0; i < 3; i++)
+			CHECK_EQ(pthread_create(&t[i], NULL, creator, (void *)(uintptr_t)i), 0);
+		sched_yield();
+		CHECK_EQ(dc_region_remove(R, NULL), 0); /* no pins: completes */
+		R = NULL;
+		atomic_store(&stop, 1);
+		for (int i = 0; i < 3; i++)
+			pthread_join(t[i], NULL);
+		CHECK(sfs().shutdown);
+		CHECK_EQ(dc_dcfs_check(FS), 0);
+		CHECK_EQ(dc_dcfs_unmount(FS, NULL), 0); /* evicts the files, without the region */
+		FS = NULL;
+	}
 }
 
 T_MAIN(setup, teardown)

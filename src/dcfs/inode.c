@@ -17,6 +17,8 @@ struct dcfs_inode *dcfs_inode_new(struct dc_dcfs *fs, const char *name, int *err
 	}
 	strcpy(ino->name, name);
 	*err = dc_mapping_create(fs->r, NULL, ino, &ino->m);
+	if (*err == -ENXIO) /* removal began; the shutdown is on its way */
+		*err = dcfs_shut(fs);
 	if (*err) {
 		free(ino->name);
 		free(ino);
