@@ -179,7 +179,11 @@ static void rmap_remove(struct dcfs_rmap *rm, struct dcfs_inode *ino, uint64_t f
 static void rmap_add(struct dcfs_rmap *rm, struct dcfs_inode *ino, uint64_t fpage,
 		     uint64_t pgoff, uint64_t len)
 {
-	for (size_t i = scan_start(rm, pgoff); i < rm->n && rm->v[i].pgoff < pgoff; i++) {
+	/* A record that ends at @pgoff starts at most maxlen before it (one
+	 * page further back than scan_start(), which looks for covering ones). */
+	size_t i = lower(rm, pgoff >= rm->maxlen ? pgoff - rm->maxlen : 0);
+
+	for (; i < rm->n && rm->v[i].pgoff < pgoff; i++) {
 		struct dcfs_rrec *r = &rm->v[i];
 
 		if (r->ino == ino && r->pgoff + r->len == pgoff && r->fpage + r->len == fpage) {
