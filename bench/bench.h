@@ -54,12 +54,12 @@ double bench_anchor_punch_hole(uint64_t n);
  * fresh populated memfd of @n pages (the kernel's copy-on-write fault: a new
  * anonymous page, the file page copied into it); 0 if the kernel refused.
  * bench_anchor_copy_file_range(): ns per page of copy_file_range(2) of
- * @src's first @n pages into a new memfd (the copy a user pays without
- * reflink); 0 with *@err an errno if the kernel refused.
+ * @n pages of @src from byte @src_off into a new memfd (the copy a user
+ * pays without reflink); 0 with *@err an errno if the kernel refused.
  */
 int bench_memfd_populated(uint64_t n);
 double bench_anchor_private_cow(uint64_t n);
-double bench_anchor_copy_file_range(int src, uint64_t n, int *err);
+double bench_anchor_copy_file_range(int src, uint64_t src_off, uint64_t n, int *err);
 
 /*
  * The kernel pin + unpin anchor (bench_anchor.c): register + unregister of

@@ -181,7 +181,7 @@ double bench_anchor_private_cow(uint64_t n)
 	return (double)(t1 - t0) / (double)n;
 }
 
-double bench_anchor_copy_file_range(int src, uint64_t n, int *err)
+double bench_anchor_copy_file_range(int src, uint64_t src_off, uint64_t n, int *err)
 {
 	int dst = memfd_create("anchor-copy", MFD_CLOEXEC);
 	uint64_t t0, t1, done = 0;
@@ -193,7 +193,7 @@ double bench_anchor_copy_file_range(int src, uint64_t n, int *err)
 	}
 	t0 = bench_now_ns();
 	while (done < n * 4096) {
-		loff_t in = (loff_t)done, out = (loff_t)done;
+		loff_t in = (loff_t)(src_off + done), out = (loff_t)done;
 		ssize_t got = copy_file_range(src, &in, dst, &out, (size_t)(n * 4096 - done), 0);
 
 		if (got <= 0) {

@@ -52,10 +52,12 @@
  *                              1 GiB file (written with 2 MiB pwrites: 2 MiB
  *                              aligned extents; read-faulted at order 9 before
  *                              each round) into a new empty file; best of 5,
- *                              a new destination each round (512 MiB if
- *                              MemAvailable is under 4 GiB: the note says);
- *                              anchor: copy_file_range(2) of the same size
- *                              from a populated memfd into a new memfd
+ *                              a new destination each round (the source not
+ *                              faulted: in the note; 512 MiB if MemAvailable
+ *                              is under 4 GiB: the note says); anchor:
+ *                              copy_file_range(2) of the same bytes (the
+ *                              region memfd's pages of the file, else a
+ *                              populated memfd) into a new memfd, best of 2
  *   dcfs_cow_fault_4k          ns per write fault (order 0) of a page of a
  *                              reflinked copy of a 64 MiB file, each copying
  *                              its shared 4 KiB block (statfs cow_copies must
@@ -851,10 +853,11 @@ out:
 
 /*
  * Walk @fd's extents over [0, @size) with iomap queries: how many there are,
- * and how many are not 2 MiB aligned (device page or length); -1 on a hole
- * or an error.
+ * and how many are not 2 MiB aligned (device page or length); *@pgoff: the
+ * first one's device page; -1 on a hole or an error.
  */
-static long extents_2m(struct dc_dcfs *fs, int fd, uint64_t size, long *misaligned)
+static long extents_2m(struct dc_dcfs *fs, int fd, uint64_t size, long *misaligned,
+		       uint64_t *pgoff)
 {
 	long n = 0;
 
@@ -867,6 +870,8 @@ static long extents_2m(struct dc_dcfs *fs, int fd, uint64_t size, long *misalign
 			return -1;
 		if (m.pgoff % 512 || m.length % (2 * MIB) || m.offset != off)
 			(*misaligned)++;
+		if (!n)
+			*pgoff = m.pgoff;
 		off += m.length;
 	}
 	return n;
@@ -877,8 +882,10 @@ static void bench_reflink(void)
 	uint64_t avail = mem_available_mib();
 	/* dcfs 1 GiB, the anchor's populated source and its copy 1 GiB each */
 	uint64_t size = avail && avail < 4096 ? 512 * MIB : 1024 * MIB;
-	uint64_t npages = size / PG, entries_before = 0, entries_after = 0;
-	double v = 1e30, an = 1e30, drop_ms = 1e30, setup_ms;
+	uint64_t npages = size / PG, entries_before = 0, entries_after = 0, pgoff0 = 0;
+	uint64_t msrc_off = 0, extents = 0;
+	bool own_msrc = false;
+	double v = 1e30, an = 1e30, drop_ms = 1e30, setup_ms, unfaulted = 0;
 	unsigned seen = 9;
 	long next = 0, misaligned = 0;
 	int src = -1, msrc = -1, ret, anchor_err = 0;
@@ -908,31 +915,45 @@ static void bench_reflink(void)
 		goto out;
 	}
 	setup_ms = (double)(bench_now_ns() - t0) / 1e6;
-	next = extents_2m(b.fs, src, size, &misaligned);
+	next = extents_2m(b.fs, src, size, &misaligned, &pgoff0);
 	if (next < 0) {
 		fprintf(stderr, "bench_dcfs: dcfs_reflink_1g: the written source has a hole or "
 			"an iomap query failed (%s); figure skipped\n", dc_errmsg());
 		goto out;
 	}
-	msrc = bench_memfd_populated(npages);
-	if (msrc < 0)
-		snprintf(why, sizeof(why), "copy_file_range anchor unavailable: populated memfd: %s",
-			 strerror(errno));
-	for (int k = 0; k < REFLINK_ROUNDS; k++) {
+	/*
+	 * The anchor copies the same bytes: the source file's blocks in the
+	 * region's memfd if they are one run (populated: the file was written),
+	 * else a new populated memfd of the same size.
+	 */
+	if (next == 1 && dc_region_fd(b.r) >= 0) {
+		msrc = dc_region_fd(b.r);
+		msrc_off = pgoff0 * PG;
+	} else {
+		msrc = bench_memfd_populated(npages);
+		own_msrc = msrc >= 0;
+		if (msrc < 0)
+			snprintf(why, sizeof(why), "copy_file_range anchor unavailable: populated "
+				 "memfd: %s", strerror(errno));
+	}
+	/* The last round: the source not faulted again (a split, in the note). */
+	for (int k = 0; k < REFLINK_ROUNDS + 1; k++) {
 		struct dc_dcfs_stat dst_st;
 		uint64_t t1;
 		int dst;
 
 		/* The source faulted again (for read, order 9): a reflink may zap it. */
-		ret = fault_range(b.fs, src, npages, 0, 9, &seen);
+		ret = k < REFLINK_ROUNDS ? fault_range(b.fs, src, npages, 0, 9, &seen) : 0;
 		if (!ret)
 			ret = dc_dcfs_fstat(b.fs, src, &fst);
 		if (ret) {
 			fail("dcfs_reflink_1g", "read-fault the source", ret);
 			goto out;
 		}
-		if (!k)
+		if (!k) {
 			entries_before = fst.entries;
+			extents = fst.extents;
+		}
 		dst = new_file(b.fs, "rl-dst", 0);
 		if (dst < 0) {
 			fail("dcfs_reflink_1g", "create the destination", dst);
@@ -946,7 +967,13 @@ static void bench_reflink(void)
 			drop_file(b.fs, dst, "rl-dst");
 			goto out;
 		}
-		v = min_d(v, (double)(t1 - t0) / (double)npages);
+		if (k < REFLINK_ROUNDS)
+			if (k < REFLINK_ROUNDS)
+			v = min_d(v, (double)(t1 - t0) / (double)npages);
+		else
+			unfaulted = (double)(t1 - t0) / (double)npages;
+		else
+			unfaulted = (double)(t1 - t0) / (double)npages;
 		if (!dc_dcfs_fstat(b.fs, dst, &dst_st) && (dst_st.size != size ||
 							    dst_st.shared != npages))
 			fprintf(stderr, "bench_dcfs: dcfs_reflink_1g: the copy has size %llu and "
@@ -964,32 +991,34 @@ static void bench_reflink(void)
 		}
 		dc_quiesce();
 		if (k < REFLINK_ANCHOR && msrc >= 0) {
-			double y = bench_anchor_copy_file_range(msrc, npages, &anchor_err);
+			double y = bench_anchor_copy_file_range(msrc, msrc_off, npages, &anchor_err);
 
 			if (y > 0) {
 				an = min_d(an, y);
 			} else {
 				snprintf(why, sizeof(why), "copy_file_range anchor unavailable: %s",
 					 strerror(anchor_err));
-				close(msrc);
+				if (own_msrc)
+					close(msrc);
 				msrc = -1;
 				an = 1e30;
 			}
 		}
 	}
 	snprintf(text, sizeof(text), "kernel copy_file_range(2) of %llu MiB from a populated "
-		 "memfd into a new memfd, per page", (unsigned long long)(size / MIB));
-	snprintf(note, sizeof(note), "%s, %llu MiB file (MemAvailable %llu MiB), %ld extents "
-		 "(%ld not 2 MiB aligned), written in %.0f ms; source entries before / after "
-		 "the first reflink %llu / %llu%s; dropping the copy %.1f ms",
-		 spec, (unsigned long long)(size / MIB), (unsigned long long)avail, next,
-		 misaligned, setup_ms, (unsigned long long)entries_before,
+		 "memfd (%s) into a new memfd, per page", (unsigned long long)(size / MIB),
+		 own_msrc ? "a copy of the file" : "the region's, the file's own blocks");
+	snprintf(note, sizeof(note), "%s, %llu MiB file (MemAvailable %llu MiB), %llu extent "
+		 "records, %ld iomap runs (%ld not 2 MiB aligned), written in %.0f ms; source "
+		 "entries before / after the first reflink %llu / %llu%s; the source not "
+		 "faulted: %.1f ns; dropping the copy %.1f ms", spec, (unsigned long long)(size / MIB), (unsigned long long)avail,
+		 (unsigned long long)extents, next, misaligned, setup_ms, (unsigned long long)entries_before,
 		 (unsigned long long)entries_after,
-		 seen < 9 ? " (some read faults mapped less than 2 MiB)" : "", drop_ms);
+		 seen < 9 ? " (some read faults mapped less than 2 MiB)" : "", unfaulted, drop_ms);
 	bench_report_note("dcfs_reflink_1g", "ns/4KiB", v, msrc >= 0 && an < 1e30 ? text : why,
 			  msrc >= 0 && an < 1e30 ? an : 0, note);
 out:
-	if (msrc >= 0)
+	if (own_msrc && msrc >= 0)
 		close(msrc);
 	if (src >= 0)
 		drop_file(b.fs, src, "rl-src");
