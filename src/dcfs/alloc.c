@@ -19,9 +19,14 @@ int dcfs_alloc_init(struct dcfs_alloc *a, uint64_t nblocks)
 {
 	uint64_t words = (nblocks + 63) / 64;
 
+	memset(a, 0, sizeof(*a));
 	a->bits = dc__calloc(words ? words : 1, sizeof(uint64_t));
-	if (!a->bits)
+	a->blk = dc__calloc(nblocks ? nblocks : 1, sizeof(*a->blk));
+	if (!a->bits || !a->blk) {
+		free(a->bits);
+		free((void *)a->blk);
 		return dc__fail(-ENOMEM, "dcfs: no memory for the block bitmap");
+	}
 	/* Bits past the end are "allocated": searches never return them. */
 	if (nblocks % 64)
 		a->bits[words - 1] = ~UINT64_C(0) << (nblocks % 64);
@@ -35,6 +40,8 @@ int dcfs_alloc_init(struct dcfs_alloc *a, uint64_t nblocks)
 void dcfs_alloc_destroy(struct dcfs_alloc *a)
 {
 	free(a->bits);
+	free((void *)a->blk);
+	free(a->rmap.v);
 	a->bits = NULL;
 	pthread_mutex_destroy(&a->lock);
 }
@@ -101,7 +108,8 @@ static bool find_aligned(const struct dcfs_alloc *a, uint64_t align, uint64_t *o
 /*
  * Allocate a run of 1..@want blocks: at @goal if it is free, else (with
  * @align > 1) a whole aligned run of @align, else the first free run after
- * the hint.  Return 0 with *@first and *@got set; -ENOSPC.
+ * the hint.  The allocator lock is held.  Return 0 with *@first and *@got
+ * set; -ENOSPC.
  */
 int dcfs_alloc_blocks(struct dcfs_alloc *a, uint64_t goal, uint64_t want, uint64_t align,
 		      uint64_t *first, uint64_t *got)
@@ -109,7 +117,6 @@ int dcfs_alloc_blocks(struct dcfs_alloc *a, uint64_t goal, uint64_t want, uint64
 	uint64_t b = a->nblocks, n = 0;
 
 	DC_BUG_ON(!want || !align);
-	pthread_mutex_lock(&a->lock);
 	if (goal < a->nblocks && goal % align == 0)
 		n = free_run(a, goal, want);
 	if (n && (align == 1 || n >= align))
@@ -125,7 +132,6 @@ int dcfs_alloc_blocks(struct dcfs_alloc *a, uint64_t goal, uint64_t want, uint64
 		n = b < a->nblocks ? free_run(a, b, want) : 0;
 	}
 	if (!n) {
-		pthread_mutex_unlock(&a->lock);
 		return dc__fail(-ENOSPC, "dcfs: no free %s of %llu blocks (%llu of %llu free)",
 				align > 1 ? "aligned run" : "block", (unsigned long long)align,
 				(unsigned long long)a->nfree, (unsigned long long)a->nblocks);
@@ -133,28 +139,31 @@ int dcfs_alloc_blocks(struct dcfs_alloc *a, uint64_t goal, uint64_t want, uint64
 	set_run(a->bits, b, n, true);
 	a->nfree -= n;
 	a->hint = b + n < a->nblocks ? b + n : 0;
-	pthread_mutex_unlock(&a->lock);
 	*first = b;
 	*got = n;
 	return 0;
 }
 
+/* Free blocks [first, first + n) (allocator lock held). */
 void dcfs_free_blocks(struct dcfs_alloc *a, uint64_t first, uint64_t n)
 {
-	pthread_mutex_lock(&a->lock);
 	for (uint64_t b = first; b < first + n; b++)
 		DC_BUG_ON(b >= a->nblocks || !test_bit(a->bits, b));
 	set_run(a->bits, first, n, false);
 	a->nfree += n;
-	pthread_mutex_unlock(&a->lock);
 }
 
+/* Take block @b out of the free space for good (a bad block; lock held). */
+void dcfs_keep_block(struct dcfs_alloc *a, uint64_t b)
+{
+	if (!test_bit(a->bits, b)) {
+		set_run(a->bits, b, 1, true);
+		a->nfree--;
+	}
+}
+
+/* Whether block @b is allocated (allocator lock held). */
 bool dcfs_block_allocated(struct dcfs_alloc *a, uint64_t b)
 {
-	bool on;
-
-	pthread_mutex_lock(&a->lock);
-	on = b < a->nblocks && test_bit(a->bits, b);
-	pthread_mutex_unlock(&a->lock);
-	return on;
+	return b < a->nblocks && test_bit(a->bits, b);
 }

@@ -8,9 +8,9 @@
 
 #define FAIL(...) dc__fail(-EUCLEAN, "dcfs check: " __VA_ARGS__)
 
-static int check_extents(struct dc_dcfs *fs, struct dcfs_inode *ino, uint64_t *owned)
+static int check_extents(struct dc_dcfs *fs, struct dcfs_inode *ino, uint32_t *counts)
 {
-	uint64_t bp = dcfs_blk_pages(fs), npages = dc_region_npages(fs->r), pages = 0;
+	uint64_t bp = dcfs_blk_pages(fs), npages = fs->alloc.nblocks << fs->blk_order, pages = 0;
 	uint64_t limit = dcfs_size_pages(atomic_load(&ino->size));
 
 	limit = (limit + bp - 1) & ~(bp - 1);
@@ -32,16 +32,11 @@ static int check_extents(struct dc_dcfs *fs, struct dcfs_inode *ino, uint64_t *o
 				    "(%llu bytes)", (unsigned long long)ino->ino, i,
 				    (unsigned long long)(e->fpage + e->len),
 				    (unsigned long long)atomic_load(&ino->size));
+		/* Shared blocks (reflink) count once per extent piece that maps
+		 * them: dcfs_check_blocks() compares with the share counts. */
 		for (uint64_t b = e->pgoff >> fs->blk_order; b < (e->pgoff + e->len) >> fs->blk_order;
-		     b++) {
-			if (owned[b / 64] >> (b % 64) & 1)
-				return FAIL("block %llu is mapped twice (file %llu)",
-					    (unsigned long long)b, (unsigned long long)ino->ino);
-			owned[b / 64] |= UINT64_C(1) << (b % 64);
-			if (!dcfs_block_allocated(&fs->alloc, b))
-				return FAIL("block %llu of file %llu is free in the allocator",
-					    (unsigned long long)b, (unsigned long long)ino->ino);
-		}
+		     b++)
+			counts[b]++;
 		pages += e->len;
 	}
 	if (pages != atomic_load(&ino->pages))
@@ -83,20 +78,21 @@ static int check_entries(struct dc_dcfs *fs, struct dcfs_inode *ino)
 
 DC_API int dc_dcfs_check(struct dc_dcfs *fs)
 {
-	uint64_t nb, *owned, pins = 0, pinned = 0;
+	uint64_t nb, pins = 0, pinned = 0;
+	uint32_t *counts;
 	int ret = 0;
 
 	if (!fs)
 		return dc__fail(-EINVAL, "dcfs check: NULL");
 	nb = fs->alloc.nblocks;
-	owned = dc__calloc((nb + 63) / 64 + 1, sizeof(uint64_t));
-	if (!owned)
+	counts = dc__calloc(nb ? nb : 1, sizeof(*counts));
+	if (!counts)
 		return dc__fail(-ENOMEM, "dcfs check: no memory");
 	pthread_mutex_lock(&fs->ns_lock);
 	for (struct dcfs_inode *ino = fs->ihead; ino && !ret; ino = ino->next) {
 		pthread_mutex_lock(&ino->ext_lock);
-		ret = check_extents(fs, ino, owned);
-		if (!ret)
+		ret = check_extents(fs, ino, counts);
+		if (!ret && ino->m) /* none once the mount let go of a removed region */
 			ret = check_entries(fs, ino);
 		pthread_mutex_unlock(&ino->ext_lock);
 		if (!ret) {
@@ -112,24 +108,16 @@ DC_API int dc_dcfs_check(struct dc_dcfs *fs)
 		}
 	}
 	pthread_mutex_unlock(&fs->ns_lock);
-	for (uint64_t b = 0; b < nb && !ret; b++) {
-		bool mine = owned[b / 64] >> (b % 64) & 1;
-		struct dc_folio *f;
-
-		if (!mine && dcfs_block_allocated(&fs->alloc, b))
-			ret = FAIL("block %llu is allocated but no file maps it (a leak)",
-				   (unsigned long long)b);
-		f = dc_folio_lookup(fs->r, b << fs->blk_order);
-		if (!ret && !mine && f && !dc_folio_idle(f))
-			ret = FAIL("free block %llu is referenced (refcount %u)",
-				   (unsigned long long)b, dc_folio_refcount(f));
-	}
+	/* Share counts, reverse map, bitmap, quarantine and bad blocks, and
+	 * that every block no file has is idle (or quarantined). */
+	if (!ret)
+		ret = dcfs_check_blocks(fs, counts);
 	pthread_mutex_lock(&fs->pin_lock);
 	if (!ret && (pins != fs->npins || pinned != fs->pinned_pages))
 		ret = FAIL("the mount counts %zu pin sets of %llu pages, its files %llu of %llu",
 			   fs->npins, (unsigned long long)fs->pinned_pages,
 			   (unsigned long long)pins, (unsigned long long)pinned);
 	pthread_mutex_unlock(&fs->pin_lock);
-	free(owned);
+	free(counts);
 	return ret;
 }

@@ -33,6 +33,7 @@
 
 #include <daxcore/dcfs.h>
 #include <daxcore/mapping.h>
+#include <daxcore/liveref.h>
 #include <pthread.h>
 #include "base/base.h"
 
@@ -54,7 +55,7 @@ struct dcfs_extmap {
 };
 
 /* The callback dcfs_ext_remove() calls for each device range it removes. */
-typedef void (*dcfs_ext_fn)(void *arg, uint64_t pgoff, uint64_t len);
+typedef void (*dcfs_ext_fn)(void *arg, uint64_t fpage, uint64_t pgoff, uint64_t len);
 
 void dcfs_ext_init(struct dcfs_extmap *x);
 void dcfs_ext_free(struct dcfs_extmap *x);
@@ -68,14 +69,48 @@ void dcfs_ext_shift(struct dcfs_extmap *x, uint64_t from, uint64_t delta, bool u
 uint64_t dcfs_ext_pages(const struct dcfs_extmap *x);
 int dcfs_set_add(struct dcfs_extmap *x, uint64_t start, uint64_t len);
 
-/* ---- block allocator (alloc.c) -------------------------------------------------- */
+/* ---- block allocator (alloc.c) and block states (blocks.c) ----------------------- */
 
+struct dcfs_inode;
+
+/*
+ * One reverse-map record: file @ino maps file pages [fpage, fpage + len)
+ * to device pages [pgoff, pgoff + len).  Records mirror the extents of
+ * every file; records of different files (sharers) overlap.
+ */
+struct dcfs_rrec {
+	uint64_t pgoff, len, fpage;
+	struct dcfs_inode *ino;
+};
+
+/* Records sorted by pgoff; @maxlen bounds how far back a covering record starts. */
+struct dcfs_rmap {
+	struct dcfs_rrec *v;
+	size_t n, cap, reserved;
+	uint64_t maxlen;
+};
+
+/* The word per block (blk[]): share count, quarantine and bad bits. */
+#define DCFS_B_SHARES 0x000fffffu /* files (ranges) that map the block: at most 2^20 - 1 */
+#define DCFS_B_QUAR   (1u << 30)  /* no file has it; freed by the ->page_free of its last put */
+#define DCFS_B_BAD    (1u << 31)  /* poisoned: never allocated again */
+
+/*
+ * Everything about blocks lives under one lock (@lock, "the allocator
+ * lock"): the bitmap, the share counts, the quarantine and bad bits, the
+ * reverse map.  Lock order: ext_lock -> allocator lock; ->page_free takes
+ * it too (outside every other lock).  blk[] words are atomics so that
+ * ->page_free can test DCFS_B_QUAR without the lock.
+ */
 struct dcfs_alloc {
 	pthread_mutex_t lock;
-	uint64_t *bits;   /* 1 = allocated */
+	uint64_t *bits;   /* 1 = allocated (in a file, quarantined or bad) */
 	uint64_t nblocks;
 	uint64_t nfree;   /* under lock; read lockless for statistics */
 	uint64_t hint;    /* where the next search starts */
+	_Atomic uint32_t *blk;
+	struct dcfs_rmap rmap;
+	uint64_t nshared, nquar, nbad; /* blocks shared (> 1), quarantined, bad */
 };
 
 int dcfs_alloc_init(struct dcfs_alloc *a, uint64_t nblocks);
@@ -83,7 +118,33 @@ void dcfs_alloc_destroy(struct dcfs_alloc *a);
 int dcfs_alloc_blocks(struct dcfs_alloc *a, uint64_t goal, uint64_t want, uint64_t align,
 		      uint64_t *first, uint64_t *got);
 void dcfs_free_blocks(struct dcfs_alloc *a, uint64_t first, uint64_t n);
+void dcfs_keep_block(struct dcfs_alloc *a, uint64_t b);
 bool dcfs_block_allocated(struct dcfs_alloc *a, uint64_t b);
+
+struct dc_dcfs;
+/* blocks.c (allocator lock held unless said) */
+int dcfs_rmap_reserve(struct dc_dcfs *fs, size_t need);
+void dcfs_rmap_unreserve(struct dc_dcfs *fs, size_t need);
+int dcfs_blocks_alloc(struct dc_dcfs *fs, struct dcfs_inode *ino, uint64_t fpage, uint64_t goal,
+		      uint64_t want, uint64_t align, uint64_t *first, uint64_t *got);
+int dcfs_blocks_alloc_locked(struct dc_dcfs *fs, struct dcfs_inode *ino, uint64_t fpage,
+			     uint64_t goal, uint64_t want, uint64_t align, uint64_t *first,
+			     uint64_t *got);
+int dcfs_blocks_share(struct dc_dcfs *fs, struct dcfs_inode *ino, uint64_t fpage,
+		      uint64_t pgoff, uint64_t len);
+void dcfs_blocks_put(struct dc_dcfs *fs, struct dcfs_inode *ino, uint64_t fpage, uint64_t pgoff,
+		     uint64_t len);
+void dcfs_rmap_refile(struct dc_dcfs *fs, struct dcfs_inode *ino, uint64_t pgoff, uint64_t len,
+		      uint64_t old_fpage, uint64_t new_fpage);
+uint64_t dcfs_shared_run(struct dc_dcfs *fs, uint64_t pgoff, uint64_t max, bool *shared);
+uint32_t dcfs_shares(struct dc_dcfs *fs, uint64_t pgoff);
+void dcfs_block_page_free(struct dc_dcfs *fs, struct dc_folio *f);
+struct dcfs_owner_ref {
+	struct dcfs_inode *ino; /* referenced */
+	uint64_t fpage, pgoff, len;
+};
+int dcfs_block_poison(struct dc_dcfs *fs, uint64_t b, struct dcfs_owner_ref **out, size_t *n);
+int dcfs_check_blocks(struct dc_dcfs *fs, const uint32_t *counts);
 
 /* ---- options (options.c) ----------------------------------------------------------- */
 
@@ -120,11 +181,16 @@ struct dcfs_inode {
 	struct dcfs_extmap ext;      /* ext_lock */
 	struct dcfs_extmap dirty;    /* device pages pwrite wrote since fsync; ext_lock */
 	_Atomic uint64_t pages;      /* pages allocated; written under ext_lock */
+	_Atomic bool shared_ever;    /* set under ext_lock: a reflink touched the file (its
+				      * faults insert CoW entries, its write pins
+				      * check for shared blocks) */
 
 	struct dc_mapping *m;
 
 	struct dcfs_pin *pins_head, *pins_tail; /* pin_lock, oldest first */
 	uint64_t pinned_pages;       /* pin_lock */
+	unsigned brk_n;              /* pin_lock: operations asking pins back now */
+	uint64_t brk_first, brk_last; /* pin_lock: the file pages they cover (a union) */
 };
 
 struct dcfs_fd {
@@ -146,7 +212,11 @@ struct dc_dcfs {
 	unsigned blk_order;           /* log2 of pages per block */
 	struct dcfs_alloc alloc;
 	void *zero_page;              /* read-only, for read-only pins of holes */
-	_Atomic bool shutdown;        /* the region is going away (part 2 completes it) */
+	_Atomic bool shutdown;        /* the region is going away: calls fail -EIO */
+	_Atomic bool detached;        /* the mount let go of the region: never touch it */
+	struct dc_liveref active;     /* calls that use mappings or the region (namespace.c) */
+	_Atomic bool torn_down;       /* dcfs_teardown() finished */
+	bool released;                /* the claim was given up (teardown or unmount) */
 
 	pthread_mutex_t ns_lock;
 	struct dcfs_inode **htab;
@@ -168,6 +238,8 @@ struct dc_dcfs {
 	uint64_t pinned_pages;
 
 	_Atomic uint64_t break_waits, slow_reports, faults, page_frees;
+	_Atomic uint64_t cow_copies, memory_failures, revokes;
+	_Atomic bool poison_seen;     /* a memory failure was reported: reads check folios */
 };
 
 /* Block <-> page arithmetic. */
@@ -190,41 +262,58 @@ int dcfs_lock(pthread_rwlock_t *l, bool write, const struct dc_wait_opts *opts,
 struct dcfs_inode *dcfs_inode_new(struct dc_dcfs *fs, const char *name, int *err);
 void dcfs_inode_get(struct dcfs_inode *ino);
 void dcfs_inode_put(struct dcfs_inode *ino);
-void dcfs_inode_free(struct dcfs_inode *ino);
+void dcfs_inode_free(struct dcfs_inode *ino, struct dc_mapping *m);
+void dcfs_mapping_drop(struct dc_mapping *m);
 struct dcfs_inode *dcfs_io_begin(struct dc_dcfs *fs, int fd, bool write,
 				 const struct dc_wait_opts *opts, int *err);
 void dcfs_io_end(struct dcfs_inode *ino);
 int dcfs_evict(struct dcfs_inode *ino, const struct dc_wait_opts *opts);
 void dcfs_fill_stat(struct dcfs_inode *ino, struct dc_dcfs_stat *st);
-void dcfs_free_range(struct dcfs_inode *ino, uint64_t first, uint64_t len);
+int dcfs_free_range(struct dcfs_inode *ino, uint64_t first, uint64_t len);
+void dcfs_give_back(void *arg, uint64_t fpage, uint64_t pgoff, uint64_t len);
 void dcfs_trim_eof(struct dcfs_inode *ino);
 void dcfs_written(struct dcfs_inode *ino, uint64_t pgoff, uint64_t n);
-void dcfs_zero_bytes(struct dcfs_inode *ino, uint64_t from, uint64_t to);
+int dcfs_zero_bytes(struct dcfs_inode *ino, uint64_t from, uint64_t to);
 
 /* namespace.c */
 struct dcfs_inode *dcfs_fd_get(struct dc_dcfs *fs, int fd, bool write, int *err);
+int dcfs_active_get(struct dc_dcfs *fs);
+void dcfs_active_put(struct dc_dcfs *fs);
+struct dcfs_inode *dcfs_call_begin(struct dc_dcfs *fs, int fd, bool write, int *err);
+void dcfs_call_end(struct dcfs_inode *ino);
 int dcfs_check_name(const char *name);
 
 /* iomap.c */
 #define DCFS_MAP_ALLOC   0x1u /* allocate a hole */
 #define DCFS_MAP_EXTEND  0x2u /* ... even past the end of file (pwrite) */
 int dcfs_iomap(struct dcfs_inode *ino, uint64_t fpage, uint64_t npages, uint64_t align,
-	       unsigned flags, struct dcfs_ext *map, bool *mapped, bool *fresh);
+	       unsigned flags, struct dcfs_ext *map, bool *mapped, bool *fresh, bool *shared);
 int dcfs_unzero(struct dcfs_inode *ino, uint64_t first, uint64_t npages);
 
 /* fault.c */
 int dcfs_fault(struct dcfs_inode *ino, uint64_t index, bool write, unsigned order,
 	       struct dc_dcfs_fault_result *res);
+int dcfs_fault_at(struct dcfs_inode *ino, uint64_t index, bool write, unsigned order,
+		  bool any_size, struct dc_dcfs_fault_result *res);
+bool dcfs_poisoned(struct dc_dcfs *fs, uint64_t pgoff, uint64_t n);
+int dcfs_cow_page(struct dcfs_inode *ino, uint64_t page);
+int dcfs_cow_block(struct dcfs_inode *ino, uint64_t fpage, uint64_t x);
+void dcfs_cow_done(struct dcfs_inode *ino, uint64_t fpage, uint64_t x, uint64_t y, bool ok);
+int dcfs_unshare_tail(struct dcfs_inode *ino);
 
 /* pin.c */
 void dcfs_pins_list(struct dcfs_inode *ino, uint64_t first, uint64_t last,
 		    struct dc_dcfs_pin_info *out, unsigned max, unsigned *total);
 void dcfs_pins_flush(struct dcfs_inode *ino);
 void dcfs_pins_tally(struct dcfs_inode *ino, uint64_t *sets, uint64_t *held, uint64_t *counted);
+void dcfs_leases_break(struct dcfs_inode *ino, uint64_t first, uint64_t last, const char *op);
+void dcfs_leases_end(struct dcfs_inode *ino);
 
 /* layout.c */
 int dcfs_break_layouts(struct dcfs_inode *ino, uint64_t first, uint64_t last, const char *op,
 		       const struct dc_wait_opts *opts, bool final);
+int dcfs_lock_and_break(struct dcfs_inode *ino, uint64_t first, uint64_t last, const char *op,
+			const struct dc_wait_opts *opts);
 
 /* super.c */
 int dcfs_shut(struct dc_dcfs *fs);

@@ -148,7 +148,7 @@ int dcfs_ext_remove(struct dcfs_extmap *x, uint64_t first, uint64_t len, dcfs_ex
 		e[1].len = e->len - cut;
 		e->len = first - e->fpage;
 		if (fn)
-			fn(arg, e->pgoff + e->len, end - first);
+			fn(arg, first, e->pgoff + e->len, end - first);
 		return 0;
 	}
 	while (i < x->n && x->v[i].fpage < end) {
@@ -157,7 +157,7 @@ int dcfs_ext_remove(struct dcfs_extmap *x, uint64_t first, uint64_t len, dcfs_ex
 		uint64_t t = e->fpage + e->len < end ? e->fpage + e->len : end;
 
 		if (fn)
-			fn(arg, e->pgoff + (s - e->fpage), t - s);
+			fn(arg, s, e->pgoff + (s - e->fpage), t - s);
 		if (s > e->fpage) { /* keep the head */
 			e->len = s - e->fpage;
 			i++;

@@ -38,11 +38,29 @@ void dcfs_inode_get(struct dcfs_inode *ino)
 	atomic_fetch_add(&ino->refs, 1);
 }
 
-/* Free an inode nothing refers to any more (evicted, or at unmount). */
-void dcfs_inode_free(struct dcfs_inode *ino)
+/*
+ * Empty and destroy a mapping of a mount that is shutting down: its
+ * entries go whatever pins still hold (removal waits for those).
+ */
+void dcfs_mapping_drop(struct dc_mapping *m)
+{
+	while (dc_mapping_abandon(m, 0, DC_MAPPING_INDEX_MAX, NULL) < 0)
+		; /* only a wait bounded by nothing fails: cannot happen */
+	DC_BUG_ON(dc_mapping_destroy(m));
+}
+
+/*
+ * Free an inode nothing refers to any more (evicted, or at unmount).  Its
+ * mapping was taken from it (ino->m, under ns_lock) by the caller, or by
+ * dcfs_teardown() before: @m may be NULL.
+ */
+void dcfs_inode_free(struct dcfs_inode *ino, struct dc_mapping *m)
 {
 	DC_BUG_ON(!ino->dead || ino->pins_head);
-	DC_BUG_ON(dc_mapping_destroy(ino->m));
+	if (m && atomic_load(&ino->fs->shutdown))
+		dcfs_mapping_drop(m); /* an eviction in shutdown left its entries */
+	else if (m)
+		DC_BUG_ON(dc_mapping_destroy(m));
 	dcfs_ext_free(&ino->ext);
 	dcfs_ext_free(&ino->dirty);
 	pthread_rwlock_destroy(&ino->io_lock);
@@ -63,7 +81,7 @@ void dcfs_inode_free(struct dcfs_inode *ino)
 struct dcfs_inode *dcfs_io_begin(struct dc_dcfs *fs, int fd, bool write,
 				 const struct dc_wait_opts *opts, int *err)
 {
-	struct dcfs_inode *ino = dcfs_fd_get(fs, fd, write, err);
+	struct dcfs_inode *ino = dcfs_call_begin(fs, fd, write, err);
 
 	if (!ino)
 		return NULL;
@@ -73,7 +91,7 @@ struct dcfs_inode *dcfs_io_begin(struct dc_dcfs *fs, int fd, bool write,
 		*err = dc__fail(-EBADF, "dcfs: the file was evicted");
 	}
 	if (*err) {
-		dcfs_inode_put(ino);
+		dcfs_call_end(ino);
 		return NULL;
 	}
 	return ino;
@@ -82,7 +100,7 @@ struct dcfs_inode *dcfs_io_begin(struct dc_dcfs *fs, int fd, bool write,
 void dcfs_io_end(struct dcfs_inode *ino)
 {
 	pthread_rwlock_unlock(&ino->io_lock);
-	dcfs_inode_put(ino);
+	dcfs_call_end(ino);
 }
 
 /*
@@ -94,6 +112,7 @@ void dcfs_io_end(struct dcfs_inode *ino)
 void dcfs_inode_put(struct dcfs_inode *ino)
 {
 	struct dc_dcfs *fs = ino->fs;
+	struct dc_mapping *m;
 
 	if (atomic_fetch_sub(&ino->refs, 1) != 1)
 		return;
@@ -122,33 +141,51 @@ void dcfs_inode_put(struct dcfs_inode *ino)
 	else
 		fs->itail = ino->prev;
 	fs->ninodes--;
+	m = ino->m;
+	ino->m = NULL;
 	pthread_mutex_unlock(&fs->ns_lock);
-	dcfs_inode_free(ino);
-}
-
-/* dcfs_ext_remove() callback: give a removed device range back. */
-static void give_back(void *arg, uint64_t pgoff, uint64_t len)
-{
-	struct dcfs_inode *ino = arg;
-	struct dc_dcfs *fs = ino->fs;
-
-	(void)dcfs_ext_remove(&ino->dirty, pgoff, len, NULL, NULL);
-	atomic_fetch_sub(&ino->pages, len);
-	dcfs_free_blocks(&fs->alloc, pgoff >> fs->blk_order, len >> fs->blk_order);
+	dcfs_inode_free(ino, m);
 }
 
 /*
- * Free the blocks of file pages [first, first + len) (block-aligned; len
- * UINT64_MAX: to the end).  The caller holds ext_lock, has deleted every
- * entry that mapped them and seen them idle (invariant 4), and reserved
- * extent records for a split.
+ * dcfs_ext_remove() callback, the one place blocks leave a file: drop the
+ * file's share of a removed device range (the block goes back to the
+ * allocator, or to the quarantine while still referenced, once no file
+ * shares it).  Allocator lock held, records reserved.
  */
-void dcfs_free_range(struct dcfs_inode *ino, uint64_t first, uint64_t len)
+void dcfs_give_back(void *arg, uint64_t fpage, uint64_t pgoff, uint64_t len)
 {
+	struct dcfs_inode *ino = arg;
+
+	(void)dcfs_ext_remove(&ino->dirty, pgoff, len, NULL, NULL);
+	atomic_fetch_sub(&ino->pages, len);
+	dcfs_blocks_put(ino->fs, ino, fpage, pgoff, len);
+}
+
+/*
+ * Take file pages [first, first + len) (block-aligned; len UINT64_MAX: to
+ * the end) out of the file and drop its share of their blocks.  The caller
+ * holds ext_lock, has deleted every entry that mapped them, and waited for
+ * their pins (invariant 4) or chose the quarantine; a split of one extent
+ * in two needs an extent record reserved first.
+ * Return: 0; -ENOMEM (nothing changed).
+ */
+int dcfs_free_range(struct dcfs_inode *ino, uint64_t first, uint64_t len)
+{
+	struct dc_dcfs *fs = ino->fs;
+	int ret;
+
 	/* The dirty set may need a record to split too; if it cannot get one
 	 * the flush of a freed block is only wasted work. */
 	(void)dcfs_ext_reserve(&ino->dirty, 1);
-	DC_BUG_ON(dcfs_ext_remove(&ino->ext, first, len, give_back, ino));
+	pthread_mutex_lock(&fs->alloc.lock);
+	ret = dcfs_rmap_reserve(fs, 2); /* a removal splits at most two records */
+	if (!ret) {
+		ret = dcfs_ext_remove(&ino->ext, first, len, dcfs_give_back, ino);
+		dcfs_rmap_unreserve(fs, 2);
+	}
+	pthread_mutex_unlock(&fs->alloc.lock);
+	return ret;
 }
 
 /*
@@ -160,8 +197,9 @@ void dcfs_trim_eof(struct dcfs_inode *ino)
 {
 	uint64_t bb = dcfs_blk_bytes(ino->fs);
 
-	dcfs_free_range(ino, ((atomic_load(&ino->size) + bb - 1) & ~(bb - 1)) >> DC_PAGE_SHIFT,
-			UINT64_MAX);
+	/* -ENOMEM leaves them (dc_dcfs_check() would say so): nothing maps them. */
+	(void)dcfs_free_range(ino, ((atomic_load(&ino->size) + bb - 1) & ~(bb - 1)) >> DC_PAGE_SHIFT,
+			      UINT64_MAX);
 }
 
 /*
@@ -186,11 +224,17 @@ void dcfs_written(struct dcfs_inode *ino, uint64_t pgoff, uint64_t n)
 /*
  * Zero file bytes [from, to) where blocks back them (holes read as zeros
  * already).  Caller holds ext_lock; the range's entries are broken (no pin,
- * no DMA) or the bytes lie past the end of file.
+ * no DMA) or the bytes lie past the end of file and a shared block there
+ * was copied first (dcfs_unshare_tail()).  A shared block is copied
+ * before its bytes are zeroed: the other sharers keep theirs.
+ * Return: 0; -ENOSPC, -ENOMEM, -EIO (a shared block could not be copied:
+ * the bytes before it are zeroed, the rest not).
  */
-void dcfs_zero_bytes(struct dcfs_inode *ino, uint64_t from, uint64_t to)
+int dcfs_zero_bytes(struct dcfs_inode *ino, uint64_t from, uint64_t to)
 {
-	struct dc_region *r = ino->fs->r;
+	struct dc_dcfs *fs = ino->fs;
+	struct dc_region *r = fs->r;
+	uint64_t bp = dcfs_blk_pages(fs);
 
 	while (from < to) {
 		uint64_t page = from >> DC_PAGE_SHIFT, hole, n;
@@ -199,9 +243,22 @@ void dcfs_zero_bytes(struct dcfs_inode *ino, uint64_t from, uint64_t to)
 
 		if (!dcfs_ext_lookup(&ino->ext, page, &e, &hole)) {
 			if (hole == UINT64_MAX)
-				return;
+				return 0;
 			from = (page + hole) << DC_PAGE_SHIFT;
 			continue;
+		}
+		if (atomic_load(&ino->shared_ever)) {
+			uint64_t off = page & (bp - 1);
+			int ret;
+
+			if (dcfs_shares(fs, e.pgoff) > 1) {
+				ret = dcfs_cow_block(ino, page - off, e.pgoff - off);
+				if (ret)
+					return ret;
+				continue; /* look again: the copy */
+			}
+			if (e.len > bp - off) /* one block at a time: the next may be shared */
+				e.len = bp - off;
 		}
 		n = (e.len << DC_PAGE_SHIFT) - in;
 		if (n > to - from)
@@ -213,6 +270,30 @@ void dcfs_zero_bytes(struct dcfs_inode *ino, uint64_t from, uint64_t to)
 		(void)dcfs_set_add(&ino->dirty, e.pgoff, dcfs_size_pages(in + n));
 		from += n;
 	}
+	return 0;
+}
+
+/*
+ * Before bytes past the end of file are zeroed where entries may map them
+ * (growing: truncate up, fallocate, pwrite past the end): copy a shared
+ * block there through the fault path, which also remaps its entry.  I/O
+ * lock held exclusive (no reflink can share it again meanwhile).
+ */
+int dcfs_unshare_tail(struct dcfs_inode *ino)
+{
+	uint64_t size, page, hole;
+	struct dcfs_ext e;
+	bool shared;
+
+	if (!atomic_load(&ino->shared_ever))
+		return 0;
+	pthread_mutex_lock(&ino->ext_lock);
+	size = atomic_load(&ino->size);
+	page = size >> DC_PAGE_SHIFT;
+	shared = (size & (dcfs_blk_bytes(ino->fs) - 1)) && dcfs_ext_lookup(&ino->ext, page, &e, &hole) &&
+		 dcfs_shares(ino->fs, e.pgoff) > 1;
+	pthread_mutex_unlock(&ino->ext_lock);
+	return shared ? dcfs_cow_page(ino, page) : 0;
 }
 
 /*
@@ -226,33 +307,49 @@ void dcfs_zero_bytes(struct dcfs_inode *ino, uint64_t from, uint64_t to)
 int dcfs_evict(struct dcfs_inode *ino, const struct dc_wait_opts *opts)
 {
 	struct dc_dcfs *fs = ino->fs;
+	/* Shut down: the mapping is the teardown's (or the inode free's) and
+	 * the region is going away: only the bookkeeping of the blocks. */
+	bool live = !dcfs_active_get(fs);
 	int ret;
 
+	if (live)
+		dcfs_leases_break(ino, 0, DC_MAPPING_INDEX_MAX, "evict");
 	ret = dcfs_lock(&ino->io_lock, true, opts, "I/O");
 	if (!ret) {
 		ret = dcfs_lock(&ino->invalidate, true, opts, "invalidate");
 		if (ret)
 			pthread_rwlock_unlock(&ino->io_lock);
 	}
-	if (!ret) {
+	if (!ret && live) {
 		ret = dcfs_break_layouts(ino, 0, DC_MAPPING_INDEX_MAX, "evict", opts, true);
 		if (ret) {
 			pthread_rwlock_unlock(&ino->invalidate);
 			pthread_rwlock_unlock(&ino->io_lock);
 		}
 	}
+	if (!ret) {
+		pthread_mutex_lock(&ino->ext_lock);
+		ret = dcfs_free_range(ino, 0, UINT64_MAX);
+		if (!ret)
+			atomic_store(&ino->size, 0);
+		pthread_mutex_unlock(&ino->ext_lock);
+		if (ret) {
+			pthread_rwlock_unlock(&ino->invalidate);
+			pthread_rwlock_unlock(&ino->io_lock);
+		}
+	}
+	if (live)
+		dcfs_leases_end(ino);
 	if (ret < 0) {
 		pthread_mutex_lock(&fs->ns_lock);
 		if (!ino->orphan)
 			fs->norphans++;
 		ino->orphan = true;
 		pthread_mutex_unlock(&fs->ns_lock);
+		if (live)
+			dcfs_active_put(fs);
 		return ret;
 	}
-	pthread_mutex_lock(&ino->ext_lock);
-	dcfs_free_range(ino, 0, UINT64_MAX);
-	atomic_store(&ino->size, 0);
-	pthread_mutex_unlock(&ino->ext_lock);
 	pthread_mutex_lock(&fs->ns_lock); /* dead: read under any of the three */
 	ino->dead = true;
 	if (ino->orphan)
@@ -261,7 +358,24 @@ int dcfs_evict(struct dcfs_inode *ino, const struct dc_wait_opts *opts)
 	pthread_mutex_unlock(&fs->ns_lock);
 	pthread_rwlock_unlock(&ino->invalidate);
 	pthread_rwlock_unlock(&ino->io_lock);
+	if (live)
+		dcfs_active_put(fs);
 	return 0;
+}
+
+/* Pages of @ino in blocks that another file (or range) shares.  ext_lock held. */
+static uint64_t shared_pages(struct dcfs_inode *ino)
+{
+	struct dc_dcfs *fs = ino->fs;
+	uint64_t n = 0, bp = dcfs_blk_pages(fs);
+
+	if (!atomic_load(&ino->shared_ever))
+		return 0;
+	for (size_t i = 0; i < ino->ext.n; i++)
+		for (uint64_t p = ino->ext.v[i].pgoff; p < ino->ext.v[i].pgoff + ino->ext.v[i].len;
+		     p += bp)
+			n += dcfs_shares(fs, p) > 1 ? bp : 0;
+	return n;
 }
 
 void dcfs_fill_stat(struct dcfs_inode *ino, struct dc_dcfs_stat *st)
@@ -273,13 +387,14 @@ void dcfs_fill_stat(struct dcfs_inode *ino, struct dc_dcfs_stat *st)
 	st->size = atomic_load(&ino->size);
 	st->blocks = atomic_load(&ino->pages);
 	st->extents = ino->ext.n;
+	st->shared = shared_pages(ino);
 	pthread_mutex_unlock(&ino->ext_lock);
-	st->entries = dc_mapping_count(ino->m);
 	pthread_mutex_lock(&fs->pin_lock);
 	st->pinned_pages = ino->pinned_pages;
 	pthread_mutex_unlock(&fs->pin_lock);
 	pthread_mutex_lock(&fs->ns_lock);
 	st->nlink = ino->nlink;
 	st->nopen = ino->nopen;
+	st->entries = ino->m ? dc_mapping_count(ino->m) : 0; /* the teardown takes it under ns_lock */
 	pthread_mutex_unlock(&fs->ns_lock);
 }

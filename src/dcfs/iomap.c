@@ -57,19 +57,28 @@ static uint64_t goal_block(struct dcfs_inode *ino, uint64_t fb)
  * anywhere with DCFS_MAP_EXTEND): blocks for up to @npages pages (@align
  * pages: prefer a whole run aligned in the file and on the device, for a
  * PMD entry; falls back to any run).
+ * A mapped answer of a file that ever shared blocks stops where the
+ * blocks change from shared to not (or back): *@shared says which (NULL:
+ * the caller does not care).
  * Return: 0 with *@map (from @fpage on) and *@mapped; -ENOSPC, -ENOMEM.
  */
 int dcfs_iomap(struct dcfs_inode *ino, uint64_t fpage, uint64_t npages, uint64_t align,
-	       unsigned flags, struct dcfs_ext *map, bool *mapped, bool *fresh)
+	       unsigned flags, struct dcfs_ext *map, bool *mapped, bool *fresh, bool *shared)
 {
 	struct dc_dcfs *fs = ino->fs;
 	uint64_t bp = dcfs_blk_pages(fs), hole, fb, want, b, got, pgoff;
 	int ret;
 
 	*fresh = false;
+	if (shared)
+		*shared = false;
 	if (dcfs_ext_lookup(&ino->ext, fpage, map, &hole)) {
 		if (map->len > npages)
 			map->len = npages;
+		/* Share counts of this file's blocks rise only by a reflink from
+		 * it, which holds its ext_lock: a count of 1 read here stays. */
+		if (shared && ino->shared_ever)
+			map->len = dcfs_shared_run(fs, map->pgoff, map->len, shared);
 		*mapped = true;
 		return 0;
 	}
@@ -94,9 +103,9 @@ int dcfs_iomap(struct dcfs_inode *ino, uint64_t fpage, uint64_t npages, uint64_t
 		return ret;
 	ret = -ENOSPC;
 	if (align > bp && fb % align == 0 && want * bp >= align)
-		ret = dcfs_alloc_blocks(&fs->alloc, UINT64_MAX, align / bp, align / bp, &b, &got);
-	if (ret)
-		ret = dcfs_alloc_blocks(&fs->alloc, goal_block(ino, fb), want, 1, &b, &got);
+		ret = dcfs_blocks_alloc(fs, ino, fb, UINT64_MAX, align / bp, align / bp, &b, &got);
+	if (ret == -ENOSPC)
+		ret = dcfs_blocks_alloc(fs, ino, fb, goal_block(ino, fb), want, 1, &b, &got);
 	if (ret)
 		return ret;
 	pgoff = b << fs->blk_order;
@@ -160,7 +169,7 @@ int dcfs_unzero(struct dcfs_inode *ino, uint64_t first, uint64_t npages)
 DC_API int dc_dcfs_iomap(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len, unsigned flags,
 			 struct dc_dcfs_iomap *out)
 {
-	bool write = flags & DC_DCFS_IOMAP_WRITE, mapped, fresh;
+	bool write = flags & DC_DCFS_IOMAP_WRITE, mapped, fresh, shared;
 	struct dcfs_inode *ino;
 	struct dcfs_ext map;
 	uint64_t fpage, npages;
@@ -172,7 +181,7 @@ DC_API int dc_dcfs_iomap(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len,
 				"flags %#x)", (unsigned long long)off, (unsigned long long)len, flags);
 	/* A query takes the extent lock only: a pin holder may look while a
 	 * truncate that waits for its pin holds the I/O lock. */
-	ino = write ? dcfs_io_begin(fs, fd, true, NULL, &ret) : dcfs_fd_get(fs, fd, false, &ret);
+	ino = write ? dcfs_io_begin(fs, fd, true, NULL, &ret) : dcfs_call_begin(fs, fd, false, &ret);
 	if (!ino)
 		return ret;
 	fpage = off >> DC_PAGE_SHIFT;
@@ -182,14 +191,16 @@ DC_API int dc_dcfs_iomap(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len,
 		goto out;
 	}
 	pthread_mutex_lock(&ino->ext_lock);
-	ret = dcfs_iomap(ino, fpage, npages, 1, write ? DCFS_MAP_ALLOC : 0, &map, &mapped, &fresh);
+	ret = dcfs_iomap(ino, fpage, npages, 1, write ? DCFS_MAP_ALLOC : 0, &map, &mapped, &fresh,
+			 &shared);
 	pthread_mutex_unlock(&ino->ext_lock);
 	if (!ret && fresh)
 		ret = dcfs_unzero(ino, fpage, map.len);
 	if (!ret) {
 		uint64_t in = off & (DC_PAGE_SIZE - 1);
 
-		out->type = mapped ? DC_DCFS_IOMAP_MAPPED : DC_DCFS_IOMAP_HOLE;
+		out->type = !mapped ? DC_DCFS_IOMAP_HOLE
+			    : shared ? DC_DCFS_IOMAP_SHARED : DC_DCFS_IOMAP_MAPPED;
 		out->offset = off;
 		out->length = map.len == UINT64_MAX ? len : (map.len << DC_PAGE_SHIFT) - in;
 		if (out->length > len)
@@ -201,6 +212,6 @@ out:
 	if (write)
 		dcfs_io_end(ino);
 	else
-		dcfs_inode_put(ino);
+		dcfs_call_end(ino);
 	return ret;
 }

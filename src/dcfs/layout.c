@@ -96,6 +96,12 @@ int dcfs_break_layouts(struct dcfs_inode *ino, uint64_t first, uint64_t last, co
 	w.before_sleep = before_sleep;
 	w.after_sleep = after_sleep;
 	w.arg = &b;
+	if (ino->fs->opt.quarantine) {
+		/* No wait for pins: still-pinned blocks leave the file now, and
+		 * dcfs_blocks_put() quarantines them until their last unpin. */
+		ret = dc_mapping_abandon(ino->m, first, final ? DC_MAPPING_INDEX_MAX : last, &w);
+		return ret < 0 ? ret : 0;
+	}
 	if (final)
 		return dc_mapping_truncate_final(ino->m, &w);
 	if (DC_REGRESS_BUG == 19) { /* bug 19: blocks freed while pinned */
@@ -119,7 +125,7 @@ int dcfs_break_layouts(struct dcfs_inode *ino, uint64_t first, uint64_t last, co
  * Take the invalidate lock exclusive (within @opts) and break layouts on
  * [first, last]; on 0 the lock is held, on an error it is not.
  */
-static int lock_and_break(struct dcfs_inode *ino, uint64_t first, uint64_t last, const char *op,
+int dcfs_lock_and_break(struct dcfs_inode *ino, uint64_t first, uint64_t last, const char *op,
 			  const struct dc_wait_opts *opts)
 {
 	int ret = dcfs_lock(&ino->invalidate, true, opts, "invalidate");
@@ -132,22 +138,58 @@ static int lock_and_break(struct dcfs_inode *ino, uint64_t first, uint64_t last,
 	return ret;
 }
 
+/*
+ * The start of a layout change of file pages [first, last] (first > last:
+ * none): ask the revocable pins there for their pins back (no lock held),
+ * then take the I/O lock exclusive within @opts.
+ */
+static struct dcfs_inode *layout_begin(struct dc_dcfs *fs, int fd, uint64_t first,
+				       uint64_t last, const char *op,
+				       const struct dc_wait_opts *opts, int *err)
+{
+	struct dcfs_inode *ino = dcfs_call_begin(fs, fd, true, err);
+
+	if (!ino)
+		return NULL;
+	dcfs_leases_break(ino, first, last, op);
+	*err = dcfs_lock(&ino->io_lock, true, opts, "I/O");
+	if (!*err && ino->dead) {
+		pthread_rwlock_unlock(&ino->io_lock);
+		*err = dc__fail(-EBADF, "dcfs: the file was evicted");
+	}
+	if (*err) {
+		dcfs_leases_end(ino);
+		dcfs_call_end(ino);
+		return NULL;
+	}
+	return ino;
+}
+
 static void layout_end(struct dcfs_inode *ino, bool invalidate_held)
 {
 	if (invalidate_held)
 		pthread_rwlock_unlock(&ino->invalidate);
-	dcfs_io_end(ino);
+	pthread_rwlock_unlock(&ino->io_lock);
+	dcfs_leases_end(ino);
+	dcfs_call_end(ino);
 }
 
-/* Set the size, zeroing what lay past the old end in its last block. ext_lock held. */
-static void grow_to(struct dcfs_inode *ino, uint64_t size)
+/*
+ * Set the size, zeroing what lay past the old end in its last block
+ * (copied first if shared: dcfs_unshare_tail() before ext_lock, or the
+ * range is broken).  ext_lock held.
+ */
+static int grow_to(struct dcfs_inode *ino, uint64_t size)
 {
 	uint64_t old = atomic_load(&ino->size);
+	int ret;
 
 	if (size <= old)
-		return;
-	dcfs_zero_bytes(ino, old, round_up(old, dcfs_blk_bytes(ino->fs)));
-	atomic_store(&ino->size, size);
+		return 0;
+	ret = dcfs_zero_bytes(ino, old, round_up(old, dcfs_blk_bytes(ino->fs)));
+	if (!ret)
+		atomic_store(&ino->size, size);
+	return ret;
 }
 
 DC_API int dc_dcfs_truncate(struct dc_dcfs *fs, int fd, uint64_t size,
@@ -160,24 +202,30 @@ DC_API int dc_dcfs_truncate(struct dc_dcfs *fs, int fd, uint64_t size,
 	if (size > DC_DCFS_SIZE_MAX)
 		return dc__fail(-EFBIG, "dcfs truncate: %llu is past the largest file (2^52)",
 				(unsigned long long)size);
-	ino = dcfs_io_begin(fs, fd, true, opts, &ret);
+	ino = layout_begin(fs, fd, size >> DC_PAGE_SHIFT, DC_MAPPING_INDEX_MAX, "truncate", opts,
+			   &ret);
 	if (!ino)
 		return ret;
 	old = atomic_load(&ino->size);
 	if (size >= old) {
-		pthread_mutex_lock(&ino->ext_lock);
-		grow_to(ino, size);
-		pthread_mutex_unlock(&ino->ext_lock);
+		ret = dcfs_unshare_tail(ino);
+		if (!ret) {
+			pthread_mutex_lock(&ino->ext_lock);
+			ret = grow_to(ino, size);
+			pthread_mutex_unlock(&ino->ext_lock);
+		}
 		layout_end(ino, false);
-		return 0;
+		return ret;
 	}
 	bb = dcfs_blk_bytes(fs);
-	ret = lock_and_break(ino, size >> DC_PAGE_SHIFT, DC_MAPPING_INDEX_MAX, "truncate", opts);
+	ret = dcfs_lock_and_break(ino, size >> DC_PAGE_SHIFT, DC_MAPPING_INDEX_MAX, "truncate", opts);
 	if (!ret) {
 		pthread_mutex_lock(&ino->ext_lock);
-		dcfs_zero_bytes(ino, size, round_up(size, bb));
-		dcfs_free_range(ino, round_up(size, bb) >> DC_PAGE_SHIFT, UINT64_MAX);
-		atomic_store(&ino->size, size);
+		ret = dcfs_free_range(ino, round_up(size, bb) >> DC_PAGE_SHIFT, UINT64_MAX);
+		if (!ret)
+			ret = dcfs_zero_bytes(ino, size, round_up(size, bb));
+		if (!ret)
+			atomic_store(&ino->size, size);
 		pthread_mutex_unlock(&ino->ext_lock);
 	}
 	layout_end(ino, !ret);
@@ -198,7 +246,7 @@ static int alloc_range(struct dcfs_inode *ino, uint64_t first, uint64_t n)
 
 		pthread_mutex_lock(&ino->ext_lock);
 		ret = dcfs_iomap(ino, p, first + n - p, first + n - p >= 512 ? 512 : 1,
-				 DCFS_MAP_ALLOC | DCFS_MAP_EXTEND, &map, &mapped, &fresh);
+				 DCFS_MAP_ALLOC | DCFS_MAP_EXTEND, &map, &mapped, &fresh, NULL);
 		pthread_mutex_unlock(&ino->ext_lock);
 		if (!ret && fresh)
 			ret = dcfs_unzero(ino, map.fpage, map.len);
@@ -217,7 +265,7 @@ static int punch_or_zero(struct dcfs_inode *ino, uint64_t off, uint64_t end, boo
 			 const struct dc_wait_opts *opts)
 {
 	uint64_t bb = dcfs_blk_bytes(ino->fs), size = atomic_load(&ino->size), s, t;
-	int ret;
+	int ret = 0;
 
 	if (!zero && end > size)
 		end = size; /* punch never extends */
@@ -225,8 +273,11 @@ static int punch_or_zero(struct dcfs_inode *ino, uint64_t off, uint64_t end, boo
 		return 0;
 	s = round_up(off, bb); /* whole blocks [s, t) are freed by a punch */
 	t = end & ~(bb - 1);
-	ret = lock_and_break(ino, off >> DC_PAGE_SHIFT, (end - 1) >> DC_PAGE_SHIFT,
-			     zero ? "zero" : "punch", opts);
+	if (zero && off > size) /* the old last block lies outside the broken range */
+		ret = dcfs_unshare_tail(ino);
+	if (!ret)
+		ret = dcfs_lock_and_break(ino, off >> DC_PAGE_SHIFT, (end - 1) >> DC_PAGE_SHIFT,
+					  zero ? "zero" : "punch", opts);
 	if (ret)
 		return ret;
 	if (zero) {
@@ -238,20 +289,46 @@ static int punch_or_zero(struct dcfs_inode *ino, uint64_t off, uint64_t end, boo
 	if (!ret) {
 		pthread_mutex_lock(&ino->ext_lock);
 		if (zero || s >= t) {
-			dcfs_zero_bytes(ino, off, end);
+			ret = dcfs_zero_bytes(ino, off, end);
 		} else {
-			dcfs_zero_bytes(ino, off, s);
-			dcfs_zero_bytes(ino, t, end);
-			if (t > s && dcfs_ext_reserve(&ino->ext, 1) == 0)
-				dcfs_free_range(ino, s >> DC_PAGE_SHIFT, (t - s) >> DC_PAGE_SHIFT);
-			else if (t > s) /* no record for a split: zero instead of freeing */
-				dcfs_zero_bytes(ino, s, t);
+			ret = dcfs_zero_bytes(ino, off, s);
+			if (!ret)
+				ret = dcfs_zero_bytes(ino, t, end);
+			if (!ret && t > s &&
+			    (dcfs_ext_reserve(&ino->ext, 1) ||
+			     dcfs_free_range(ino, s >> DC_PAGE_SHIFT, (t - s) >> DC_PAGE_SHIFT)))
+				ret = dcfs_zero_bytes(ino, s, t); /* no memory for a split: zero instead */
 		}
-		if (zero)
-			grow_to(ino, end);
+		if (zero && !ret)
+			ret = grow_to(ino, end);
 		pthread_mutex_unlock(&ino->ext_lock);
 	}
 	pthread_rwlock_unlock(&ino->invalidate);
+	return ret;
+}
+
+/*
+ * The reverse map follows a shift: every extent from file page @from on
+ * moves by @delta pages.  ext_lock held.  -ENOMEM before anything moved.
+ */
+static int refile_from(struct dcfs_inode *ino, uint64_t from, uint64_t delta, bool up)
+{
+	struct dc_dcfs *fs = ino->fs;
+	int ret;
+
+	pthread_mutex_lock(&fs->alloc.lock);
+	ret = dcfs_rmap_reserve(fs, 2); /* the record split at @from */
+	if (!ret) {
+		for (size_t i = 0; i < ino->ext.n; i++) {
+			const struct dcfs_ext *e = &ino->ext.v[i];
+
+			if (e->fpage >= from)
+				dcfs_rmap_refile(fs, ino, e->pgoff, e->len, e->fpage,
+						 up ? e->fpage + delta : e->fpage - delta);
+		}
+		dcfs_rmap_unreserve(fs, 2);
+	}
+	pthread_mutex_unlock(&fs->alloc.lock);
 	return ret;
 }
 
@@ -268,7 +345,7 @@ static int shift_range(struct dcfs_inode *ino, uint64_t off, uint64_t len, bool 
 				up ? "" : " + length", (unsigned long long)size);
 	if (up && len > DC_DCFS_SIZE_MAX - size)
 		return dc__fail(-EFBIG, "dcfs insert: the file would pass 2^52 bytes");
-	ret = lock_and_break(ino, off >> DC_PAGE_SHIFT, DC_MAPPING_INDEX_MAX,
+	ret = dcfs_lock_and_break(ino, off >> DC_PAGE_SHIFT, DC_MAPPING_INDEX_MAX,
 			     up ? "insert" : "collapse", opts);
 	if (ret)
 		return ret;
@@ -283,12 +360,19 @@ static int shift_range(struct dcfs_inode *ino, uint64_t off, uint64_t len, bool 
 		if (up) {
 			/* Split at @off (reserved), then move everything after up. */
 			DC_BUG_ON(dcfs_ext_remove(&ino->ext, fp, 0, NULL, NULL));
-			dcfs_ext_shift(&ino->ext, fp, np, true);
-			atomic_store(&ino->size, size + len);
+			ret = refile_from(ino, fp, np, true);
+			if (!ret) {
+				dcfs_ext_shift(&ino->ext, fp, np, true);
+				atomic_store(&ino->size, size + len);
+			}
 		} else {
-			dcfs_free_range(ino, fp, np);
-			dcfs_ext_shift(&ino->ext, fp + np, np, false);
-			atomic_store(&ino->size, size - len);
+			ret = dcfs_free_range(ino, fp, np);
+			if (!ret)
+				ret = refile_from(ino, fp + np, np, false);
+			if (!ret) {
+				dcfs_ext_shift(&ino->ext, fp + np, np, false);
+				atomic_store(&ino->size, size - len);
+			}
 		}
 	}
 	pthread_mutex_unlock(&ino->ext_lock);
@@ -320,7 +404,15 @@ DC_API int dc_dcfs_fallocate(struct dc_dcfs *fs, int fd, unsigned mode, uint64_t
 				mode == DC_DCFS_FALLOC_INSERT ? "insert" : "collapse",
 				(unsigned long long)off, (unsigned long long)len,
 				(unsigned long long)bb);
-	ino = dcfs_io_begin(fs, fd, true, opts, &ret);
+	if (mode == DC_DCFS_FALLOC_ALLOC || !len) /* changes no block a pin holds */
+		ino = layout_begin(fs, fd, UINT64_MAX, 0, "allocate", opts, &ret);
+	else
+		ino = layout_begin(fs, fd, off >> DC_PAGE_SHIFT,
+				   mode >= DC_DCFS_FALLOC_COLLAPSE ? DC_MAPPING_INDEX_MAX
+								   : (off + len - 1) >> DC_PAGE_SHIFT,
+				   mode == DC_DCFS_FALLOC_PUNCH ? "punch"
+				   : mode == DC_DCFS_FALLOC_ZERO ? "zero"
+				   : mode == DC_DCFS_FALLOC_COLLAPSE ? "collapse" : "insert", opts, &ret);
 	if (!ino)
 		return ret;
 	if (!len) {
@@ -329,11 +421,13 @@ DC_API int dc_dcfs_fallocate(struct dc_dcfs *fs, int fd, unsigned mode, uint64_t
 	}
 	switch (mode) {
 	case DC_DCFS_FALLOC_ALLOC:
-		ret = alloc_range(ino, off >> DC_PAGE_SHIFT,
-				  dcfs_size_pages(off + len) - (off >> DC_PAGE_SHIFT));
+		ret = dcfs_unshare_tail(ino);
+		if (!ret)
+			ret = alloc_range(ino, off >> DC_PAGE_SHIFT,
+					  dcfs_size_pages(off + len) - (off >> DC_PAGE_SHIFT));
 		if (!ret) {
 			pthread_mutex_lock(&ino->ext_lock);
-			grow_to(ino, off + len);
+			ret = grow_to(ino, off + len);
 			pthread_mutex_unlock(&ino->ext_lock);
 		}
 		break;

@@ -174,7 +174,8 @@ static struct dcfs_fd *fd_slot(struct dc_dcfs *fs, int fd)
 /*
  * The inode behind @fd, with a reference for the call (dcfs_inode_put()
  * it); NULL with *@err = -EBADF (not open, or @write on a read-only
- * descriptor), -EINVAL (NULL fs) or -EIO (shut down).
+ * descriptor) or -EINVAL (NULL fs).  Works after a shutdown too (stat,
+ * the pin listing).
  */
 struct dcfs_inode *dcfs_fd_get(struct dc_dcfs *fs, int fd, bool write, int *err)
 {
@@ -183,10 +184,6 @@ struct dcfs_inode *dcfs_fd_get(struct dc_dcfs *fs, int fd, bool write, int *err)
 
 	if (!fs) {
 		*err = dc__fail(-EINVAL, "dcfs: NULL file system");
-		return NULL;
-	}
-	if (unlikely(atomic_load_explicit(&fs->shutdown, memory_order_relaxed))) {
-		*err = dcfs_shut(fs);
 		return NULL;
 	}
 	pthread_mutex_lock(&fs->fd_lock);
@@ -200,6 +197,50 @@ struct dcfs_inode *dcfs_fd_get(struct dc_dcfs *fs, int fd, bool write, int *err)
 		*err = dc__fail(-EBADF, "dcfs: descriptor %d is %s", fd,
 				f ? "open read-only" : "not open");
 	return ino;
+}
+
+/*
+ * Calls that use a file's mapping or the region run as "active" calls (a
+ * liveref of the mount): a shutdown kills it, so that no new one starts,
+ * and the last one to end lets go of the region (dcfs_teardown()).
+ * dcfs_active_get(): -EIO once shut down.
+ */
+int dcfs_active_get(struct dc_dcfs *fs)
+{
+	if (unlikely(!dc_liveref_tryget(&fs->active)))
+		return dcfs_shut(fs);
+	return 0;
+}
+
+void dcfs_active_put(struct dc_dcfs *fs)
+{
+	dc_liveref_put(&fs->active);
+}
+
+/* dcfs_fd_get() for an active call: -EIO once shut down.  End it with dcfs_call_end(). */
+struct dcfs_inode *dcfs_call_begin(struct dc_dcfs *fs, int fd, bool write, int *err)
+{
+	struct dcfs_inode *ino;
+
+	if (!fs) {
+		*err = dc__fail(-EINVAL, "dcfs: NULL file system");
+		return NULL;
+	}
+	*err = dcfs_active_get(fs);
+	if (*err)
+		return NULL;
+	ino = dcfs_fd_get(fs, fd, write, err);
+	if (!ino)
+		dcfs_active_put(fs);
+	return ino;
+}
+
+void dcfs_call_end(struct dcfs_inode *ino)
+{
+	struct dc_dcfs *fs = ino->fs;
+
+	dcfs_inode_put(ino);
+	dcfs_active_put(fs);
 }
 
 /* ---- namespace calls ------------------------------------------------------------ */
@@ -254,7 +295,7 @@ DC_API int dc_dcfs_create(struct dc_dcfs *fs, const char *name)
 	if (ret < 0) {
 		pthread_mutex_unlock(&fs->ns_lock);
 		ino->dead = true;
-		dcfs_inode_free(ino);
+		dcfs_inode_free(ino, ino->m);
 		return ret;
 	}
 	ino->ino = fs->next_ino++;
@@ -359,6 +400,8 @@ DC_API int dc_dcfs_unlink(struct dc_dcfs *fs, const char *name)
 	ret = dcfs_check_name(name);
 	if (ret)
 		return ret;
+	if (atomic_load(&fs->shutdown))
+		return dcfs_shut(fs);
 	pthread_mutex_lock(&fs->ns_lock);
 	ino = name_get(fs, name, "unlink", &ret);
 	if (!ino) {
@@ -382,6 +425,8 @@ DC_API int dc_dcfs_rename(struct dc_dcfs *fs, const char *from, const char *to)
 		return dc__fail(-EINVAL, "dcfs rename: NULL file system");
 	if ((ret = dcfs_check_name(from)) || (ret = dcfs_check_name(to)))
 		return ret;
+	if (atomic_load(&fs->shutdown))
+		return dcfs_shut(fs);
 	nname = dc__malloc(strlen(to) + 1);
 	if (!nname)
 		return dc__fail(-ENOMEM, "dcfs rename: no memory");

@@ -21,6 +21,9 @@ struct dcfs_pin {
 	struct dcfs_pin *prev, *next;  /* the file's list, oldest first */
 	uint64_t off, len, first, npages, held, start_ns;
 	unsigned flags;
+	dc_dcfs_revoke_fn revoke;      /* a revocable long-term pin */
+	void *revoke_arg;
+	bool asked;                    /* pin_lock: revoke was called */
 	char tag[DC_DCFS_TAG_MAX + 1];
 	struct dc_folio **folios;      /* per page; NULL: the zero page; then npages pgoffs */
 	struct dc_dcfs_seg *segs;
@@ -52,6 +55,12 @@ static int table_reserve(struct dc_dcfs *fs)
 	fs->ptab = nt;
 	fs->psize = nsize;
 	return 0;
+}
+
+/* Whether file pages [first, first + n) meet an open break window of @ino (pin_lock). */
+static bool in_break(const struct dcfs_inode *ino, uint64_t first, uint64_t n)
+{
+	return ino->brk_n && first <= ino->brk_last && first + n - 1 >= ino->brk_first;
 }
 
 static void record(struct dc_dcfs *fs, struct dcfs_pin *p)
@@ -124,6 +133,26 @@ static void put_all(struct dcfs_pin *p, uint64_t n)
 	}
 }
 
+/*
+ * Of the @n pages just pinned from @i on, how many come before the first
+ * shared block: a write pin must not land in a block another file shares
+ * (a read fault mapped it read-only); that page is copied first.
+ */
+static uint64_t unshared_prefix(struct dcfs_inode *ino, struct dcfs_pin *p, uint64_t i,
+				uint64_t n)
+{
+	struct dc_dcfs *fs = ino->fs;
+	uint64_t mask = dcfs_blk_pages(fs) - 1;
+
+	for (uint64_t k = 0; k < n; k++) {
+		struct dc_folio *f = p->folios[i + k];
+
+		if (dcfs_shares(fs, dc_folio_pgoff(f) + ((p->first + i + k) & mask)) > 1)
+			return k;
+	}
+	return n;
+}
+
 /* Pin every page of @p: fast path, fault what is missing, retry. */
 static int pin_pages(struct dcfs_inode *ino, struct dcfs_pin *p)
 {
@@ -139,6 +168,20 @@ static int pin_pages(struct dcfs_inode *ino, struct dcfs_pin *p)
 		if (n < 0) { /* -EOVERFLOW: a folio has all the references it can hold */
 			put_all(p, i);
 			return n;
+		}
+		if (write && n && atomic_load(&ino->shared_ever)) {
+			uint64_t k = unshared_prefix(ino, p, i, (uint64_t)n);
+
+			if (k < (uint64_t)n) { /* copy the shared block, then pin the copy */
+				dc_mapping_put_folios(&p->folios[i + k], (uint64_t)n - k, true);
+				i += k;
+				ret = dcfs_cow_page(ino, p->first + i);
+				if (ret) {
+					put_all(p, i);
+					return ret;
+				}
+				continue;
+			}
 		}
 		i += (uint64_t)n;
 		if (i == p->npages)
@@ -217,8 +260,8 @@ static int build_segs(struct dc_dcfs *fs, struct dcfs_pin *p)
 	return 0;
 }
 
-DC_API int dc_dcfs_pin(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len, unsigned flags,
-		       const char *tag, struct dc_dcfs_pinset *ps)
+static int pin(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len, unsigned flags,
+	       const char *tag, dc_dcfs_revoke_fn revoke, void *arg, struct dc_dcfs_pinset *ps)
 {
 	struct dcfs_inode *ino;
 	struct dcfs_pin *p;
@@ -229,14 +272,15 @@ DC_API int dc_dcfs_pin(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len, u
 	    (flags & ~(DC_DCFS_PIN_READONLY | DC_DCFS_PIN_LONGTERM)))
 		return dc__fail(-EINVAL, "dcfs pin: bad argument (offset %llu, length %llu, "
 				"flags %#x)", (unsigned long long)off, (unsigned long long)len, flags);
-	if (flags & DC_DCFS_PIN_LONGTERM)
-		return dc__fail(-EOPNOTSUPP, "dcfs pin: long-term (revocable) pins are part 2");
-	ino = dcfs_fd_get(fs, fd, !(flags & DC_DCFS_PIN_READONLY), &ret);
+	if ((flags & DC_DCFS_PIN_LONGTERM) && !revoke)
+		return dc__fail(-EOPNOTSUPP, "dcfs pin: a long-term pin must register a revoke "
+				"callback (dc_dcfs_pin_revocable())");
+	ino = dcfs_call_begin(fs, fd, !(flags & DC_DCFS_PIN_READONLY), &ret);
 	if (!ino)
 		return ret;
 	size = atomic_load(&ino->size);
 	if (off + len > size) {
-		dcfs_inode_put(ino);
+		dcfs_call_end(ino);
 		return dc__fail(-EFAULT, "dcfs pin: bytes [%llu, %llu) reach past the end of "
 				"file (%llu)", (unsigned long long)off,
 				(unsigned long long)(off + len), (unsigned long long)size);
@@ -256,6 +300,8 @@ DC_API int dc_dcfs_pin(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len, u
 	p->off = off;
 	p->len = len;
 	p->flags = flags;
+	p->revoke = revoke;
+	p->revoke_arg = arg;
 	p->start_ns = dc_now_ns();
 	if (tag) /* the rest stays zero (calloc) */
 		memcpy(p->tag, tag, strnlen(tag, DC_DCFS_TAG_MAX));
@@ -266,6 +312,10 @@ DC_API int dc_dcfs_pin(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len, u
 	if (!ret) {
 		pthread_mutex_lock(&fs->pin_lock);
 		ret = table_reserve(fs);
+		if (!ret && revoke && in_break(ino, p->first, p->npages))
+			ret = dc__fail(-EAGAIN, "dcfs pin: an operation is asking the pins of "
+				       "[%llu, +%llu) back: try again after it",
+				       (unsigned long long)off, (unsigned long long)len);
 		if (!ret)
 			record(fs, p);
 		pthread_mutex_unlock(&fs->pin_lock);
@@ -279,15 +329,90 @@ DC_API int dc_dcfs_pin(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len, u
 	ps->length = len;
 	ps->nsegs = p->nsegs;
 	ps->segs = p->segs;
-	return 0; /* the call's inode reference is the pin set's now */
+	dcfs_active_put(fs); /* the call's inode reference is the pin set's now */
+	return 0;
 err_free:
 	if (p) {
 		free(p->segs);
 		free(p->folios);
 		free(p);
 	}
-	dcfs_inode_put(ino);
+	dcfs_call_end(ino);
 	return ret;
+}
+
+DC_API int dc_dcfs_pin(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len, unsigned flags,
+		       const char *tag, struct dc_dcfs_pinset *ps)
+{
+	return pin(fs, fd, off, len, flags, tag, NULL, NULL, ps);
+}
+
+DC_API int dc_dcfs_pin_revocable(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len,
+				 unsigned flags, const char *tag, dc_dcfs_revoke_fn revoke,
+				 void *arg, struct dc_dcfs_pinset *ps)
+{
+	if (!revoke)
+		return dc__fail(-EOPNOTSUPP, "dcfs pin: a revocable pin needs a revoke callback");
+	return pin(fs, fd, off, len, flags | DC_DCFS_PIN_LONGTERM, tag, revoke, arg, ps);
+}
+
+/*
+ * Ask the revocable pins of @ino that hold pages of [first, last] for
+ * their pins back, each once, and open a break window there (a new
+ * revocable pin of it gets -EAGAIN) until dcfs_leases_end().  Called with
+ * no lock held; the callbacks run with none (they may unpin).
+ */
+void dcfs_leases_break(struct dcfs_inode *ino, uint64_t first, uint64_t last, const char *op)
+{
+	struct dc_dcfs *fs = ino->fs;
+
+	pthread_mutex_lock(&fs->pin_lock);
+	if (!ino->brk_n++) {
+		ino->brk_first = first;
+		ino->brk_last = last;
+	} else {
+		ino->brk_first = first < ino->brk_first ? first : ino->brk_first;
+		ino->brk_last = last > ino->brk_last ? last : ino->brk_last;
+	}
+	for (;;) {
+		struct dc_dcfs_revoke rv;
+		dc_dcfs_revoke_fn fn = NULL;
+		char tag[DC_DCFS_TAG_MAX + 1];
+		void *arg = NULL;
+
+		for (struct dcfs_pin *p = ino->pins_head; p; p = p->next) {
+			if (!p->revoke || p->asked || p->first > last ||
+			    p->first + p->npages - 1 < first)
+				continue;
+			p->asked = true;
+			memcpy(tag, p->tag, sizeof(tag));
+			rv = (struct dc_dcfs_revoke){
+				.id = p->id, .ino = ino->ino, .offset = first << DC_PAGE_SHIFT,
+				.length = last >= DC_MAPPING_INDEX_MAX
+						  ? UINT64_MAX
+						  : (last - first + 1) << DC_PAGE_SHIFT,
+				.op = op, .tag = tag,
+			};
+			fn = p->revoke;
+			arg = p->revoke_arg;
+			break;
+		}
+		if (!fn)
+			break;
+		pthread_mutex_unlock(&fs->pin_lock);
+		atomic_fetch_add(&fs->revokes, 1);
+		fn(fs, &rv, arg);
+		pthread_mutex_lock(&fs->pin_lock);
+	}
+	pthread_mutex_unlock(&fs->pin_lock);
+}
+
+void dcfs_leases_end(struct dcfs_inode *ino)
+{
+	pthread_mutex_lock(&ino->fs->pin_lock);
+	DC_BUG_ON(!ino->brk_n);
+	ino->brk_n--;
+	pthread_mutex_unlock(&ino->fs->pin_lock);
 }
 
 DC_API int dc_dcfs_unpin(struct dc_dcfs *fs, struct dc_dcfs_pinset *ps)

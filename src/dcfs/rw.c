@@ -45,7 +45,7 @@ DC_API int64_t dc_dcfs_pread(struct dc_dcfs *fs, int fd, void *buf, size_t len, 
 
 		pthread_mutex_lock(&ino->ext_lock);
 		ret = dcfs_iomap(ino, pos >> DC_PAGE_SHIFT, dcfs_size_pages(in + len - done), 1, 0,
-				 &map, &mapped, &fresh);
+				 &map, &mapped, &fresh, NULL);
 		pthread_mutex_unlock(&ino->ext_lock);
 		n = (map.len << DC_PAGE_SHIFT) - in;
 		if (n > len - done)
@@ -54,9 +54,13 @@ DC_API int64_t dc_dcfs_pread(struct dc_dcfs *fs, int fd, void *buf, size_t len, 
 			memset((char *)buf + done, 0, n);
 		} else {
 			dc_region_read_lock(fs->r);
-			if (!dc_region_alive(fs->r)) {
+			if (!dc_region_alive(fs->r) ||
+			    dcfs_poisoned(fs, map.pgoff, dcfs_size_pages(in + n))) {
 				dc_region_read_unlock(fs->r);
-				ret = dcfs_shut(fs);
+				ret = dc_region_alive(fs->r)
+					      ? dc__fail(-EIO, "dcfs read: bytes at %llu lie in a "
+							 "poisoned block", (unsigned long long)pos)
+					      : dcfs_shut(fs);
 				goto out;
 			}
 			memcpy((char *)buf + done, (char *)dc_region_addr(fs->r, map.pgoff) + in, n);
@@ -67,6 +71,20 @@ DC_API int64_t dc_dcfs_pread(struct dc_dcfs *fs, int fd, void *buf, size_t len, 
 out:
 	dcfs_io_end(ino);
 	return ret ? ret : (int64_t)done;
+}
+
+/* CoW the shared block of file page @page now (pwrite's and write pins' step). */
+int dcfs_cow_page(struct dcfs_inode *ino, uint64_t page)
+{
+	struct dc_dcfs_fault_result res;
+	int ret = dcfs_lock(&ino->invalidate, false, NULL, "invalidate");
+
+	if (ret)
+		return ret;
+	ret = ino->dead ? dc__fail(-EBADF, "dcfs: the file was evicted")
+			: dcfs_fault_at(ino, page, true, 0, true, &res);
+	pthread_rwlock_unlock(&ino->invalidate);
+	return ret;
 }
 
 DC_API int64_t dc_dcfs_pwrite(struct dc_dcfs *fs, int fd, const void *buf, size_t len,
@@ -85,31 +103,49 @@ DC_API int64_t dc_dcfs_pwrite(struct dc_dcfs *fs, int fd, const void *buf, size_
 	if (len && off + len > size) {
 		/* Bytes between the old end and the next block boundary may hold
 		 * what a mapping stored past the end: zero them first. */
-		pthread_mutex_lock(&ino->ext_lock);
-		dcfs_zero_bytes(ino, size, (size + dcfs_blk_bytes(fs) - 1) & ~(dcfs_blk_bytes(fs) - 1));
-		pthread_mutex_unlock(&ino->ext_lock);
+		ret = dcfs_unshare_tail(ino);
+		if (!ret) {
+			pthread_mutex_lock(&ino->ext_lock);
+			ret = dcfs_zero_bytes(ino, size, (size + dcfs_blk_bytes(fs) - 1) &
+								 ~(dcfs_blk_bytes(fs) - 1));
+			pthread_mutex_unlock(&ino->ext_lock);
+		}
+		if (ret) {
+			dcfs_io_end(ino);
+			return ret;
+		}
 	}
 	while (done < len) {
 		uint64_t pos = off + done, in = pos & (DC_PAGE_SIZE - 1), n;
 		uint64_t want = dcfs_size_pages(in + len - done);
 		struct dcfs_ext map;
-		bool mapped, fresh;
+		bool mapped, fresh, shared;
 
 		pthread_mutex_lock(&ino->ext_lock);
 		ret = dcfs_iomap(ino, pos >> DC_PAGE_SHIFT, want, want >= 512 ? 512 : 1,
-				 DCFS_MAP_ALLOC | DCFS_MAP_EXTEND, &map, &mapped, &fresh);
+				 DCFS_MAP_ALLOC | DCFS_MAP_EXTEND, &map, &mapped, &fresh, &shared);
 		pthread_mutex_unlock(&ino->ext_lock);
 		if (!ret && fresh)
 			ret = dcfs_unzero(ino, map.fpage, map.len);
+		if (!ret && shared) {
+			/* Copy the shared block first: the write fault's CoW step
+			 * (which also maps the copy in place of the original). */
+			ret = dcfs_cow_page(ino, pos >> DC_PAGE_SHIFT);
+			if (!ret)
+				continue;
+		}
 		if (ret)
 			break;
 		n = (map.len << DC_PAGE_SHIFT) - in;
 		if (n > len - done)
 			n = len - done;
 		dc_region_read_lock(fs->r);
-		if (!dc_region_alive(fs->r)) {
+		if (!dc_region_alive(fs->r) || dcfs_poisoned(fs, map.pgoff, dcfs_size_pages(in + n))) {
 			dc_region_read_unlock(fs->r);
-			ret = dcfs_shut(fs);
+			ret = dc_region_alive(fs->r)
+				      ? dc__fail(-EIO, "dcfs write: bytes at %llu lie in a poisoned "
+						 "block (punch it first)", (unsigned long long)pos)
+				      : dcfs_shut(fs);
 			break;
 		}
 		memcpy((char *)dc_region_addr(fs->r, map.pgoff) + in, (const char *)buf + done, n);

@@ -11,23 +11,191 @@ static void dcfs_page_free(struct dc_region *r, struct dc_folio *f, void *holder
 {
 	struct dc_dcfs *fs = holder;
 
-	/* Part 1 frees blocks itself once they are idle; part 2's quarantine
-	 * returns blocks from here. */
-	atomic_fetch_add(&fs->page_frees, 1);
+	(void)r;
+	atomic_fetch_add_explicit(&fs->page_frees, 1, memory_order_relaxed);
+	dcfs_block_page_free(fs, f); /* a quarantined block comes back */
+}
+
+/*
+ * The files of the mount, each referenced (a file being freed is skipped:
+ * nothing of it is left to revoke).  *@n of them; free the array and put
+ * each.  ns_lock taken.
+ */
+static struct dcfs_inode **all_inodes(struct dc_dcfs *fs, size_t *n)
+{
+	struct dcfs_inode **v;
+	size_t k = 0;
+
+	pthread_mutex_lock(&fs->ns_lock);
+	v = dc__calloc(fs->ninodes ? fs->ninodes : 1, sizeof(*v));
+	for (struct dcfs_inode *ino = fs->ihead; v && ino; ino = ino->next) {
+		uint64_t refs = atomic_load(&ino->refs);
+
+		do {
+			if (!refs)
+				break;
+		} while (!atomic_compare_exchange_weak(&ino->refs, &refs, refs + 1));
+		if (refs)
+			v[k++] = ino;
+	}
+	pthread_mutex_unlock(&fs->ns_lock);
+	*n = k;
+	return v;
+}
+
+/*
+ * No call runs and none can start (the active ref drained after a
+ * shutdown): give up the claim, then empty and destroy every mapping, so
+ * that region removal can complete; from then on nothing of the mount
+ * touches the region.  Runs in the thread that ended the last call, or in
+ * the PRE_REMOVE callback itself.
+ */
+static void dcfs_teardown(struct dc_dcfs *fs)
+{
+	pthread_mutex_lock(&fs->ns_lock);
+	if (!fs->unmounting) { /* else unmount does all of it */
+		fs->released = true;
+		pthread_mutex_unlock(&fs->ns_lock);
+		DC_BUG_ON(dc_region_release(fs->r, fs)); /* no ->page_free reaches us after */
+		atomic_store(&fs->detached, true);
+		pthread_mutex_lock(&fs->ns_lock);
+		/* Under ns_lock, which the free of an inode takes its mapping
+		 * under too; the last destroy may let removal free the region. */
+		for (struct dcfs_inode *ino = fs->ihead; ino; ino = ino->next) {
+			if (ino->m)
+				dcfs_mapping_drop(ino->m);
+			ino->m = NULL;
+		}
+	}
+	pthread_mutex_unlock(&fs->ns_lock);
+	atomic_store(&fs->torn_down, true);
+	dc_wake_var(&fs->torn_down);
+}
+
+static void active_release(struct dc_liveref *ref)
+{
+	struct dc_dcfs *fs = (struct dc_dcfs *)((char *)ref - offsetof(struct dc_dcfs, active));
+
+	if (atomic_load(&fs->shutdown))
+		dcfs_teardown(fs);
+}
+
+/* Report one poisoned range of one file (no lock held). */
+static void report_failure(struct dcfs_inode *ino, const struct dcfs_owner_ref *o)
+{
+	struct dc_dcfs *fs = ino->fs;
+	struct dc_dcfs_event ev = {
+		.type = DC_DCFS_EV_MEMORY_FAILURE,
+		.ino = ino->ino,
+		.op = "memory_failure",
+		.offset = o->fpage << DC_PAGE_SHIFT,
+		.length = o->len << DC_PAGE_SHIFT,
+		.pgoff = o->pgoff,
+	};
+	char name[DC_DCFS_NAME_MAX + 1];
+
+	pthread_mutex_lock(&fs->ns_lock);
+	if (ino->name) {
+		strcpy(name, ino->name);
+		ev.name = name;
+	}
+	pthread_mutex_unlock(&fs->ns_lock);
+	atomic_fetch_add(&fs->memory_failures, 1);
+	if (fs->ops.event)
+		fs->ops.event(fs, &ev, fs->arg);
+}
+
+/*
+ * One poisoned block: mark it bad, and for every file range that maps it
+ * (every sharer, from the reverse map) revoke its entries (faults then
+ * fail with -EIO: the folio is poisoned), ask its revocable pins back and
+ * report (file, offset).
+ */
+static int poison_block(struct dc_dcfs *fs, uint64_t b)
+{
+	struct dcfs_owner_ref *own;
+	size_t n;
+	int ret = dcfs_block_poison(fs, b, &own, &n);
+
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < n; i++) {
+		struct dcfs_inode *ino = own[i].ino;
+		uint64_t first = own[i].fpage, last = first + own[i].len - 1, hole;
+		struct dcfs_ext e;
+		bool still = false;
+
+		if (!dcfs_active_get(fs)) {
+			dcfs_leases_break(ino, first, last, "memory_failure");
+			pthread_rwlock_wrlock(&ino->invalidate);
+			pthread_mutex_lock(&ino->ext_lock);
+			still = !ino->dead && dcfs_ext_lookup(&ino->ext, first, &e, &hole) &&
+				e.pgoff == own[i].pgoff;
+			pthread_mutex_unlock(&ino->ext_lock);
+			if (still)
+				(void)dc_mapping_zap(ino->m, first, last, NULL, NULL);
+			pthread_rwlock_unlock(&ino->invalidate);
+			dcfs_leases_end(ino);
+			dcfs_active_put(fs);
+		}
+		if (still) /* it did not move meanwhile (a copy, a punch) */
+			report_failure(ino, &own[i]);
+		dcfs_inode_put(ino);
+	}
+	free(own);
+	return 0;
+}
+
+/*
+ * PRE_REMOVE: shut down.  New calls fail -EIO; every mapping is revoked;
+ * the revocable pins are asked back; once the calls that run now end, the
+ * teardown lets go of the region (maybe right here).
+ */
+static void shut_down(struct dc_dcfs *fs)
+{
+	struct dcfs_inode **v;
+	size_t n;
+
+	pthread_mutex_lock(&fs->ns_lock);
+	atomic_store(&fs->shutdown, true);
+	if (fs->unmounting) { /* unmount evicts everything and lets go itself */
+		pthread_mutex_unlock(&fs->ns_lock);
+		return;
+	}
+	pthread_mutex_unlock(&fs->ns_lock);
+	v = all_inodes(fs, &n);
+	for (size_t i = 0; v && i < n; i++) {
+		struct dcfs_inode *ino = v[i];
+
+		pthread_rwlock_wrlock(&ino->invalidate);
+		if (ino->m) /* calls still run: the teardown cannot have taken it */
+			(void)dc_mapping_zap(ino->m, 0, DC_MAPPING_INDEX_MAX, NULL, NULL);
+		pthread_rwlock_unlock(&ino->invalidate);
+		dcfs_leases_break(ino, 0, DC_MAPPING_INDEX_MAX, "shutdown");
+		dcfs_leases_end(ino);
+	}
+	for (size_t i = 0; v && i < n; i++)
+		dcfs_inode_put(v[i]);
+	free(v);
+	(void)dc_liveref_kill(&fs->active); /* the last call to end tears down */
 }
 
 static int dcfs_notify_failure(struct dc_region *r, uint64_t pgoff, uint64_t nr,
 			       unsigned int flags, void *holder)
 {
 	struct dc_dcfs *fs = holder;
+	uint64_t bp = dcfs_blk_pages(fs);
+	int ret = 0;
 
+	(void)r;
 	if (flags & DC_MF_PRE_REMOVE) {
-		/* The shutdown state: every call fails with -EIO from now.
-		 * Revoking and draining for removal is part 2. */
-		atomic_store(&fs->shutdown, true);
+		shut_down(fs);
 		return 0;
 	}
-	return dc__fail(-EOPNOTSUPP, "dcfs: memory failure reports are part 2");
+	atomic_store(&fs->poison_seen, true);
+	for (uint64_t p = pgoff & ~(bp - 1); p < pgoff + nr && !ret; p += bp)
+		ret = poison_block(fs, p >> fs->blk_order);
+	return ret;
 }
 
 static const struct dc_holder_ops holder_ops = {
@@ -73,6 +241,7 @@ DC_API int dc_dcfs_mount(struct dc_region *r, const char *options, const struct 
 	fs->blk_order = dc_region_folio_order(r);
 	fs->next_ino = 1;
 	fs->next_pin_id = 1;
+	(void)dc_liveref_init(&fs->active, active_release);
 	ret = dcfs_alloc_init(&fs->alloc, dc_region_npages(r) >> fs->blk_order);
 	if (ret)
 		goto err_free;
@@ -101,8 +270,32 @@ err_locks:
 err_alloc:
 	dcfs_alloc_destroy(&fs->alloc);
 err_free:
+	if (fs->active.release) {
+		(void)dc_liveref_kill(&fs->active);
+		dc_liveref_exit(&fs->active);
+	}
 	free(fs);
 	return ret;
+}
+
+static bool torn_down(void *arg)
+{
+	return atomic_load(&((struct dc_dcfs *)arg)->torn_down);
+}
+
+static uint64_t quarantined(struct dc_dcfs *fs)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&fs->alloc.lock);
+	n = fs->alloc.nquar;
+	pthread_mutex_unlock(&fs->alloc.lock);
+	return n;
+}
+
+static bool quarantine_empty(void *arg)
+{
+	return quarantined(arg) == 0;
 }
 
 DC_API int dc_dcfs_unmount(struct dc_dcfs *fs, const struct dc_wait_opts *opts)
@@ -120,6 +313,16 @@ DC_API int dc_dcfs_unmount(struct dc_dcfs *fs, const struct dc_wait_opts *opts)
 	if (ret)
 		return dc__fail(ret, "dcfs unmount: %llu descriptors open, %zu pin sets held",
 				(unsigned long long)fs->open, fs->npins);
+	if (atomic_load(&fs->shutdown)) {
+		/* The last call's teardown may be letting go of the region now. */
+		struct dc_wait_opts w;
+
+		dcfs_wait_opts_default(fs, opts, &w);
+		ret = dc_wait_var(&fs->torn_down, torn_down, fs, &w);
+		if (ret)
+			return dc__fail(-EBUSY, "dcfs unmount: the shutdown is still letting go "
+					"of the region");
+	}
 	/* A call still running on a file (a close evicting it, an operation
 	 * whose descriptor was just closed) holds a reference beyond its name. */
 	pthread_mutex_lock(&fs->ns_lock);
@@ -147,12 +350,34 @@ DC_API int dc_dcfs_unmount(struct dc_dcfs *fs, const struct dc_wait_opts *opts)
 			}
 		}
 	}
-	while ((ino = fs->ihead)) {
-		fs->ihead = ino->next;
-		dcfs_inode_free(ino);
+	if (!atomic_load(&fs->shutdown)) {
+		/* Blocks in the quarantine are held by something other than a pin
+		 * set (those were refused above): wait for them. */
+		struct dc_wait_opts w;
+
+		dcfs_wait_opts_default(fs, opts, &w);
+		if (dc_wait_var(&fs->alloc.nquar, quarantine_empty, fs, &w)) {
+			pthread_mutex_lock(&fs->ns_lock);
+			fs->unmounting = false;
+			pthread_mutex_unlock(&fs->ns_lock);
+			return dc__fail(-EBUSY, "dcfs unmount: %llu quarantined blocks are still "
+					"referenced", (unsigned long long)quarantined(fs));
+		}
 	}
-	ret = dc_region_release(fs->r, fs);
-	DC_BUG_ON(ret);
+	while ((ino = fs->ihead)) {
+		struct dc_mapping *m = ino->m;
+
+		fs->ihead = ino->next;
+		ino->m = NULL;
+		dcfs_inode_free(ino, m);
+	}
+	if (!fs->released) {
+		fs->released = true;
+		ret = dc_region_release(fs->r, fs);
+		DC_BUG_ON(ret);
+	}
+	(void)dc_liveref_kill(&fs->active); /* -EINVAL: killed by the shutdown */
+	dc_liveref_exit(&fs->active);
 	free(fs->htab);
 	free(fs->fds);
 	free(fs->ptab);
@@ -191,9 +416,19 @@ DC_API void dc_dcfs_statfs(struct dc_dcfs *fs, struct dc_dcfs_statfs *st)
 	st->break_waits = atomic_load(&fs->break_waits);
 	st->slow_reports = atomic_load(&fs->slow_reports);
 	st->faults = atomic_load(&fs->faults);
+	pthread_mutex_lock(&fs->alloc.lock);
+	st->blocks_shared = fs->alloc.nshared;
+	st->blocks_quarantined = fs->alloc.nquar;
+	st->blocks_bad = fs->alloc.nbad;
+	pthread_mutex_unlock(&fs->alloc.lock);
+	st->cow_copies = atomic_load(&fs->cow_copies);
+	st->memory_failures = atomic_load(&fs->memory_failures);
+	st->revokes = atomic_load(&fs->revokes);
+	st->shutdown = atomic_load(&fs->shutdown);
 }
 
 DC_API struct dc_region *dc_dcfs_region(const struct dc_dcfs *fs)
 {
-	return fs ? fs->r : NULL;
+	/* Once the mount let go of a region that is being removed, it may be gone. */
+	return fs && !atomic_load(&((struct dc_dcfs *)fs)->detached) ? fs->r : NULL;
 }

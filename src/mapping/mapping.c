@@ -658,17 +658,18 @@ static int take_all(struct dc_mapping *m, uint64_t first, uint64_t pgoff, uint64
 	return ret;
 }
 
-#define INSERT_FLAGS (DC_INSERT_DIRTY | DC_INSERT_COW | DC_INSERT_ZERO)
+#define INSERT_FLAGS (DC_INSERT_DIRTY | DC_INSERT_COW | DC_INSERT_ZERO | DC_INSERT_UNSHARE)
 #define TAKEN_ON_STACK 64
 
 /*
  * The replaced entry @old (pages other than the new ones) lets go: if live,
  * it is zapped first, as dc_mapping_zap() does (ZAP published, fence, then
  * revoke and the puts), so no lockless pin can land on it afterwards; then
- * its folios are let go only if nothing else holds them.
+ * its folios are let go only if nothing else holds them (@unshare: the
+ * owner's CoW step, which keeps the old block until it is idle).
  * Return: 0; -EBUSY (still pinned: the entry stays zapped, h->entry says so).
  */
-static int replace_old(struct dc_entry_handle *h, dc_entry_t old)
+static int replace_old(struct dc_entry_handle *h, dc_entry_t old, bool unshare)
 {
 	struct dc_mapping *m = h->mapping;
 
@@ -686,7 +687,7 @@ static int replace_old(struct dc_entry_handle *h, dc_entry_t old)
 		dc__entry_revoke(m, h->index, old);
 		dc__entry_unmap_put(m, h->index, old, false);
 	}
-	if (DC_REGRESS_BUG != 1 && dc__entry_busy_folio(m, old))
+	if (DC_REGRESS_BUG != 1 && !unshare && dc__entry_busy_folio(m, old))
 		return dc__fail(-EBUSY, "insert: the pages replaced at %llu are still pinned: "
 				"the entry is left zapped (break layouts, then insert again)",
 				(unsigned long long)h->index);
@@ -750,7 +751,7 @@ DC_API int dc_mapping_insert(struct dc_entry_handle *h, uint64_t pgoff, unsigned
 		if (ret)
 			untake_all(m, h->index, t, ntaken); /* puts: outside the read side */
 		if (!ret && dc_entry_has_pages(old) && !same) {
-			ret = replace_old(h, old);
+			ret = replace_old(h, old, flags & DC_INSERT_UNSHARE);
 			if (ret)
 				untake_all(m, h->index, t, nf);
 		}

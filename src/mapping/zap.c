@@ -403,7 +403,7 @@ DC_API int dc_mapping_delete(struct dc_mapping *m, uint64_t index,
  * go is erased with one range erase.
  */
 static int truncate_range(struct dc_mapping *m, uint64_t first, uint64_t last, bool count,
-			  const struct dc_wait_opts *opts)
+			  const struct dc_wait_opts *opts, unsigned *abandoned)
 {
 	struct dc_index_item it[BATCH];
 	uint64_t next = first;
@@ -423,7 +423,9 @@ static int truncate_range(struct dc_mapping *m, uint64_t first, uint64_t last, b
 		for (int k = 0; k < n; k++) {
 			dc_entry_t e = it[k].value;
 
-			if (!deletable(m, e)) {
+			if (abandoned && dc_entry_is_zapped(e) && !deletable(m, e)) {
+				(*abandoned)++; /* the owner keeps its blocks until idle */
+			} else if (!deletable(m, e)) {
 				stayed = true;
 				if (count)
 					violation(m, it[k].first, e);
@@ -460,7 +462,7 @@ DC_API int dc_mapping_truncate(struct dc_mapping *m, uint64_t first, uint64_t la
 
 	if (ret)
 		return ret;
-	ret = truncate_range(m, first, last, true, opts);
+	ret = truncate_range(m, first, last, true, opts, NULL);
 	if (ret == -EBUSY)
 		return dc__fail(ret, "truncate [%llu, %llu]: live or busy entries stayed",
 				(unsigned long long)first, (unsigned long long)last);
@@ -477,7 +479,7 @@ DC_API int dc_mapping_truncate_final(struct dc_mapping *m, const struct dc_wait_
 			return ret;
 		/* Not counted as violations: a fault that grabbed before exiting
 		 * may insert after the zap; the next round zaps it. */
-		ret = truncate_range(m, 0, DC_MAPPING_INDEX_MAX, false, opts);
+		ret = truncate_range(m, 0, DC_MAPPING_INDEX_MAX, false, opts, NULL);
 		if (ret && ret != -EBUSY)
 			return ret;
 		if (!ret && !dc_index_count(m->ix))
@@ -487,6 +489,24 @@ DC_API int dc_mapping_truncate_final(struct dc_mapping *m, const struct dc_wait_
 		if (opts && opts->deadline_ns && dc_now_ns() >= opts->deadline_ns)
 			return dc__fail(-ETIMEDOUT, "truncate_final: deadline passed with %llu "
 					"entries left", (unsigned long long)dc_index_count(m->ix));
+	}
+}
+
+DC_API int dc_mapping_abandon(struct dc_mapping *m, uint64_t first, uint64_t last,
+			      const struct dc_wait_opts *opts)
+{
+	unsigned abandoned = 0;
+	int ret = dc__check_range(first, &last);
+
+	if (ret)
+		return ret;
+	for (;;) {
+		ret = zap_range(m, first, last, opts, NULL, NULL);
+		if (ret < 0)
+			return ret;
+		ret = truncate_range(m, first, last, false, opts, &abandoned);
+		if (ret != -EBUSY) /* -EBUSY: a fault mapped part of it again: zap that too */
+			return ret ? ret : (int)abandoned;
 	}
 }
 

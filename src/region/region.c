@@ -144,7 +144,9 @@ DC_API int dc_region_release(struct dc_region *r, void *holder)
 				r->spec);
 	}
 	atomic_store(&r->claim, NULL);
-	while (r->notifying == c) /* a notify_failure of this claim is running */
+	/* A notify_failure of this claim is running (unless it is ours: a
+	 * holder may let go from its own PRE_REMOVE). */
+	while (r->notifying == c && !pthread_equal(r->notifier, pthread_self()))
 		pthread_cond_wait(&r->claim_cond, &r->claim_lock);
 	pthread_mutex_unlock(&r->claim_lock);
 	dc__synchronize_rcu(); /* every last put that found c counted itself */
@@ -179,6 +181,7 @@ int dc__region_notify(struct dc_region *r, uint64_t pgoff, uint64_t nr, unsigned
 		return -EOPNOTSUPP;
 	}
 	r->notifying = c;
+	r->notifier = pthread_self();
 	pthread_mutex_unlock(&r->claim_lock);
 
 	ret = c->ops->notify_failure(r, pgoff, nr, flags, c->holder);

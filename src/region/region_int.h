@@ -74,6 +74,7 @@ struct dc_region {
 	pthread_mutex_t claim_lock;        /* claim changes, notify */
 	pthread_cond_t claim_cond;
 	struct dc__claim *notifying;       /* claim whose notify runs */
+	pthread_t notifier;                /* the thread that runs it */
 	bool pre_remove_sent;
 	_Atomic uint32_t removing;         /* a dc_region_remove() call is running */
 	_Atomic uint64_t nmappings;        /* mappings over the region (they hold it) */
