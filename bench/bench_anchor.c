@@ -181,10 +181,11 @@ double bench_anchor_private_cow(uint64_t n)
 	return (double)(t1 - t0) / (double)n;
 }
 
-double bench_anchor_copy_file_range(int src, uint64_t src_off, uint64_t n, int *err)
+double bench_anchor_copy_file_range(int src, const struct bench_copy_seg *segs, unsigned nsegs,
+				    uint64_t n, int *err)
 {
 	int dst = memfd_create("anchor-copy", MFD_CLOEXEC);
-	uint64_t t0, t1, done = 0;
+	uint64_t t0, t1;
 
 	*err = 0;
 	if (dst < 0) {
@@ -192,17 +193,20 @@ double bench_anchor_copy_file_range(int src, uint64_t src_off, uint64_t n, int *
 		return 0;
 	}
 	t0 = bench_now_ns();
-	while (done < n * 4096) {
-		loff_t in = (loff_t)(src_off + done), out = (loff_t)done;
-		ssize_t got = copy_file_range(src, &in, dst, &out, (size_t)(n * 4096 - done), 0);
+	for (unsigned i = 0; i < nsegs; i++)
+		for (uint64_t done = 0; done < segs[i].len;) {
+			loff_t in = (loff_t)(segs[i].src_off + done);
+			loff_t out = (loff_t)(segs[i].dst_off + done);
+			ssize_t got = copy_file_range(src, &in, dst, &out,
+						      (size_t)(segs[i].len - done), 0);
 
-		if (got <= 0) {
-			*err = got < 0 ? errno : EIO;
-			close(dst);
-			return 0;
+			if (got <= 0) {
+				*err = got < 0 ? errno : EIO;
+				close(dst);
+				return 0;
+			}
+			done += (uint64_t)got;
 		}
-		done += (uint64_t)got;
-	}
 	t1 = bench_now_ns();
 	close(dst);
 	return (double)(t1 - t0) / (double)n;

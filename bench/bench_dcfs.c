@@ -54,10 +54,12 @@
  *                              each round) into a new empty file; best of 5,
  *                              a new destination each round (the source not
  *                              faulted: in the note; 512 MiB if MemAvailable
- *                              is under 4 GiB: the note says); anchor:
- *                              copy_file_range(2) of the same bytes (the
- *                              region memfd's pages of the file, else a
- *                              populated memfd) into a new memfd, best of 2
+ *                              is under 3 GiB: the note says); the 2 MiB
+ *                              writes go in a scattered order, so the file is
+ *                              512 extent records, not one merged run;
+ *                              anchor: copy_file_range(2) of the same bytes
+ *                              (the file's blocks in the region's memfd, run
+ *                              by run) into a new memfd, best of 2
  *   dcfs_cow_fault_4k          ns per write fault (order 0) of a page of a
  *                              reflinked copy of a 64 MiB file, each copying
  *                              its shared 4 KiB block (statfs cow_copies must
@@ -107,7 +109,7 @@
 #define PIN_ITERS    2000u
 #define PIN_ROUNDS   9       /* short rounds (about 20 ms): more of them */
 #define WAKE_RUNS    200
-#define REFLINK_ROUNDS 5     /* dcfs_reflink_1g: dcfs rounds (cheap) ...   */
+#define REFLINK_ROUNDS 5     /* dcfs_reflink_1g: dcfs rounds (cheap), 2 more unfaulted ... */
 #define REFLINK_ANCHOR 2     /* ... and copy_file_range rounds (1 GiB each: ~1 s) */
 #define COW_PAGES    16384u  /* dcfs_cow_fault_4k: 64 MiB */
 #define MF_SHARERS   8       /* dcfs_memory_failure_us */
@@ -852,12 +854,14 @@ out:
 /* ---- dcfs_reflink_1g -------------------------------------------------------------------- */
 
 /*
- * Walk @fd's extents over [0, @size) with iomap queries: how many there are,
- * and how many are not 2 MiB aligned (device page or length); *@pgoff: the
- * first one's device page; -1 on a hole or an error.
+ * Walk @fd's extents over [0, @size) with iomap queries into @segs (where
+ * each run's bytes are in the region: device page * 4 KiB, file offset,
+ * length; at most @max): the number of runs, and in *@misaligned how many
+ * are not 2 MiB aligned (device page or length); -1 on a hole, an error or
+ * more than @max runs.
  */
-static long extents_2m(struct dc_dcfs *fs, int fd, uint64_t size, long *misaligned,
-		       uint64_t *pgoff)
+static long file_runs(struct dc_dcfs *fs, int fd, uint64_t size, struct bench_copy_seg *segs,
+		      long max, long *misaligned)
 {
 	long n = 0;
 
@@ -865,31 +869,53 @@ static long extents_2m(struct dc_dcfs *fs, int fd, uint64_t size, long *misalign
 	for (uint64_t off = 0; off < size; n++) {
 		struct dc_dcfs_iomap m;
 
-		if (dc_dcfs_iomap(fs, fd, off, size - off, 0, &m) || m.type == DC_DCFS_IOMAP_HOLE ||
-		    !m.length)
+		if (n == max || dc_dcfs_iomap(fs, fd, off, size - off, 0, &m) ||
+		    m.type == DC_DCFS_IOMAP_HOLE || !m.length || m.offset != off)
 			return -1;
-		if (m.pgoff % 512 || m.length % (2 * MIB) || m.offset != off)
+		if (m.pgoff % 512 || m.length % (2 * MIB))
 			(*misaligned)++;
-		if (!n)
-			*pgoff = m.pgoff;
+		segs[n] = (struct bench_copy_seg){ m.pgoff * PG, off, m.length };
 		off += m.length;
 	}
 	return n;
 }
 
+/*
+ * Write @size bytes (a multiple of 2 MiB) in 2 MiB pwrites, in the file
+ * order 0, 257, 514, ... (mod the number of chunks): each gets a 2 MiB run
+ * of the region, and no two runs adjacent in the file are adjacent on the
+ * device, so the file is that many 2 MiB extents, not one merged record.
+ */
+static int write_2m_scattered(struct dc_dcfs *fs, int fd, uint64_t size, const char *buf)
+{
+	uint64_t n = size / (2 * MIB);
+
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t off = (i * 257 % n) * 2 * MIB;
+		int64_t got = dc_dcfs_pwrite(fs, fd, buf, 2 * MIB, off);
+
+		if (got < 0)
+			return (int)got;
+		if (got != (int64_t)(2 * MIB))
+			return -ENOSPC;
+	}
+	return 0;
+}
+
+#define REFLINK_MAX_RUNS 1024
+
 static void bench_reflink(void)
 {
+	static struct bench_copy_seg segs[REFLINK_MAX_RUNS];
 	uint64_t avail = mem_available_mib();
-	/* dcfs 1 GiB, the anchor's populated source and its copy 1 GiB each */
-	uint64_t size = avail && avail < 4096 ? 512 * MIB : 1024 * MIB;
-	uint64_t npages = size / PG, entries_before = 0, entries_after = 0, pgoff0 = 0;
-	uint64_t msrc_off = 0, extents = 0;
-	bool own_msrc = false;
-	double v = 1e30, an = 1e30, drop_ms = 1e30, setup_ms, unfaulted = 0;
+	/* the region's 1 GiB and the anchor's copy */
+	uint64_t size = avail && avail < 3072 ? 512 * MIB : 1024 * MIB;
+	uint64_t npages = size / PG, entries_before = 0, entries_after = 0, extents = 0;
+	double v = 1e30, an = 1e30, drop_ms = 1e30, setup_ms, unfaulted = 1e30;
 	unsigned seen = 9;
-	long next = 0, misaligned = 0;
-	int src = -1, msrc = -1, ret, anchor_err = 0;
-	char spec[64], text[200], note[400], why[120] = "";
+	long nruns, misaligned = 0;
+	int src = -1, msrc, ret, anchor_err = 0;
+	char spec[64], text[200], note[480], why[120] = "";
 	struct dc_dcfs_stat fst;
 	struct bfs b;
 	uint64_t t0;
@@ -908,42 +934,37 @@ static void bench_reflink(void)
 	}
 	t0 = bench_now_ns();
 	src = new_file(b.fs, "rl-src", 0);
-	ret = src < 0 ? src : write_all(b.fs, src, size, buf, 2 * MIB);
+	ret = src < 0 ? src : write_2m_scattered(b.fs, src, size, buf);
 	free(buf);
 	if (ret) {
 		fail("dcfs_reflink_1g", "create + write the source", ret);
 		goto out;
 	}
 	setup_ms = (double)(bench_now_ns() - t0) / 1e6;
-	next = extents_2m(b.fs, src, size, &misaligned, &pgoff0);
-	if (next < 0) {
-		fprintf(stderr, "bench_dcfs: dcfs_reflink_1g: the written source has a hole or "
-			"an iomap query failed (%s); figure skipped\n", dc_errmsg());
+	nruns = file_runs(b.fs, src, size, segs, REFLINK_MAX_RUNS, &misaligned);
+	if (nruns < 0) {
+		fprintf(stderr, "bench_dcfs: dcfs_reflink_1g: the written source has a hole, more "
+			"than %d extents, or an iomap query failed (%s); figure skipped\n",
+			REFLINK_MAX_RUNS, dc_errmsg());
 		goto out;
 	}
 	/*
 	 * The anchor copies the same bytes: the source file's blocks in the
-	 * region's memfd if they are one run (populated: the file was written),
-	 * else a new populated memfd of the same size.
+	 * region's memfd (populated: the file was written), run by run, into
+	 * a new memfd.
 	 */
-	if (next == 1 && dc_region_fd(b.r) >= 0) {
-		msrc = dc_region_fd(b.r);
-		msrc_off = pgoff0 * PG;
-	} else {
-		msrc = bench_memfd_populated(npages);
-		own_msrc = msrc >= 0;
-		if (msrc < 0)
-			snprintf(why, sizeof(why), "copy_file_range anchor unavailable: populated "
-				 "memfd: %s", strerror(errno));
-	}
-	/* The last round: the source not faulted again (a split, in the note). */
-	for (int k = 0; k < REFLINK_ROUNDS + 1; k++) {
+	msrc = dc_region_fd(b.r);
+	if (msrc < 0)
+		snprintf(why, sizeof(why), "copy_file_range anchor unavailable: no region fd");
+	/* Rounds REFLINK_ROUNDS and on: the source not faulted again (a split, in the note). */
+	for (int k = 0; k < REFLINK_ROUNDS + 2; k++) {
+		bool faulted = k < REFLINK_ROUNDS;
 		struct dc_dcfs_stat dst_st;
 		uint64_t t1;
 		int dst;
 
 		/* The source faulted again (for read, order 9): a reflink may zap it. */
-		ret = k < REFLINK_ROUNDS ? fault_range(b.fs, src, npages, 0, 9, &seen) : 0;
+		ret = faulted ? fault_range(b.fs, src, npages, 0, 9, &seen) : 0;
 		if (!ret)
 			ret = dc_dcfs_fstat(b.fs, src, &fst);
 		if (ret) {
@@ -967,13 +988,10 @@ static void bench_reflink(void)
 			drop_file(b.fs, dst, "rl-dst");
 			goto out;
 		}
-		if (k < REFLINK_ROUNDS)
-			if (k < REFLINK_ROUNDS)
+		if (faulted)
 			v = min_d(v, (double)(t1 - t0) / (double)npages);
 		else
-			unfaulted = (double)(t1 - t0) / (double)npages;
-		else
-			unfaulted = (double)(t1 - t0) / (double)npages;
+			unfaulted = min_d(unfaulted, (double)(t1 - t0) / (double)npages);
 		if (!dc_dcfs_fstat(b.fs, dst, &dst_st) && (dst_st.size != size ||
 							    dst_st.shared != npages))
 			fprintf(stderr, "bench_dcfs: dcfs_reflink_1g: the copy has size %llu and "
@@ -991,35 +1009,31 @@ static void bench_reflink(void)
 		}
 		dc_quiesce();
 		if (k < REFLINK_ANCHOR && msrc >= 0) {
-			double y = bench_anchor_copy_file_range(msrc, msrc_off, npages, &anchor_err);
+			double y = bench_anchor_copy_file_range(msrc, segs, (unsigned)nruns, npages,
+								&anchor_err);
 
 			if (y > 0) {
 				an = min_d(an, y);
 			} else {
 				snprintf(why, sizeof(why), "copy_file_range anchor unavailable: %s",
 					 strerror(anchor_err));
-				if (own_msrc)
-					close(msrc);
 				msrc = -1;
-				an = 1e30;
 			}
 		}
 	}
-	snprintf(text, sizeof(text), "kernel copy_file_range(2) of %llu MiB from a populated "
-		 "memfd (%s) into a new memfd, per page", (unsigned long long)(size / MIB),
-		 own_msrc ? "a copy of the file" : "the region's, the file's own blocks");
-	snprintf(note, sizeof(note), "%s, %llu MiB file (MemAvailable %llu MiB), %llu extent "
-		 "records, %ld iomap runs (%ld not 2 MiB aligned), written in %.0f ms; source "
-		 "entries before / after the first reflink %llu / %llu%s; the source not "
-		 "faulted: %.1f ns; dropping the copy %.1f ms", spec, (unsigned long long)(size / MIB), (unsigned long long)avail,
-		 (unsigned long long)extents, next, misaligned, setup_ms, (unsigned long long)entries_before,
-		 (unsigned long long)entries_after,
+	snprintf(text, sizeof(text), "kernel copy_file_range(2) of the same %llu MiB (the "
+		 "file's blocks in the region's memfd, populated) into a new memfd, per page",
+		 (unsigned long long)(size / MIB));
+	snprintf(note, sizeof(note), "%s, %llu MiB file (MemAvailable %llu MiB) of %llu extent "
+		 "records, %ld runs (%ld not 2 MiB aligned), written in %.0f ms; source entries "
+		 "before / after the first reflink %llu / %llu%s; the source not faulted: %.1f ns; "
+		 "dropping the copy %.1f ms", spec, (unsigned long long)(size / MIB),
+		 (unsigned long long)avail, (unsigned long long)extents, nruns, misaligned,
+		 setup_ms, (unsigned long long)entries_before, (unsigned long long)entries_after,
 		 seen < 9 ? " (some read faults mapped less than 2 MiB)" : "", unfaulted, drop_ms);
-	bench_report_note("dcfs_reflink_1g", "ns/4KiB", v, msrc >= 0 && an < 1e30 ? text : why,
-			  msrc >= 0 && an < 1e30 ? an : 0, note);
+	bench_report_note("dcfs_reflink_1g", "ns/4KiB", v, msrc >= 0 ? text : why,
+			  msrc >= 0 ? an : 0, note);
 out:
-	if (own_msrc && msrc >= 0)
-		close(msrc);
 	if (src >= 0)
 		drop_file(b.fs, src, "rl-src");
 	bfs_unmount(&b);
