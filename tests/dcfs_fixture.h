@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * dcfs_fixture.h - what test_dcfs and test_conc_dcfs share: the region and
- * mount of a case, statistics, the consistency check, the teardown that
- * proves a case left nothing behind, and where a pin set's bytes are.
+ * dcfs_fixture.h - what test_dcfs, test_dcfs_share and test_conc_dcfs
+ * share: the region and mount of a case, statistics, the consistency
+ * check, the teardown that proves a case left nothing behind, where a pin
+ * set's bytes are, and (part 2) the device page behind a file byte and the
+ * reverse map of a device page.
  */
 #ifndef DC_TEST_DCFS_FIXTURE_H
 #define DC_TEST_DCFS_FIXTURE_H
@@ -48,8 +50,9 @@ static void unlink_all(void)
 
 /*
  * Every case ends here: nothing open or pinned, the check passes, every
- * file unlinked gives back every block, unmount releases the region, and
- * the region has no reference left.
+ * file unlinked gives back every block (but the bad ones: poisoned blocks
+ * are never free again), nothing waits in the quarantine, unmount releases
+ * the region, and the region has no reference left.
  */
 static void dcfs_teardown(void)
 {
@@ -65,7 +68,9 @@ static void dcfs_teardown(void)
 		s = sfs();
 		CHECK_EQ(s.files, 0);
 		CHECK_EQ(s.orphans, 0);
-		CHECK_EQ(s.blocks_free, s.blocks); /* no leaked block */
+		CHECK_EQ(s.blocks_quarantined, 0);
+		CHECK_EQ(s.blocks_shared, 0);
+		CHECK_EQ(s.blocks_free + s.blocks_bad, s.blocks); /* no leaked block */
 		check_fs();
 		CHECK_EQ(dc_dcfs_unmount(FS, NULL), 0);
 		FS = NULL;
@@ -94,6 +99,56 @@ static uint64_t pin_page(const struct dc_dcfs_pinset *ps, uint64_t off, uint8_t 
 	}
 	CHECK(!"offset outside the pin set");
 	return 0;
+}
+
+/*
+ * The device page backing file byte @off (UINT64_MAX: a hole), of a block
+ * of the file's own or of one it shares; @type (may be NULL) says which.
+ */
+static inline uint64_t dev_page(int fd, uint64_t off, enum dc_dcfs_iomap_type *type)
+{
+	struct dc_dcfs_iomap m;
+
+	CHECK_EQ(dc_dcfs_iomap(FS, fd, off, PG, 0, &m), 0);
+	if (type)
+		*type = m.type;
+	if (m.type == DC_DCFS_IOMAP_HOLE)
+		return UINT64_MAX;
+	CHECK(m.type == DC_DCFS_IOMAP_MAPPED || m.type == DC_DCFS_IOMAP_SHARED);
+	CHECK(m.offset <= off && off < m.offset + m.length);
+	/* @pgoff is the device page of the mapping's first byte (m.offset). */
+	return m.pgoff + ((off >> 12) - (m.offset >> 12));
+}
+
+/* The reverse map of one device page: the block, and up to RMAP_MAX owners. */
+#define RMAP_MAX 16
+struct rmap_view {
+	struct dc_dcfs_block blk;
+	int n; /* owners (all of them: never more than RMAP_MAX in these tests) */
+	struct dc_dcfs_owner o[RMAP_MAX];
+};
+
+static inline struct rmap_view rmap_of(uint64_t pgoff)
+{
+	struct rmap_view v;
+
+	memset(&v, 0xa5, sizeof(v));
+	v.n = dc_dcfs_rmap(FS, pgoff, &v.blk, v.o, RMAP_MAX);
+	if (v.n < 0)
+		fprintf(stderr, "[%s] dc_dcfs_rmap(%llu): %d (%s)\n", t_current,
+			(unsigned long long)pgoff, v.n, dc_errmsg());
+	CHECK(v.n >= 0);
+	CHECK(v.n <= RMAP_MAX);
+	return v;
+}
+
+/* Whether (ino, offset) is one of the owners in @v. */
+static inline bool rmap_has(const struct rmap_view *v, uint64_t ino, uint64_t offset)
+{
+	for (int i = 0; i < v->n; i++)
+		if (v->o[i].ino == ino && v->o[i].offset == offset)
+			return true;
+	return false;
 }
 
 #endif

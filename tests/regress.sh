@@ -1,10 +1,11 @@
 #!/bin/sh
 # Every regression test must be able to fail: build the library with one
 # bug of the foundation review (1-13), of the review of its fixes (14-18)
-# of dcfs (19-21, 23) or of the batched pin path (22) brought back (-DDC_REGRESS_BUG=N, see src/base/base.h) and check that the
-# test case written for it fails, while the same case passes on the real
-# library.  Prints one PASS/FAIL line per case; exit status 0 if every case
-# caught its bug.
+# of dcfs (19-21, 23), of the batched pin path (22) or of dcfs part 2
+# (sharing and quarantine, 24-26) brought back (-DDC_REGRESS_BUG=N, see
+# src/base/base.h) and check that the test case written for it fails,
+# while the same case passes on the real library.  Prints one PASS/FAIL
+# line per case; exit status 0 if every case caught its bug.
 #   tests/regress.sh [OUTDIR]   (default build/regress)
 out=${1:-build/regress}
 cc=${CLANG:-clang}
@@ -71,7 +72,14 @@ for line in \
     "21 test_dcfs dma_in_flight_then_truncate" \
     "21 test_dcfs no_stale_data" \
     "22 test_conc_mapping zap_vs_batched_pin_of_shared_block" \
-    "23 test_dcfs pin_at_the_reference_limit"; do
+    "23 test_dcfs pin_at_the_reference_limit" \
+    "24 test_dcfs_share cow_by_pwrite" \
+    "24 test_dcfs_share reflink_cow_then_truncate_original" \
+    "24 test_conc_dcfs reflink_writers_vs_reflink_truncate" \
+    "25 test_dcfs_share truncate_original_keeps_shared_block" \
+    "25 test_dcfs_share reflink_cow_then_truncate_original" \
+    "26 test_dcfs_share quarantine_truncate_of_pinned_file" \
+    "26 test_conc_dcfs quarantine_pins_vs_truncate"; do
     set -- $line
     bug=$1 test=$2 case=$3
     if ! { bin "$test" 0 && bin "$test" "$bug"; } >"$out/build.$test.$bug.log" 2>&1; then

@@ -25,6 +25,32 @@
  * enough that O's blocks are blocks D had (counted, and required).  O must
  * never show a byte of the DMA pattern.
  *
+ * reflink_writers_vs_reflink_truncate (issue 8, section 6, test 2): files
+ * A and B share blocks (reflink); one writer thread per file writes stamps
+ * (thread, iteration) into random pages of its file, by pwrite or through a
+ * write fault, each a small write into a page that may be shared (so it
+ * copies), and reads the whole page back at once: it must equal the
+ * writer's model of that page (a lost write, or a copy-on-write that copied
+ * wrong bytes or wrote into the shared block, shows).  A third thread
+ * reflinks ranges of one file onto the other (both directions) and
+ * truncates and regrows either file, in a loop.  The oracle is exact: each
+ * page of each file has a mutex of the test's; a writer holds its page's,
+ * the third thread holds those of every page it changes or reads (source
+ * and destination), so the model follows every change.  While holding a
+ * page's mutex, its thread also checks the reverse map: the block the
+ * file's iomap maps there is USED and lists (file, offset) among its owners
+ * (a block freed with a sharer left shows as FREE or without that owner).
+ * At the end the files equal their models and the check passes.
+ *
+ * quarantine_pins_vs_truncate: on a quarantine mount, pinner threads pin
+ * pages of file Q (each thread its own pages, as DMA engines do) and keep
+ * writing a pattern through the pins, while another thread truncates Q and
+ * regrows it, and a third creates, writes and checks file O over and over
+ * on a small region.  While a pin is held, the reverse map of each pinned
+ * device page must list Q at the pinned offset and nothing else (still in
+ * Q), or nothing at all (QUARANTINED): never another file, never free.  O
+ * must never show the pattern.  At the end nothing is quarantined.
+ *
  * namespace_races, faults_vs_layout, parallel_writers_model: the namespace,
  * the fault path and writers of separate files (one allocator, each file
  * checked against its model)
@@ -57,6 +83,15 @@ static void fx(const char *spec, const char *opts)
 {
 	CHECK_EQ(dc_region_create(spec, &R), 0);
 	CHECK_EQ(dc_dcfs_mount(R, opts, NULL, NULL, &FS), 0);
+}
+
+/* A generous deadline for a wait that must end (a hang fails, not times out the case). */
+static struct dc_wait_opts bound_ms(uint64_t ms)
+{
+	struct dc_wait_opts o = { 0 };
+
+	o.deadline_ns = dc_now_ns() + ms * 1000000ull;
+	return o;
 }
 
 /* The device page of file byte @off now (UINT64_MAX: a hole). */
@@ -777,6 +812,446 @@ TEST(parallel_writers_model)
 	       (unsigned long long)sfs().blocks);
 	CHECK_EQ(atomic_load(&w_bad), 0);
 	check_fs();
+}
+
+/* ---- writers of both sides of a reflinked range vs. reflink and truncate ------------- */
+
+#define RF_NP 32 /* pages of each file */
+#define RF_SLOTS (4096 / 16)
+#define RF_MAGIC 0x52464c4bu /* "RFLK" */
+
+struct rf_stamp {
+	uint32_t magic;
+	uint16_t thread, file;
+	uint32_t iter, page;
+};
+
+struct rf_file {
+	char name[4];
+	int fd;
+	uint64_t ino;
+	uint8_t *model;                /* RF_NP pages: what the file must read */
+	pthread_mutex_t lock[RF_NP];   /* the test's per-page mutex */
+};
+
+static struct rf_file rf[2];
+static atomic_long rf_lost, rf_freed, rf_writes, rf_fault_writes, rf_reflinks, rf_truncs,
+	rf_writers_left;
+
+/*
+ * Called with rf[f].lock[p] held: the block file f maps at page p (if
+ * any) is in use and lists (f, p) among its owners.
+ */
+static void rf_check_rmap(int f, uint64_t p)
+{
+	uint64_t pg = dev_page(rf[f].fd, p * PG, NULL);
+	struct rmap_view v;
+
+	if (pg == UINT64_MAX)
+		return;
+	v = rmap_of(pg);
+	if (v.blk.state != DC_DCFS_BLOCK_USED || !rmap_has(&v, rf[f].ino, p * PG) ||
+	    v.blk.shares != (uint32_t)v.n) {
+		if (atomic_fetch_add(&rf_freed, 1) < 5)
+			fprintf(stderr, "[%s] file %d page %llu maps device page %llu: state %d, "
+				"shares %u, %d owners, (file, offset) %slisted\n", t_current, f,
+				(unsigned long long)p, (unsigned long long)pg, (int)v.blk.state,
+				v.blk.shares, v.n, rmap_has(&v, rf[f].ino, p * PG) ? "" : "not ");
+	}
+}
+
+/* Called with the page's mutex held: the page reads as its model. */
+static void rf_check_page(int f, uint64_t p, uint8_t *buf)
+{
+	int64_t got = dc_dcfs_pread(FS, rf[f].fd, buf, PG, p * PG);
+
+	if (got != (int64_t)PG || memcmp(buf, rf[f].model + p * PG, PG)) {
+		if (atomic_fetch_add(&rf_lost, 1) < 5)
+			fprintf(stderr, "[%s] file %d page %llu differs from its model (pread %lld)\n",
+				t_current, f, (unsigned long long)p, (long long)got);
+	}
+}
+
+static void *rf_writer(void *arg)
+{
+	int f = (int)(uintptr_t)arg;
+	uint64_t rng = t_seed(8000) + (uint64_t)f;
+	unsigned long n = t_scale(8000);
+	uint8_t *buf = malloc(PG);
+
+	CHECK(buf);
+	for (unsigned long i = 0; i < n; i++) {
+		uint64_t r = t_rand(&rng), p = (r >> 8) % RF_NP, slot = (r >> 16) % RF_SLOTS;
+		struct rf_stamp st = { RF_MAGIC, (uint16_t)(f + 1), (uint16_t)f, (uint32_t)i,
+				       (uint32_t)p };
+		uint64_t off = p * PG + slot * sizeof(st);
+
+		pthread_mutex_lock(&rf[f].lock[p]);
+		if ((r >> 40) & 1) {
+			CHECK_EQ(dc_dcfs_pwrite(FS, rf[f].fd, &st, sizeof(st), off), (int64_t)sizeof(st));
+		} else {
+			struct dc_dcfs_fault_result res;
+
+			CHECK_EQ(dc_dcfs_fault(FS, rf[f].fd, p, DC_DCFS_FAULT_WRITE, 0, &res), 0);
+			CHECK(res.writable);
+			CHECK(!res.zero);
+			memcpy((uint8_t *)res.addr + slot * sizeof(st), &st, sizeof(st));
+			atomic_fetch_add(&rf_fault_writes, 1);
+		}
+		memcpy(rf[f].model + off, &st, sizeof(st));
+		rf_check_page(f, p, buf);
+		rf_check_rmap(f, p);
+		pthread_mutex_unlock(&rf[f].lock[p]);
+		atomic_fetch_add(&rf_writes, 1);
+		if ((r >> 50) % 8 == 0)
+			sched_yield();
+	}
+	free(buf);
+	atomic_fetch_sub(&rf_writers_left, 1);
+	return NULL;
+}
+
+/* Take the page mutexes of file 0's [a0, a0 + n0) and file 1's [a1, a1 + n1), in one order. */
+static void rf_lock(uint64_t a0, uint64_t n0, uint64_t a1, uint64_t n1, bool lock)
+{
+	for (uint64_t p = a0; p < a0 + n0; p++)
+		lock ? pthread_mutex_lock(&rf[0].lock[p]) : pthread_mutex_unlock(&rf[0].lock[p]);
+	for (uint64_t p = a1; p < a1 + n1; p++)
+		lock ? pthread_mutex_lock(&rf[1].lock[p]) : pthread_mutex_unlock(&rf[1].lock[p]);
+}
+
+static void *rf_changer(void *arg)
+{
+	uint64_t rng = t_seed(9000);
+	unsigned long min = (unsigned long)(uintptr_t)arg;
+	uint8_t *buf = malloc(PG);
+
+	CHECK(buf);
+	for (unsigned long i = 0; i < min || atomic_load(&rf_writers_left) > 0; i++) {
+		uint64_t r = t_rand(&rng), n = 1 + (r >> 8) % 6;
+		uint64_t sa = (r >> 16) % (RF_NP - n + 1), da = (r >> 24) % (RF_NP - n + 1);
+		int src = (int)((r >> 32) & 1), dst = 1 - src;
+		struct dc_wait_opts o = bound_ms(10000);
+
+		if ((r >> 36) % 4 != 0) {
+			/* Reflink src [sa, sa + n) onto dst [da, da + n). */
+			uint64_t a0 = src == 0 ? sa : da, a1 = src == 0 ? da : sa;
+
+			rf_lock(a0, n, a1, n, true);
+			CHECK_EQ(dc_dcfs_reflink(FS, rf[src].fd, sa * PG, rf[dst].fd, da * PG, n * PG,
+						 &o), 0);
+			memcpy(rf[dst].model + da * PG, rf[src].model + sa * PG, n * PG);
+			for (uint64_t p = 0; p < n; p++) {
+				rf_check_page(dst, da + p, buf);
+				rf_check_rmap(dst, da + p);
+				rf_check_rmap(src, sa + p);
+			}
+			rf_lock(a0, n, a1, n, false);
+			atomic_fetch_add(&rf_reflinks, 1);
+		} else {
+			/* Truncate file dst to k pages, then regrow: a hole, or a reflink of src's tail. */
+			uint64_t k = RF_NP / 2 + (r >> 40) % (RF_NP / 2), m = RF_NP - k;
+			bool relink = (r >> 48) & 1;
+
+			if (dst == 0)
+				rf_lock(k, m, relink ? k : 0, relink ? m : 0, true);
+			else
+				rf_lock(relink ? k : 0, relink ? m : 0, k, m, true);
+			CHECK_EQ(dc_dcfs_truncate(FS, rf[dst].fd, k * PG, &o), 0);
+			memset(rf[dst].model + k * PG, 0, m * PG);
+			if (relink) {
+				CHECK_EQ(dc_dcfs_reflink(FS, rf[src].fd, k * PG, rf[dst].fd, k * PG,
+							 m * PG, &o), 0);
+				memcpy(rf[dst].model + k * PG, rf[src].model + k * PG, m * PG);
+			} else {
+				CHECK_EQ(dc_dcfs_truncate(FS, rf[dst].fd, RF_NP * PG, &o), 0);
+			}
+			for (uint64_t p = k; p < RF_NP; p++) {
+				rf_check_page(dst, p, buf);
+				rf_check_rmap(dst, p);
+			}
+			if (dst == 0)
+				rf_lock(k, m, relink ? k : 0, relink ? m : 0, false);
+			else
+				rf_lock(relink ? k : 0, relink ? m : 0, k, m, false);
+			atomic_fetch_add(&rf_truncs, 1);
+		}
+		if ((r >> 56) % 4 == 0)
+			sched_yield();
+	}
+	free(buf);
+	return NULL;
+}
+
+TEST(reflink_writers_vs_reflink_truncate)
+{
+	pthread_t w[2], c;
+	uint8_t *buf = malloc(RF_NP * PG);
+	uint64_t cow0;
+
+	t_watchdog(t_case_limit() < 120 ? t_case_limit() : 120); /* seconds, not minutes */
+	CHECK(buf);
+	fx("mem:16M", NULL);
+	atomic_store(&rf_lost, 0);
+	atomic_store(&rf_freed, 0);
+	atomic_store(&rf_writes, 0);
+	atomic_store(&rf_fault_writes, 0);
+	atomic_store(&rf_reflinks, 0);
+	atomic_store(&rf_truncs, 0);
+	atomic_store(&rf_writers_left, 2);
+	for (int f = 0; f < 2; f++) {
+		snprintf(rf[f].name, sizeof(rf[f].name), "%c", 'A' + f);
+		rf[f].fd = dc_dcfs_create(FS, rf[f].name);
+		CHECK(rf[f].fd >= 0);
+		rf[f].ino = 0;
+		{
+			struct dc_dcfs_stat st;
+
+			CHECK_EQ(dc_dcfs_fstat(FS, rf[f].fd, &st), 0);
+			rf[f].ino = st.ino;
+		}
+		rf[f].model = calloc(RF_NP, PG);
+		CHECK(rf[f].model);
+		for (int p = 0; p < RF_NP; p++)
+			CHECK_EQ(pthread_mutex_init(&rf[f].lock[p], NULL), 0);
+	}
+	/* A: a pattern; B: all of A, shared. */
+	for (uint64_t i = 0; i < RF_NP * PG; i++)
+		rf[0].model[i] = (uint8_t)(i * 7 + (i >> 12) * 13) | 1;
+	CHECK_EQ(dc_dcfs_pwrite(FS, rf[0].fd, rf[0].model, RF_NP * PG, 0), (int64_t)(RF_NP * PG));
+	CHECK_EQ(dc_dcfs_reflink(FS, rf[0].fd, 0, rf[1].fd, 0, RF_NP * PG, NULL), 0);
+	memcpy(rf[1].model, rf[0].model, RF_NP * PG);
+	check_fs();
+	cow0 = sfs().cow_copies;
+	for (int f = 0; f < 2; f++)
+		CHECK_EQ(pthread_create(&w[f], NULL, rf_writer, (void *)(uintptr_t)f), 0);
+	CHECK_EQ(pthread_create(&c, NULL, rf_changer, (void *)(uintptr_t)t_scale(3000)), 0);
+	for (int f = 0; f < 2; f++)
+		pthread_join(w[f], NULL);
+	pthread_join(c, NULL);
+	printf("writes %ld (through write faults %ld), reflinks %ld, truncates %ld, copies on write"
+	       " %llu; violations: lost writes %ld, mapped blocks not in use by the file %ld\n",
+	       (long)atomic_load(&rf_writes), (long)atomic_load(&rf_fault_writes),
+	       (long)atomic_load(&rf_reflinks), (long)atomic_load(&rf_truncs),
+	       (unsigned long long)(sfs().cow_copies - cow0), (long)atomic_load(&rf_lost),
+	       (long)atomic_load(&rf_freed));
+	CHECK_EQ(atomic_load(&rf_lost), 0);
+	CHECK_EQ(atomic_load(&rf_freed), 0);
+	CHECK(sfs().cow_copies > cow0); /* the case tested what it says */
+	check_fs();
+	for (int f = 0; f < 2; f++) {
+		CHECK_EQ(dc_dcfs_pread(FS, rf[f].fd, buf, RF_NP * PG, 0), (int64_t)(RF_NP * PG));
+		CHECK(!memcmp(buf, rf[f].model, RF_NP * PG));
+		for (uint64_t p = 0; p < RF_NP; p++)
+			rf_check_rmap(f, p);
+	}
+	CHECK_EQ(atomic_load(&rf_freed), 0);
+	for (int f = 0; f < 2; f++) {
+		CHECK_EQ(dc_dcfs_close(FS, rf[f].fd), 0);
+		for (int p = 0; p < RF_NP; p++)
+			pthread_mutex_destroy(&rf[f].lock[p]);
+		free(rf[f].model);
+	}
+	free(buf);
+	check_fs();
+}
+
+/* ---- quarantine: pins vs. truncate, and block reuse by another file ------------------ */
+
+#define QP 64   /* pages of Q */
+#define QO 128  /* pages of O */
+#define NQPIN 2
+#define Q_DMA 0xD9
+#define Q_O 0x4F
+
+static uint64_t q_ino;
+static atomic_long q_bad_owner, q_freed, q_o_dma, q_quar_seen, q_pins, q_truncs, q_rounds,
+	q_waited;
+static atomic_int q_trunc_done;
+
+/* A pinned device page: still Q's at @off, or quarantined; nothing else. */
+static void q_check(uint64_t pg, uint64_t off)
+{
+	struct rmap_view v = rmap_of(pg);
+
+	if (v.blk.state == DC_DCFS_BLOCK_USED && v.n == 1 && v.o[0].ino == q_ino &&
+	    v.o[0].offset == off)
+		return;
+	if (v.blk.state == DC_DCFS_BLOCK_QUARANTINED && v.n == 0) {
+		atomic_fetch_add(&q_quar_seen, 1);
+		return;
+	}
+	if (v.blk.state == DC_DCFS_BLOCK_FREE)
+		atomic_fetch_add(&q_freed, 1);
+	else
+		atomic_fetch_add(&q_bad_owner, 1);
+	if (atomic_load(&q_freed) + atomic_load(&q_bad_owner) < 5)
+		fprintf(stderr, "[%s] pinned device page %llu (Q byte %llu): state %d, %d owners, "
+			"first ino %llu offset %llu\n", t_current, (unsigned long long)pg,
+			(unsigned long long)off, (int)v.blk.state, v.n,
+			(unsigned long long)(v.n ? v.o[0].ino : 0),
+			(unsigned long long)(v.n ? v.o[0].offset : 0));
+}
+
+static void *q_pinner(void *arg)
+{
+	uint64_t id = (uint64_t)(uintptr_t)arg, rng = t_seed(10000) + id;
+	int fd = dc_dcfs_open(FS, "Q", DC_DCFS_RDWR);
+
+	CHECK(fd >= 0);
+	while (!atomic_load(&q_trunc_done)) {
+		uint64_t r = t_rand(&rng);
+		/* This thread's pages only: p, p + NQPIN, ... */
+		uint64_t p = ((r >> 8) % (QP / NQPIN - 2)) * NQPIN + id, n = 1 + (r >> 16) % 2;
+		struct dc_dcfs_pinset ps[2];
+		uint64_t pg[2];
+		int ret = 0;
+		unsigned k;
+
+		memset(ps, 0, sizeof(ps));
+		for (k = 0; k < n; k++) {
+			ret = dc_dcfs_pin(FS, fd, (p + k * NQPIN) * PG, PG, 0, "q-dma", &ps[k]);
+			if (ret)
+				break;
+			pg[k] = ps[k].segs[0].pgoff;
+			CHECK(pg[k] != UINT64_MAX);
+		}
+		if (ret && ret != -EFAULT) /* -EFAULT: Q is short right now */
+			CHECK_EQ(ret, 0);
+		atomic_fetch_add(&q_pins, k);
+		for (int round = 0; round < 8; round++) {
+			for (unsigned j = 0; j < k; j++) {
+				memset(ps[j].segs[0].addr, Q_DMA, PG);
+				q_check(pg[j], (p + j * NQPIN) * PG);
+			}
+			if (round & 1)
+				usleep(20);
+			else
+				sched_yield();
+		}
+		for (unsigned j = 0; j < k; j++)
+			CHECK_EQ(dc_dcfs_unpin(FS, &ps[j]), 0);
+	}
+	CHECK_EQ(dc_dcfs_close(FS, fd), 0);
+	return NULL;
+}
+
+static void *q_truncater(void *arg)
+{
+	uint64_t rng = t_seed(11000);
+	unsigned long n = (unsigned long)(uintptr_t)arg;
+	int fd = dc_dcfs_open(FS, "Q", DC_DCFS_RDWR);
+
+	CHECK(fd >= 0);
+	/* Enough rounds of its own, and of O (blocks to reuse), as they come. */
+	for (unsigned long i = 0; i < n || atomic_load(&q_rounds) < (long)t_scale(160); i++) {
+		uint64_t r = t_rand(&rng), k = (r >> 8) % QP;
+		struct dc_wait_opts o = bound_ms(10000);
+		int ret;
+
+		/* A quarantine mount does not wait for pins: a wait would run into the bound. */
+		if ((r >> 20) & 1) {
+			ret = dc_dcfs_truncate(FS, fd, k * PG, &o);
+		} else {
+			uint64_t len = (1 + (r >> 24) % 8) * PG;
+
+			ret = dc_dcfs_fallocate(FS, fd, DC_DCFS_FALLOC_PUNCH, k * PG, len, &o);
+		}
+		if (ret == -ETIMEDOUT)
+			atomic_fetch_add(&q_waited, 1);
+		else
+			CHECK_EQ(ret, 0);
+		o = bound_ms(10000);
+		ret = dc_dcfs_truncate(FS, fd, QP * PG, &o);
+		if (ret == -ETIMEDOUT)
+			atomic_fetch_add(&q_waited, 1);
+		else
+			CHECK_EQ(ret, 0);
+		atomic_fetch_add(&q_truncs, 1);
+		usleep(50 + (unsigned)((r >> 48) % 200));
+	}
+	atomic_store(&q_trunc_done, 1);
+	CHECK_EQ(dc_dcfs_close(FS, fd), 0);
+	return NULL;
+}
+
+static void *q_other(void *arg)
+{
+	uint8_t *w = malloc(QO * PG), *b = malloc(QO * PG);
+
+	(void)arg;
+	CHECK(w && b);
+	memset(w, Q_O, QO * PG);
+	while (!atomic_load(&q_trunc_done)) {
+		int fd = dc_dcfs_create(FS, "O");
+		int64_t got;
+
+		CHECK(fd >= 0);
+		got = dc_dcfs_pwrite(FS, fd, w, QO * PG, 0);
+		CHECK(got > 0 || got == -ENOSPC); /* quarantined blocks are not free */
+		if (got > 0) {
+			CHECK_EQ(dc_dcfs_pread(FS, fd, b, (size_t)got, 0), got);
+			for (int64_t i = 0; i < got; i++)
+				if (b[i] != Q_O) {
+					atomic_fetch_add(&q_o_dma, 1);
+					break;
+				}
+		}
+		CHECK_EQ(dc_dcfs_close(FS, fd), 0);
+		CHECK_EQ(dc_dcfs_unlink(FS, "O"), 0);
+		atomic_fetch_add(&q_rounds, 1);
+		sched_yield();
+	}
+	free(w);
+	free(b);
+	return NULL;
+}
+
+TEST(quarantine_pins_vs_truncate)
+{
+	pthread_t pin[NQPIN], tt, to;
+	struct dc_dcfs_stat st;
+	int fd;
+
+	t_watchdog(t_case_limit() < 120 ? t_case_limit() : 120); /* seconds, not minutes */
+	fx("mem:2M", "quarantine");
+	atomic_store(&q_bad_owner, 0);
+	atomic_store(&q_freed, 0);
+	atomic_store(&q_o_dma, 0);
+	atomic_store(&q_quar_seen, 0);
+	atomic_store(&q_pins, 0);
+	atomic_store(&q_truncs, 0);
+	atomic_store(&q_rounds, 0);
+	atomic_store(&q_waited, 0);
+	atomic_store(&q_trunc_done, 0);
+	fd = dc_dcfs_create(FS, "Q");
+	CHECK(fd >= 0);
+	CHECK_EQ(dc_dcfs_truncate(FS, fd, QP * PG, NULL), 0);
+	CHECK_EQ(dc_dcfs_fstat(FS, fd, &st), 0);
+	q_ino = st.ino;
+	for (int i = 0; i < NQPIN; i++)
+		CHECK_EQ(pthread_create(&pin[i], NULL, q_pinner, (void *)(uintptr_t)i), 0);
+	CHECK_EQ(pthread_create(&to, NULL, q_other, NULL), 0);
+	CHECK_EQ(pthread_create(&tt, NULL, q_truncater, (void *)(uintptr_t)t_scale(3000)), 0);
+	pthread_join(tt, NULL);
+	pthread_join(to, NULL);
+	for (int i = 0; i < NQPIN; i++)
+		pthread_join(pin[i], NULL);
+	printf("truncates/punches %ld, pins %ld, pinned blocks seen quarantined %ld, O rounds %ld;"
+	       " violations: waited %ld, pinned block freed %ld, given to another file or offset %ld,"
+	       " pattern in O %ld\n", (long)atomic_load(&q_truncs), (long)atomic_load(&q_pins),
+	       (long)atomic_load(&q_quar_seen), (long)atomic_load(&q_rounds),
+	       (long)atomic_load(&q_waited), (long)atomic_load(&q_freed),
+	       (long)atomic_load(&q_bad_owner), (long)atomic_load(&q_o_dma));
+	CHECK_EQ(atomic_load(&q_waited), 0);
+	CHECK_EQ(atomic_load(&q_freed), 0);
+	CHECK_EQ(atomic_load(&q_bad_owner), 0);
+	CHECK_EQ(atomic_load(&q_o_dma), 0);
+	CHECK(atomic_load(&q_pins) > 0);
+	CHECK(atomic_load(&q_quar_seen) > 0); /* the case tested what it says */
+	CHECK_EQ(sfs().blocks_quarantined, 0);
+	check_fs();
+	CHECK_EQ(dc_dcfs_close(FS, fd), 0);
 }
 
 T_MAIN(setup, teardown)

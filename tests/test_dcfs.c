@@ -2374,7 +2374,8 @@ TEST(fault_beyond_eof)
 /*
  * Removal of the region shuts the file system down: calls fail -EIO; with
  * no pin held and no call running the mount lets go of the region at once,
- * so removal completes; unmount still works afterwards (without the region).
+ * so removal completes; unmount still works afterwards (without the region,
+ * which is gone and must not be touched).
  */
 TEST(region_removal_shuts_down)
 {
@@ -2383,30 +2384,32 @@ TEST(region_removal_shuts_down)
 	struct dc_dcfs_statfs sf;
 	struct dc_dcfs_stat st;
 	uint8_t b[16];
-	int fd, r;
+	int fd;
 
 	fx("mem:64M", NULL);
 	fd = xcreate("sd");
 	xwrite_byte(fd, 1, 2 * PG, 0);
 	CHECK_EQ(dc_dcfs_fault(FS, fd, 0, 0, 0, &res), 0);
-	d.deadline_ns = dc_now_ns() + 5000000000ull;
+	CHECK_EQ(dc_dcfs_fault(FS, fd, 1, DC_DCFS_FAULT_WRITE, 0, &res), 0);
+	d.deadline_ns = dc_now_ns() + 5000000000ull; /* a bound: it must not need it */
 	CHECK_EQ(dc_region_remove(R, &d), 0);
 	R = NULL; /* gone: nothing may touch it */
 	CHECK(dc_dcfs_region(FS) == NULL);
 	CHECK_EQ(dc_dcfs_pread(FS, fd, b, 1, 0), -EIO);
 	CHECK_EQ(dc_dcfs_pwrite(FS, fd, b, 1, 0), -EIO);
 	CHECK_EQ(dc_dcfs_create(FS, "new"), -EIO);
+	CHECK_EQ(dc_dcfs_open(FS, "sd", DC_DCFS_RDONLY), -EIO);
 	CHECK_EQ(dc_dcfs_fault(FS, fd, 1, 0, 0, &res), -EIO);
 	CHECK_EQ(dc_dcfs_truncate(FS, fd, 0, NULL), -EIO);
 	CHECK_EQ(dc_dcfs_unlink(FS, "sd"), -EIO);
 	CHECK_EQ(dc_dcfs_fstat(FS, fd, &st), 0);
 	CHECK_EQ(st.size, 2 * PG);
 	CHECK_EQ(st.entries, 0);
+	CHECK_EQ(dc_dcfs_lookup(FS, "sd", &st), 0);
 	dc_dcfs_statfs(FS, &sf);
 	CHECK(sf.shutdown);
 	CHECK_EQ(dc_dcfs_check(FS), 0);
-	r = dc_dcfs_close(FS, fd);
-	CHECK_EQ(r, 0);
+	CHECK_EQ(dc_dcfs_close(FS, fd), 0);
 	CHECK_EQ(dc_dcfs_unmount(FS, NULL), 0);
 	FS = NULL;
 	dc_quiesce();
@@ -2424,6 +2427,11 @@ TEST(bad_mount_options)
 	CHECK(strstr(dc_errmsg(), "bogus"));
 	CHECK_EQ(dc_dcfs_mount(R, "sync,frobnicate=3", NULL, NULL, &fs), -EINVAL);
 	CHECK(strstr(dc_errmsg(), "frobnicate"));
+	CHECK_EQ(dc_dcfs_mount(R, "quarantine=1", NULL, NULL, &fs), -EINVAL);
+	/* quarantine (dcfs part 2): accepted. */
+	CHECK_EQ(dc_dcfs_mount(R, "quarantine", NULL, NULL, &fs), 0);
+	CHECK_EQ(dc_dcfs_unmount(fs, NULL), 0);
+	fs = NULL;
 	CHECK_EQ(dc_dcfs_mount(R, "quarantine,sync", NULL, NULL, &fs), 0);
 	CHECK_EQ(dc_dcfs_unmount(fs, NULL), 0);
 	fs = NULL;
@@ -2845,7 +2853,7 @@ TEST(double_and_forged_unpin)
 	CHECK_EQ(sfs().pins, 1);
 	CHECK_EQ(dc_dcfs_unpin(FS, &ps), 0);
 	CHECK_EQ(refcount_at(pg), before);
-	/* LONGTERM: not supported, nothing pinned. */
+	/* LONGTERM through dc_dcfs_pin(): no revoke callback, refused, nothing pinned. */
 	CHECK_EQ(dc_dcfs_pin(FS, fd, 0, PG, DC_DCFS_PIN_LONGTERM, "lt", &ps), -EOPNOTSUPP);
 	CHECK_EQ(dc_dcfs_pin(FS, fd, 0, PG, DC_DCFS_PIN_LONGTERM | DC_DCFS_PIN_READONLY, "lt",
 			     &ps), -EOPNOTSUPP);

@@ -421,6 +421,82 @@ TEST(replace_refuses_pinned_block)
 	finish(m);
 }
 
+/*
+ * The CoW step (DC_INSERT_UNSHARE): the entry moves to the file's own copy
+ * although a pin holds the shared original; the pin keeps the original,
+ * which no entry of this file names any more, and the other sharer keeps
+ * mapping it.  Without the flag the same insert is -EBUSY.
+ */
+TEST(unshare_replaces_pinned_shared_block)
+{
+	struct dc_mapping *a, *b;
+	struct dc_entry_handle h;
+	struct dc_folio *p, *x;
+
+	CHECK_EQ(dc_mapping_create(R, &mops, NULL, &a), 0);
+	CHECK_EQ(dc_mapping_create(R, &mops, NULL, &b), 0);
+	fault(a, 0, 0, 60, DC_INSERT_COW);
+	fault(b, 7, 0, 60, DC_INSERT_COW);
+	x = dc_folio_lookup(R, 60);
+	CHECK_EQ(dc_folio_shares(x), 2);
+	CHECK_EQ(dc_mapping_get_folio(a, 0, true, &p), 0);
+	CHECK(p == x);
+	CHECK_EQ(dc_mapping_grab(a, 0, 0, NULL, &h), 0);
+	CHECK_EQ(dc_mapping_insert(&h, 61, DC_INSERT_COW), -EBUSY); /* the default: refuse */
+	CHECK(dc_entry_is_zapped(h.entry));
+	revokes = 0;
+	CHECK_EQ(dc_mapping_insert(&h, 61, DC_INSERT_COW | DC_INSERT_UNSHARE | DC_INSERT_DIRTY), 0);
+	CHECK_EQ(dc_entry_pgoff(h.entry), 61);
+	CHECK(!dc_entry_is_zapped(h.entry));
+	CHECK_EQ(dc_mapping_unlock(&h), 0);
+	CHECK_EQ(dc_folio_shares(x), 1);   /* b only */
+	CHECK_EQ(dc_folio_mapcount(x), 1);
+	CHECK_EQ(refs(60), 1 + DC_PIN_BIAS); /* b's entry and the pin */
+	CHECK(dc_folio_busy(x));
+	CHECK(dc_mapping_get_mark(a, 0, DC_MARK_DIRTY));
+	CHECK(dc_mapping_check(a) && dc_mapping_check(b));
+	dc_folio_unpin(p);
+	CHECK_EQ(refs(60), 1);
+	CHECK_EQ(refs(61), 1);
+	CHECK_EQ(dc_mapping_violations(a) + dc_mapping_violations(b), 0);
+	finish(a);
+	finish(b);
+	CHECK(dc_folio_idle(x));
+}
+
+/*
+ * dc_mapping_abandon(): every entry of the range goes at once, pinned or
+ * not (the owner quarantines the pinned blocks); the count says how many
+ * were still busy; the pin's unpin is then the block's last put.
+ */
+TEST(abandon_deletes_pinned_entries)
+{
+	struct dc_mapping *m;
+	struct dc_folio *p;
+	int frees;
+
+	CHECK_EQ(dc_mapping_create(R, &mops, NULL, &m), 0);
+	fault(m, 0, 0, 70, 0);
+	fault(m, 1, 0, 71, DC_INSERT_DIRTY);
+	fault(m, 5, 0, 75, 0);
+	CHECK_EQ(dc_mapping_get_folio(m, 1, true, &p), 0);
+	CHECK_EQ(dc_mapping_abandon(m, 0, 1, NULL), 1); /* 71 was pinned */
+	CHECK_EQ(dc_mapping_count(m), 1);            /* 5 stays: outside */
+	CHECK_EQ(dc_mapping_violations(m), 0);
+	CHECK_EQ(dc_folio_owner(p), 0);              /* no file has it */
+	CHECK_EQ(refs(70), 0);
+	CHECK_EQ(refs(71), DC_PIN_BIAS);
+	CHECK_EQ(dc_mapping_get_folio(m, 1, true, &p) == -EAGAIN, 1);
+	CHECK(dc_mapping_check(m));
+	frees = page_frees;
+	dc_folio_unpin(dc_folio_lookup(R, 71));
+	CHECK_EQ(page_frees, frees + 1);             /* ->page_free returns it */
+	CHECK_EQ(dc_mapping_abandon(m, 0, DC_MAPPING_INDEX_MAX, NULL), 0);
+	CHECK_EQ(dc_mapping_count(m), 0);
+	CHECK_EQ(dc_mapping_abandon(m, 5, 4, NULL), -EINVAL);
+	finish(m);
+}
+
 struct pin_thread {
 	struct dc_folio *f;
 	int released;
@@ -911,6 +987,33 @@ TEST(mapping_holds_its_region)
 	CHECK_EQ(dc_mapping_unlock(&h), 0);
 	CHECK_EQ(dc_mapping_truncate(pre_remove_m, 0, 10, NULL), 0);
 	CHECK_EQ(dc_mapping_destroy(pre_remove_m), 0);
+	CHECK_EQ(dc_region_remove(r, NULL), 0);
+	CHECK_EQ(pre_remove_calls, 1);
+}
+
+/* A holder may let go of everything from inside its PRE_REMOVE: removal then completes. */
+static int release_on_remove(struct dc_region *r, uint64_t pgoff, uint64_t nr, unsigned flags,
+			     void *holder)
+{
+	(void)pgoff; (void)nr;
+	CHECK_EQ(flags, DC_MF_PRE_REMOVE);
+	pre_remove_calls++;
+	CHECK_EQ(dc_mapping_abandon(pre_remove_m, 0, DC_MAPPING_INDEX_MAX, NULL), 0);
+	CHECK_EQ(dc_region_release(r, holder), 0);
+	CHECK_EQ(dc_mapping_destroy(pre_remove_m), 0);
+	return 0;
+}
+
+TEST(holder_lets_go_from_pre_remove)
+{
+	static const struct dc_holder_ops ops = { .notify_failure = release_on_remove };
+	struct dc_region *r;
+
+	CHECK_EQ(dc_region_create("mem:1M", &r), 0);
+	CHECK_EQ(dc_region_claim(r, &pre_remove_calls, &ops), 0);
+	CHECK_EQ(dc_mapping_create(r, &mops, NULL, &pre_remove_m), 0);
+	fault(pre_remove_m, 1, 0, 3, 0);
+	pre_remove_calls = 0;
 	CHECK_EQ(dc_region_remove(r, NULL), 0);
 	CHECK_EQ(pre_remove_calls, 1);
 }

@@ -36,8 +36,8 @@
  *   deadline_ms=N     the default deadline of the waits that take none from
  *                     the caller: eviction at the last close of an unlinked
  *                     file, and unmount (default 0: wait forever)
- *   quarantine        truncate, punch, zero, collapse, insert and eviction
- *                     do not wait for pins: still-pinned blocks leave the
+ *   quarantine        truncate, punch, zero, collapse, insert, reflink (its
+ *                     destination) and eviction do not wait for pins: still-pinned blocks leave the
  *                     file at once and wait in a quarantine (counted in
  *                     statfs) until their last unpin returns them
  * An unknown option or a malformed value: -EINVAL naming it.
@@ -57,8 +57,8 @@
  * that range fail with -EIO until it is punched (or truncated away) and
  * written again.  Removal of the region (DC_MF_PRE_REMOVE) shuts the mount
  * down: every mapping is revoked, long-term pins are asked back, and every
- * call but close, unpin, stat, lookup, list, pins, statfs and unmount fails
- * with -EIO; once no call runs the mount lets go of the region, so removal
+ * call but close, unpin, stat, lookup, list, pins, rmap, statfs, check
+ * and unmount fails with -EIO; once no call runs the mount lets go of the region, so removal
  * completes as soon as the pins are released.
  *
  * Errors: negative errno values, with dc_errmsg() saying exactly what was
@@ -520,7 +520,9 @@ DC_API int dc_dcfs_pins(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len,
  * Context: sleeps; both files' I/O and invalidate locks (in ino order).
  * Return: 0; -EBADF (@dst_fd read-only, or not open); -EINVAL (misaligned,
  * overlapping, @src_off + @len past the source's end, overflow);
- * -EFBIG; -EOVERFLOW (a block has 2^20 - 1 sharers); -ENOMEM (the
+ * -EFBIG; -EOVERFLOW (a block has 2^20 - 1 sharers); -ENOSPC (the
+ * destination's old last block, shared, could not be copied before its
+ * tail is zeroed: nothing changed); -ENOMEM (the
  * destination may be partly cloned: each block is either cloned or a
  * hole); -ETIMEDOUT, -EINTR (@opts: nothing changed); -EIO.
  */
@@ -597,8 +599,9 @@ DC_API struct dc_region *dc_dcfs_region(const struct dc_dcfs *fs);
  * mapping valid (dc_mapping_check(): folio owners); pin counts equal to
  * the pin sets; the reverse map equal to the extents (every extent has
  * its records, every record its extent) and each block's share count
- * equal to its records; quarantined blocks referenced, bad blocks
- * poisoned and in no file; nothing touched once the region is gone.
+ * equal to its records; quarantined blocks in no file and referenced, bad
+ * blocks poisoned, every other block in no file idle; nothing of the
+ * region read once the mount let go of it.
  * Return: 0; -EUCLEAN with the first violation in dc_errmsg().
  */
 DC_API int dc_dcfs_check(struct dc_dcfs *fs);

@@ -23,14 +23,20 @@
 #include "dcfs/dcfs_int.h"
 #include <daxcore/folio.h>
 
+/*
+ * A share count read outside the allocator lock is a go-ahead to write the
+ * block in place (count 1): acquire, pairing with the release of the
+ * store that dropped the other sharer's share after it last read the
+ * block (its CoW copy, its pread).
+ */
 static uint32_t blk_load(struct dcfs_alloc *a, uint64_t b)
 {
-	return atomic_load_explicit(&a->blk[b], memory_order_relaxed);
+	return atomic_load_explicit(&a->blk[b], memory_order_acquire);
 }
 
 static void blk_store(struct dcfs_alloc *a, uint64_t b, uint32_t v)
 {
-	atomic_store_explicit(&a->blk[b], v, memory_order_relaxed);
+	atomic_store_explicit(&a->blk[b], v, memory_order_release);
 }
 
 /* ---- the reverse map ---------------------------------------------------------- */
@@ -242,8 +248,9 @@ static void release_block(struct dc_dcfs *fs, uint64_t b)
 
 	if (w & DCFS_B_BAD)
 		return;
-	/* Shut down: the region is going away, its folios are not ours to read. */
-	if (DC_REGRESS_BUG == 26 || atomic_load(&fs->shutdown)) { /* bug 26: free while pinned */
+	/* The mount let go of the region (set under this lock): its folios
+	 * are not ours to read any more, and no call allocates again. */
+	if (DC_REGRESS_BUG == 26 || atomic_load(&fs->detached)) { /* bug 26: free while pinned */
 		dcfs_free_blocks(a, b, 1);
 		return;
 	}
@@ -251,7 +258,7 @@ static void release_block(struct dc_dcfs *fs, uint64_t b)
 	/* Quarantine first, then look: a last put that runs meanwhile either
 	 * sees the bit (and waits for this lock) or came before the look. */
 	blk_store(a, b, w | DCFS_B_QUAR);
-	atomic_thread_fence(memory_order_seq_cst);
+	dc__smp_mb();
 	if (!f || dc_folio_idle(f)) {
 		blk_store(a, b, w);
 		dcfs_free_blocks(a, b, 1);
@@ -368,7 +375,7 @@ void dcfs_block_page_free(struct dc_dcfs *fs, struct dc_folio *f)
 	uint64_t b = dc_folio_pgoff(f) >> fs->blk_order;
 	uint32_t w;
 
-	atomic_thread_fence(memory_order_seq_cst); /* pairs with release_block() */
+	dc__smp_mb(); /* pairs with release_block() */
 	if (!(blk_load(a, b) & DCFS_B_QUAR))
 		return;
 	pthread_mutex_lock(&a->lock);
@@ -485,6 +492,37 @@ DC_API int dc_dcfs_rmap(struct dc_dcfs *fs, uint64_t pgoff, struct dc_dcfs_block
 	if (out && n)
 		qsort(out, n < max ? n : max, sizeof(*out), owner_cmp);
 	return (int)n;
+}
+
+/*
+ * For dc_dcfs_check(): the records of @ino that say what its extent @e
+ * says cover it exactly once.  Allocator lock taken; quiescent.
+ */
+int dcfs_check_ext_rmap(struct dc_dcfs *fs, struct dcfs_inode *ino, const struct dcfs_ext *e)
+{
+	struct dcfs_rmap *rm = &fs->alloc.rmap;
+	uint64_t covered = 0, end = e->pgoff + e->len;
+
+	pthread_mutex_lock(&fs->alloc.lock);
+	for (size_t i = scan_start(rm, e->pgoff); i < rm->n && rm->v[i].pgoff < end; i++) {
+		const struct dcfs_rrec *r = &rm->v[i];
+		uint64_t s, t;
+
+		if (r->ino != ino || r->pgoff + r->len <= e->pgoff ||
+		    r->fpage - r->pgoff != e->fpage - e->pgoff)
+			continue;
+		s = r->pgoff > e->pgoff ? r->pgoff : e->pgoff;
+		t = r->pgoff + r->len < end ? r->pgoff + r->len : end;
+		covered += t - s;
+	}
+	pthread_mutex_unlock(&fs->alloc.lock);
+	if (covered != e->len)
+		return dc__fail(-EUCLEAN, "dcfs check: file %llu maps device pages [%llu, +%llu) at "
+				"page %llu; the reverse map covers %llu of them",
+				(unsigned long long)ino->ino, (unsigned long long)e->pgoff,
+				(unsigned long long)e->len, (unsigned long long)e->fpage,
+				(unsigned long long)covered);
+	return 0;
 }
 
 /*

@@ -37,6 +37,8 @@ static int check_extents(struct dc_dcfs *fs, struct dcfs_inode *ino, uint32_t *c
 		for (uint64_t b = e->pgoff >> fs->blk_order; b < (e->pgoff + e->len) >> fs->blk_order;
 		     b++)
 			counts[b]++;
+		if (dcfs_check_ext_rmap(fs, ino, e))
+			return -EUCLEAN;
 		pages += e->len;
 	}
 	if (pages != atomic_load(&ino->pages))

@@ -145,6 +145,7 @@ struct dcfs_owner_ref {
 };
 int dcfs_block_poison(struct dc_dcfs *fs, uint64_t b, struct dcfs_owner_ref **out, size_t *n);
 int dcfs_check_blocks(struct dc_dcfs *fs, const uint32_t *counts);
+int dcfs_check_ext_rmap(struct dc_dcfs *fs, struct dcfs_inode *ino, const struct dcfs_ext *e);
 
 /* ---- options (options.c) ----------------------------------------------------------- */
 
@@ -215,6 +216,8 @@ struct dc_dcfs {
 	_Atomic bool shutdown;        /* the region is going away: calls fail -EIO */
 	_Atomic bool detached;        /* the mount let go of the region: never touch it */
 	struct dc_liveref active;     /* calls that use mappings or the region (namespace.c) */
+	struct dc_mapping *anchor;    /* an empty mapping: holds the region until the mount
+				       * lets go (removal waits for mappings); ns_lock */
 	_Atomic bool torn_down;       /* dcfs_teardown() finished */
 	bool released;                /* the claim was given up (teardown or unmount) */
 
@@ -273,7 +276,7 @@ int dcfs_free_range(struct dcfs_inode *ino, uint64_t first, uint64_t len);
 void dcfs_give_back(void *arg, uint64_t fpage, uint64_t pgoff, uint64_t len);
 void dcfs_trim_eof(struct dcfs_inode *ino);
 void dcfs_written(struct dcfs_inode *ino, uint64_t pgoff, uint64_t n);
-int dcfs_zero_bytes(struct dcfs_inode *ino, uint64_t from, uint64_t to);
+int dcfs_zero_bytes(struct dcfs_inode *ino, uint64_t from, uint64_t to, bool broken);
 
 /* namespace.c */
 struct dcfs_inode *dcfs_fd_get(struct dc_dcfs *fs, int fd, bool write, int *err);
@@ -297,9 +300,11 @@ int dcfs_fault_at(struct dcfs_inode *ino, uint64_t index, bool write, unsigned o
 		  bool any_size, struct dc_dcfs_fault_result *res);
 bool dcfs_poisoned(struct dc_dcfs *fs, uint64_t pgoff, uint64_t n);
 int dcfs_cow_page(struct dcfs_inode *ino, uint64_t page);
-int dcfs_cow_block(struct dcfs_inode *ino, uint64_t fpage, uint64_t x);
+int dcfs_cow_block(struct dcfs_inode *ino, uint64_t fpage, uint64_t x, bool move);
 void dcfs_cow_done(struct dcfs_inode *ino, uint64_t fpage, uint64_t x, uint64_t y, bool ok);
 int dcfs_unshare_tail(struct dcfs_inode *ino);
+int dcfs_unshare_locked(struct dcfs_inode *ino, uint64_t page);
+int dcfs_move_held(struct dcfs_inode *ino, uint64_t first);
 
 /* pin.c */
 void dcfs_pins_list(struct dcfs_inode *ino, uint64_t first, uint64_t last,
@@ -310,8 +315,13 @@ void dcfs_leases_break(struct dcfs_inode *ino, uint64_t first, uint64_t last, co
 void dcfs_leases_end(struct dcfs_inode *ino);
 
 /* layout.c */
+#define DCFS_BREAK_FINAL 0x1u /* the whole mapping, at eviction */
+#define DCFS_BREAK_KEEP  0x2u /* the blocks stay in the file: wait even with quarantine */
 int dcfs_break_layouts(struct dcfs_inode *ino, uint64_t first, uint64_t last, const char *op,
-		       const struct dc_wait_opts *opts, bool final);
+		       const struct dc_wait_opts *opts, unsigned how);
+int dcfs_break_two(struct dcfs_inode *a, uint64_t af, uint64_t al, unsigned ahow,
+		   struct dcfs_inode *b, uint64_t bf, uint64_t bl, unsigned bhow, const char *op,
+		   const struct dc_wait_opts *opts);
 int dcfs_lock_and_break(struct dcfs_inode *ino, uint64_t first, uint64_t last, const char *op,
 			const struct dc_wait_opts *opts);
 

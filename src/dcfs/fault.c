@@ -81,7 +81,7 @@ bool dcfs_poisoned(struct dc_dcfs *fs, uint64_t pgoff, uint64_t n)
  * Return: 0 with *@y; 1 (@x is not shared any more: write it in place);
  * -ENOSPC, -ENOMEM, -EIO (@x poisoned, or the region is going away).
  */
-static int cow_copy(struct dcfs_inode *ino, uint64_t fpage, uint64_t x, uint64_t *y)
+static int cow_copy(struct dcfs_inode *ino, uint64_t fpage, uint64_t x, bool move, uint64_t *y)
 {
 	struct dc_dcfs *fs = ino->fs;
 	uint64_t n = dcfs_blk_pages(fs), yb, got;
@@ -91,7 +91,7 @@ static int cow_copy(struct dcfs_inode *ino, uint64_t fpage, uint64_t x, uint64_t
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&fs->alloc.lock);
-	if (dcfs_shares(fs, x) < 2) { /* the other sharers let go meanwhile: ours alone */
+	if (!move && dcfs_shares(fs, x) < 2) { /* the other sharers let go meanwhile: ours alone */
 		pthread_mutex_unlock(&fs->alloc.lock);
 		return 1;
 	}
@@ -156,7 +156,7 @@ static int cow(struct dcfs_inode *ino, struct dc_entry_handle *h, uint64_t x)
 
 	if ((UINT64_C(1) << h->order) != dcfs_blk_pages(fs))
 		return dc__fail(-EIO, "dcfs cow: an entry of order %u over a shared block", h->order);
-	ret = cow_copy(ino, h->index, x, &y);
+	ret = cow_copy(ino, h->index, x, false, &y);
 	if (ret)
 		return ret;
 	ret = dc_mapping_insert(h, DC_REGRESS_BUG == 24 ? x : y, flags);
@@ -165,14 +165,16 @@ static int cow(struct dcfs_inode *ino, struct dc_entry_handle *h, uint64_t x)
 }
 
 /*
- * Copy the shared block at file page @fpage of @ino that no entry of the
- * file maps (the range was broken): before bytes of it are zeroed.
+ * Copy the block at file page @fpage of @ino, which no entry of the file
+ * maps (the range was broken), to a new one: a shared block before bytes
+ * of it are zeroed; with @move (the quarantine) a pinned one too, so that
+ * the pin keeps the old block, quarantined, and the file the copy.
  * ext_lock held.  Return: 0 (or not shared after all); a negative errno.
  */
-int dcfs_cow_block(struct dcfs_inode *ino, uint64_t fpage, uint64_t x)
+int dcfs_cow_block(struct dcfs_inode *ino, uint64_t fpage, uint64_t x, bool move)
 {
 	uint64_t y;
-	int ret = cow_copy(ino, fpage, x, &y);
+	int ret = cow_copy(ino, fpage, x, move, &y);
 
 	if (ret)
 		return ret > 0 ? 0 : ret;
@@ -258,6 +260,7 @@ int dcfs_fault_at(struct dcfs_inode *ino, uint64_t index, bool write, unsigned o
 				return ret;
 			}
 			shared = false; /* 1: not shared any more, ours to write */
+			ret = 0;
 		}
 		pthread_mutex_unlock(&ino->ext_lock);
 		flags = write && !fs->opt.sync ? DC_INSERT_DIRTY : 0;

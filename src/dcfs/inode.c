@@ -212,6 +212,8 @@ void dcfs_written(struct dcfs_inode *ino, uint64_t pgoff, uint64_t n)
 	struct dc_dcfs *fs = ino->fs;
 	int ret = 0;
 
+	if (atomic_load(&fs->shutdown))
+		return; /* the region is going away (maybe gone): nothing to make durable */
 	if (!fs->opt.sync) {
 		pthread_mutex_lock(&ino->ext_lock);
 		ret = dcfs_set_add(&ino->dirty, pgoff, n);
@@ -226,11 +228,22 @@ void dcfs_written(struct dcfs_inode *ino, uint64_t pgoff, uint64_t n)
  * already).  Caller holds ext_lock; the range's entries are broken (no pin,
  * no DMA) or the bytes lie past the end of file and a shared block there
  * was copied first (dcfs_unshare_tail()).  A shared block is copied
- * before its bytes are zeroed: the other sharers keep theirs.
+ * before its bytes are zeroed: the other sharers keep theirs.  With the
+ * quarantine, a block of a @broken range that a pin still holds moves to
+ * a copy first: the pin keeps the old block (quarantined), so no DMA
+ * lands in what the file keeps.
  * Return: 0; -ENOSPC, -ENOMEM, -EIO (a shared block could not be copied:
  * the bytes before it are zeroed, the rest not).
  */
-int dcfs_zero_bytes(struct dcfs_inode *ino, uint64_t from, uint64_t to)
+/* Whether the block at device page @x is referenced (after a break: pinned). */
+static bool block_held(struct dc_dcfs *fs, uint64_t x)
+{
+	struct dc_folio *f = dc_folio_lookup(fs->r, x);
+
+	return f && !dc_folio_idle(f);
+}
+
+int dcfs_zero_bytes(struct dcfs_inode *ino, uint64_t from, uint64_t to, bool broken)
 {
 	struct dc_dcfs *fs = ino->fs;
 	struct dc_region *r = fs->r;
@@ -252,12 +265,25 @@ int dcfs_zero_bytes(struct dcfs_inode *ino, uint64_t from, uint64_t to)
 			int ret;
 
 			if (dcfs_shares(fs, e.pgoff) > 1) {
-				ret = dcfs_cow_block(ino, page - off, e.pgoff - off);
+				ret = dcfs_unshare_locked(ino, page);
 				if (ret)
 					return ret;
 				continue; /* look again: the copy */
 			}
 			if (e.len > bp - off) /* one block at a time: the next may be shared */
+				e.len = bp - off;
+		}
+		if (broken && fs->opt.quarantine) {
+			uint64_t off = page & (bp - 1);
+			int ret;
+
+			if (block_held(fs, e.pgoff - off)) {
+				ret = dcfs_cow_block(ino, page - off, e.pgoff - off, true);
+				if (ret)
+					return ret;
+				continue; /* look again: the copy */
+			}
+			if (e.len > bp - off)
 				e.len = bp - off;
 		}
 		n = (e.len << DC_PAGE_SHIFT) - in;
@@ -271,6 +297,52 @@ int dcfs_zero_bytes(struct dcfs_inode *ino, uint64_t from, uint64_t to)
 		from += n;
 	}
 	return 0;
+}
+
+/*
+ * Copy the block of file page @page if another file shares it (no entry of
+ * this file maps it: the range is broken).  ext_lock held.
+ */
+int dcfs_unshare_locked(struct dcfs_inode *ino, uint64_t page)
+{
+	uint64_t bp = dcfs_blk_pages(ino->fs), off = page & (bp - 1), hole;
+	struct dcfs_ext e;
+
+	if (!atomic_load(&ino->shared_ever) || !dcfs_ext_lookup(&ino->ext, page, &e, &hole) ||
+	    dcfs_shares(ino->fs, e.pgoff) < 2)
+		return 0;
+	return dcfs_cow_block(ino, page - off, e.pgoff - off, false);
+}
+
+/*
+ * The quarantine, before a collapse or insert moves the blocks from file
+ * page @first on: a block a pin still holds is copied and the copy moves
+ * (the pin keeps the old block, quarantined), so no DMA lands in the file
+ * at the shifted offset.  ext_lock held; the range is broken.
+ */
+int dcfs_move_held(struct dcfs_inode *ino, uint64_t first)
+{
+	struct dc_dcfs *fs = ino->fs;
+	uint64_t bp = dcfs_blk_pages(fs), page = first & ~(bp - 1);
+
+	for (;;) {
+		uint64_t hole;
+		struct dcfs_ext e;
+		int ret;
+
+		if (!dcfs_ext_lookup(&ino->ext, page, &e, &hole)) {
+			if (hole == UINT64_MAX)
+				return 0;
+			page += hole;
+			continue;
+		}
+		if (block_held(fs, e.pgoff)) {
+			ret = dcfs_cow_block(ino, page, e.pgoff, true);
+			if (ret)
+				return ret;
+		}
+		page += bp;
+	}
 }
 
 /*
@@ -321,7 +393,7 @@ int dcfs_evict(struct dcfs_inode *ino, const struct dc_wait_opts *opts)
 			pthread_rwlock_unlock(&ino->io_lock);
 	}
 	if (!ret && live) {
-		ret = dcfs_break_layouts(ino, 0, DC_MAPPING_INDEX_MAX, "evict", opts, true);
+		ret = dcfs_break_layouts(ino, 0, DC_MAPPING_INDEX_MAX, "evict", opts, DCFS_BREAK_FINAL);
 		if (ret) {
 			pthread_rwlock_unlock(&ino->invalidate);
 			pthread_rwlock_unlock(&ino->io_lock);

@@ -24,8 +24,10 @@ static uint64_t round_up(uint64_t v, uint64_t a)
 
 struct breaker {
 	struct dcfs_inode *ino;
+	struct dcfs_inode *other; /* a second file whose invalidate lock is held too (reflink) */
 	const char *op;
 	uint64_t first, last, start_ns, slow_ns;
+	unsigned sleeps;
 	bool reported;
 };
 
@@ -57,6 +59,8 @@ static void before_sleep(void *arg)
 	struct breaker *b = arg;
 
 	pthread_rwlock_unlock(&b->ino->invalidate);
+	if (b->other) /* a DMA holding pins of this file may fault the other */
+		pthread_rwlock_unlock(&b->other->invalidate);
 	if (!b->reported && dc_now_ns() - b->start_ns >= b->slow_ns)
 		slow_report(b);
 }
@@ -64,8 +68,16 @@ static void before_sleep(void *arg)
 static void after_sleep(void *arg)
 {
 	struct breaker *b = arg;
+	struct dcfs_inode *lo = b->ino, *hi = b->other;
 
-	pthread_rwlock_wrlock(&b->ino->invalidate);
+	if (hi && hi->ino < lo->ino) {
+		lo = b->other;
+		hi = b->ino;
+	}
+	pthread_rwlock_wrlock(&lo->invalidate);
+	if (hi)
+		pthread_rwlock_wrlock(&hi->invalidate);
+	b->sleeps++;
 }
 
 static void waiting(struct dc_mapping *m, uint64_t index, struct dc_folio *f, void *arg)
@@ -76,32 +88,55 @@ static void waiting(struct dc_mapping *m, uint64_t index, struct dc_folio *f, vo
 }
 
 /*
- * Break layouts on file pages [first, last] and delete their entries
- * (@final: the whole mapping, at eviction, which also stops new faults).
- * Caller holds io_lock and invalidate exclusive; the invalidate lock is
- * dropped and retaken around each sleep.
- * Return: 0; -ETIMEDOUT, -EINTR (@opts).
+ * Entries of [first, last] over blocks another file (or range) shares go
+ * without a wait: the block stays with its other sharers (or, should they
+ * let go meanwhile, waits in the quarantine), so a pin on it, whoever
+ * took it, is no reason to wait.  No write pin is ever on a shared block.
+ * Invalidate lock held exclusive (no fault maps more of the range).
  */
-int dcfs_break_layouts(struct dcfs_inode *ino, uint64_t first, uint64_t last, const char *op,
-		       const struct dc_wait_opts *opts, bool final)
+static int abandon_shared(struct dcfs_inode *ino, uint64_t first, uint64_t last,
+			  const struct dc_wait_opts *w)
 {
-	struct breaker b = {
-		.ino = ino, .op = op, .first = first, .last = last, .start_ns = dc_now_ns(),
-		.slow_ns = ino->fs->opt.slow_wait_ms * 1000000ull,
-	};
+	struct dc_entry_info info;
+
+	if (!atomic_load(&ino->shared_ever))
+		return 0;
+	dc_mapping_for_each(ino->m, first, last, &info) {
+		uint64_t end = info.first + (UINT64_C(1) << info.order) - 1;
+		int ret;
+
+		if (!dc_entry_has_pages(info.entry) ||
+		    dcfs_shares(ino->fs, dc_entry_pgoff(info.entry)) < 2)
+			continue;
+		ret = dc_mapping_abandon(ino->m, info.first, end, w);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* The breaker @b's range, its wait callbacks dropping its locks while asleep. */
+static int break_range_b(struct breaker *b, const struct dc_wait_opts *opts, unsigned how,
+			 bool final)
+{
+	struct dcfs_inode *ino = b->ino;
+	uint64_t first = b->first, last = b->last;
 	struct dc_wait_opts w = opts ? *opts : (struct dc_wait_opts){ 0 };
-	struct dc_break_report report = { .waiting = waiting, .arg = &b };
+	struct dc_break_report report = { .waiting = waiting, .arg = b };
 	int ret;
 
 	w.before_sleep = before_sleep;
 	w.after_sleep = after_sleep;
-	w.arg = &b;
-	if (ino->fs->opt.quarantine) {
+	w.arg = b;
+	if (ino->fs->opt.quarantine && !(how & DCFS_BREAK_KEEP)) {
 		/* No wait for pins: still-pinned blocks leave the file now, and
 		 * dcfs_blocks_put() quarantines them until their last unpin. */
 		ret = dc_mapping_abandon(ino->m, first, final ? DC_MAPPING_INDEX_MAX : last, &w);
 		return ret < 0 ? ret : 0;
 	}
+	ret = abandon_shared(ino, first, final ? DC_MAPPING_INDEX_MAX : last, &w);
+	if (ret)
+		return ret;
 	if (final)
 		return dc_mapping_truncate_final(ino->m, &w);
 	if (DC_REGRESS_BUG == 19) { /* bug 19: blocks freed while pinned */
@@ -121,6 +156,62 @@ int dcfs_break_layouts(struct dcfs_inode *ino, uint64_t first, uint64_t last, co
 	}
 }
 
+static int break_range(struct dcfs_inode *ino, struct dcfs_inode *other, uint64_t first,
+		       uint64_t last, const char *op, const struct dc_wait_opts *opts, unsigned how,
+		       unsigned *sleeps)
+{
+	bool final = how & DCFS_BREAK_FINAL;
+	struct breaker b = {
+		.ino = ino, .other = other, .op = op, .first = first, .last = last,
+		.start_ns = dc_now_ns(), .slow_ns = ino->fs->opt.slow_wait_ms * 1000000ull,
+	};
+	int ret = break_range_b(&b, opts, how, final);
+
+	*sleeps += b.sleeps;
+	return ret;
+}
+
+/*
+ * Break layouts on file pages [first, last] and delete their entries
+ * (@how: DCFS_BREAK_FINAL, the whole mapping, at eviction, which also
+ * stops new faults; DCFS_BREAK_KEEP, the blocks stay in the file, so
+ * pins are waited for even with the quarantine).
+ * Caller holds io_lock and invalidate exclusive; the invalidate lock is
+ * dropped and retaken around each sleep.
+ * Return: 0; -ETIMEDOUT, -EINTR (@opts).
+ */
+int dcfs_break_layouts(struct dcfs_inode *ino, uint64_t first, uint64_t last, const char *op,
+		       const struct dc_wait_opts *opts, unsigned how)
+{
+	unsigned sleeps = 0;
+
+	return break_range(ino, NULL, first, last, op, opts, how, &sleeps);
+}
+
+/*
+ * Break layouts on two ranges, of one file or of two (@a and @b, both
+ * invalidate locks held, in ino order): each wait drops both locks, and
+ * after one the other range is broken again, until a round of both ran
+ * without a sleep (no fault mapped either range meanwhile).
+ */
+int dcfs_break_two(struct dcfs_inode *a, uint64_t af, uint64_t al, unsigned ahow,
+		   struct dcfs_inode *b, uint64_t bf, uint64_t bl, unsigned bhow, const char *op,
+		   const struct dc_wait_opts *opts)
+{
+	struct dcfs_inode *other = a == b ? NULL : b;
+
+	for (;;) {
+		unsigned sleeps = 0;
+		int ret = break_range(a, other, af, al, op, opts, ahow, &sleeps);
+
+		if (!ret)
+			ret = break_range(b, other ? a : NULL, bf, bl, op, opts, bhow, &sleeps);
+		if (ret || !sleeps)
+			return ret;
+	}
+}
+
+
 /*
  * Take the invalidate lock exclusive (within @opts) and break layouts on
  * [first, last]; on 0 the lock is held, on an error it is not.
@@ -132,7 +223,7 @@ int dcfs_lock_and_break(struct dcfs_inode *ino, uint64_t first, uint64_t last, c
 
 	if (ret)
 		return ret;
-	ret = dcfs_break_layouts(ino, first, last, op, opts, false);
+	ret = dcfs_break_layouts(ino, first, last, op, opts, 0);
 	if (ret)
 		pthread_rwlock_unlock(&ino->invalidate);
 	return ret;
@@ -186,7 +277,7 @@ static int grow_to(struct dcfs_inode *ino, uint64_t size)
 
 	if (size <= old)
 		return 0;
-	ret = dcfs_zero_bytes(ino, old, round_up(old, dcfs_blk_bytes(ino->fs)));
+	ret = dcfs_zero_bytes(ino, old, round_up(old, dcfs_blk_bytes(ino->fs)), false);
 	if (!ret)
 		atomic_store(&ino->size, size);
 	return ret;
@@ -221,9 +312,13 @@ DC_API int dc_dcfs_truncate(struct dc_dcfs *fs, int fd, uint64_t size,
 	ret = dcfs_lock_and_break(ino, size >> DC_PAGE_SHIFT, DC_MAPPING_INDEX_MAX, "truncate", opts);
 	if (!ret) {
 		pthread_mutex_lock(&ino->ext_lock);
-		ret = dcfs_free_range(ino, round_up(size, bb) >> DC_PAGE_SHIFT, UINT64_MAX);
+		/* Copy a shared last block first (the step that may fail), then
+		 * free, then zero its tail (it is this file's own now). */
+		ret = size & (bb - 1) ? dcfs_unshare_locked(ino, size >> DC_PAGE_SHIFT) : 0;
 		if (!ret)
-			ret = dcfs_zero_bytes(ino, size, round_up(size, bb));
+			ret = dcfs_free_range(ino, round_up(size, bb) >> DC_PAGE_SHIFT, UINT64_MAX);
+		if (!ret)
+			ret = dcfs_zero_bytes(ino, size, round_up(size, bb), true);
 		if (!ret)
 			atomic_store(&ino->size, size);
 		pthread_mutex_unlock(&ino->ext_lock);
@@ -289,15 +384,15 @@ static int punch_or_zero(struct dcfs_inode *ino, uint64_t off, uint64_t end, boo
 	if (!ret) {
 		pthread_mutex_lock(&ino->ext_lock);
 		if (zero || s >= t) {
-			ret = dcfs_zero_bytes(ino, off, end);
+			ret = dcfs_zero_bytes(ino, off, end, true);
 		} else {
-			ret = dcfs_zero_bytes(ino, off, s);
+			ret = dcfs_zero_bytes(ino, off, s, true);
 			if (!ret)
-				ret = dcfs_zero_bytes(ino, t, end);
+				ret = dcfs_zero_bytes(ino, t, end, true);
 			if (!ret && t > s &&
 			    (dcfs_ext_reserve(&ino->ext, 1) ||
 			     dcfs_free_range(ino, s >> DC_PAGE_SHIFT, (t - s) >> DC_PAGE_SHIFT)))
-				ret = dcfs_zero_bytes(ino, s, t); /* no memory for a split: zero instead */
+				ret = dcfs_zero_bytes(ino, s, t, true); /* no memory for a split: zero instead */
 		}
 		if (zero && !ret)
 			ret = grow_to(ino, end);
@@ -319,8 +414,13 @@ static int refile_from(struct dcfs_inode *ino, uint64_t from, uint64_t delta, bo
 	pthread_mutex_lock(&fs->alloc.lock);
 	ret = dcfs_rmap_reserve(fs, 2); /* the record split at @from */
 	if (!ret) {
-		for (size_t i = 0; i < ino->ext.n; i++) {
-			const struct dcfs_ext *e = &ino->ext.v[i];
+		/*
+		 * Moving up, the last extent first (down, the first): a file
+		 * may map one block at two offsets (a reflink within it), and a
+		 * record just moved must not look like the next extent's.
+		 */
+		for (size_t k = 0; k < ino->ext.n; k++) {
+			const struct dcfs_ext *e = &ino->ext.v[up ? ino->ext.n - 1 - k : k];
 
 			if (e->fpage >= from)
 				dcfs_rmap_refile(fs, ino, e->pgoff, e->len, e->fpage,
@@ -354,6 +454,10 @@ static int shift_range(struct dcfs_inode *ino, uint64_t off, uint64_t len, bool 
 	 * reserved now that no fault can run: -ENOMEM leaves the file as it
 	 * was (its entries are only deleted). */
 	ret = dcfs_ext_reserve(&ino->ext, 1);
+	if (!ret && ino->fs->opt.quarantine) /* pinned blocks do not move with the file */
+		ret = dcfs_move_held(ino, (off + (up ? 0 : len)) >> DC_PAGE_SHIFT);
+	if (!ret)
+		ret = dcfs_ext_reserve(&ino->ext, 1); /* the moves may have used it */
 	if (!ret) {
 		uint64_t fp = off >> DC_PAGE_SHIFT, np = len >> DC_PAGE_SHIFT;
 

@@ -260,7 +260,24 @@ static int open_inode(struct dc_dcfs *fs, struct dcfs_inode *ino, unsigned mode)
 	return fd;
 }
 
+static int create(struct dc_dcfs *fs, const char *name);
+
+/* An active call: the new file's mapping is created over the region. */
 DC_API int dc_dcfs_create(struct dc_dcfs *fs, const char *name)
+{
+	int ret;
+
+	if (!fs)
+		return dc__fail(-EINVAL, "dcfs create: NULL file system");
+	ret = dcfs_active_get(fs);
+	if (ret)
+		return ret;
+	ret = create(fs, name);
+	dcfs_active_put(fs);
+	return ret;
+}
+
+static int create(struct dc_dcfs *fs, const char *name)
 {
 	struct dcfs_inode *ino;
 	int ret;

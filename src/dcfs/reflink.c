@@ -190,9 +190,11 @@ DC_API int dc_dcfs_reflink(struct dc_dcfs *fs, int src_fd, uint64_t src_off, int
 	if (ret)
 		goto out_io;
 	keep_dirty(src, dst, sp, np);
-	ret = dcfs_break_layouts(dst, dp, dp + np - 1, "reflink", opts, false);
-	if (!ret)
-		ret = dcfs_break_layouts(src, sp, sp + np - 1, "reflink", opts, false);
+	/* The source keeps its blocks: its pins are waited for even with
+	 * quarantine (a DMA writing it must not change both files).  Each
+	 * wait drops both invalidate locks; both ranges are broken again. */
+	ret = dcfs_break_two(dst, dp, dp + np - 1, 0, src, sp, sp + np - 1, DCFS_BREAK_KEEP,
+			     "reflink", opts);
 	if (ret)
 		goto out_inval;
 	pthread_mutex_lock(&lo->ext_lock);
@@ -204,7 +206,7 @@ DC_API int dc_dcfs_reflink(struct dc_dcfs *fs, int src_fd, uint64_t src_off, int
 	if (!ret)
 		ret = dcfs_free_range(dst, dp, np);
 	if (!ret && dst_off > dsize) /* the old end's block: a hole before the clone */
-		ret = dcfs_zero_bytes(dst, dsize, round_up(dsize, bb));
+		ret = dcfs_zero_bytes(dst, dsize, round_up(dsize, bb), false);
 	if (!ret) {
 		ret = share_pieces(src, dst, sp, dp, np);
 		/* Even a partial clone leaves whole blocks (cloned or holes). */

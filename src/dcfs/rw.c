@@ -107,7 +107,7 @@ DC_API int64_t dc_dcfs_pwrite(struct dc_dcfs *fs, int fd, const void *buf, size_
 		if (!ret) {
 			pthread_mutex_lock(&ino->ext_lock);
 			ret = dcfs_zero_bytes(ino, size, (size + dcfs_blk_bytes(fs) - 1) &
-								 ~(dcfs_blk_bytes(fs) - 1));
+								 ~(dcfs_blk_bytes(fs) - 1), false);
 			pthread_mutex_unlock(&ino->ext_lock);
 		}
 		if (ret) {

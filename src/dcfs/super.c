@@ -52,12 +52,19 @@ static struct dcfs_inode **all_inodes(struct dc_dcfs *fs, size_t *n)
  */
 static void dcfs_teardown(struct dc_dcfs *fs)
 {
+	bool release;
+
 	pthread_mutex_lock(&fs->ns_lock);
-	if (!fs->unmounting) { /* else unmount does all of it */
-		fs->released = true;
-		pthread_mutex_unlock(&fs->ns_lock);
-		DC_BUG_ON(dc_region_release(fs->r, fs)); /* no ->page_free reaches us after */
+	release = !fs->released; /* else an unmount let go (and destroys the mappings) */
+	fs->released = true;
+	pthread_mutex_unlock(&fs->ns_lock);
+	if (release) {
+		/* Under the allocator lock: a block released after this point
+		 * is freed without a look at its folio (release_block()). */
+		pthread_mutex_lock(&fs->alloc.lock);
 		atomic_store(&fs->detached, true);
+		pthread_mutex_unlock(&fs->alloc.lock);
+		DC_BUG_ON(dc_region_release(fs->r, fs)); /* no ->page_free reaches us after */
 		pthread_mutex_lock(&fs->ns_lock);
 		/* Under ns_lock, which the free of an inode takes its mapping
 		 * under too; the last destroy may let removal free the region. */
@@ -66,15 +73,19 @@ static void dcfs_teardown(struct dc_dcfs *fs)
 				dcfs_mapping_drop(ino->m);
 			ino->m = NULL;
 		}
+		/* Last: until here the anchor kept removal from freeing the
+		 * region under a call that started before the shutdown. */
+		DC_BUG_ON(dc_mapping_destroy(fs->anchor));
+		fs->anchor = NULL;
+		pthread_mutex_unlock(&fs->ns_lock);
 	}
-	pthread_mutex_unlock(&fs->ns_lock);
 	atomic_store(&fs->torn_down, true);
 	dc_wake_var(&fs->torn_down);
 }
 
 static void active_release(struct dc_liveref *ref)
 {
-	struct dc_dcfs *fs = (struct dc_dcfs *)((char *)ref - offsetof(struct dc_dcfs, active));
+	struct dc_dcfs *fs = container_of(ref, struct dc_dcfs, active);
 
 	if (atomic_load(&fs->shutdown))
 		dcfs_teardown(fs);
@@ -158,10 +169,6 @@ static void shut_down(struct dc_dcfs *fs)
 
 	pthread_mutex_lock(&fs->ns_lock);
 	atomic_store(&fs->shutdown, true);
-	if (fs->unmounting) { /* unmount evicts everything and lets go itself */
-		pthread_mutex_unlock(&fs->ns_lock);
-		return;
-	}
 	pthread_mutex_unlock(&fs->ns_lock);
 	v = all_inodes(fs, &n);
 	for (size_t i = 0; v && i < n; i++) {
@@ -253,11 +260,15 @@ DC_API int dc_dcfs_mount(struct dc_region *r, const char *options, const struct 
 	pthread_mutex_init(&fs->ns_lock, NULL);
 	pthread_mutex_init(&fs->fd_lock, NULL);
 	pthread_mutex_init(&fs->pin_lock, NULL);
+	ret = dc_mapping_create(r, NULL, fs, &fs->anchor);
+	if (ret)
+		goto err_locks;
 	ret = dc_region_claim(r, fs, &holder_ops);
 	if (ret) {
 		if (ret == -EBUSY)
 			dc__fail(ret, "dcfs mount: region %s has a holder (mounted already?)",
 				 dc_region_spec(r));
+		DC_BUG_ON(dc_mapping_destroy(fs->anchor));
 		goto err_locks;
 	}
 	*out = fs;
@@ -364,18 +375,30 @@ DC_API int dc_dcfs_unmount(struct dc_dcfs *fs, const struct dc_wait_opts *opts)
 					"referenced", (unsigned long long)quarantined(fs));
 		}
 	}
+	/*
+	 * Let go of the region before the inodes go: the release waits for a
+	 * PRE_REMOVE running now (it holds references on inodes), and none
+	 * reaches the mount afterwards.  A teardown that let go first also
+	 * destroyed the mappings.
+	 */
+	pthread_mutex_lock(&fs->ns_lock);
+	ret = !fs->released;
+	fs->released = true;
+	pthread_mutex_unlock(&fs->ns_lock);
+	if (ret)
+		DC_BUG_ON(dc_region_release(fs->r, fs));
 	while ((ino = fs->ihead)) {
-		struct dc_mapping *m = ino->m;
+		struct dc_mapping *m;
 
+		pthread_mutex_lock(&fs->ns_lock);
 		fs->ihead = ino->next;
+		m = ino->m;
 		ino->m = NULL;
+		pthread_mutex_unlock(&fs->ns_lock);
 		dcfs_inode_free(ino, m);
 	}
-	if (!fs->released) {
-		fs->released = true;
-		ret = dc_region_release(fs->r, fs);
-		DC_BUG_ON(ret);
-	}
+	if (fs->anchor) /* not destroyed by a teardown */
+		DC_BUG_ON(dc_mapping_destroy(fs->anchor));
 	(void)dc_liveref_kill(&fs->active); /* -EINVAL: killed by the shutdown */
 	dc_liveref_exit(&fs->active);
 	free(fs->htab);
