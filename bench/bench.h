@@ -48,6 +48,26 @@ double bench_anchor_first_touch(uint64_t n);
 double bench_anchor_punch_hole(uint64_t n);
 
 /*
+ * Copy anchors (bench_anchor.c).  bench_memfd_populated(): a new memfd of
+ * @n pages, all written (-1 if that failed).  bench_anchor_private_cow():
+ * ns per page of the first-touch write fault of a MAP_PRIVATE mapping of a
+ * fresh populated memfd of @n pages (the kernel's copy-on-write fault: a new
+ * anonymous page, the file page copied into it); 0 if the kernel refused.
+ * bench_anchor_copy_file_range(): ns per page, for @n pages in all, of
+ * copy_file_range(2) of @src's byte ranges @segs into a new memfd (the
+ * copy a user pays without reflink); 0 with *@err an errno if the kernel
+ * refused.
+ */
+struct bench_copy_seg {
+	uint64_t src_off, dst_off, len; /* bytes */
+};
+
+int bench_memfd_populated(uint64_t n);
+double bench_anchor_private_cow(uint64_t n);
+double bench_anchor_copy_file_range(int src, const struct bench_copy_seg *segs, unsigned nsegs,
+				    uint64_t n, int *err);
+
+/*
  * The kernel pin + unpin anchor (bench_anchor.c): register + unregister of
  * @pages pre-faulted shared memfd pages as one io_uring buffer.  @ok false:
  * unavailable, @why says why.

@@ -4,7 +4,9 @@
  * write faults and hole punching of a shared memfd, and the kernel's pin +
  * unpin (io_uring_register_buffers + io_uring_unregister_buffers of one
  * iovec over pre-faulted pages of a shared memfd: the kernel pins each
- * page, then unpins it).
+ * page, then unpins it); and the copies a user pays without sharing: a
+ * copy-on-write fault of a MAP_PRIVATE memfd page, and copy_file_range(2)
+ * between two memfds.
  */
 #include "bench.h"
 
@@ -135,4 +137,77 @@ double bench_anchor_punch_hole(uint64_t n)
 	t1 = bench_now_ns();
 	anchor_unmap(p, n, fd);
 	return ret ? 0 : (double)(t1 - t0) / (double)n;
+}
+
+/* A new memfd of @n pages, every page written (in the page cache); -1 if that failed. */
+int bench_memfd_populated(uint64_t n)
+{
+	static _Alignas(4096) char buf[1 << 20];
+	int fd = memfd_create("anchor-populated", MFD_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	memset(buf, 0x6b, sizeof(buf));
+	for (uint64_t off = 0; off < n * 4096; off += sizeof(buf)) {
+		size_t len = n * 4096 - off < sizeof(buf) ? (size_t)(n * 4096 - off) : sizeof(buf);
+
+		if (pwrite(fd, buf, len, (off_t)off) != (ssize_t)len) {
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+double bench_anchor_private_cow(uint64_t n)
+{
+	int fd = bench_memfd_populated(n);
+	uint64_t t0, t1;
+	char *p;
+
+	if (fd < 0)
+		return 0;
+	p = mmap(NULL, n * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED) {
+		close(fd);
+		return 0;
+	}
+	t0 = bench_now_ns();
+	for (uint64_t i = 0; i < n; i++)
+		p[i * 4096] = 2; /* no PTE yet, page in the page cache: copy it (do_cow_fault) */
+	t1 = bench_now_ns();
+	munmap(p, n * 4096);
+	close(fd);
+	return (double)(t1 - t0) / (double)n;
+}
+
+double bench_anchor_copy_file_range(int src, const struct bench_copy_seg *segs, unsigned nsegs,
+				    uint64_t n, int *err)
+{
+	int dst = memfd_create("anchor-copy", MFD_CLOEXEC);
+	uint64_t t0, t1;
+
+	*err = 0;
+	if (dst < 0) {
+		*err = errno;
+		return 0;
+	}
+	t0 = bench_now_ns();
+	for (unsigned i = 0; i < nsegs; i++)
+		for (uint64_t done = 0; done < segs[i].len;) {
+			loff_t in = (loff_t)(segs[i].src_off + done);
+			loff_t out = (loff_t)(segs[i].dst_off + done);
+			ssize_t got = copy_file_range(src, &in, dst, &out,
+						      (size_t)(segs[i].len - done), 0);
+
+			if (got <= 0) {
+				*err = got < 0 ? errno : EIO;
+				close(dst);
+				return 0;
+			}
+			done += (uint64_t)got;
+		}
+	t1 = bench_now_ns();
+	close(dst);
+	return (double)(t1 - t0) / (double)n;
 }

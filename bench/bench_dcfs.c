@@ -48,6 +48,35 @@
  *   dcfs_break_layouts_wakeup  us from the last dc_dcfs_unpin to the return
  *                              of a dc_dcfs_truncate that was asleep waiting
  *                              for that pin (median of 200); no anchor
+ *   dcfs_reflink_1g            ns per 4 KiB page of dc_dcfs_reflink of a whole
+ *                              1 GiB file (written with 2 MiB pwrites: 2 MiB
+ *                              aligned extents; read-faulted at order 9 before
+ *                              each round) into a new empty file; best of 5,
+ *                              a new destination each round (the source not
+ *                              faulted: in the note; 512 MiB if MemAvailable
+ *                              is under 3 GiB: the note says); the 2 MiB
+ *                              writes go in a scattered order, so the file is
+ *                              512 extent records, not one merged run;
+ *                              anchor: copy_file_range(2) of the same bytes
+ *                              (the file's blocks in the region's memfd, run
+ *                              by run) into a new memfd, best of 2
+ *   dcfs_cow_fault_4k          ns per write fault (order 0) of a page of a
+ *                              reflinked copy of a 64 MiB file, each copying
+ *                              its shared 4 KiB block (statfs cow_copies must
+ *                              rise by one per fault); mem: region of 4 KiB
+ *                              folios; blocks reused (the copies of the
+ *                              previous round, dropped), fresh in the note;
+ *                              anchor: the kernel's first-touch write fault of
+ *                              a MAP_PRIVATE mapping of a populated memfd (a
+ *                              copy-on-write fault)
+ *   dcfs_memory_failure_us     us from dc_folio_memory_failure() of one block
+ *                              shared by 8 files (one file reflinked into 7,
+ *                              each read-faulted) until the call has returned
+ *                              and the mount's event callback has seen the 8
+ *                              DC_DCFS_EV_MEMORY_FAILURE reports (checked: the
+ *                              8 files, offset 0, the device page); a new
+ *                              block each run, median of 200; unfaulted
+ *                              sharers in the note; no anchor
  *
  * Timed figures alternate rounds between dcfs and its anchor and keep the
  * best round of each, so a noisy neighbour hurts both alike.
@@ -80,6 +109,11 @@
 #define PIN_ITERS    2000u
 #define PIN_ROUNDS   9       /* short rounds (about 20 ms): more of them */
 #define WAKE_RUNS    200
+#define REFLINK_ROUNDS 5     /* dcfs_reflink_1g: dcfs rounds (cheap), 2 more unfaulted ... */
+#define REFLINK_ANCHOR 2     /* ... and copy_file_range rounds (1 GiB each: ~1 s) */
+#define COW_PAGES    16384u  /* dcfs_cow_fault_4k: 64 MiB */
+#define MF_SHARERS   8       /* dcfs_memory_failure_us */
+#define MF_RUNS      300     /* of which 200 with faulted sharers */
 
 static double min_d(double a, double b)
 {
@@ -113,8 +147,9 @@ struct bfs {
 	struct dc_dcfs *fs;
 };
 
-/* Create region @spec and mount it; 0 or the error (nothing left behind). */
-static int bfs_mount(struct bfs *b, const char *spec)
+/* Create region @spec and mount it with @ops; 0 or the error (nothing left behind). */
+static int bfs_mount_ops(struct bfs *b, const char *spec, const struct dc_dcfs_ops *ops,
+			 void *arg)
 {
 	int ret;
 
@@ -123,12 +158,17 @@ static int bfs_mount(struct bfs *b, const char *spec)
 	ret = dc_region_create(spec, &b->r);
 	if (ret)
 		return ret;
-	ret = dc_dcfs_mount(b->r, NULL, NULL, NULL, &b->fs);
+	ret = dc_dcfs_mount(b->r, NULL, ops, arg, &b->fs);
 	if (ret) {
 		dc_region_remove(b->r, NULL);
 		b->r = NULL;
 	}
 	return ret;
+}
+
+static int bfs_mount(struct bfs *b, const char *spec)
+{
+	return bfs_mount_ops(b, spec, NULL, NULL);
 }
 
 static void bfs_unmount(struct bfs *b)
@@ -194,15 +234,15 @@ static int write_all(struct dc_dcfs *fs, int fd, uint64_t size, const void *buf,
 	return 0;
 }
 
-/* Write-fault pages [0, npages) in steps of 2^order; *@seen: the smallest order mapped. */
-static int fault_all(struct dc_dcfs *fs, int fd, uint64_t npages, unsigned order,
-		     unsigned *seen)
+/* Fault pages [0, npages) in steps of 2^order with @flags; *@seen: the smallest order mapped. */
+static int fault_range(struct dc_dcfs *fs, int fd, uint64_t npages, unsigned flags,
+		       unsigned order, unsigned *seen)
 {
 	uint64_t step = UINT64_C(1) << order;
 
 	for (uint64_t i = 0; i < npages; i += step) {
 		struct dc_dcfs_fault_result res;
-		int ret = dc_dcfs_fault(fs, fd, i, DC_DCFS_FAULT_WRITE, order, &res);
+		int ret = dc_dcfs_fault(fs, fd, i, flags, order, &res);
 
 		if (ret)
 			return ret;
@@ -210,6 +250,13 @@ static int fault_all(struct dc_dcfs *fs, int fd, uint64_t npages, unsigned order
 			*seen = res.order;
 	}
 	return 0;
+}
+
+/* Write-fault pages [0, npages) in steps of 2^order; *@seen: the smallest order mapped. */
+static int fault_all(struct dc_dcfs *fs, int fd, uint64_t npages, unsigned order,
+		     unsigned *seen)
+{
+	return fault_range(fs, fd, npages, DC_DCFS_FAULT_WRITE, order, seen);
 }
 
 /* ---- kernel anchors --------------------------------------------------------- */
@@ -804,6 +851,503 @@ out:
 	bfs_unmount(&b);
 }
 
+/* ---- dcfs_reflink_1g -------------------------------------------------------------------- */
+
+/*
+ * Walk @fd's extents over [0, @size) with iomap queries into @segs (where
+ * each run's bytes are in the region: device page * 4 KiB, file offset,
+ * length; at most @max): the number of runs, and in *@misaligned how many
+ * are not 2 MiB aligned (device page or length); -1 on a hole, an error or
+ * more than @max runs.
+ */
+static long file_runs(struct dc_dcfs *fs, int fd, uint64_t size, struct bench_copy_seg *segs,
+		      long max, long *misaligned)
+{
+	long n = 0;
+
+	*misaligned = 0;
+	for (uint64_t off = 0; off < size; n++) {
+		struct dc_dcfs_iomap m;
+
+		if (n == max || dc_dcfs_iomap(fs, fd, off, size - off, 0, &m) ||
+		    m.type == DC_DCFS_IOMAP_HOLE || !m.length || m.offset != off)
+			return -1;
+		if (m.pgoff % 512 || m.length % (2 * MIB))
+			(*misaligned)++;
+		segs[n] = (struct bench_copy_seg){ m.pgoff * PG, off, m.length };
+		off += m.length;
+	}
+	return n;
+}
+
+/*
+ * Write @size bytes (a multiple of 2 MiB) in 2 MiB pwrites, in the file
+ * order 0, 257, 514, ... (mod the number of chunks): each gets a 2 MiB run
+ * of the region, and no two runs adjacent in the file are adjacent on the
+ * device, so the file is that many 2 MiB extents, not one merged record.
+ */
+static int write_2m_scattered(struct dc_dcfs *fs, int fd, uint64_t size, const char *buf)
+{
+	uint64_t n = size / (2 * MIB);
+
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t off = (i * 257 % n) * 2 * MIB;
+		int64_t got = dc_dcfs_pwrite(fs, fd, buf, 2 * MIB, off);
+
+		if (got < 0)
+			return (int)got;
+		if (got != (int64_t)(2 * MIB))
+			return -ENOSPC;
+	}
+	return 0;
+}
+
+#define REFLINK_MAX_RUNS 1024
+
+static void bench_reflink(void)
+{
+	static struct bench_copy_seg segs[REFLINK_MAX_RUNS];
+	uint64_t avail = mem_available_mib();
+	/* the region's 1 GiB and the anchor's copy */
+	uint64_t size = avail && avail < 3072 ? 512 * MIB : 1024 * MIB;
+	uint64_t npages = size / PG, entries_before = 0, entries_after = 0, extents = 0;
+	double v = 1e30, an = 1e30, drop_ms = 1e30, setup_ms, unfaulted = 1e30;
+	unsigned seen = 9;
+	long nruns, misaligned = 0;
+	int src = -1, msrc, ret, anchor_err = 0;
+	char spec[64], text[200], note[480], why[120] = "";
+	struct dc_dcfs_stat fst;
+	struct bfs b;
+	uint64_t t0;
+	char *buf;
+
+	buf = aligned_alloc(PG, 2 * MIB);
+	if (!buf)
+		return;
+	memset(buf, 0x42, 2 * MIB);
+	snprintf(spec, sizeof(spec), "mem:%lluM", (unsigned long long)(size / MIB + 64));
+	ret = bfs_mount(&b, spec);
+	if (ret) {
+		fail("dcfs_reflink_1g", "mount", ret);
+		free(buf);
+		return;
+	}
+	t0 = bench_now_ns();
+	src = new_file(b.fs, "rl-src", 0);
+	ret = src < 0 ? src : write_2m_scattered(b.fs, src, size, buf);
+	free(buf);
+	if (ret) {
+		fail("dcfs_reflink_1g", "create + write the source", ret);
+		goto out;
+	}
+	setup_ms = (double)(bench_now_ns() - t0) / 1e6;
+	nruns = file_runs(b.fs, src, size, segs, REFLINK_MAX_RUNS, &misaligned);
+	if (nruns < 0) {
+		fprintf(stderr, "bench_dcfs: dcfs_reflink_1g: the written source has a hole, more "
+			"than %d extents, or an iomap query failed (%s); figure skipped\n",
+			REFLINK_MAX_RUNS, dc_errmsg());
+		goto out;
+	}
+	/*
+	 * The anchor copies the same bytes: the source file's blocks in the
+	 * region's memfd (populated: the file was written), run by run, into
+	 * a new memfd.
+	 */
+	msrc = dc_region_fd(b.r);
+	if (msrc < 0)
+		snprintf(why, sizeof(why), "copy_file_range anchor unavailable: no region fd");
+	/* Rounds REFLINK_ROUNDS and on: the source not faulted again (a split, in the note). */
+	for (int k = 0; k < REFLINK_ROUNDS + 2; k++) {
+		bool faulted = k < REFLINK_ROUNDS;
+		struct dc_dcfs_stat dst_st;
+		uint64_t t1;
+		int dst;
+
+		/* The source faulted again (for read, order 9): a reflink may zap it. */
+		ret = faulted ? fault_range(b.fs, src, npages, 0, 9, &seen) : 0;
+		if (!ret)
+			ret = dc_dcfs_fstat(b.fs, src, &fst);
+		if (ret) {
+			fail("dcfs_reflink_1g", "read-fault the source", ret);
+			goto out;
+		}
+		if (!k) {
+			entries_before = fst.entries;
+			extents = fst.extents;
+		}
+		dst = new_file(b.fs, "rl-dst", 0);
+		if (dst < 0) {
+			fail("dcfs_reflink_1g", "create the destination", dst);
+			goto out;
+		}
+		t0 = bench_now_ns();
+		ret = dc_dcfs_reflink(b.fs, src, 0, dst, 0, size, NULL);
+		t1 = bench_now_ns();
+		if (ret) {
+			fail("dcfs_reflink_1g", "dc_dcfs_reflink", ret);
+			drop_file(b.fs, dst, "rl-dst");
+			goto out;
+		}
+		if (faulted)
+			v = min_d(v, (double)(t1 - t0) / (double)npages);
+		else
+			unfaulted = min_d(unfaulted, (double)(t1 - t0) / (double)npages);
+		if (!dc_dcfs_fstat(b.fs, dst, &dst_st) && (dst_st.size != size ||
+							    dst_st.shared != npages))
+			fprintf(stderr, "bench_dcfs: dcfs_reflink_1g: the copy has size %llu and "
+				"%llu shared pages, expected %llu and %llu\n",
+				(unsigned long long)dst_st.size, (unsigned long long)dst_st.shared,
+				(unsigned long long)size, (unsigned long long)npages);
+		if (!k && !dc_dcfs_fstat(b.fs, src, &fst))
+			entries_after = fst.entries;
+		t0 = bench_now_ns();
+		ret = drop_file(b.fs, dst, "rl-dst");
+		drop_ms = min_d(drop_ms, (double)(bench_now_ns() - t0) / 1e6);
+		if (ret) {
+			fail("dcfs_reflink_1g", "close + unlink the copy", ret);
+			goto out;
+		}
+		dc_quiesce();
+		if (k < REFLINK_ANCHOR && msrc >= 0) {
+			double y = bench_anchor_copy_file_range(msrc, segs, (unsigned)nruns, npages,
+								&anchor_err);
+
+			if (y > 0) {
+				an = min_d(an, y);
+			} else {
+				snprintf(why, sizeof(why), "copy_file_range anchor unavailable: %s",
+					 strerror(anchor_err));
+				msrc = -1;
+			}
+		}
+	}
+	snprintf(text, sizeof(text), "kernel copy_file_range(2) of the same %llu MiB (the "
+		 "file's blocks in the region's memfd, populated) into a new memfd, per page",
+		 (unsigned long long)(size / MIB));
+	snprintf(note, sizeof(note), "%s, %llu MiB file (MemAvailable %llu MiB) of %llu extent "
+		 "records, %ld runs (%ld not 2 MiB aligned), written in %.0f ms; source entries "
+		 "before / after the first reflink %llu / %llu%s; the source not faulted: %.1f ns; "
+		 "dropping the copy %.1f ms", spec, (unsigned long long)(size / MIB),
+		 (unsigned long long)avail, (unsigned long long)extents, nruns, misaligned,
+		 setup_ms, (unsigned long long)entries_before, (unsigned long long)entries_after,
+		 seen < 9 ? " (some read faults mapped less than 2 MiB)" : "", unfaulted, drop_ms);
+	bench_report_note("dcfs_reflink_1g", "ns/4KiB", v, msrc >= 0 ? text : why,
+			  msrc >= 0 ? an : 0, note);
+out:
+	if (src >= 0)
+		drop_file(b.fs, src, "rl-src");
+	bfs_unmount(&b);
+}
+
+/* ---- dcfs_cow_fault_4k ---------------------------------------------------------------- */
+
+/*
+ * One round: reflink @src into a new file, write-fault each of its pages
+ * once (timed), check that every fault copied a block, drop the copy.
+ */
+static int cow_round(struct dc_dcfs *fs, int src, double *ns, unsigned *odd, const char **what)
+{
+	struct dc_dcfs_statfs st0, st1;
+	uint64_t t0, t1;
+	int dst, ret;
+
+	*what = "create the copy";
+	dst = new_file(fs, "cow-dst", 0);
+	if (dst < 0)
+		return dst;
+	*what = "dc_dcfs_reflink";
+	ret = dc_dcfs_reflink(fs, src, 0, dst, 0, (uint64_t)COW_PAGES * PG, NULL);
+	if (ret)
+		goto drop;
+	dc_dcfs_statfs(fs, &st0);
+	*what = "write fault of the copy";
+	t0 = bench_now_ns();
+	for (unsigned i = 0; i < COW_PAGES; i++) {
+		struct dc_dcfs_fault_result res;
+
+		ret = dc_dcfs_fault(fs, dst, i, DC_DCFS_FAULT_WRITE, 0, &res);
+		if (ret)
+			goto drop;
+		if (!res.writable || res.order)
+			(*odd)++;
+	}
+	t1 = bench_now_ns();
+	dc_dcfs_statfs(fs, &st1);
+	if (st1.cow_copies - st0.cow_copies != COW_PAGES) {
+		fprintf(stderr, "bench_dcfs: dcfs_cow_fault_4k: statfs cow_copies rose by %llu "
+			"over %u write faults of shared blocks, expected %u; figure skipped\n",
+			(unsigned long long)(st1.cow_copies - st0.cow_copies), COW_PAGES, COW_PAGES);
+		drop_file(fs, dst, "cow-dst");
+		*what = NULL;
+		return -EUCLEAN;
+	}
+	*ns = (double)(t1 - t0) / COW_PAGES;
+	*what = "close + unlink the copy";
+	return drop_file(fs, dst, "cow-dst");
+drop:
+	drop_file(fs, dst, "cow-dst");
+	return ret;
+}
+
+static void bench_cow_fault(void)
+{
+	double fresh = 0, reused = 1e30, an = 1e30;
+	unsigned odd = 0;
+	const char *what = "mount";
+	char spec[64], text[160], note[300];
+	struct bfs b;
+	char *buf;
+	int src = -1, ret;
+
+	/* the source, its copies, 2 MiB of slack: a copy's blocks are the last copy's */
+	snprintf(spec, sizeof(spec), "mem:%lluM",
+		 (unsigned long long)(2 * (uint64_t)COW_PAGES * PG / MIB + 2));
+	ret = bfs_mount(&b, spec);
+	if (ret) {
+		fail("dcfs_cow_fault_4k", "mount", ret);
+		return;
+	}
+	buf = aligned_alloc(PG, MIB);
+	if (!buf)
+		goto out;
+	memset(buf, 0x24, MIB);
+	src = new_file(b.fs, "cow-src", 0);
+	ret = src < 0 ? src : write_all(b.fs, src, (uint64_t)COW_PAGES * PG, buf, MIB);
+	free(buf);
+	if (ret) {
+		fail("dcfs_cow_fault_4k", "create + write the source", ret);
+		goto out;
+	}
+	bench_anchor_private_cow(1024); /* warm-up */
+	for (int k = 0; k < ROUNDS + 1; k++) { /* round 0: fresh blocks */
+		double x = 0;
+
+		ret = cow_round(b.fs, src, &x, &odd, &what);
+		if (ret) {
+			if (what)
+				fail("dcfs_cow_fault_4k", what, ret);
+			goto out;
+		}
+		dc_quiesce();
+		if (!k)
+			fresh = x;
+		else
+			reused = min_d(reused, x);
+		an = min_d(an, bench_anchor_private_cow(COW_PAGES));
+	}
+	if (odd)
+		fprintf(stderr, "bench_dcfs: dcfs_cow_fault_4k: %u write faults mapped an entry "
+			"not writable or not order 0\n", odd);
+	snprintf(text, sizeof(text), "kernel first-touch write fault of a MAP_PRIVATE mapping "
+		 "of a populated memfd (copy-on-write), %u pages, per page", COW_PAGES);
+	snprintf(note, sizeof(note), "%s, %u MiB file; value: copies into blocks reused after "
+		 "the previous copy was dropped; fresh blocks (never-touched memfd pages): %.1f ns "
+		 "(ratio %.3f); statfs cow_copies rose by %u each round", spec,
+		 COW_PAGES * PG / (unsigned)MIB, fresh, an > 0 && an < 1e30 ? fresh / an : 0,
+		 COW_PAGES);
+	bench_report_note("dcfs_cow_fault_4k", "ns", reused, text, an < 1e30 ? an : 0, note);
+out:
+	if (src >= 0)
+		drop_file(b.fs, src, "cow-src");
+	bfs_unmount(&b);
+}
+
+/* ---- dcfs_memory_failure_us ------------------------------------------------------------ */
+
+struct mf_log {
+	_Atomic unsigned n;      /* MEMORY_FAILURE events seen */
+	_Atomic unsigned other;  /* events of another type */
+	_Atomic uint64_t t_last; /* when the MF_SHARERS-th arrived */
+	uint64_t ino[2 * MF_SHARERS], off[2 * MF_SHARERS], len[2 * MF_SHARERS];
+	uint64_t pgoff[2 * MF_SHARERS];
+};
+
+static void mf_event(struct dc_dcfs *fs, const struct dc_dcfs_event *ev, void *arg)
+{
+	struct mf_log *l = arg;
+	unsigned i;
+
+	if (ev->type != DC_DCFS_EV_MEMORY_FAILURE) {
+		atomic_fetch_add(&l->other, 1);
+		return;
+	}
+	i = atomic_fetch_add(&l->n, 1);
+	if (i < 2 * MF_SHARERS) {
+		l->ino[i] = ev->ino;
+		l->off[i] = ev->offset;
+		l->len[i] = ev->length;
+		l->pgoff[i] = ev->pgoff;
+	}
+	if (i + 1 == MF_SHARERS)
+		atomic_store(&l->t_last, bench_now_ns());
+}
+
+/* The events of one run are exactly one per sharer, for that block; NULL or what is wrong. */
+static const char *mf_verify(struct mf_log *l, const uint64_t *inos, uint64_t pgoff)
+{
+	bool seen[MF_SHARERS] = { false };
+	unsigned n = atomic_load(&l->n);
+
+	if (n != MF_SHARERS)
+		return "not one event per sharer";
+	for (unsigned i = 0; i < n; i++) {
+		unsigned j;
+
+		if (l->pgoff[i] != pgoff)
+			return "an event names another device page";
+		if (l->off[i] != 0 || l->len[i] < PG)
+			return "an event names another file range";
+		for (j = 0; j < MF_SHARERS && inos[j] != l->ino[i]; j++)
+			;
+		if (j == MF_SHARERS)
+			return "an event names a file that does not share the block";
+		if (seen[j])
+			return "two events name the same file";
+		seen[j] = true;
+	}
+	return NULL;
+}
+
+static void bench_memory_failure(void)
+{
+	static struct mf_log log;
+	struct dc_dcfs_ops ops = { .event = mf_event };
+	double lat[MF_RUNS], last[MF_RUNS], ret_us[MF_RUNS], cold[MF_RUNS];
+	int nlat = 0, ncold = 0, ret = 0;
+	unsigned stat_off = 0, eio_ok = 0, eio_checked = 0;
+	static _Alignas(4096) char buf[PG];
+	char note[400];
+	struct bfs b;
+
+	memset(buf, 0x5c, sizeof(buf));
+	ret = bfs_mount_ops(&b, "mem:16M", &ops, &log);
+	if (ret) {
+		fail("dcfs_memory_failure_us", "mount", ret);
+		return;
+	}
+	for (int run = 0; run < MF_RUNS; run++) {
+		bool faulted = run % 3 != 2;
+		int fd[MF_SHARERS];
+		uint64_t inos[MF_SHARERS], t0, t1, t_end, t_last, deadline;
+		char names[MF_SHARERS][32];
+		struct dc_dcfs_statfs st0, st1;
+		struct dc_dcfs_iomap m;
+		struct dc_dcfs_block blk;
+		const char *bad;
+		int nf = 0, owners;
+
+		for (; nf < MF_SHARERS; nf++) {
+			struct dc_dcfs_stat fst = { 0 };
+
+			snprintf(names[nf], sizeof(names[nf]), "mf-%d-%d", run, nf);
+			fd[nf] = new_file(b.fs, names[nf], 0);
+			if (fd[nf] < 0) {
+				ret = fd[nf];
+				break;
+			}
+			ret = nf ? dc_dcfs_reflink(b.fs, fd[0], 0, fd[nf], 0, PG, NULL)
+				: (dc_dcfs_pwrite(b.fs, fd[0], buf, PG, 0) == PG ? 0 : -EIO);
+			if (!ret)
+				ret = dc_dcfs_fstat(b.fs, fd[nf], &fst);
+			inos[nf] = fst.ino;
+			if (ret) {
+				nf++;
+				break;
+			}
+		}
+		if (ret) {
+			fail("dcfs_memory_failure_us", "create and reflink the sharers", ret);
+			goto drop;
+		}
+		for (int j = 0; faulted && j < MF_SHARERS; j++) {
+			struct dc_dcfs_fault_result res;
+
+			ret = dc_dcfs_fault(b.fs, fd[j], 0, 0, 0, &res);
+			if (ret) {
+				fail("dcfs_memory_failure_us", "read-fault the sharers", ret);
+				goto drop;
+			}
+		}
+		ret = dc_dcfs_iomap(b.fs, fd[0], 0, PG, 0, &m);
+		if (ret || m.type != DC_DCFS_IOMAP_SHARED) {
+			fprintf(stderr, "bench_dcfs: dcfs_memory_failure_us: iomap of the block: %s, "
+				"type %d (expected SHARED); figure skipped\n",
+				ret ? dc_strerror(ret) : "0", ret ? -1 : (int)m.type);
+			ret = ret ? ret : -EUCLEAN;
+			goto drop;
+		}
+		owners = dc_dcfs_rmap(b.fs, m.pgoff, &blk, NULL, 0);
+		if (owners != MF_SHARERS) {
+			fprintf(stderr, "bench_dcfs: dcfs_memory_failure_us: the reverse map has %d "
+				"owners of the block, expected %d; figure skipped\n", owners,
+				MF_SHARERS);
+			ret = -EUCLEAN;
+			goto drop;
+		}
+		dc_dcfs_statfs(b.fs, &st0);
+		atomic_store(&log.n, 0);
+		atomic_store(&log.t_last, 0);
+		t0 = bench_now_ns();
+		ret = dc_folio_memory_failure(b.r, m.pgoff, 1);
+		t1 = bench_now_ns();
+		if (ret) {
+			fail("dcfs_memory_failure_us", "dc_folio_memory_failure", ret);
+			goto drop;
+		}
+		/* Delivered after the call (by another thread)?  Wait for it, 1 s at most. */
+		deadline = t1 + 1000000000ull;
+		while (atomic_load(&log.n) < MF_SHARERS && bench_now_ns() < deadline)
+			;
+		t_last = atomic_load(&log.t_last);
+		bad = mf_verify(&log, inos, m.pgoff);
+		if (bad) {
+			fprintf(stderr, "bench_dcfs: dcfs_memory_failure_us: %u MEMORY_FAILURE "
+				"events for a block of %d sharers (%s); figure skipped\n",
+				atomic_load(&log.n), MF_SHARERS, bad);
+			ret = -EUCLEAN;
+			goto drop;
+		}
+		t_end = t_last > t1 ? t_last : t1;
+		if (faulted) {
+			lat[nlat] = (double)(t_end - t0) / 1000.0;
+			last[nlat] = (double)(t_last - t0) / 1000.0;
+			ret_us[nlat++] = (double)(t1 - t0) / 1000.0;
+		} else {
+			cold[ncold++] = (double)(t_end - t0) / 1000.0;
+		}
+		dc_dcfs_statfs(b.fs, &st1);
+		if (st1.memory_failures - st0.memory_failures != MF_SHARERS ||
+		    st1.blocks_bad - st0.blocks_bad != 1)
+			stat_off++;
+		if (run < 8) { /* reads of the range fail now */
+			eio_checked++;
+			eio_ok += dc_dcfs_pread(b.fs, fd[run], buf, PG, 0) == -EIO;
+		}
+drop:
+		for (int j = 0; j < nf; j++)
+			if (fd[j] >= 0)
+				drop_file(b.fs, fd[j], names[j]);
+		if (ret)
+			goto out;
+	}
+	qsort(lat, (size_t)nlat, sizeof(lat[0]), cmp_d);
+	qsort(last, (size_t)nlat, sizeof(last[0]), cmp_d);
+	qsort(ret_us, (size_t)nlat, sizeof(ret_us[0]), cmp_d);
+	qsort(cold, (size_t)ncold, sizeof(cold[0]), cmp_d);
+	snprintf(note, sizeof(note), "median of %d (sharers read-faulted); min %.1f, p90 %.1f, "
+		 "max %.1f us; the 8th report alone %.1f us, the call's return %.1f us (medians); "
+		 "sharers not faulted: median %.1f us of %d; target <= 50 us%s%s", nlat, lat[0],
+		 lat[nlat * 9 / 10], lat[nlat - 1], last[nlat / 2], ret_us[nlat / 2],
+		 cold[ncold / 2], ncold,
+		 stat_off ? "; statfs memory_failures/blocks_bad did not count some" : "",
+		 eio_ok != eio_checked ? "; a read of a poisoned range did not fail -EIO" : "");
+	bench_report_note("dcfs_memory_failure_us", "us", lat[nlat / 2],
+			  "no anchor: dc_folio_memory_failure of a block shared by 8 files until "
+			  "the 8 reports were delivered", 0, note);
+out:
+	bfs_unmount(&b);
+}
+
 void bench_dcfs(void)
 {
 	bool f4 = bench_selected("dcfs_fault_4k");
@@ -814,6 +1358,9 @@ void bench_dcfs(void)
 	bool pr = bench_selected("dcfs_pin_range_4k");
 	bool tr = bench_selected("dcfs_truncate_1g");
 	bool wk = bench_selected("dcfs_break_layouts_wakeup");
+	bool rl = bench_selected("dcfs_reflink_1g");
+	bool cw = bench_selected("dcfs_cow_fault_4k");
+	bool mf = bench_selected("dcfs_memory_failure_us");
 
 	if (f4)
 		bench_fault("dcfs_fault_4k", false);
@@ -828,5 +1375,11 @@ void bench_dcfs(void)
 		bench_truncate();
 	if (wk)
 		bench_wakeup();
+	if (rl)
+		bench_reflink();
+	if (cw)
+		bench_cow_fault();
+	if (mf)
+		bench_memory_failure();
 	dc_quiesce();
 }
