@@ -241,34 +241,49 @@ void dcfs_rmap_refile(struct dc_dcfs *fs, struct dcfs_inode *ino, uint64_t pgoff
 /* ---- share counts and the block states ------------------------------------------- */
 
 /*
- * Block @b has no sharer left: give it back if idle, else quarantine it
- * (->page_free of its last put gives it back); a bad one stays out.
+ * Blocks [first, first + n) have no sharer left: give back the idle ones,
+ * quarantine the rest (->page_free of their last put gives them back); a
+ * bad one stays out.  One fence for the run.
  */
-static void release_block(struct dc_dcfs *fs, uint64_t b)
+static void release_run(struct dc_dcfs *fs, uint64_t first, uint64_t n)
 {
 	struct dcfs_alloc *a = &fs->alloc;
-	uint32_t w = blk_load(a, b);
-	struct dc_folio *f;
+	uint64_t run = 0;
 
-	if (w & DCFS_B_BAD)
-		return;
 	/* The mount let go of the region (set under this lock): its folios
 	 * are not ours to read any more, and no call allocates again. */
 	if (DC_REGRESS_BUG == 26 || atomic_load(&fs->detached)) { /* bug 26: free while pinned */
-		dcfs_free_blocks(a, b, 1);
+		for (uint64_t b = first; b < first + n; b++)
+			if (!(blk_load(a, b) & DCFS_B_BAD))
+				dcfs_free_blocks(a, b, 1);
 		return;
 	}
-	f = dc_folio_lookup(fs->r, b << fs->blk_order);
 	/* Quarantine first, then look: a last put that runs meanwhile either
 	 * sees the bit (and waits for this lock) or came before the look. */
-	blk_store(a, b, w | DCFS_B_QUAR);
-	dc__smp_mb();
-	if (!f || dc_folio_idle(f)) {
-		blk_store(a, b, w);
-		dcfs_free_blocks(a, b, 1);
-		return;
+	for (uint64_t b = first; b < first + n; b++) {
+		uint32_t w = blk_load(a, b);
+
+		if (!(w & DCFS_B_BAD))
+			blk_store(a, b, w | DCFS_B_QUAR);
 	}
-	a->nquar++;
+	dc__smp_mb();
+	for (uint64_t b = first; b <= first + n; b++) {
+		uint32_t w = b < first + n ? blk_load(a, b) : 0;
+		struct dc_folio *f;
+
+		if (b < first + n && (w & DCFS_B_QUAR)) {
+			f = dc_folio_lookup(fs->r, b << fs->blk_order);
+			if (!f || dc_folio_idle(f)) {
+				blk_store(a, b, w & ~DCFS_B_QUAR);
+				run++;
+				continue;
+			}
+			a->nquar++;
+		}
+		if (run) /* give back the idle run that ends here */
+			dcfs_free_blocks(a, b - run, run);
+		run = 0;
+	}
 }
 
 int dcfs_blocks_share(struct dc_dcfs *fs, struct dcfs_inode *ino, uint64_t fpage,
@@ -298,6 +313,8 @@ void dcfs_blocks_put(struct dc_dcfs *fs, struct dcfs_inode *ino, uint64_t fpage,
 	struct dcfs_alloc *a = &fs->alloc;
 	uint64_t first = pgoff >> fs->blk_order, n = len >> fs->blk_order;
 
+	uint64_t run = 0;
+
 	rmap_remove(&a->rmap, ino, fpage, pgoff, len);
 	for (uint64_t b = first; b < first + n; b++) {
 		uint32_t w = blk_load(a, b), s = w & DCFS_B_SHARES;
@@ -306,13 +323,17 @@ void dcfs_blocks_put(struct dc_dcfs *fs, struct dcfs_inode *ino, uint64_t fpage,
 		if (DC_REGRESS_BUG == 25 && s > 1) /* bug 25: freed with a sharer left */
 			s = 1;
 		a->nshared -= s == 2;
-		blk_store(a, b, w - 1);
-		if (s == 1) {
-			if (DC_REGRESS_BUG == 25)
-				blk_store(a, b, w & ~DCFS_B_SHARES);
-			release_block(fs, b);
+		blk_store(a, b, DC_REGRESS_BUG == 25 && s == 1 ? w & ~DCFS_B_SHARES : w - 1);
+		if (s == 1) { /* no sharer left: released with its neighbours */
+			run++;
+			continue;
 		}
+		if (run)
+			release_run(fs, b - run, run);
+		run = 0;
 	}
+	if (run)
+		release_run(fs, first + n - run, run);
 }
 
 /*
