@@ -1415,4 +1415,70 @@ TEST(create_vs_removal)
 	}
 }
 
+/*
+ * unmount_vs_removal: an unmount races a device removal at varying offsets
+ * (the review's second round: a teardown running in the remover's thread
+ * while the unmount freed the mount under it).  Both must succeed, in
+ * either order; ASan and TSan watch what the losing side touches.
+ */
+static struct dc_dcfs *ur_fs;
+static struct dc_region *ur_r;
+static atomic_int ur_go;
+static int ur_unmount_ret, ur_remove_ret;
+static uint64_t ur_t0;
+
+static void *ur_unmounter(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&ur_go))
+		sched_yield();
+	ur_unmount_ret = dc_dcfs_unmount(ur_fs, NULL);
+	return NULL;
+}
+
+static void *ur_remover(void *arg)
+{
+	uint64_t delay = (uint64_t)(uintptr_t)arg;
+
+	while (!atomic_load(&ur_go))
+		sched_yield();
+	while (dc_now_ns() < ur_t0 + delay)
+		;
+	ur_remove_ret = dc_region_remove(ur_r, NULL);
+	return NULL;
+}
+
+TEST(unmount_vs_removal)
+{
+	uint8_t buf[PG];
+
+	memset(buf, 7, PG);
+	for (unsigned long it = 0; it < t_scale(300); it++) {
+		pthread_t u, p;
+
+		CHECK_EQ(dc_region_create("mem:8M", &ur_r), 0);
+		CHECK_EQ(dc_dcfs_mount(ur_r, NULL, NULL, NULL, &ur_fs), 0);
+		for (int i = 0; i < 16; i++) {
+			char name[16];
+			int fd;
+
+			snprintf(name, sizeof(name), "f%d", i);
+			fd = dc_dcfs_create(ur_fs, name);
+			CHECK(fd >= 0);
+			CHECK_EQ(dc_dcfs_pwrite(ur_fs, fd, buf, PG, 0), (int64_t)PG);
+			CHECK_EQ(dc_dcfs_close(ur_fs, fd), 0);
+		}
+		atomic_store(&ur_go, 0);
+		CHECK_EQ(pthread_create(&u, NULL, ur_unmounter, NULL), 0);
+		CHECK_EQ(pthread_create(&p, NULL, ur_remover,
+					(void *)(uintptr_t)((it * 997) % 200000)), 0);
+		ur_t0 = dc_now_ns();
+		atomic_store(&ur_go, 1);
+		pthread_join(u, NULL);
+		pthread_join(p, NULL);
+		CHECK_EQ(ur_unmount_ret, 0);
+		CHECK_EQ(ur_remove_ret, 0);
+	}
+}
+
 T_MAIN(setup, teardown)

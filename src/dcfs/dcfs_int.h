@@ -190,6 +190,7 @@ struct dcfs_inode {
 
 	struct dcfs_pin *pins_head, *pins_tail; /* pin_lock, oldest first */
 	uint64_t pinned_pages;       /* pin_lock */
+	_Atomic unsigned pins_busy;  /* dc_dcfs_pin() calls on the file in flight */
 	unsigned brk_n;              /* pin_lock: operations asking pins back now */
 	uint64_t brk_first, brk_last; /* pin_lock: the file pages they cover (a union) */
 };
@@ -303,7 +304,7 @@ int dcfs_cow_page(struct dcfs_inode *ino, uint64_t page);
 int dcfs_cow_block(struct dcfs_inode *ino, uint64_t fpage, uint64_t x, bool move);
 void dcfs_cow_done(struct dcfs_inode *ino, uint64_t fpage, uint64_t x, uint64_t y, bool ok);
 int dcfs_unshare_tail(struct dcfs_inode *ino);
-int dcfs_unshare_locked(struct dcfs_inode *ino, uint64_t page);
+int dcfs_unshare_locked(struct dcfs_inode *ino, uint64_t page, bool broken);
 int dcfs_move_held(struct dcfs_inode *ino, uint64_t first);
 
 /* pin.c */
@@ -313,6 +314,7 @@ void dcfs_pins_flush(struct dcfs_inode *ino);
 void dcfs_pins_tally(struct dcfs_inode *ino, uint64_t *sets, uint64_t *held, uint64_t *counted);
 void dcfs_leases_break(struct dcfs_inode *ino, uint64_t first, uint64_t last, const char *op);
 void dcfs_leases_end(struct dcfs_inode *ino);
+bool dcfs_pins_on(struct dcfs_inode *ino, uint64_t first, uint64_t last);
 
 /* layout.c */
 #define DCFS_BREAK_FINAL 0x1u /* the whole mapping, at eviction */

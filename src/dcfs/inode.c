@@ -237,12 +237,15 @@ void dcfs_written(struct dcfs_inode *ino, uint64_t pgoff, uint64_t n)
  * Return: 0; -ENOSPC, -ENOMEM, -EIO (a shared block could not be copied:
  * the bytes before it are zeroed, the rest not).
  */
-/* Whether the block at device page @x is referenced (after a break: pinned). */
+/*
+ * Whether the block at device page @x is held beyond the live entries of
+ * the files that map it (after a break: pinned, by this file or another).
+ */
 static bool block_held(struct dc_dcfs *fs, uint64_t x)
 {
 	struct dc_folio *f = dc_folio_lookup(fs->r, x);
 
-	return f && !dc_folio_idle(f);
+	return f && dc_folio_busy(f);
 }
 
 int dcfs_zero_bytes(struct dcfs_inode *ino, uint64_t from, uint64_t to, bool broken)
@@ -267,7 +270,7 @@ int dcfs_zero_bytes(struct dcfs_inode *ino, uint64_t from, uint64_t to, bool bro
 			int ret;
 
 			if (dcfs_shares(fs, e.pgoff) > 1) {
-				ret = dcfs_unshare_locked(ino, page);
+				ret = dcfs_unshare_locked(ino, page, false);
 				if (ret)
 					return ret;
 				continue; /* look again: the copy */
@@ -280,7 +283,7 @@ int dcfs_zero_bytes(struct dcfs_inode *ino, uint64_t from, uint64_t to, bool bro
 			int ret;
 
 			if (block_held(fs, e.pgoff - off)) {
-				ret = dcfs_cow_block(ino, page - off, e.pgoff - off, true);
+				ret = dcfs_unshare_locked(ino, page, true);
 				if (ret)
 					return ret;
 				continue; /* look again: the copy */
@@ -302,18 +305,25 @@ int dcfs_zero_bytes(struct dcfs_inode *ino, uint64_t from, uint64_t to, bool bro
 }
 
 /*
- * Copy the block of file page @page if another file shares it (no entry of
- * this file maps it: the range is broken).  ext_lock held.
+ * Make the block of file page @page the file's own before bytes of it are
+ * zeroed in place (no entry of this file maps it: the range is broken):
+ * copy it if another file shares it; with the quarantine, @broken, move it
+ * to a copy if a pin still holds it.  The step that may fail (-ENOSPC,
+ * -EIO): callers run it before anything else changes.  ext_lock held.
  */
-int dcfs_unshare_locked(struct dcfs_inode *ino, uint64_t page)
+int dcfs_unshare_locked(struct dcfs_inode *ino, uint64_t page, bool broken)
 {
-	uint64_t bp = dcfs_blk_pages(ino->fs), off = page & (bp - 1), hole;
+	struct dc_dcfs *fs = ino->fs;
+	uint64_t bp = dcfs_blk_pages(fs), off = page & (bp - 1), hole;
 	struct dcfs_ext e;
 
-	if (!atomic_load(&ino->shared_ever) || !dcfs_ext_lookup(&ino->ext, page, &e, &hole) ||
-	    dcfs_shares(ino->fs, e.pgoff) < 2)
+	if (!dcfs_ext_lookup(&ino->ext, page, &e, &hole))
 		return 0;
-	return dcfs_cow_block(ino, page - off, e.pgoff - off, false);
+	if (atomic_load(&ino->shared_ever) && dcfs_shares(fs, e.pgoff) > 1)
+		return dcfs_cow_block(ino, page - off, e.pgoff - off, false);
+	if (broken && fs->opt.quarantine && block_held(fs, e.pgoff - off))
+		return dcfs_cow_block(ino, page - off, e.pgoff - off, true);
+	return 0;
 }
 
 /*

@@ -89,10 +89,12 @@ static void waiting(struct dc_mapping *m, uint64_t index, struct dc_folio *f, vo
 
 /*
  * Entries of [first, last] over blocks another file (or range) shares go
- * without a wait: the block stays with its other sharers (or, should they
- * let go meanwhile, waits in the quarantine), so a pin on it, whoever
- * took it, is no reason to wait.  No write pin is ever on a shared block.
- * Invalidate lock held exclusive (no fault maps more of the range).
+ * without a wait when no pin of this file holds them: the block stays
+ * with its other sharers (or, should they let go meanwhile, waits in the
+ * quarantine), so another file's pin on it is no reason to wait.  The
+ * entry is zapped first; a pin call of this file in flight then, or a pin
+ * set over it, leaves it to the ordinary wait (the truncate waits for its
+ * own pins).  Invalidate lock held exclusive (no fault maps more).
  */
 static int abandon_shared(struct dcfs_inode *ino, uint64_t first, uint64_t last,
 			  const struct dc_wait_opts *w)
@@ -107,6 +109,13 @@ static int abandon_shared(struct dcfs_inode *ino, uint64_t first, uint64_t last,
 
 		if (!dc_entry_has_pages(info.entry) ||
 		    dcfs_shares(ino->fs, dc_entry_pgoff(info.entry)) < 2)
+			continue;
+		/* Zap, then look for our pins (dc_mapping_zap()'s fence orders
+		 * the two; a pin call counts itself before its lookups). */
+		ret = dc_mapping_zap(ino->m, info.first, end, w, NULL);
+		if (ret < 0)
+			return ret;
+		if (dcfs_pins_on(ino, info.first, end))
 			continue;
 		ret = dc_mapping_abandon(ino->m, info.first, end, w);
 		if (ret < 0)
@@ -316,7 +325,7 @@ DC_API int dc_dcfs_truncate(struct dc_dcfs *fs, int fd, uint64_t size,
 		pthread_mutex_lock(&ino->ext_lock);
 		/* Copy a shared last block first (the step that may fail), then
 		 * free, then zero its tail (it is this file's own now). */
-		ret = size & (bb - 1) ? dcfs_unshare_locked(ino, size >> DC_PAGE_SHIFT) : 0;
+		ret = size & (bb - 1) ? dcfs_unshare_locked(ino, size >> DC_PAGE_SHIFT, true) : 0;
 		if (!ret)
 			ret = dcfs_free_range(ino, round_up(size, bb) >> DC_PAGE_SHIFT, UINT64_MAX);
 		if (!ret)

@@ -278,8 +278,13 @@ static int pin(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len, unsigned 
 	ino = dcfs_call_begin(fs, fd, !(flags & DC_DCFS_PIN_READONLY), &ret);
 	if (!ino)
 		return ret;
+	/* Before any page is looked up: a break that zapped an entry and then
+	 * sees no pin call in flight knows none of ours can be on it. */
+	atomic_fetch_add(&ino->pins_busy, 1);
+	dc__smp_mb(); /* pairs with the fence after a zap's ZAP store */
 	size = atomic_load(&ino->size);
 	if (off + len > size) {
+		atomic_fetch_sub(&ino->pins_busy, 1);
 		dcfs_call_end(ino);
 		return dc__fail(-EFAULT, "dcfs pin: bytes [%llu, %llu) reach past the end of "
 				"file (%llu)", (unsigned long long)off,
@@ -329,6 +334,7 @@ static int pin(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len, unsigned 
 	ps->length = len;
 	ps->nsegs = p->nsegs;
 	ps->segs = p->segs;
+	atomic_fetch_sub(&ino->pins_busy, 1);
 	dcfs_active_put(fs); /* the call's inode reference is the pin set's now */
 	return 0;
 err_free:
@@ -337,6 +343,7 @@ err_free:
 		free(p->folios);
 		free(p);
 	}
+	atomic_fetch_sub(&ino->pins_busy, 1);
 	dcfs_call_end(ino);
 	return ret;
 }
@@ -405,6 +412,21 @@ void dcfs_leases_break(struct dcfs_inode *ino, uint64_t first, uint64_t last, co
 		pthread_mutex_lock(&fs->pin_lock);
 	}
 	pthread_mutex_unlock(&fs->pin_lock);
+}
+
+/*
+ * Whether a pin of @ino may hold file pages [first, last]: a pin call is in
+ * flight, or a pin set covers some of them.
+ */
+bool dcfs_pins_on(struct dcfs_inode *ino, uint64_t first, uint64_t last)
+{
+	bool on = atomic_load(&ino->pins_busy) != 0;
+
+	pthread_mutex_lock(&ino->fs->pin_lock);
+	for (struct dcfs_pin *p = ino->pins_head; p && !on; p = p->next)
+		on = p->first <= last && p->first + p->npages - 1 >= first;
+	pthread_mutex_unlock(&ino->fs->pin_lock);
+	return on;
 }
 
 void dcfs_leases_end(struct dcfs_inode *ino)

@@ -311,6 +311,7 @@ static bool quarantine_empty(void *arg)
 
 DC_API int dc_dcfs_unmount(struct dc_dcfs *fs, const struct dc_wait_opts *opts)
 {
+	struct dc_mapping *m_anchor;
 	struct dcfs_inode *ino;
 	int ret;
 
@@ -387,18 +388,29 @@ DC_API int dc_dcfs_unmount(struct dc_dcfs *fs, const struct dc_wait_opts *opts)
 	pthread_mutex_unlock(&fs->ns_lock);
 	if (ret)
 		DC_BUG_ON(dc_region_release(fs->r, fs));
-	while ((ino = fs->ihead)) {
+	else /* a teardown took it: it may still be running (bounded: no deadline) */
+		(void)dc_wait_var(&fs->torn_down, torn_down, fs, NULL);
+	for (;;) {
 		struct dc_mapping *m;
 
 		pthread_mutex_lock(&fs->ns_lock);
-		fs->ihead = ino->next;
-		m = ino->m;
-		ino->m = NULL;
+		ino = fs->ihead;
+		if (ino) {
+			fs->ihead = ino->next;
+			m = ino->m;
+			ino->m = NULL;
+		}
 		pthread_mutex_unlock(&fs->ns_lock);
+		if (!ino)
+			break;
 		dcfs_inode_free(ino, m);
 	}
-	if (fs->anchor) /* not destroyed by a teardown */
-		DC_BUG_ON(dc_mapping_destroy(fs->anchor));
+	pthread_mutex_lock(&fs->ns_lock);
+	m_anchor = fs->anchor; /* NULL if a teardown destroyed it */
+	fs->anchor = NULL;
+	pthread_mutex_unlock(&fs->ns_lock);
+	if (m_anchor)
+		DC_BUG_ON(dc_mapping_destroy(m_anchor));
 	(void)dc_liveref_kill(&fs->active); /* -EINVAL: killed by the shutdown */
 	dc_liveref_exit(&fs->active);
 	free(fs->htab);
