@@ -79,7 +79,8 @@ for line in \
     "25 test_dcfs_share truncate_original_keeps_shared_block" \
     "25 test_dcfs_share reflink_cow_then_truncate_original" \
     "26 test_dcfs_share quarantine_truncate_of_pinned_file" \
-    "26 test_conc_dcfs quarantine_pins_vs_truncate"; do
+    "26 test_conc_dcfs quarantine_pins_vs_truncate" \
+    "27 test_dcfs_share pin_rechecks_size_after_pinning"; do
     set -- $line
     bug=$1 test=$2 case=$3
     if ! { bin "$test" 0 && bin "$test" "$bug"; } >"$out/build.$test.$bug.log" 2>&1; then

@@ -1481,4 +1481,70 @@ TEST(unmount_vs_removal)
 	}
 }
 
+/*
+ * pins_vs_shrink_and_grow: a pinner pins ranges that end near the end of
+ * file while another thread shrinks it into them and grows it back.  A
+ * pin holds only bytes inside the file: while it is held the size never
+ * drops below its end (a truncate waits for it, or the pin saw the new
+ * size and failed -EFAULT).  The violation: a held pin past the end of
+ * file (a pin that checked the size only before it pinned).
+ */
+static atomic_long sg_past_eof, sg_pins, sg_efault;
+
+static void *sg_pinner(void *arg)
+{
+	int fd = *(int *)arg;
+	uint64_t rng = t_seed(4242);
+
+	while (!atomic_load(&stop)) {
+		struct dc_dcfs_pinset ps;
+		struct dc_dcfs_stat st;
+		uint64_t off = (6 + t_rand(&rng) % 2) * PG;
+		int ret = dc_dcfs_pin(FS, fd, off, 2 * PG, 0, "sg", &ps);
+
+		if (ret == -EFAULT) {
+			atomic_fetch_add(&sg_efault, 1);
+			continue;
+		}
+		CHECK_EQ(ret, 0);
+		atomic_fetch_add(&sg_pins, 1);
+		CHECK_EQ(dc_dcfs_fstat(FS, fd, &st), 0);
+		if (st.size < off + 2 * PG)
+			atomic_fetch_add(&sg_past_eof, 1);
+		memset(ps.segs[0].addr, 0x5a, ps.segs[0].len);
+		CHECK_EQ(dc_dcfs_unpin(FS, &ps), 0);
+	}
+	return NULL;
+}
+
+TEST(pins_vs_shrink_and_grow)
+{
+	pthread_t t;
+	int fd;
+
+	fx("mem:16M", NULL);
+	fd = dc_dcfs_create(FS, "sg");
+	CHECK(fd >= 0);
+	CHECK_EQ(dc_dcfs_truncate(FS, fd, 10 * PG, NULL), 0);
+	atomic_store(&sg_past_eof, 0);
+	atomic_store(&sg_pins, 0);
+	atomic_store(&sg_efault, 0);
+	CHECK_EQ(pthread_create(&t, NULL, sg_pinner, &fd), 0);
+	/* Until both sides did their share (a starved pinner makes no case). */
+	for (unsigned long i = 0; i < 50 * t_scale(4000) &&
+				  (i < t_scale(4000) || atomic_load(&sg_pins) < 100); i++) {
+		CHECK_EQ(dc_dcfs_truncate(FS, fd, 7 * PG + 100, NULL), 0);
+		CHECK_EQ(dc_dcfs_truncate(FS, fd, 10 * PG, NULL), 0);
+	}
+	atomic_store(&stop, 1);
+	pthread_join(t, NULL);
+	printf("pins %ld, refused past EOF %ld; violations: pins held past EOF %ld\n",
+	       (long)atomic_load(&sg_pins), (long)atomic_load(&sg_efault),
+	       (long)atomic_load(&sg_past_eof));
+	CHECK_EQ(atomic_load(&sg_past_eof), 0);
+	CHECK(atomic_load(&sg_pins) > 0);
+	check_fs();
+	CHECK_EQ(dc_dcfs_close(FS, fd), 0);
+}
+
 T_MAIN(setup, teardown)

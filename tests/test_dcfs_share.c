@@ -2805,4 +2805,47 @@ TEST(quarantine_truncate_enospc_changes_nothing)
 	xclose(b);
 }
 
+/*
+ * A pin checks the size again once its pages are pinned: here a truncate
+ * runs (from the pin fast path's test hook) after the pin checked the size
+ * and before it faulted its last page, which is then still inside the file
+ * page-wise but past the new end byte-wise.  The pin must fail -EFAULT,
+ * not hold bytes past the end of file (a DMA into them raced the zeroing
+ * of a later growth; found by TSan in the review's stress).
+ */
+extern void (*dc__test_gup_hook)(struct dc_mapping *m) __attribute__((weak));
+static int hook_fd;
+static atomic_int hook_armed;
+
+static void truncate_in_the_pin(struct dc_mapping *m)
+{
+	(void)m;
+	if (atomic_exchange(&hook_armed, 0))
+		CHECK_EQ(dc_dcfs_truncate(FS, hook_fd, 7 * PG + 100, NULL), 0);
+}
+
+TEST(pin_rechecks_size_after_pinning)
+{
+	struct dc_dcfs_fault_result res;
+	struct dc_dcfs_pinset ps = { 0 };
+	int a;
+
+	if (!&dc__test_gup_hook)
+		t_skip("the library has no test hooks (built without DC_FAULT_INJECT)");
+	fx("mem:16M", NULL);
+	a = xcreate("a");
+	xwrite_byte(a, 'A', 10 * PG, 0);
+	CHECK_EQ(dc_dcfs_fault(FS, a, 6, 0, 0, &res), 0); /* page 6 mapped, page 7 not */
+	hook_fd = a;
+	atomic_store(&hook_armed, 1);
+	dc__test_gup_hook = truncate_in_the_pin;
+	CHECK_EQ(dc_dcfs_pin(FS, a, 6 * PG, 2 * PG, 0, "late", &ps), -EFAULT);
+	dc__test_gup_hook = NULL;
+	CHECK_EQ(atomic_load(&hook_armed), 0); /* the truncate ran inside the pin */
+	CHECK_EQ(fsize(a), 7 * PG + 100);
+	CHECK_EQ(sfs().pins, 0);
+	check_fs();
+	xclose(a);
+}
+
 T_MAIN(setup, teardown)

@@ -313,6 +313,18 @@ static int pin(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len, unsigned 
 	ret = pin_pages(ino, p);
 	if (ret)
 		goto err_free;
+	/*
+	 * The size again, now that the pages are pinned: a truncate that ran
+	 * meanwhile either waits for this pin (it has not set the size yet) or
+	 * is done, and then the pin would hold bytes past the new end of file
+	 * (a DMA into them would race the zeroing of a later growth).
+	 */
+	if (DC_REGRESS_BUG != 27 && off + len > atomic_load(&ino->size)) { /* bug 27: no re-check */
+		put_all(p, p->npages);
+		ret = dc__fail(-EFAULT, "dcfs pin: the file was truncated below [%llu, %llu) "
+			       "meanwhile", (unsigned long long)off, (unsigned long long)(off + len));
+		goto err_free;
+	}
 	ret = build_segs(fs, p);
 	if (!ret) {
 		pthread_mutex_lock(&fs->pin_lock);
