@@ -293,9 +293,11 @@ DC_API int dc_dcfs_fsync(struct dc_dcfs *fs, int fd, bool datasync);
  * a hole.
  * Context: sleeps; I/O lock and invalidate lock exclusive (the invalidate
  * lock dropped while it waits for pins).
- * Pins are this file's (and any on its blocks that no other file shares):
- * a pin another file holds on a block that file still shares is not
- * waited for (the block stays with that file).
+ * A pin another file holds on a block that file still shares is not
+ * waited for (the block stays with that file), unless this file holds a
+ * pin there too or has a pin call in flight (at any offset): then the
+ * truncate waits for every pin on that block, whoever holds it (the busy
+ * test sees the block, not the file).
  * Return: 0; -EBADF; -EFBIG; -ETIMEDOUT, -EINTR (@opts: the file is as it
  * was, only its faulted pages need faulting again); -ENOSPC, -ENOMEM (the
  * new last block, shared or, with the quarantine, pinned, could not be

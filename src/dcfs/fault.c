@@ -169,7 +169,8 @@ static int cow(struct dcfs_inode *ino, struct dc_entry_handle *h, uint64_t x)
  * maps (the range was broken), to a new one: a shared block before bytes
  * of it are zeroed; with @move (the quarantine) a pinned one too, so that
  * the pin keeps the old block, quarantined, and the file the copy.
- * ext_lock held.  Return: 0 (or not shared after all); a negative errno.
+ * ext_lock held.  Return: 0; 1 (not shared after all: nothing copied); a
+ * negative errno.
  */
 int dcfs_cow_block(struct dcfs_inode *ino, uint64_t fpage, uint64_t x, bool move)
 {
@@ -177,7 +178,7 @@ int dcfs_cow_block(struct dcfs_inode *ino, uint64_t fpage, uint64_t x, bool move
 	int ret = cow_copy(ino, fpage, x, move, &y);
 
 	if (ret)
-		return ret > 0 ? 0 : ret;
+		return ret;
 	dcfs_cow_done(ino, fpage, x, y, true);
 	return 0;
 }

@@ -317,10 +317,16 @@ int dcfs_unshare_locked(struct dcfs_inode *ino, uint64_t page, bool broken)
 	uint64_t bp = dcfs_blk_pages(fs), off = page & (bp - 1), hole;
 	struct dcfs_ext e;
 
+	int ret;
+
 	if (!dcfs_ext_lookup(&ino->ext, page, &e, &hole))
 		return 0;
-	if (atomic_load(&ino->shared_ever) && dcfs_shares(fs, e.pgoff) > 1)
-		return dcfs_cow_block(ino, page - off, e.pgoff - off, false);
+	if (atomic_load(&ino->shared_ever) && dcfs_shares(fs, e.pgoff) > 1) {
+		ret = dcfs_cow_block(ino, page - off, e.pgoff - off, false);
+		if (ret <= 0)
+			return ret;
+		/* 1: the other sharers let go meanwhile; the file's own now */
+	}
 	if (broken && fs->opt.quarantine && block_held(fs, e.pgoff - off))
 		return dcfs_cow_block(ino, page - off, e.pgoff - off, true);
 	return 0;
