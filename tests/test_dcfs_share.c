@@ -105,91 +105,9 @@ static int count_events(enum dc_dcfs_event_type type)
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-static int xcreate(const char *name)
-{
-	int fd = dc_dcfs_create(FS, name);
-
-	if (fd < 0)
-		fprintf(stderr, "[%s] create %s: %d\n", t_current, name, fd);
-	CHECK(fd >= 0);
-	return fd;
-}
-
-static int xopen(const char *name, unsigned flags)
-{
-	int fd = dc_dcfs_open(FS, name, flags);
-
-	CHECK(fd >= 0);
-	return fd;
-}
-
-static void xclose(int fd)
-{
-	CHECK_EQ(dc_dcfs_close(FS, fd), 0);
-}
-
-static void xwrite(int fd, const void *buf, size_t len, uint64_t off)
-{
-	CHECK_EQ(dc_dcfs_pwrite(FS, fd, buf, len, off), (int64_t)len);
-}
-
-static void xwrite_byte(int fd, int c, size_t len, uint64_t off)
-{
-	uint8_t *b = malloc(len);
-
-	CHECK(b);
-	memset(b, c, len);
-	xwrite(fd, b, len, off);
-	free(b);
-}
-
-static struct dc_dcfs_stat xstat(int fd)
-{
-	struct dc_dcfs_stat st;
-
-	memset(&st, 0xa5, sizeof(st));
-	CHECK_EQ(dc_dcfs_fstat(FS, fd, &st), 0);
-	return st;
-}
-
-static uint64_t fsize(int fd)
-{
-	return xstat(fd).size;
-}
-
 static uint64_t ino_of(int fd)
 {
 	return xstat(fd).ino;
-}
-
-/* Fill @buf with bytes that depend on @seed and the position (never 0). */
-static void pattern(uint8_t *buf, size_t len, uint64_t seed)
-{
-	uint64_t s = seed * 2654435761u + 1;
-
-	for (size_t i = 0; i < len; i++) {
-		if ((i & 7) == 0)
-			t_rand(&s);
-		buf[i] = (uint8_t)(s >> ((i & 7) * 8)) | 1;
-	}
-}
-
-/* The whole file equals @model (of @len bytes): pread, and size. */
-static void check_contents(int fd, const uint8_t *model, uint64_t len)
-{
-	uint8_t *got = malloc(len + PG);
-
-	CHECK(got);
-	CHECK_EQ(fsize(fd), len);
-	memset(got, 0x5c, len + PG);
-	CHECK_EQ(dc_dcfs_pread(FS, fd, got, len + PG, 0), (int64_t)len);
-	for (uint64_t i = 0; i < len; i++)
-		if (got[i] != model[i]) {
-			fprintf(stderr, "[%s] byte %llu: 0x%02x, expected 0x%02x\n", t_current,
-				(unsigned long long)i, got[i], model[i]);
-			CHECK(got[i] == model[i]);
-		}
-	free(got);
 }
 
 /* Bytes [off, off + len) of the file equal @want. */
@@ -206,16 +124,6 @@ static void check_range(int fd, uint64_t off, const uint8_t *want, size_t len)
 			CHECK(got[i] == want[i]);
 		}
 	free(got);
-}
-
-static bool all_bytes(const void *p, int c, size_t len)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < len; i++)
-		if (b[i] != (uint8_t)c)
-			return false;
-	return true;
 }
 
 static uint64_t pg_of(int fd, uint64_t off)
