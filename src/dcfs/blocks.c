@@ -44,21 +44,12 @@ static void blk_store(struct dcfs_alloc *a, uint64_t b, uint32_t v)
 int dcfs_rmap_reserve(struct dc_dcfs *fs, size_t need)
 {
 	struct dcfs_rmap *rm = &fs->alloc.rmap;
-	size_t cap = rm->cap ? rm->cap : 64;
-	struct dcfs_rrec *v;
+	struct dcfs_rrec *v = dcfs_array_grow(rm->v, rm->n, &rm->cap, rm->n + rm->reserved + need,
+					      sizeof(*v), 64, "reverse-map records");
 
-	if (rm->n + rm->reserved + need > rm->cap) {
-		while (rm->n + rm->reserved + need > cap)
-			cap *= 2;
-		v = dc__malloc(cap * sizeof(*v));
-		if (!v)
-			return dc__fail(-ENOMEM, "dcfs: no memory for %zu reverse-map records", cap);
-		if (rm->n)
-			memcpy(v, rm->v, rm->n * sizeof(*v));
-		free(rm->v);
-		rm->v = v;
-		rm->cap = cap;
-	}
+	if (!v)
+		return -ENOMEM;
+	rm->v = v;
 	rm->reserved += need;
 	return 0;
 }

@@ -59,6 +59,8 @@ typedef void (*dcfs_ext_fn)(void *arg, uint64_t fpage, uint64_t pgoff, uint64_t 
 
 void dcfs_ext_init(struct dcfs_extmap *x);
 void dcfs_ext_free(struct dcfs_extmap *x);
+void *dcfs_array_grow(void *v, size_t n, size_t *cap, size_t want, size_t size, size_t first,
+		      const char *what);
 int dcfs_ext_reserve(struct dcfs_extmap *x, size_t more);
 bool dcfs_ext_lookup(const struct dcfs_extmap *x, uint64_t fpage, struct dcfs_ext *out,
 		     uint64_t *hole);

@@ -24,23 +24,43 @@ void dcfs_ext_free(struct dcfs_extmap *x)
 	dcfs_ext_init(x);
 }
 
+/*
+ * The array @v of @n used elements of @size bytes (capacity *@cap), grown
+ * to hold at least @want (doubling from @first): @v itself if it does,
+ * else a new one with the elements moved and @v freed.  NULL on -ENOMEM
+ * (dc_errmsg() names @what; @v and *@cap unchanged).  The extent map and
+ * the reverse map grow this way.
+ */
+void *dcfs_array_grow(void *v, size_t n, size_t *cap, size_t want, size_t size, size_t first,
+		      const char *what)
+{
+	size_t ncap = *cap ? *cap : first;
+	void *nv;
+
+	if (want <= *cap)
+		return v;
+	while (ncap < want)
+		ncap *= 2;
+	nv = dc__malloc(ncap * size);
+	if (!nv) {
+		dc__fail(-ENOMEM, "dcfs: no memory for %zu %s", ncap, what);
+		return NULL;
+	}
+	if (n)
+		memcpy(nv, v, n * size);
+	free(v);
+	*cap = ncap;
+	return nv;
+}
+
 int dcfs_ext_reserve(struct dcfs_extmap *x, size_t more)
 {
-	size_t cap = x->cap ? x->cap : 4;
-	struct dcfs_ext *v;
+	struct dcfs_ext *v = dcfs_array_grow(x->v, x->n, &x->cap, x->n + more, sizeof(*v), 4,
+					     "extents");
 
-	if (x->n + more <= x->cap)
-		return 0;
-	while (cap < x->n + more)
-		cap *= 2;
-	v = dc__malloc(cap * sizeof(*v));
 	if (!v)
-		return dc__fail(-ENOMEM, "dcfs: no memory for %zu extents", cap);
-	if (x->n)
-		memcpy(v, x->v, x->n * sizeof(*v));
-	free(x->v);
+		return -ENOMEM;
 	x->v = v;
-	x->cap = cap;
 	return 0;
 }
 
