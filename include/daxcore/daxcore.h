@@ -10,4 +10,5 @@
 #include <daxcore/index.h>
 #include <daxcore/mapping.h>
 #include <daxcore/dcfs.h>
+#include <daxcore/view.h>
 #endif

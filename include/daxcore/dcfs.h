@@ -40,6 +40,8 @@
  *                     destination) and eviction do not wait for pins: still-pinned blocks leave the
  *                     file at once and wait in a quarantine (counted in
  *                     statfs) until their last unpin returns them
+ *   fault_around=N    the first fault-around window of a view, in bytes (a
+ *                     power of two from 4096 to 2M; default 64K; K, M suffixes)
  * An unknown option or a malformed value: -EINVAL naming it.
  *
  * Sharing (reflink): files may share blocks (dc_dcfs_reflink()).  A shared
@@ -159,7 +161,7 @@ DC_API DC_MUST_CHECK int dc_dcfs_mount(struct dc_region *r, const char *options,
  * Context: sleeps (grace periods, pins of evicted files draining).
  * Blocks still in the quarantine (held by references other than pin
  * sets) are waited for, with @opts.
- * Return: 0 (@fs is freed); -EBUSY (files are open, pins are held, or a
+ * Return: 0 (@fs is freed); -EBUSY (files are open, views are mapped, pins are held, or a
  * call on a file is still running, e.g. a close evicting it: nothing
  * changed; or quarantined blocks stayed busy past the deadline); -ETIMEDOUT, -EINTR (an eviction still waits: the mount stays,
  * call again); -EINVAL (NULL).  Create and open fail with -EIO while an
@@ -509,6 +511,46 @@ DC_API int dc_dcfs_unpin(struct dc_dcfs *fs, struct dc_dcfs_pinset *ps);
 DC_API int dc_dcfs_pins(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len,
 			struct dc_dcfs_pin_info *out, unsigned max);
 
+/* ---- views (include/daxcore/view.h) -------------------------------------------- */
+
+struct dc_view;
+
+/**
+ * dc_dcfs_map() - map file bytes [@off, @off + @len) of @fd's file into the
+ * caller's address space (mmap(MAP_SHARED)): fill @v.  Faults (the SIGSEGV
+ * handler, dc_view_fault()) go through dc_dcfs_fault(); truncate, punch,
+ * reflink, memory failure and shutdown revoke what they take away.  The
+ * view holds a reference on the file (it stays after close, as an mmap
+ * does) and keeps the mount from unmounting; dc_view_unmap() ends it.  A
+ * view may reach past the end of file: those pages get SIGBUS until the
+ * file grows.
+ * @prot: DC_VIEW_READ, or DC_VIEW_READ | DC_VIEW_WRITE.
+ * Context: process context.
+ * Return: 0; -EBADF (@fd not open; a write view of a read-only descriptor);
+ * -EINVAL (misaligned, zero length, past DC_DCFS_SIZE_MAX, bad @prot);
+ * -EIO (shut down); -ENODEV (an unmount is running); -ENOMEM; -ENOSPC.
+ */
+DC_API DC_MUST_CHECK int dc_dcfs_map(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len,
+				     unsigned prot, struct dc_view *v);
+
+/**
+ * dc_dcfs_pin_user() - pin the bytes of a view of a file of @fs at
+ * [@addr, @addr + @len) for DMA (pin_user_pages() on a DAX mapping): the
+ * address is translated to (file, offset) and pinned as dc_dcfs_pin()
+ * would, faulting in what is missing; the pin set is then the caller's to
+ * dc_dcfs_unpin().  A pin never goes through a revoked page: it pins the
+ * file's entries, never the view's mappings.
+ * @flags: DC_DCFS_PIN_READONLY (the DMA only reads memory); without it the
+ *         view must be writable.
+ * Context: sleeps.
+ * Return: as dc_dcfs_pin(), and -EFAULT (not an address of a view of @fs,
+ * the range leaves its view, a write pin through a read-only view: the
+ * file is unchanged).
+ */
+DC_API DC_MUST_CHECK int dc_dcfs_pin_user(struct dc_dcfs *fs, const void *addr, uint64_t len,
+					  unsigned flags, const char *tag,
+					  struct dc_dcfs_pinset *ps);
+
 /* ---- sharing ---------------------------------------------------------------------- */
 
 /**
@@ -587,6 +629,7 @@ struct dc_dcfs_statfs {
 	uint64_t cow_copies;         /* shared blocks copied by a write, ever */
 	uint64_t memory_failures;    /* failure reports sent (one per file range) */
 	uint64_t revokes;            /* revoke callbacks called */
+	uint64_t views;              /* views mapped (dc_dcfs_map()) */
 	bool shutdown;               /* the region is going away: calls fail -EIO */
 };
 

@@ -293,6 +293,7 @@ DC_API unsigned dc_region_folio_order(const struct dc_region *r) { return r->ord
 DC_API enum dc_region_type dc_region_type(const struct dc_region *r) { return r->type; }
 DC_API const char *dc_region_spec(const struct dc_region *r) { return r->spec; }
 DC_API int dc_region_fd(const struct dc_region *r) { return r->fd; }
+DC_API unsigned dc_region_map_order(const struct dc_region *r) { return r->map_order; }
 
 void dc__region_touch(struct dc_region *r, uint64_t idx)
 {

@@ -62,6 +62,7 @@ struct dc_region {
 	char *base;                 /* the linear map */
 	int fd;
 	bool file_backed;           /* flush with msync */
+	unsigned map_order;         /* the fd maps in units of 2^map_order pages */
 	char *spec;
 
 	struct dc_folio *meta;      /* nfolios records (NULL when limited) */

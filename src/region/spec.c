@@ -186,6 +186,7 @@ static int open_mem(struct dc_region *r, const struct spec *sp)
 	unsigned mfd = MFD_CLOEXEC | (sp->huge ? MFD_HUGETLB | (21u << MAP_HUGE_SHIFT) /* MFD_HUGE_2MB */ : 0);
 	int err;
 
+	r->map_order = sp->huge ? 9 : 0;
 	r->fd = memfd_create("daxcore", mfd);
 	if (r->fd < 0) {
 		err = errno;
@@ -323,6 +324,7 @@ static int open_devdax(struct dc_region *r, struct spec *sp)
 		return dc__fail(-ENOMEM, "%s: no address space for %llu bytes", sp->path,
 				(unsigned long long)size);
 	r->base = (char *)(((uintptr_t)res + align - 1) & ~(uintptr_t)(align - 1));
+	r->map_order = (unsigned)__builtin_ctzll(align) - DC_PAGE_SHIFT;
 	if (mmap(r->base, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, r->fd, 0) ==
 	    MAP_FAILED) {
 		err = errno;
