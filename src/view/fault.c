@@ -293,11 +293,11 @@ DC_API int dc_view_fault(const struct dc_view *uv, uint64_t off, uint64_t len, u
 static struct sigaction old_segv;
 static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool installed;
-static volatile sig_atomic_t forked; /* a child of the process that mapped the views */
+static volatile pid_t self_pid; /* this process (views of the parent's are not ours) */
 
 static void atfork_child(void)
 {
-	forked = 1;
+	self_pid = getpid();
 }
 
 /* Hand a fault that is not ours to the disposition found at install time. */
@@ -395,8 +395,12 @@ static void handler(int sig, siginfo_t *si, void *uc)
 	bool write;
 	int ret;
 
-	if (!forked && si && si->si_code > 0)
+	if (si && si->si_code > 0)
 		v = dc__view_lookup_get(si->si_addr);
+	if (v && v->pid != self_pid) { /* a forked child: the parent's view is not here */
+		dc__view_put(v);
+		v = NULL;
+	}
 	if (!v) {
 		chain(sig, si, uc);
 		errno = saved;
@@ -428,6 +432,7 @@ DC_API int dc_view_handler_install(void)
 	int ret = 0;
 
 	pthread_mutex_lock(&install_lock);
+	self_pid = getpid();
 	if (!installed) {
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_sigaction = handler;

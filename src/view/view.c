@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 _Atomic uint64_t dc__view_ctr_faults, dc__view_ctr_signal_faults, dc__view_ctr_pages,
 	dc__view_ctr_retries, dc__view_ctr_revokes, dc__view_ctr_budget_revokes,
@@ -483,6 +484,7 @@ DC_API int dc_view_map(struct dc_view_file *vf, uint64_t off, uint64_t len, unsi
 	v->first = off >> DC_PAGE_SHIFT;
 	v->npages = len >> DC_PAGE_SHIFT;
 	v->prot = prot;
+	v->pid = getpid();
 	v->nchunks = (v->npages + VCHUNK - 1) >> VCHUNK_SHIFT;
 	v->chunks = dc__calloc(v->nchunks, sizeof(*v->chunks));
 	atomic_init(&v->win, vf->around);

@@ -73,6 +73,7 @@ struct vview {
 	uint64_t first;       /* the file page of addr */
 	uint64_t npages;
 	unsigned prot;
+	int pid;              /* the process that mapped it (a forked child's copy is not its) */
 	_Atomic uint64_t refs; /* faults and resolves running on it */
 
 	pthread_mutex_t lock;
