@@ -15,6 +15,7 @@
 
 #define EXIT_USAGE 2
 #define DEMO_DEFAULT_SPEC "mem:64M"
+#define IO_DEFAULT_SPEC "mem:64M"
 
 /* util.c */
 /* "-EBUSY" for -EBUSY, "0" for 0 (a few rotating buffers). */
@@ -33,6 +34,9 @@ int parse_byte(const char *s, int *out); /* 0..255, decimal or 0x hex */
 
 /* layers.c: the library-level demo (`daxcore demo --layers [SPEC]`). */
 int demo_layers(const char *spec);
+
+/* io.c: `daxcore io` (argv[0] is "io"); returns the exit status. */
+int io_main(int argc, char **argv);
 
 /* ---- dma.c: the DMA engines ------------------------------------------------------ */
 

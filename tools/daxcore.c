@@ -4,6 +4,8 @@
  *
  *   daxcore demo [SPEC]   a narrated demonstration of the page-lifetime
  *                         protocol on one region (the main job, `make run`)
+ *   daxcore io [-d SPEC] [-o MOUNTOPTS] [-c CMD]... [SCRIPT]
+ *                         an xfs_io-style command language over dcfs (io*.c)
  *   daxcore help          usage on stdout
  *   daxcore --version     the library version
  *
@@ -81,6 +83,10 @@ static const struct cmd cmds[] = {
 	{ "demo", "demo [SPEC]",
 	  "narrated demonstration of the DAX page-lifetime protocol on a region\n"
 	  "(default " DEMO_DEFAULT_SPEC "); exits 0 if every call behaved as expected", cmd_demo },
+	{ "io", "io [OPTIONS]",
+	  "an xfs_io-style command language over dcfs on a region (default\n"
+	  IO_DEFAULT_SPEC "): files, layouts, views, pins, DMA, background jobs,\n"
+	  "poison, removal; 'daxcore io --help' lists its options and commands", io_main },
 	{ "help", "help", "print this help", cmd_help },
 	{ "--version", "--version", "print the version", cmd_version },
 };
