@@ -47,7 +47,8 @@ cmd lib exports 0 sh tools/check-exports.sh build/libdaxcore.so
 cmd lib example_shared 0 sh tools/check-example.sh shared
 cmd lib example_static 0 sh tools/check-example.sh static
 
-# The CLI: the demo (the main job) on several regions, and its bad input.
+# The CLI: the demo (the main job) on several regions, and its bad input;
+# the io command language, one line per group of tests/cli_io.sh.
 wbfile=$(mktemp /tmp/daxcore-demo-XXXXXX); truncate -s 64M "$wbfile"
 cli demo_mem 0 build/daxcore demo
 cli demo_order9 0 build/daxcore demo mem:64M,order=9
@@ -60,6 +61,10 @@ cli unknown_command 2 build/daxcore frobnicate
 cli help 0 build/daxcore help
 cli version 0 build/daxcore --version
 rm -f "$wbfile"
+# daxcore io: every command and its errors, exact output lines (tests/cli_io.sh)
+for g in files data sizes layout views pins dma jobs device teardown usage; do
+    cli "io_$g" 0 sh tests/cli_io.sh build/daxcore "$g"
+done
 
 # Each regression case must fail with its bug brought back (tests/regress.sh).
 rm -rf build/regress

@@ -90,15 +90,12 @@ int io_args(struct io_ctx *c, int argc, char **argv, const char *spec, int min, 
 		}
 		o = (unsigned char)w[1];
 		p = o < 128 && o != ':' ? strchr(spec, o) : NULL;
-		if (!p || w[2]) {
-			io_err(c, "unknown option '%s'", w);
-			return usage(c);
-		}
+		if (!p || w[2])
+			return io_err(c, "unknown option '%s' (usage: %s)", w, c->usage);
 		if (p[1] == ':') {
-			if (i + 1 >= argc) {
-				io_err(c, "option '%s' needs a value", w);
-				return usage(c);
-			}
+			if (i + 1 >= argc)
+				return io_err(c, "option '%s' needs a value (usage: %s)", w,
+					      c->usage);
 			a->val[o] = argv[++i];
 		}
 		a->has[o] = true;
@@ -430,7 +427,7 @@ static int cmd_wait(struct io_ctx *c, int argc, char **argv)
 		if (j->reaped)
 			return io_err(c, "job %u was waited for already", j->n);
 		(void)job_reap(c, j);
-		io_reap_dmas(c, false);
+		io_reap_dmas(c, false, false);
 		return 0;
 	}
 	for (unsigned i = 0;; i++) {
@@ -442,7 +439,7 @@ static int cmd_wait(struct io_ctx *c, int argc, char **argv)
 		if (!j->reaped)
 			(void)job_reap(c, j);
 	}
-	io_reap_dmas(c, true);
+	io_reap_dmas(c, true, false);
 	return 0;
 }
 
@@ -553,7 +550,7 @@ static int run_line(struct io_ctx *c, const char *text)
 		free(line);
 		return 0;
 	}
-	io_reap_dmas(c, false); /* "dma TAG done" before the next command runs */
+	io_reap_dmas(c, false, false); /* "dma TAG done" before the next command runs */
 	if (argc < 0) {
 		c->cmd = argv[0];
 		ret = io_err(c, "more than %d words", IO_MAX_ARGS);
@@ -601,9 +598,9 @@ static void unlink_all(struct io_ctx *c)
 }
 
 /*
- * The end of every run: unpin what the script left, let the DMAs and the
- * jobs finish (printing their ends as wait does), unpin what the jobs
- * pinned, unmap the views, close the files, check the file system, unlink
+ * The end of every run: unpin what the script left and cut the DMAs still
+ * running short ("dma TAG done"), let the jobs finish (printing their ends
+ * as wait does), unpin what the jobs pinned, unmap the views, close the files, check the file system, unlink
  * everything, unmount and remove the region.  Whatever is still held then
  * (a pin set, a view, a descriptor, a block, a folio reference) is a leak:
  * reported on stderr, and the run fails.
@@ -620,13 +617,13 @@ static void teardown(struct io_ctx *c)
 	c->cur = NULL;
 	if (io_unpin_all(c))
 		io->failures++;
-	io_reap_dmas(c, true);
+	io_reap_dmas(c, true, true); /* their pins are what the script left too */
 	for (unsigned i = 0; i < io->njobs; i++)
 		if (!io->jobs[i]->reaped)
 			(void)job_reap(c, io->jobs[i]);
 	if (io_unpin_all(c)) /* what the jobs pinned */
 		io->failures++;
-	io_reap_dmas(c, true);
+	io_reap_dmas(c, true, true);
 	if (io_unmap_all(c))
 		io->failures++;
 	for (f = io->files; f; f = f->next)

@@ -194,8 +194,11 @@ int io_cmd_events(struct io_ctx *c, int argc, char **argv);
 int io_signals_init(void);
 /* ->event of the mount: queue a line for `events`. */
 void io_event(struct dc_dcfs *fs, const struct dc_dcfs_event *ev, void *arg);
-/* Print "dma TAG done" for each finished DMA (@all: wait for every one). */
-void io_reap_dmas(struct io_ctx *c, bool all);
+/*
+ * Print "dma TAG done" for each finished DMA (@all: wait for every one;
+ * @cancel: cut them short first, as unpin does).
+ */
+void io_reap_dmas(struct io_ctx *c, bool all, bool cancel);
 /* The number of DMAs still running. */
 unsigned io_dmas_running(struct io *io);
 /* Pin sets the tool and its DMAs hold. */

@@ -353,6 +353,8 @@ static uint64_t pinset_pages(const struct dc_dcfs_pinset *ps)
 	return n;
 }
 
+static int dma_end(struct io_ctx *c, struct io_pin *p, bool cancelled);
+
 static void pin_unlink_locked(struct io *io, struct io_pin *p)
 {
 	for (struct io_pin **pp = &io->pins; *pp; pp = &(*pp)->next)
@@ -560,8 +562,6 @@ int io_cmd_unpin(struct io_ctx *c, int argc, char **argv)
 		;
 	if (!p)
 		why = "no pin tagged '%s'";
-	else if (p->kind == IO_PIN_DMA)
-		why = "'%s' is a DMA: it unpins when the transfer ends";
 	else if (p->state != IO_PS_PINNED)
 		why = "'%s' is being pinned";
 	if (!why) {
@@ -571,6 +571,10 @@ int io_cmd_unpin(struct io_ctx *c, int argc, char **argv)
 	pthread_mutex_unlock(&io->lock);
 	if (why)
 		return io_err(c, why, a.pos[0]);
+	if (p->kind == IO_PIN_DMA) { /* a killed client: the engine stops and unpins */
+		dma_cancel(p->dma);
+		return dma_end(c, p, true);
+	}
 	return pin_release(c, p, false);
 }
 
@@ -669,13 +673,34 @@ int io_cmd_dma(struct io_ctx *c, int argc, char **argv)
 	return 0;
 }
 
-void io_reap_dmas(struct io_ctx *c, bool all)
+/*
+ * Wait for the DMA of @p (out of the list) to end: "dma TAG done".  A
+ * transfer cut short by unpin (@cancelled) may end with -EINTR or
+ * -ECANCELED: that is what was asked for.  Return 0 or -1.
+ */
+static int dma_end(struct io_ctx *c, struct io_pin *p, bool cancelled)
+{
+	int ret = dma_wait(p->dma);
+
+	if (cancelled && (ret == -EINTR || ret == -ECANCELED))
+		ret = 0;
+	io_out(c, "dma %s done", p->tag);
+	if (ret) {
+		fflush(stdout);
+		fprintf(stderr, "daxcore: dma: %s: the transfer failed: %s\n", p->tag,
+			strerror(-ret));
+		c->io->failures++;
+	}
+	free(p);
+	return ret ? -1 : 0;
+}
+
+void io_reap_dmas(struct io_ctx *c, bool all, bool cancel)
 {
 	struct io *io = c->io;
 
 	for (;;) {
 		struct io_pin *p;
-		int ret;
 
 		pthread_mutex_lock(&io->lock);
 		for (p = io->pins; p; p = p->next)
@@ -689,15 +714,9 @@ void io_reap_dmas(struct io_ctx *c, bool all)
 		pthread_mutex_unlock(&io->lock);
 		if (!p)
 			return;
-		ret = dma_wait(p->dma);
-		io_out(c, "dma %s done", p->tag);
-		if (ret) {
-			fflush(stdout);
-			fprintf(stderr, "daxcore: dma: %s: the transfer failed: %s\n", p->tag,
-				strerror(-ret));
-			io->failures++;
-		}
-		free(p);
+		if (cancel)
+			dma_cancel(p->dma);
+		(void)dma_end(c, p, cancel);
 	}
 }
 
