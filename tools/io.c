@@ -195,7 +195,7 @@ static const struct io_cmd cmds[] = {
 	{ "mpin", "mpin TAG N OFF LEN [-r]", 0, io_cmd_mpin },
 	{ "unpin", "unpin TAG", 0, io_cmd_unpin },
 	{ "pins", "pins", 0, io_cmd_pins },
-	{ "dma", "dma TAG OFF LEN MS [-e uring|memcpy] [-S BYTE]", 0, io_cmd_dma },
+	{ "dma", "dma TAG OFF LEN MS [-e uring|memcpy] [-S BYTE | -r]", 0, io_cmd_dma },
 	{ "bg", "bg CMD [ARGS]", IO_NOBG, cmd_bg },
 	{ "wait", "wait [N]", IO_NOBG, cmd_wait },
 	{ "blocked", "blocked N [-t MS]", IO_NOBG, cmd_blocked },

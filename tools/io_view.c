@@ -640,10 +640,12 @@ int io_cmd_dma(struct io_ctx *c, int argc, char **argv)
 	struct io_pin *p;
 	int byte = 0xcd, fd, ret;
 
-	if (io_args(c, argc, argv, "e:S:", 4, 4, &a) || io_num(c, "offset", a.pos[1], &off) ||
+	if (io_args(c, argc, argv, "e:S:r", 4, 4, &a) || io_num(c, "offset", a.pos[1], &off) ||
 	    io_num(c, "length", a.pos[2], &len) || io_num(c, "duration", a.pos[3], &ms) ||
 	    (a.has['S'] && io_byte(c, "byte", a.val['S'], &byte)))
 		return -1;
+	if (a.has['r'] && a.has['S'])
+		return io_err(c, "-r (a DMA that only reads) takes no -S");
 	if (a.has['e'] && dma_engine_parse(a.val['e'], &engine))
 		return io_err(c, "unknown engine '%s' (uring, memcpy)", a.val['e']);
 	fd = io_cur_fd(c, NULL);
@@ -652,7 +654,8 @@ int io_cmd_dma(struct io_ctx *c, int argc, char **argv)
 	p = pin_new(c, a.pos[0], IO_PIN_DMA);
 	if (!p)
 		return -1;
-	ret = dc_dcfs_pin(c->io->fs, fd, off, len, 0, p->tag, &p->ps);
+	ret = dc_dcfs_pin(c->io->fs, fd, off, len, a.has['r'] ? DC_DCFS_PIN_READONLY : 0, p->tag,
+			  &p->ps);
 	if (ret) {
 		pin_drop(c->io, p);
 		return io_lib_err(c, ret);
@@ -660,7 +663,9 @@ int io_cmd_dma(struct io_ctx *c, int argc, char **argv)
 	p->off = p->ps.offset;
 	p->pages = pinset_pages(&p->ps);
 	p->t0_ns = dc_now_ns();
-	ret = dma_start(c->io->fs, &p->ps, engine, byte, ms, p->tag, &p->dma);
+	/* dma_start() takes the pin set over (and clears p->ps) */
+	ret = dma_start(c->io->fs, &p->ps, engine, a.has['r'] ? DMA_READ : byte, ms, p->tag,
+			&p->dma);
 	if (ret) {
 		(void)dc_dcfs_unpin(c->io->fs, &p->ps);
 		pin_drop(c->io, p);
