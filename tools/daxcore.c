@@ -2,13 +2,16 @@
 /*
  * daxcore.c - the daxcore command-line tool.
  *
- *   daxcore demo [SPEC]   a narrated demonstration of the page-lifetime
- *                         protocol on one region (the main job, `make run`)
+ *   daxcore demo [--layers] [SPEC]   a narrated demonstration of the
+ *                         page-lifetime protocol on one region (the main job,
+ *                         `make run`)
+ *   daxcore info [--json] SPEC   describe a region
  *   daxcore help          usage on stdout
  *   daxcore --version     the library version
  *
  * Subcommands are rows of cmds[] (name, synopsis, summary, function), so a
- * new one is one function and one row; `help` prints the table.  Exit
+ * new one is one function and one row; `help` prints the table (but the
+ * rows without a summary: test aids such as dma-selftest).  Exit
  * status: 0 success, 1 failure, 2 usage error.
  *
  * The demo uses the public API only (daxcore/daxcore.h).  It checks every
@@ -41,6 +44,11 @@ static int cmd_demo(int argc, char **argv)
 {
 	const char *spec = DEMO_DEFAULT_SPEC;
 
+	/* `demo --layers [SPEC]`: the library-level demo (today also plain `demo`). */
+	if (argc >= 2 && !strcmp(argv[1], "--layers")) {
+		argv++;
+		argc--;
+	}
 	if (argc > 2) {
 		fprintf(stderr, "daxcore demo: too many arguments (one SPEC at most)\n");
 		usage_hint();
@@ -78,9 +86,14 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{ "demo", "demo [SPEC]",
+	{ "demo", "demo [--layers] [SPEC]",
 	  "narrated demonstration of the DAX page-lifetime protocol on a region\n"
 	  "(default " DEMO_DEFAULT_SPEC "); exits 0 if every call behaved as expected", cmd_demo },
+	{ "info", "info [--json] SPEC",
+	  "create the region SPEC describes, describe it (size, page and folio\n"
+	  "size, type, backend, huge pages, metadata, device alignment), remove it", cmd_info },
+	/* A test aid, not listed by help (NULL summary). */
+	{ "dma-selftest", "dma-selftest [-e uring|memcpy] [-d SPEC]", NULL, cmd_dma_selftest },
 	{ "help", "help", "print this help", cmd_help },
 	{ "--version", "--version", "print the version", cmd_version },
 };
@@ -95,7 +108,12 @@ static int cmd_help(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		const char *s = cmds[i].summary, *nl;
 
-		printf("  %-14s", cmds[i].synopsis);
+		if (!s) /* hidden */
+			continue;
+		if (strlen(cmds[i].synopsis) > 13) /* the summary on the lines below */
+			printf("  %s\n%16s", cmds[i].synopsis, "");
+		else
+			printf("  %-14s", cmds[i].synopsis);
 		while ((nl = strchr(s, '\n'))) {
 			printf("%.*s\n%16s", (int)(nl - s), s, "");
 			s = nl + 1;
