@@ -120,6 +120,11 @@ struct dc_view_extent {
  * ->release(file): the view's reference on @file is dropped (dc_view_unmap()
  *   of a view that dc_view_map() created; not called when map fails).
  */
+/*
+ * On a region whose fd maps in units of 2^dc_region_map_order() pages
+ * (hugetlb, device-dax), the owner's blocks must be at least a unit, and an
+ * answer that ends inside one (at the end of file) maps the whole unit.
+ */
 struct dc_view_owner_ops {
 	int (*fault)(void *file, uint64_t index, uint64_t max, unsigned flags,
 		     struct dc_view_extent *ext);

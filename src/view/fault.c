@@ -150,9 +150,12 @@ static long ask_owner(struct vview *v, uint64_t a, uint64_t *b, uint64_t p, bool
 			continue;
 		}
 		e = ext.index + ext.nr - v->first;
+		/* Mapped in units (hugetlb): the unit the answer ends in maps
+		 * whole (the owner's blocks are at least a unit: the rest of it
+		 * is the same block, past the end of file). */
+		e = (e + unit - 1) & ~(unit - 1);
 		if (e > lim)
 			e = lim;
-		e &= ~(unit - 1);
 		if (e <= idx)
 			return dc__fail(-EIO, "view: the owner's answer for file page %llu is not "
 					"aligned to the region's %llu-page mapping unit",
