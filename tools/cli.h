@@ -33,6 +33,8 @@ int parse_byte(const char *s, int *out); /* 0..255, decimal or 0x hex */
 
 /* layers.c: the library-level demo (`daxcore demo --layers [SPEC]`). */
 int demo_layers(const char *spec);
+/* demo.c: `daxcore demo [-d SPEC] [--json]`, `demo --layers [SPEC]`; argv[0] is "demo". */
+int demo_main(int argc, char **argv);
 
 /* ---- dma.c: the DMA engines ------------------------------------------------------ */
 
