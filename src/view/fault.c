@@ -6,8 +6,10 @@
  *
  * The window: a fault at a page right after the previous window of the view
  * (a sequential scan) doubles the window, up to 2 MiB, and starts it at the
- * page; any other fault starts again from the file's fault-around size,
- * aligned around the page.  The faulting page is asked for with the
+ * page; a fault near the previous window starts again from the file's
+ * fault-around size, aligned around the page; a fault far from it (random
+ * access, where neighbours are wasted work: each costs an owner fault and
+ * a page of mmap) halves the window, down to one page.  The faulting page is asked for with the
  * access's own mode (a write allocates or copies); its neighbours with
  * DC_VIEW_FAULT_AROUND (nothing is allocated or copied for them: a hole in
  * a write fault's window is left unmapped, a shared block maps read-only).
@@ -178,11 +180,17 @@ int dc__view_fault_page(struct vview *v, uint64_t p, bool write, uint64_t want_e
 		}
 		seq = atomic_load_explicit(&v->seq_next, memory_order_relaxed);
 		w = atomic_load_explicit(&v->win, memory_order_relaxed);
-		if (p == seq) {
+		if (p == seq) { /* sequential: double the window, from the page on */
 			w = w * 2 > VWIN_MAX ? VWIN_MAX : w * 2;
 			a = p & ~(unit - 1);
 		} else {
-			w = vf->around;
+			/* Near the last window (or the first fault): the file's
+			 * fault-around; far from it (random access): halve the
+			 * window, down to one page, as readahead backs off. */
+			if (seq == UINT64_MAX || (p + 2 * w >= seq && p < seq + w))
+				w = vf->around;
+			else
+				w = w / 2 ? w / 2 : 1;
 			if (w < unit)
 				w = unit;
 			a = p & ~(w - 1);
