@@ -424,10 +424,13 @@ static int act_dma_truncate(void)
 	jb_str(&j, "tag", "dma#1");
 	jb_str(&j, "engine", dma_engine_name(eng));
 	jb_u64(&j, "ms", DMA_MS);
+	if (eng == DMA_URING)
+		jb_str(&j, "source", dma_source(dma));
 	tl_emit("dma_start", &j, "dma#1 starts: the %s engine writes 0x%02x into the pinned pages "
-		"for %d ms%s", dma_engine_name(eng), BYTE_DMA, DMA_MS,
-		eng == DMA_URING ? " (io_uring O_DIRECT reads from a file on disk)"
-				 : " (a thread copying: io_uring is not available here)");
+		"for %d ms (%s%s)", dma_engine_name(eng), BYTE_DMA, DMA_MS,
+		eng == DMA_URING ? "io_uring O_DIRECT reads from a file in " :
+		"a thread's memset: io_uring O_DIRECT cannot run here, stderr says why",
+		eng == DMA_URING ? dma_source(dma) : "");
 
 	tj.fd = fd;
 	j.n = 0;
