@@ -89,12 +89,13 @@ text_lines() {
         'memory failure reported to "original": bytes 4 KiB-8 KiB \(device page [0-9]+\)$' \
         'memory failure reported to "clone": bytes 4 KiB-8 KiB \(device page [0-9]+\)$' \
         'pread of block 1: -EIO in "original", -EIO in "clone"; blocks 0, 2, 3 read back intact$' \
-        'the poisoned block 1 gets SIGBUS$'
+        'the poisoned block 1 gets SIGBUS \(BUS_MCEERR_AR\)$'
     has "$1_removal" "$tmp/out" \
         'a NIC sends it: a read-only pin \(nic#3\), 16 pages$' \
         'another thread removes the device: dc_region_remove' \
         'removal waits: [0-9]+ folio references? outstanding' \
         'the mount is shut down \(DC_MF_PRE_REMOVE\): pread -EIO, create -EIO$' \
+        'the view of "clone" was revoked: a load of block 0 gets SIGBUS \(BUS_ADRERR\); nic#3 still reads its pinned pages' \
         'nic#3 completes and unpins' \
         'removal completes after [0-9.]+ ms \([0-9]+ progress reports?\): the region is unmapped and freed$' \
         'unmount: the files are evicted without the region'
@@ -156,6 +157,9 @@ for o in objs:
     if p is not None and (not isinstance(p, dict) or sorted(p) != sorted(
             ["idle", "referenced", "pinned", "poisoned", "quarantined", "free"])):
         errs.append("%s: pages is %r" % (o.get("kind"), p))
+    elif p is not None and any(v is not None and (not isinstance(v, int) or v < 0)
+                               for v in p.values()):
+        errs.append("%s: a page count is not a count: %r" % (o.get("kind"), p))
 sw = [o for o in objs if o.get("kind") == "slow_wait"]
 if len(sw) != 1:
     errs.append("%d slow_wait lines, expected 1" % len(sw))

@@ -105,6 +105,7 @@ bool view_cmp_guarded(const uint8_t *p, size_t n, int c, bool *same);
  * the first byte loaded without one in *@first. */
 uint64_t view_probe_pages(const struct dc_view *v, uint64_t from, uint64_t to, uint8_t *first);
 const void *sigbus_addr(void);
+const char *sigbus_code(void); /* "BUS_ADRERR", "BUS_MCEERR_AR", ... */
 
 /* "16 pages" / "1 page" */
 const char *pages_str(uint64_t n, char *buf, size_t len);

@@ -367,15 +367,18 @@ static void vemit(const char *kind, const struct jbuf *extra, const char *fmt, v
 		json_head(kind, t);
 		printf(",\"text\":%s", json_quote(text, q, sizeof(q)));
 		if (ps.idle >= 0 || ps.free >= 0) {
+			const char *key[] = { "idle", "referenced", "pinned", "poisoned",
+					      "quarantined", "free" };
+			const int64_t val[] = { ps.idle, ps.referenced, ps.pinned, ps.poisoned,
+						ps.quarantined, ps.free };
+
 			printf(",\"pages\":{");
-			printf("\"idle\":%" PRId64 ",\"referenced\":%" PRId64 ",\"pinned\":%" PRId64
-			       ",\"poisoned\":%" PRId64, ps.idle, ps.referenced, ps.pinned,
-			       ps.poisoned);
-			if (ps.free >= 0)
-				printf(",\"quarantined\":%" PRId64 ",\"free\":%" PRId64,
-				       ps.quarantined, ps.free);
-			else
-				printf(",\"quarantined\":null,\"free\":null");
+			for (int i = 0; i < 6; i++) {
+				if (val[i] < 0)
+					printf("%s\"%s\":null", i ? "," : "", key[i]);
+				else
+					printf("%s\"%s\":%" PRId64, i ? "," : "", key[i], val[i]);
+			}
 			printf("}");
 		} else {
 			printf(",\"pages\":null");

@@ -119,3 +119,15 @@ const void *sigbus_addr(void)
 {
 	return bus_addr;
 }
+
+const char *sigbus_code(void)
+{
+	switch (bus_code) {
+	case BUS_ADRERR: return "BUS_ADRERR";
+	case BUS_ADRALN: return "BUS_ADRALN";
+	case BUS_OBJERR: return "BUS_OBJERR";
+	case BUS_MCEERR_AR: return "BUS_MCEERR_AR";
+	case BUS_MCEERR_AO: return "BUS_MCEERR_AO";
+	default: return "si_code ?";
+	}
+}
