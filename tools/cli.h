@@ -41,6 +41,8 @@ int cmd_dma_selftest(int argc, char **argv);
 
 /* layers.c: the library-level demo (`daxcore demo --layers [SPEC]`). */
 int demo_layers(const char *spec);
+/* demo.c: `daxcore demo [-d SPEC] [--json]`, `demo --layers [SPEC]`; argv[0] is "demo". */
+int demo_main(int argc, char **argv);
 
 /* ---- dma.c: the DMA engines ------------------------------------------------------ */
 
