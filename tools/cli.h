@@ -42,6 +42,8 @@ int cmd_dma_selftest(int argc, char **argv);
 
 /* layers.c: the library-level demo (`daxcore demo --layers [SPEC]`). */
 int demo_layers(const char *spec);
+/* demo.c: `daxcore demo [-d SPEC] [--json]`, `demo --layers [SPEC]`; argv[0] is "demo". */
+int demo_main(int argc, char **argv);
 
 /* io.c: `daxcore io` (argv[0] is "io"); returns the exit status. */
 int io_main(int argc, char **argv);
