@@ -791,6 +791,13 @@ unpin x
 unpin y
 wait 1
 events
+pin z 4K 4K
+unlink f                # an unlinked file is reported by its inode number
+bg truncate 0
+blocked 2
+unpin z
+wait 2
+events
 --- out
 wrote 16384 at 0
 pinned x pages=1
@@ -799,6 +806,11 @@ job 1
 job 1 blocked
 job 1 done: ok
 slow wait: f off=0 tags=x,y
+pinned z pages=1
+job 2
+job 2 blocked
+job 2 done: ok
+slow wait: (unlinked ino 1) off=0 tags=z
 --- err
 EOF
 

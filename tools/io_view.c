@@ -738,35 +738,16 @@ unsigned io_dmas_running(struct io *io)
 
 /* ---- events ---------------------------------------------------------------------------- */
 
-/*
- * The name of file @ino, from the namespace (the callback may list it).
- * Slow-wait events come without ev->name even for a linked file (the
- * library fills it for memory failures only), so the tool looks it up.
- */
-static bool name_of(struct dc_dcfs *fs, uint64_t ino, char *buf, size_t n)
-{
-	struct dc_dcfs_dirent ents[16];
-	uint64_t cursor = 0;
-	int k;
-
-	while ((k = dc_dcfs_list(fs, &cursor, ents, 16)) > 0)
-		for (int i = 0; i < k; i++)
-			if (ents[i].ino == ino) {
-				snprintf(buf, n, "%s", ents[i].name);
-				return true;
-			}
-	return false;
-}
-
 void io_event(struct dc_dcfs *fs, const struct dc_dcfs_event *ev, void *arg)
 {
 	struct io *io = arg;
 	char name[DC_DCFS_NAME_MAX + 32], line[1024];
 	size_t n;
 
+	(void)fs;
 	if (ev->name)
 		snprintf(name, sizeof(name), "%s", ev->name);
-	else if (!name_of(fs, ev->ino, name, sizeof(name)))
+	else /* an unlinked file has no name */
 		snprintf(name, sizeof(name), "(unlinked ino %" PRIu64 ")", ev->ino);
 	if (ev->type == DC_DCFS_EV_MEMORY_FAILURE) {
 		snprintf(line, sizeof(line), "memory failure: %s offset=%" PRIu64, name, ev->offset);
