@@ -196,8 +196,10 @@ DC_API DC_MUST_CHECK int dc_view_map(struct dc_view_file *vf, uint64_t off, uint
  * becomes 0).  A view holds no folio references of its own: entries do, and
  * they stay with the owner's mapping.  A fault or pin running on the view
  * finishes first.
- * Context: sleeps (a grace period, a running fault); not while the caller
- * holds a dc_view_resolve() of the same view.
+ * Context: sleeps (a grace period, a running fault, and the owner's
+ * ->release: dcfs evicts an unlinked file at its last unmap, waiting for
+ * its pins with the mount's deadline_ms, as the last close does); not while
+ * the caller holds a dc_view_resolve() of the same view.
  * Return: 0; -EINVAL (NULL, or not mapped: unmapped already, never mapped);
  * -ENOMEM (nothing changed: try again).
  */
