@@ -180,8 +180,10 @@ DC_API DC_MUST_CHECK int dc_view_map(struct dc_view_file *vf, uint64_t off, uint
  * becomes 0).  A view holds no folio references of its own: entries do, and
  * they stay with the owner's mapping.  A fault or pin running on the view
  * finishes first.
- * Context: sleeps (a grace period, a running fault).
- * Return: 0; -EINVAL (NULL, or not mapped: unmapped already, never mapped).
+ * Context: sleeps (a grace period, a running fault); not while the caller
+ * holds a dc_view_resolve() of the same view.
+ * Return: 0; -EINVAL (NULL, or not mapped: unmapped already, never mapped);
+ * -ENOMEM (nothing changed: try again).
  */
 DC_API int dc_view_unmap(struct dc_view *v);
 
@@ -222,6 +224,7 @@ struct dc_view_ref {
 	const struct dc_view_owner_ops *ops; /* the owner (compare to recognise one's own) */
 	uint64_t offset;                     /* the file byte offset of the address */
 	uint64_t id;                         /* the view's id */
+	void *view;                          /* the library's: what dc_view_resolve_put() lets go */
 };
 
 /**

@@ -76,6 +76,15 @@ _Noreturn void dc__bug(const char *file, int line, const char *fmt, ...) DC_PRIN
 #define DC_REGRESS_BUG 0
 #endif
 
+/*
+ * The calling thread runs a callback daxcore called (an owner's, a user's):
+ * a view fault then would wait for locks the thread may hold itself, so the
+ * view layer refuses it (view/fault.c).  Wrap each callback call.
+ */
+extern __thread unsigned dc__cb_depth;
+static inline void dc__cb_enter(void) { dc__cb_depth++; }
+static inline void dc__cb_exit(void) { dc__cb_depth--; }
+
 /* Test hooks: a function pointer tests may set, compiled in test builds only. */
 #ifdef DC_FAULT_INJECT
 #define DC_TEST_HOOK(hook, arg)                       \

@@ -7,6 +7,7 @@
 #include <time.h>
 
 static __thread char errmsg[256];
+__thread unsigned dc__cb_depth;
 
 DC_API const char *dc_version(void)
 {

@@ -104,12 +104,16 @@ DC_API int dc_wait_var(const void *addr, dc_cond_fn cond, void *cond_arg,
 			ret = -ETIMEDOUT;
 			break;
 		}
+		dc__cb_enter(); /* a callback: no view faults in there */
 		if (opts->before_sleep)
 			opts->before_sleep(opts->arg);
+		dc__cb_exit();
 		bucket_sleep(b, seq, opts->deadline_ns);
 		atomic_fetch_sub(&b->waiters, 1);
+		dc__cb_enter();
 		if (opts->after_sleep)
 			opts->after_sleep(opts->arg);
+		dc__cb_exit();
 	}
 	atomic_fetch_sub(&b->waiters, 1);
 	return ret;

@@ -34,6 +34,7 @@
 #include <daxcore/dcfs.h>
 #include <daxcore/mapping.h>
 #include <daxcore/liveref.h>
+#include <daxcore/view.h>
 #include <pthread.h>
 #include "base/base.h"
 
@@ -156,6 +157,7 @@ struct dcfs_options {
 	bool quarantine;
 	uint64_t slow_wait_ms;
 	uint64_t deadline_ms;
+	uint64_t fault_around; /* bytes: a view's first fault-around window */
 };
 
 int dcfs_parse_options(const char *s, struct dcfs_options *o);
@@ -189,6 +191,7 @@ struct dcfs_inode {
 				      * check for shared blocks) */
 
 	struct dc_mapping *m;
+	struct dc_view_file *vf;     /* the file's views (view.c); their ->revoke, ->mkclean */
 
 	struct dcfs_pin *pins_head, *pins_tail; /* pin_lock, oldest first */
 	uint64_t pinned_pages;       /* pin_lock */
@@ -236,6 +239,7 @@ struct dc_dcfs {
 	struct dcfs_fd *fds;
 	uint32_t nfds, fd_cap, fd_free_hint;
 	uint64_t open;
+	_Atomic uint64_t nviews;      /* views mapped (each also counts in its inode's nopen) */
 
 	pthread_mutex_t pin_lock;
 	struct dcfs_pin **ptab;       /* pin table by id */
@@ -287,6 +291,7 @@ int dcfs_active_get(struct dc_dcfs *fs);
 void dcfs_active_put(struct dc_dcfs *fs);
 struct dcfs_inode *dcfs_call_begin(struct dc_dcfs *fs, int fd, bool write, int *err);
 void dcfs_call_end(struct dcfs_inode *ino);
+int dcfs_open_drop(struct dcfs_inode *ino);
 int dcfs_check_name(const char *name);
 
 /* iomap.c */
@@ -296,11 +301,20 @@ int dcfs_iomap(struct dcfs_inode *ino, uint64_t fpage, uint64_t npages, uint64_t
 	       unsigned flags, struct dcfs_ext *map, bool *mapped, bool *fresh, bool *shared);
 int dcfs_unzero(struct dcfs_inode *ino, uint64_t first, uint64_t npages);
 
+/* view.c */
+extern const struct dc_mapping_ops dcfs_mapping_ops;
+extern const struct dc_view_owner_ops dcfs_view_ops;
+
 /* fault.c */
 int dcfs_fault(struct dcfs_inode *ino, uint64_t index, bool write, unsigned order,
 	       struct dc_dcfs_fault_result *res);
-int dcfs_fault_at(struct dcfs_inode *ino, uint64_t index, bool write, unsigned order,
-		  bool any_size, struct dc_dcfs_fault_result *res);
+/* dcfs_fault_at() modes */
+#define DCFS_FAULT_WRITE    0x1u /* for write */
+#define DCFS_FAULT_ANY_SIZE 0x2u /* the page may lie past the end of file (pwrite) */
+#define DCFS_FAULT_NOALLOC  0x4u /* a view's fault-around: with WRITE, write only a block of
+				  * the file's own (a hole or a shared block: as a read) */
+int dcfs_fault_at(struct dcfs_inode *ino, uint64_t index, unsigned mode, unsigned order,
+		  struct dc_dcfs_fault_result *res, bool *wrote);
 bool dcfs_poisoned(struct dc_dcfs *fs, uint64_t pgoff, uint64_t n);
 int dcfs_cow_page(struct dcfs_inode *ino, uint64_t page);
 int dcfs_cow_block(struct dcfs_inode *ino, uint64_t fpage, uint64_t x, bool move);

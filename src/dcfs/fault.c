@@ -190,16 +190,17 @@ int dcfs_cow_block(struct dcfs_inode *ino, uint64_t fpage, uint64_t x, bool move
 int dcfs_fault(struct dcfs_inode *ino, uint64_t index, bool write, unsigned order,
 	       struct dc_dcfs_fault_result *res)
 {
-	return dcfs_fault_at(ino, index, write, order, false, res);
+	return dcfs_fault_at(ino, index, write ? DCFS_FAULT_WRITE : 0, order, res, NULL);
 }
 
 /*
- * dcfs_fault(); @any_size: the page may lie past the end of file (pwrite
- * copying a shared block it is about to extend the file into).
+ * dcfs_fault() with DCFS_FAULT_* @mode; *@wrote (if not NULL): whether the
+ * fault was served for write (NOALLOC may serve a write as a read).
  */
-int dcfs_fault_at(struct dcfs_inode *ino, uint64_t index, bool write, unsigned order,
-		  bool any_size, struct dc_dcfs_fault_result *res)
+int dcfs_fault_at(struct dcfs_inode *ino, uint64_t index, unsigned mode, unsigned order,
+		  struct dc_dcfs_fault_result *res, bool *wrote)
 {
+	bool any_size = mode & DCFS_FAULT_ANY_SIZE, noalloc = mode & DCFS_FAULT_NOALLOC;
 	struct dc_dcfs *fs = ino->fs;
 	bool small = false;
 
@@ -207,7 +208,7 @@ int dcfs_fault_at(struct dcfs_inode *ino, uint64_t index, bool write, unsigned o
 		uint64_t size_pages, n;
 		struct dc_entry_handle h;
 		struct dcfs_ext map;
-		bool mapped, fresh, shared;
+		bool mapped, fresh, shared, write = mode & DCFS_FAULT_WRITE;
 		unsigned eo, flags;
 		int ret;
 
@@ -232,8 +233,12 @@ int dcfs_fault_at(struct dcfs_inode *ino, uint64_t index, bool write, unsigned o
 			return ret < 0 ? ret : dc__fail(-EIO, "dcfs fault: unexpected fallback");
 		n = UINT64_C(1) << h.order;
 		pthread_mutex_lock(&ino->ext_lock);
-		ret = dcfs_iomap(ino, h.index, n, n, write ? DCFS_MAP_ALLOC : 0, &map, &mapped,
-				 &fresh, &shared);
+		ret = dcfs_iomap(ino, h.index, n, n, write && !noalloc ? DCFS_MAP_ALLOC : 0, &map,
+				 &mapped, &fresh, &shared);
+		if (!ret && noalloc && (!mapped || shared))
+			write = false; /* fault-around: no allocation, no copy */
+		if (wrote)
+			*wrote = write;
 		if (!ret && (map.len < n || (mapped && (map.pgoff & (n - 1))))) {
 			/* Not one aligned extent (or hole) of the entry's size:
 			 * pwrite filled part of it meanwhile.  Go small. */

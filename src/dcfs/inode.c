@@ -16,10 +16,17 @@ struct dcfs_inode *dcfs_inode_new(struct dc_dcfs *fs, const char *name, int *err
 		return NULL;
 	}
 	strcpy(ino->name, name);
-	*err = dc_mapping_create(fs->r, NULL, ino, &ino->m);
+	*err = dc_view_file_create(fs->r, &dcfs_view_ops, ino, fs->opt.fault_around, &ino->vf);
+	if (*err) {
+		free(ino->name);
+		free(ino);
+		return NULL;
+	}
+	*err = dc_mapping_create(fs->r, &dcfs_mapping_ops, ino, &ino->m);
 	if (*err == -ENXIO) /* removal began; the shutdown is on its way */
 		*err = dcfs_shut(fs);
 	if (*err) {
+		DC_BUG_ON(dc_view_file_destroy(ino->vf));
 		free(ino->name);
 		free(ino);
 		return NULL;
@@ -63,6 +70,7 @@ void dcfs_inode_free(struct dcfs_inode *ino, struct dc_mapping *m)
 		dcfs_mapping_drop(m); /* an eviction in shutdown left its entries */
 	else if (m)
 		DC_BUG_ON(dc_mapping_destroy(m));
+	DC_BUG_ON(dc_view_file_destroy(ino->vf)); /* views hold opens: none is left */
 	dcfs_ext_free(&ino->ext);
 	dcfs_ext_free(&ino->dirty);
 	pthread_rwlock_destroy(&ino->io_lock);

@@ -50,8 +50,11 @@ static void slow_report(struct breaker *b)
 	b->reported = true;
 	dcfs_pins_list(b->ino, b->first, b->last, pins, MAX_REPORTED, &ev.npins);
 	atomic_fetch_add(&fs->slow_reports, 1);
-	if (fs->ops.event)
+	if (fs->ops.event) {
+		dc__cb_enter();
 		fs->ops.event(fs, &ev, fs->arg);
+		dc__cb_exit();
+	}
 }
 
 static void before_sleep(void *arg)
@@ -137,6 +140,10 @@ static int break_range_b(struct breaker *b, const struct dc_wait_opts *opts, uns
 	w.before_sleep = before_sleep;
 	w.after_sleep = after_sleep;
 	w.arg = b;
+	/* The views first, the whole range at once (unmap_mapping_range()):
+	 * one mmap per view; the zaps' own revokes then find nothing mapped
+	 * but what a fault in flight mapped meanwhile. */
+	dc_view_file_revoke(ino->vf, first, (final ? DC_MAPPING_INDEX_MAX : last) - first + 1);
 	if (ino->fs->opt.quarantine && !(how & DCFS_BREAK_KEEP)) {
 		/* No wait for pins: still-pinned blocks leave the file now, and
 		 * dcfs_blocks_put() quarantines them until their last unpin. */

@@ -378,7 +378,6 @@ DC_API int dc_dcfs_close(struct dc_dcfs *fs, int fd)
 {
 	struct dcfs_inode *ino = NULL;
 	struct dcfs_fd *f;
-	int ret;
 
 	if (!fs)
 		return dc__fail(-EINVAL, "dcfs close: NULL file system");
@@ -400,10 +399,21 @@ DC_API int dc_dcfs_close(struct dc_dcfs *fs, int fd)
 	pthread_mutex_unlock(&fs->fd_lock);
 	if (!ino)
 		return dc__fail(-EBADF, "dcfs close: descriptor %d is not open", fd);
-	pthread_mutex_lock(&fs->ns_lock);
+	return dcfs_open_drop(ino);
+}
+
+/*
+ * Let go of one open of @ino (a descriptor, a view): its nopen and its
+ * reference; the last one of an unlinked file evicts it.
+ */
+int dcfs_open_drop(struct dcfs_inode *ino)
+{
+	int ret;
+
+	pthread_mutex_lock(&ino->fs->ns_lock);
 	ino->nopen--;
 	ret = maybe_evict(ino, NULL);
-	dcfs_inode_put(ino); /* the descriptor's reference */
+	dcfs_inode_put(ino);
 	return ret;
 }
 

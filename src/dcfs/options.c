@@ -6,7 +6,7 @@
 #include "dcfs/dcfs_int.h"
 #include <stddef.h>
 
-enum opt_kind { OPT_FLAG, OPT_MS };
+enum opt_kind { OPT_FLAG, OPT_MS, OPT_AROUND };
 
 static const struct {
 	const char *name;
@@ -17,6 +17,7 @@ static const struct {
 	{ "quarantine", OPT_FLAG, offsetof(struct dcfs_options, quarantine) },
 	{ "slow_wait_ms", OPT_MS, offsetof(struct dcfs_options, slow_wait_ms) },
 	{ "deadline_ms", OPT_MS, offsetof(struct dcfs_options, deadline_ms) },
+	{ "fault_around", OPT_AROUND, offsetof(struct dcfs_options, fault_around) },
 };
 
 #define MS_MAX (UINT64_C(1) << 40) /* about 35 years */
@@ -43,12 +44,24 @@ static int parse_one(const char *s, size_t len, struct dcfs_options *o)
 		}
 		vlen = eq ? len - nlen - 1 : 0;
 		if (!eq || !vlen || vlen >= sizeof(buf) || eq[1] < '0' || eq[1] > '9')
-			return dc__fail(-EINVAL, "dcfs: option '%s' needs a number of ms",
-					options[i].name);
+			return dc__fail(-EINVAL, "dcfs: option '%s' needs a number%s",
+					options[i].name, options[i].kind == OPT_MS ? " of ms" : "");
 		memcpy(buf, eq + 1, vlen);
 		buf[vlen] = 0;
 		errno = 0;
 		v = strtoull(buf, &end, 10);
+		if (options[i].kind == OPT_AROUND) {
+			unsigned shift = *end == 'K' ? 10 : *end == 'M' ? 20 : 0;
+
+			if (shift && !end[1] && v < (UINT64_C(1) << 30))
+				v <<= shift, end++;
+			if (*end || errno || v < DC_PAGE_SIZE || v > (UINT64_C(2) << 20) ||
+			    (v & (v - 1)))
+				return dc__fail(-EINVAL, "dcfs: option 'fault_around=%s': a power of "
+						"two from 4096 to 2M bytes", buf);
+			*(uint64_t *)field = v;
+			return 0;
+		}
 		if (*end || errno || v > MS_MAX)
 			return dc__fail(-EINVAL, "dcfs: option '%s=%s': not a number of ms up to "
 					"2^40", options[i].name, buf);
@@ -60,7 +73,7 @@ static int parse_one(const char *s, size_t len, struct dcfs_options *o)
 
 int dcfs_parse_options(const char *s, struct dcfs_options *o)
 {
-	*o = (struct dcfs_options){ .slow_wait_ms = 5000 };
+	*o = (struct dcfs_options){ .slow_wait_ms = 5000, .fault_around = 64 << 10 };
 	while (s && *s) {
 		const char *comma = strchr(s, ',');
 		size_t len = comma ? (size_t)(comma - s) : strlen(s);

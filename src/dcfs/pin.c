@@ -260,14 +260,9 @@ static int build_segs(struct dc_dcfs *fs, struct dcfs_pin *p)
 	return 0;
 }
 
-static int pin(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len, unsigned flags,
-	       const char *tag, dc_dcfs_revoke_fn revoke, void *arg, struct dc_dcfs_pinset *ps)
+static int pin_args(uint64_t off, uint64_t len, unsigned flags, dc_dcfs_revoke_fn revoke,
+		    struct dc_dcfs_pinset *ps)
 {
-	struct dcfs_inode *ino;
-	struct dcfs_pin *p;
-	uint64_t size;
-	int ret;
-
 	if (!ps || !len || len > DC_DCFS_SIZE_MAX || off > DC_DCFS_SIZE_MAX - len ||
 	    (flags & ~(DC_DCFS_PIN_READONLY | DC_DCFS_PIN_LONGTERM)))
 		return dc__fail(-EINVAL, "dcfs pin: bad argument (offset %llu, length %llu, "
@@ -275,9 +270,22 @@ static int pin(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len, unsigned 
 	if ((flags & DC_DCFS_PIN_LONGTERM) && !revoke)
 		return dc__fail(-EOPNOTSUPP, "dcfs pin: a long-term pin must register a revoke "
 				"callback (dc_dcfs_pin_revocable())");
-	ino = dcfs_call_begin(fs, fd, !(flags & DC_DCFS_PIN_READONLY), &ret);
-	if (!ino)
-		return ret;
+	return 0;
+}
+
+/*
+ * Pin bytes of @ino for a call that began (an active reference and an
+ * inode reference, which the pin set keeps on success and dcfs_call_end()
+ * gives back on failure).
+ */
+static int pin_ino(struct dc_dcfs *fs, struct dcfs_inode *ino, uint64_t off, uint64_t len,
+		   unsigned flags, const char *tag, dc_dcfs_revoke_fn revoke, void *arg,
+		   struct dc_dcfs_pinset *ps)
+{
+	struct dcfs_pin *p;
+	uint64_t size;
+	int ret;
+
 	/* Before any page is looked up: a break that zapped an entry and then
 	 * sees no pin call in flight knows none of ours can be on it. */
 	atomic_fetch_add(&ino->pins_busy, 1);
@@ -360,6 +368,52 @@ err_free:
 	return ret;
 }
 
+static int pin(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len, unsigned flags,
+	       const char *tag, dc_dcfs_revoke_fn revoke, void *arg, struct dc_dcfs_pinset *ps)
+{
+	struct dcfs_inode *ino;
+	int ret = pin_args(off, len, flags, revoke, ps);
+
+	if (ret)
+		return ret;
+	ino = dcfs_call_begin(fs, fd, !(flags & DC_DCFS_PIN_READONLY), &ret);
+	if (!ino)
+		return ret;
+	return pin_ino(fs, ino, off, len, flags, tag, revoke, arg, ps);
+}
+
+DC_API int dc_dcfs_pin_user(struct dc_dcfs *fs, const void *addr, uint64_t len, unsigned flags,
+			    const char *tag, struct dc_dcfs_pinset *ps)
+{
+	struct dc_view_ref ref;
+	struct dcfs_inode *ino;
+	int ret;
+
+	if (!fs)
+		return dc__fail(-EINVAL, "dcfs pin_user: NULL file system");
+	if (flags & DC_DCFS_PIN_LONGTERM)
+		return dc__fail(-EOPNOTSUPP, "dcfs pin_user: a long-term pin must register a "
+				"revoke callback (dc_dcfs_pin_revocable())");
+	ret = dc_view_resolve(addr, len, !(flags & DC_DCFS_PIN_READONLY), &ref);
+	if (ret)
+		return ret;
+	ino = ref.file;
+	if (ref.ops != &dcfs_view_ops || ino->fs != fs) {
+		dc_view_resolve_put(&ref);
+		return dc__fail(-EFAULT, "dcfs pin_user: %p is a view of another file system",
+				addr);
+	}
+	ret = pin_args(ref.offset, len, flags, NULL, ps);
+	if (!ret)
+		ret = dcfs_active_get(fs);
+	if (!ret) {
+		dcfs_inode_get(ino); /* the view's open keeps it alive until then */
+		ret = pin_ino(fs, ino, ref.offset, len, flags, tag, NULL, NULL, ps);
+	}
+	dc_view_resolve_put(&ref);
+	return ret;
+}
+
 DC_API int dc_dcfs_pin(struct dc_dcfs *fs, int fd, uint64_t off, uint64_t len, unsigned flags,
 		       const char *tag, struct dc_dcfs_pinset *ps)
 {
@@ -420,7 +474,9 @@ void dcfs_leases_break(struct dcfs_inode *ino, uint64_t first, uint64_t last, co
 			break;
 		pthread_mutex_unlock(&fs->pin_lock);
 		atomic_fetch_add(&fs->revokes, 1);
+		dc__cb_enter();
 		fn(fs, &rv, arg);
+		dc__cb_exit();
 		pthread_mutex_lock(&fs->pin_lock);
 	}
 	pthread_mutex_unlock(&fs->pin_lock);

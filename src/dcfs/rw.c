@@ -82,7 +82,8 @@ int dcfs_cow_page(struct dcfs_inode *ino, uint64_t page)
 	if (ret)
 		return ret;
 	ret = ino->dead ? dc__fail(-EBADF, "dcfs: the file was evicted")
-			: dcfs_fault_at(ino, page, true, 0, true, &res);
+			: dcfs_fault_at(ino, page, DCFS_FAULT_WRITE | DCFS_FAULT_ANY_SIZE, 0, &res,
+					NULL);
 	pthread_rwlock_unlock(&ino->invalidate);
 	return ret;
 }

@@ -112,8 +112,11 @@ static void report_failure(struct dcfs_inode *ino, const struct dcfs_owner_ref *
 	}
 	pthread_mutex_unlock(&fs->ns_lock);
 	atomic_fetch_add(&fs->memory_failures, 1);
-	if (fs->ops.event)
+	if (fs->ops.event) {
+		dc__cb_enter();
 		fs->ops.event(fs, &ev, fs->arg);
+		dc__cb_exit();
+	}
 }
 
 /*
@@ -319,12 +322,13 @@ DC_API int dc_dcfs_unmount(struct dc_dcfs *fs, const struct dc_wait_opts *opts)
 		return dc__fail(-EINVAL, "dcfs unmount: NULL");
 	pthread_mutex_lock(&fs->fd_lock);
 	pthread_mutex_lock(&fs->pin_lock);
-	ret = fs->open || fs->npins ? -EBUSY : 0;
+	ret = fs->open || fs->npins || atomic_load(&fs->nviews) ? -EBUSY : 0;
 	pthread_mutex_unlock(&fs->pin_lock);
 	pthread_mutex_unlock(&fs->fd_lock);
 	if (ret)
-		return dc__fail(ret, "dcfs unmount: %llu descriptors open, %zu pin sets held",
-				(unsigned long long)fs->open, fs->npins);
+		return dc__fail(ret, "dcfs unmount: %llu descriptors open, %llu views mapped, "
+				"%zu pin sets held", (unsigned long long)fs->open,
+				(unsigned long long)atomic_load(&fs->nviews), fs->npins);
 	if (atomic_load(&fs->shutdown)) {
 		/* The last call's teardown may be letting go of the region now. */
 		struct dc_wait_opts w;
@@ -459,6 +463,7 @@ DC_API void dc_dcfs_statfs(struct dc_dcfs *fs, struct dc_dcfs_statfs *st)
 	st->cow_copies = atomic_load(&fs->cow_copies);
 	st->memory_failures = atomic_load(&fs->memory_failures);
 	st->revokes = atomic_load(&fs->revokes);
+	st->views = atomic_load(&fs->nviews);
 	st->shutdown = atomic_load(&fs->shutdown);
 }
 

@@ -58,8 +58,10 @@ static void call_page_free(struct dc_region *r, struct dc_folio *const *fs, unsi
 	dc__rcu_read_unlock();
 	if (!c)
 		return;
+	dc__cb_enter();
 	for (unsigned i = 0; i < n; i++)
 		c->ops->page_free(r, fs[i], c->holder);
+	dc__cb_exit();
 	if (atomic_fetch_sub(&c->users, 1) == 1)
 		dc__wake_var_after_rmw(&c->users);
 }

@@ -289,6 +289,20 @@ void dc__entry_revoke(struct dc_mapping *m, uint64_t first, dc_entry_t e)
 		m->ops->revoke(m, first, dc__entry_pages(e), m->priv);
 }
 
+/* ->revoke for entries @it[0..n) (in index order): one call per contiguous run. */
+void dc__entries_revoke(struct dc_mapping *m, const struct dc_index_item *it, unsigned n)
+{
+	if (!m->ops || !m->ops->revoke)
+		return;
+	for (unsigned k = 0; k < n;) {
+		uint64_t first = it[k].first, end = first + dc__entry_pages(it[k].value);
+
+		while (++k < n && it[k].first == end)
+			end += dc__entry_pages(it[k].value);
+		m->ops->revoke(m, first, end - first, m->priv);
+	}
+}
+
 bool dc__entry_only_ours(struct dc_mapping *m, dc_entry_t e)
 {
 	struct dc_folio *f;

@@ -126,6 +126,7 @@ struct dc_folio *dc__entry_unmap_put(struct dc_mapping *m, uint64_t first, dc_en
  */
 void dc__entry_disassoc(struct dc_mapping *m, uint64_t first, dc_entry_t e, bool locked);
 void dc__entry_revoke(struct dc_mapping *m, uint64_t first, dc_entry_t e);
+void dc__entries_revoke(struct dc_mapping *m, const struct dc_index_item *it, unsigned n);
 /* The first busy folio of @e (entries with pages only), or NULL. */
 struct dc_folio *dc__entry_busy_folio(struct dc_mapping *m, dc_entry_t e);
 /* Replace the value of the existing entry at @first (same range): no allocation. */

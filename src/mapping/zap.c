@@ -249,9 +249,7 @@ static int zap_range(struct dc_mapping *m, uint64_t first, uint64_t last,
 		dc_index_unlock(m->ix);
 		/* Pairs with dc_mapping_get_folio(): "take ref, re-read entry". */
 		dc__smp_mb();
-		for (unsigned k = 0; k < nz; k++)
-			dc__entry_revoke(m, z[k].first,
-					 z[k].value & ~(DC_ENTRY_ZAP | DC_ENTRY_LOCKED));
+		dc__entries_revoke(m, z, nz);
 		zap_put_refs(m, z, nz, zf, uncounted, &b, &b_at);
 		total += (int)nz;
 	}
@@ -309,8 +307,11 @@ static int break_layouts(struct dc_mapping *m, uint64_t first, uint64_t last,
 		if (busy != reported) {
 			waits++;
 			reported = busy;
-			if (report && report->waiting)
+			if (report && report->waiting) {
+				dc__cb_enter();
 				report->waiting(m, busy_index(m, at, busy), busy, report->arg);
+				dc__cb_exit();
+			}
 		}
 		slice = dc_now_ns() + BREAK_WAIT_SLICE_NS;
 		if (!w.deadline_ns || w.deadline_ns > slice)
@@ -449,8 +450,7 @@ static int truncate_range(struct dc_mapping *m, uint64_t first, uint64_t last, b
 			dc__entry_wake(m, it[k].first, DC__WAKE_ALL);
 		}
 		dc_index_unlock(m->ix);
-		for (unsigned k = 0; k < nz; k++)
-			dc__entry_revoke(m, zero[k].first, zero[k].value);
+		dc__entries_revoke(m, zero, nz);
 	}
 	return stayed ? -EBUSY : 0;
 }
@@ -545,15 +545,13 @@ DC_API int dc_mapping_invalidate(struct dc_mapping *m, uint64_t first, uint64_t 
 			}
 		}
 		dc_index_unlock(m->ix);
-		for (unsigned k = 0; k < nzero; k++)
-			dc__entry_revoke(m, zero[k].first, zero[k].value);
+		dc__entries_revoke(m, zero, nzero);
 		if (!nz)
 			continue;
 		dc__smp_mb();
-		for (unsigned k = 0; k < nz; k++) {
-			dc__entry_revoke(m, z[k].first, z[k].value);
+		dc__entries_revoke(m, z, nz);
+		for (unsigned k = 0; k < nz; k++)
 			dc__entry_unmap_put(m, z[k].first, z[k].value, false);
-		}
 		dc_index_lock(m->ix);
 		for (unsigned k = 0; k < nz; k++) {
 			dc_entry_t e = z[k].value | DC_ENTRY_ZAP;

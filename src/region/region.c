@@ -184,7 +184,9 @@ int dc__region_notify(struct dc_region *r, uint64_t pgoff, uint64_t nr, unsigned
 	r->notifier = pthread_self();
 	pthread_mutex_unlock(&r->claim_lock);
 
+	dc__cb_enter();
 	ret = c->ops->notify_failure(r, pgoff, nr, flags, c->holder);
+	dc__cb_exit();
 
 	pthread_mutex_lock(&r->claim_lock);
 	r->notifying = NULL;
