@@ -34,6 +34,8 @@
  * child whose disposition before the library's was the default, the
  * child dies by SIGSEGV.
  *
+ * concurrent_first_touch, budget_vs_faulters: below, at each case.
+ *
  * forked_child_cannot_touch_views: a forked child touching the parent's
  * view (a page mapped in the parent, and one never faulted) dies by
  * SIGSEGV; the parent's views still work after the fork.
@@ -575,6 +577,249 @@ TEST(faults_vs_truncate_punch_collapse)
 	xclose(fd_f);
 	xclose(fd_g);
 	check_fs();
+}
+
+/* ---- first touches racing: no store is lost ----------------------------------------------- */
+
+/*
+ * concurrent_first_touch: FT threads start together (a barrier) on a file
+ * of holes and each stores its own word into every page, in an order of
+ * its own, some pages loaded first (a read fault maps the zero page, the
+ * store then faults for write), some faulted explicitly for write first:
+ * write faults of one hole race each other and read faults.  After each
+ * round every page holds every thread's word (pread, and through the
+ * view); then the file is truncated to 0 and grown again (every page a
+ * hole again, the view revoked).  Violations: a lost store, a load of my
+ * own word that was not 0 before my store.
+ */
+#define FT 4
+#define FT_PAGES 64
+
+static struct dc_view FTV;
+static pthread_barrier_t ft_bar;
+static unsigned long ft_rounds;
+static atomic_long ft_lost, ft_stale, ft_explicit_err;
+
+static uint64_t ft_word(unsigned long round, long t, uint64_t p)
+{
+	return (uint64_t)0xF1 << 56 | (uint64_t)round << 24 | (uint64_t)t << 16 | p;
+}
+
+static void *first_toucher(void *arg)
+{
+	long me = (long)(uintptr_t)arg;
+	uint64_t rng = t_seed(0xf7) + (uint64_t)me * 104729, order[FT_PAGES];
+
+	for (unsigned long round = 0; round < ft_rounds; round++) {
+		for (uint64_t i = 0; i < FT_PAGES; i++)
+			order[i] = i;
+		for (uint64_t i = FT_PAGES - 1; i > 0; i--) {
+			uint64_t j = t_rand(&rng) % (i + 1), t = order[i];
+
+			order[i] = order[j];
+			order[j] = t;
+		}
+		pthread_barrier_wait(&ft_bar); /* start together */
+		for (uint64_t i = 0; i < FT_PAGES; i++) {
+			uint64_t p = order[i], r = t_rand(&rng);
+			uint64_t *w = (uint64_t *)((uint8_t *)FTV.addr + p * PG);
+
+			if (r % 3 == 0) {
+				if (__atomic_load_n(&w[me], __ATOMIC_RELAXED) != 0)
+					atomic_fetch_add(&ft_stale, 1);
+			} else if (r % 3 == 1) {
+				if (dc_view_fault(&FTV, p * PG, PG, DC_VIEW_FAULT_WRITE))
+					atomic_fetch_add(&ft_explicit_err, 1);
+			}
+			__atomic_store_n(&w[me], ft_word(round, me, p), __ATOMIC_RELAXED);
+		}
+		pthread_barrier_wait(&ft_bar); /* all stored */
+		pthread_barrier_wait(&ft_bar); /* checked, and holes again */
+	}
+	return NULL;
+}
+
+TEST(concurrent_first_touch)
+{
+	uint64_t *got = malloc(FT_PAGES * PG);
+	pthread_t t[FT];
+	int fd;
+
+	CHECK(got);
+	fx("mem:16M", NULL);
+	fd = xcreate("ft");
+	CHECK_EQ(dc_dcfs_truncate(FS, fd, FT_PAGES * PG, NULL), 0);
+	FTV = xmap(fd, 0, FT_PAGES * PG, RW);
+	ft_rounds = t_scale(300);
+	atomic_store(&ft_lost, 0);
+	atomic_store(&ft_stale, 0);
+	atomic_store(&ft_explicit_err, 0);
+	CHECK_EQ(pthread_barrier_init(&ft_bar, NULL, FT + 1), 0);
+	for (long i = 0; i < FT; i++)
+		CHECK_EQ(pthread_create(&t[i], NULL, first_toucher, (void *)(uintptr_t)i), 0);
+	for (unsigned long round = 0; round < ft_rounds; round++) {
+		long lost = 0;
+
+		pthread_barrier_wait(&ft_bar);
+		pthread_barrier_wait(&ft_bar);
+		CHECK_EQ(dc_dcfs_pread(FS, fd, got, FT_PAGES * PG, 0), (int64_t)(FT_PAGES * PG));
+		for (uint64_t p = 0; p < FT_PAGES; p++)
+			for (long k = 0; k < FT; k++) {
+				uint64_t want = ft_word(round, k, p);
+				uint64_t seen = __atomic_load_n((uint64_t *)((uint8_t *)FTV.addr + p * PG) + k,
+								__ATOMIC_RELAXED);
+
+				if (got[p * WORDS + k] != want || seen != want) {
+					if (atomic_load(&ft_lost) + lost < 3)
+						fprintf(stderr, "[%s] round %lu page %llu thread %ld: file "
+							"%016llx, view %016llx, stored %016llx\n",
+							t_current, round, (unsigned long long)p, k,
+							(unsigned long long)got[p * WORDS + k],
+							(unsigned long long)seen, (unsigned long long)want);
+					lost++;
+				}
+			}
+		atomic_fetch_add(&ft_lost, lost);
+		CHECK_EQ(xstat(fd).blocks, FT_PAGES); /* one block per page, however raced */
+		CHECK_EQ(dc_dcfs_truncate(FS, fd, 0, NULL), 0);
+		CHECK_EQ(dc_dcfs_truncate(FS, fd, FT_PAGES * PG, NULL), 0);
+		pthread_barrier_wait(&ft_bar);
+	}
+	for (int i = 0; i < FT; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&ft_bar);
+	printf("rounds %lu; violations: lost stores %ld, my word not 0 before my store %ld, "
+	       "explicit write faults failed %ld\n", ft_rounds, (long)atomic_load(&ft_lost),
+	       (long)atomic_load(&ft_stale), (long)atomic_load(&ft_explicit_err));
+	CHECK_EQ(atomic_load(&ft_lost), 0);
+	CHECK_EQ(atomic_load(&ft_stale), 0);
+	CHECK_EQ(atomic_load(&ft_explicit_err), 0);
+	CHECK_EQ(dc_view_unmap(&FTV), 0);
+	xclose(fd);
+	check_fs();
+	free(got);
+}
+
+/* ---- the VMA budget under many faulting threads --------------------------------------------- */
+
+/*
+ * budget_vs_faulters: with a VMA budget of 16, BT threads load and store
+ * at random pages of a view of a file whose blocks are all apart, so
+ * nearly every access faults and nearly every fault revokes other
+ * threads' windows.  Each page starts with its own stamp, and each thread
+ * keeps the last value it stored in its own word of each page.
+ * Violations: a load saw another page's stamp; at the end a stored value
+ * is missing (pread and the view).
+ */
+#define BT 4
+#define BN 1024
+
+static struct dc_view BV;
+static uint64_t bt_last[BT][BN];
+static atomic_long bt_wrong, bt_lost, bt_ops;
+static atomic_int bt_done;
+
+static void *budget_faulter(void *arg)
+{
+	long me = (long)(uintptr_t)arg;
+	uint64_t rng = t_seed(0xb0d9) + (uint64_t)me * 31337;
+	unsigned long n = t_scale(4000);
+
+	for (unsigned long i = 0; i < n; i++) {
+		uint64_t r = t_rand(&rng), p = r % BN;
+		uint64_t *w = (uint64_t *)((uint8_t *)BV.addr + p * PG);
+
+		if ((r >> 32) & 1) {
+			uint64_t s = __atomic_load_n(&w[0], __ATOMIC_RELAXED);
+
+			if (s != ((uint64_t)MAGIC << 32 | p))
+				atomic_fetch_add(&bt_wrong, 1);
+		} else {
+			bt_last[me][p] = (uint64_t)me << 56 | i;
+			__atomic_store_n(&w[2 + me], bt_last[me][p], __ATOMIC_RELAXED);
+		}
+		atomic_fetch_add(&bt_ops, 1);
+	}
+	atomic_fetch_add(&bt_done, 1);
+	return NULL;
+}
+
+TEST(budget_vs_faulters)
+{
+	uint64_t page[WORDS], *got = malloc(BN * PG);
+	struct dc_view_stats s0, s1;
+	pthread_t t[BT];
+	long lost = 0;
+	int a, b;
+
+	CHECK(got);
+	fx("mem:16M", NULL);
+	a = xcreate("a");
+	b = xcreate("b");
+	memset(page, 0, sizeof(page));
+	for (uint64_t p = 0; p < BN; p++) { /* in turn: a's blocks lie apart */
+		page[0] = (uint64_t)MAGIC << 32 | p;
+		xwrite(a, page, PG, p * PG);
+		xwrite(b, page, PG, p * PG);
+	}
+	xclose(b);
+	memset(bt_last, 0, sizeof(bt_last));
+	atomic_store(&bt_wrong, 0);
+	atomic_store(&bt_ops, 0);
+	CHECK_EQ(dc_view_set_vma_budget(16), 0);
+	BV = xmap(a, 0, BN * PG, RW);
+	s0 = vst();
+	atomic_store(&bt_done, 0);
+	for (long i = 0; i < BT; i++)
+		CHECK_EQ(pthread_create(&t[i], NULL, budget_faulter, (void *)(uintptr_t)i), 0);
+	/* A liveness bound, not a timing assertion: the accesses must keep completing. */
+	{
+		long last = -1;
+		int still = 0;
+
+		while (atomic_load(&bt_done) < BT) {
+			long now = atomic_load(&bt_ops);
+
+			still = now == last ? still + 1 : 0;
+			last = now;
+			if (still >= 300) { /* 30 s without one access completing */
+				s1 = vst();
+				fprintf(stderr, "[%s] no access completed for 30 s (%ld done): faults %llu, "
+					"budget revokes %llu; the budget revokes the window its own "
+					"fault just mapped?\n", t_current, now,
+					(unsigned long long)(s1.faults - s0.faults),
+					(unsigned long long)(s1.budget_revokes - s0.budget_revokes));
+				CHECK(!"livelock");
+			}
+			usleep(100000);
+		}
+	}
+	for (int i = 0; i < BT; i++)
+		pthread_join(t[i], NULL);
+	s1 = vst();
+	CHECK_EQ(dc_dcfs_pread(FS, a, got, BN * PG, 0), (int64_t)(BN * PG));
+	for (uint64_t p = 0; p < BN; p++)
+		for (int k = 0; k < BT; k++) {
+			uint64_t seen = __atomic_load_n((uint64_t *)((uint8_t *)BV.addr + p * PG) + 2 + k,
+							__ATOMIC_RELAXED);
+
+			if (got[p * WORDS + 2 + k] != bt_last[k][p] || seen != bt_last[k][p])
+				lost++;
+		}
+	atomic_store(&bt_lost, lost);
+	printf("accesses %ld, faults %llu, budget revokes %llu; violations: wrong stamp %ld, "
+	       "lost stores %ld\n", (long)atomic_load(&bt_ops),
+	       (unsigned long long)(s1.faults - s0.faults),
+	       (unsigned long long)(s1.budget_revokes - s0.budget_revokes),
+	       (long)atomic_load(&bt_wrong), lost);
+	CHECK_EQ(atomic_load(&bt_wrong), 0);
+	CHECK_EQ(atomic_load(&bt_lost), 0);
+	CHECK(s1.budget_revokes > s0.budget_revokes);
+	CHECK_EQ(dc_view_unmap(&BV), 0);
+	CHECK_EQ(dc_view_set_vma_budget(32768), 0);
+	xclose(a);
+	check_fs();
+	free(got);
 }
 
 /* ---- foreign faults, forked children ------------------------------------------------- */

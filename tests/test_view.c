@@ -10,7 +10,7 @@
  *   4 zero_page_then_pwrite_4k, zero_page_then_pwrite_2m_hole,
  *     zero_page_then_pwrite_order9 (xfstests generic/428)
  *   5 pin_user_then_truncate_waits
- *   6 reflink_cow_through_view
+ *   6 reflink_cow_through_view (and reflink_into_mapped_destination)
  *   7 poison_under_view_sigbus, removal_with_views_mapped
  *   8 write_pin_through_readonly_view
  *  10 bad_input_map, view_too_large, bad_input_unmap, bad_input_fault_and_resolve,
@@ -987,6 +987,19 @@ TEST(pin_user_basics)
 	CHECK_EQ(dc_dcfs_unpin(FS, &ps), 0);
 	CHECK_EQ(sfs().pins, 0);
 
+	/* Through a view at a file offset: the pin is at the file offset of the address. */
+	{
+		struct dc_view w = xmap(fd, 4 * PG, 4 * PG, RW);
+
+		CHECK_EQ(dc_dcfs_pin_user(FS, VA(&w, PG + 8), 100, DC_DCFS_PIN_READONLY, "off", &ps),
+			 0);
+		check_segs(&ps, 5 * PG + 8, 100);
+		CHECK_EQ(pin_page(&ps, 5 * PG + 8, &a), pg_of(fd, 5 * PG));
+		CHECK_EQ(a[0], model[5 * PG + 8]);
+		CHECK_EQ(dc_dcfs_unpin(FS, &ps), 0);
+		xunmap(&w);
+	}
+
 	/* A hole the view read as zeros, then a write pin there: the view sees the DMA. */
 	v = xmap(fd, 0, 16 * PG, RW);
 	expect_byte(VA(&v, 9 * PG + 1), 0);
@@ -1075,6 +1088,94 @@ TEST(reflink_cow_through_view)
 	xunmap(&vb);
 	xclose(a);
 	xclose(b);
+}
+
+/* The destination of a reflink had its own blocks mapped writable: its view now sees the source's. */
+TEST(reflink_into_mapped_destination)
+{
+	enum { NPG = 4 };
+	uint8_t ma[NPG * 4096], mb[NPG * 4096];
+	struct dc_view va, vb;
+	int a, b;
+
+	fx("mem:16M", NULL);
+	a = xcreate("src");
+	b = xcreate("dst");
+	pattern(ma, sizeof(ma), 31);
+	pattern(mb, sizeof(mb), 32);
+	xwrite(a, ma, sizeof(ma), 0);
+	xwrite(b, mb, sizeof(mb), 0);
+	va = xmap(a, 0, sizeof(ma), DC_VIEW_READ);
+	vb = xmap(b, 0, sizeof(mb), RW);
+	view_equals(va.addr, ma, sizeof(ma), "the source's view");
+	for (int p = 0; p < NPG; p++) /* b's own blocks, mapped writable */
+		store_ok(VA(&vb, p * PG + 2), mb[p * PG + 2]);
+	CHECK_EQ(dc_dcfs_reflink(FS, a, PG, b, PG, 2 * PG, NULL), 0);
+	memcpy(mb + PG, ma + PG, 2 * PG);
+	view_equals(vb.addr, mb, sizeof(mb), "the destination's view after the reflink");
+	check_contents(b, mb, sizeof(mb));
+	/* A store there copies; the source, and its view, keep their data. */
+	store_ok(VA(&vb, 2 * PG + 3), 0x3c);
+	mb[2 * PG + 3] = 0x3c;
+	check_contents(a, ma, sizeof(ma));
+	check_contents(b, mb, sizeof(mb));
+	view_equals(va.addr, ma, sizeof(ma), "the source's view after the destination's store");
+	view_equals(vb.addr, mb, sizeof(mb), "the destination's view after its store");
+	check_fs();
+	xunmap(&va);
+	xunmap(&vb);
+	xclose(a);
+	xclose(b);
+}
+
+/* ZERO, COLLAPSE, INSERT and ALLOC under a view: it sees each new layout (and SIGBUS past the end). */
+TEST(fallocate_modes_under_view)
+{
+	enum { NPG = 16, NV = 24 };
+	uint8_t *model = xmalloc(NV * PG);
+	struct dc_view v;
+	int fd;
+
+	fx("mem:16M", NULL);
+	fd = xcreate("fm");
+	memset(model, 0, NV * PG);
+	pattern(model, NPG * PG, 33);
+	xwrite(fd, model, NPG * PG, 0);
+	v = xmap(fd, 0, NV * PG, RW);
+	for (int p = 0; p < NPG; p++)
+		store_ok(VA(&v, p * PG + 1), model[p * PG + 1]);
+	/* ZERO: whole pages and a few bytes. */
+	CHECK_EQ(dc_dcfs_fallocate(FS, fd, DC_DCFS_FALLOC_ZERO, 2 * PG, 2 * PG, NULL), 0);
+	CHECK_EQ(dc_dcfs_fallocate(FS, fd, DC_DCFS_FALLOC_ZERO, 5 * PG + 100, 200, NULL), 0);
+	memset(model + 2 * PG, 0, 2 * PG);
+	memset(model + 5 * PG + 100, 0, 200);
+	view_equals(v.addr, model, NPG * PG, "the view after ZERO");
+	/* COLLAPSE pages 4, 5: the rest moves down, the file ends two pages sooner. */
+	CHECK_EQ(dc_dcfs_fallocate(FS, fd, DC_DCFS_FALLOC_COLLAPSE, 4 * PG, 2 * PG, NULL), 0);
+	memmove(model + 4 * PG, model + 6 * PG, (NPG - 6) * PG);
+	memset(model + (NPG - 2) * PG, 0, 2 * PG);
+	view_equals(v.addr, model, (NPG - 2) * PG, "the view after COLLAPSE");
+	expect_sigbus(VA(&v, (NPG - 2) * PG + 1), false);
+	expect_sigbus(VA(&v, (NPG - 1) * PG), true);
+	/* INSERT two pages at 3: a hole there, the rest moves up. */
+	CHECK_EQ(dc_dcfs_fallocate(FS, fd, DC_DCFS_FALLOC_INSERT, 3 * PG, 2 * PG, NULL), 0);
+	memmove(model + 5 * PG, model + 3 * PG, (NPG - 2 - 3) * PG);
+	memset(model + 3 * PG, 0, 2 * PG);
+	view_equals(v.addr, model, NPG * PG, "the view after INSERT");
+	store_ok(VA(&v, 4 * PG + 9), 0x49);
+	model[4 * PG + 9] = 0x49;
+	/* ALLOC past the end: the file grows; the view reads zeros there. */
+	CHECK_EQ(dc_dcfs_fallocate(FS, fd, DC_DCFS_FALLOC_ALLOC, NPG * PG, 4 * PG, NULL), 0);
+	CHECK(view_all(VA(&v, NPG * PG), 0, 4 * PG));
+	expect_sigbus(VA(&v, (NPG + 4) * PG), false);
+	store_ok(VA(&v, (NPG + 1) * PG), 0x4a);
+	model[(NPG + 1) * PG] = 0x4a;
+	check_contents(fd, model, (NPG + 4) * PG);
+	view_equals(v.addr, model, (NPG + 4) * PG, "the view at the end");
+	check_fs();
+	xunmap(&v);
+	xclose(fd);
+	free(model);
 }
 
 /* ---- 7: memory failure and device removal ------------------------------------------------ */
@@ -1926,6 +2027,59 @@ TEST(vma_budget)
 	free(order);
 }
 
+/*
+ * With the budget at its minimum, a load and then a store in one window of
+ * scattered blocks (a read fault, then a write fault of the same window):
+ * the store completes.  In a child with an alarm, so that an access that
+ * never completes (the budget revoking the window its own fault just
+ * mapped, over and over) fails in seconds, not at the watchdog.
+ */
+static void child_budget_load_then_store(void)
+{
+	struct dc_view v;
+	int a, b;
+
+	alarm(10); /* the harness's SIGALRM handler: a message, exit 1 */
+	fx("mem:16M", NULL);
+	a = xcreate("a");
+	b = xcreate("b");
+	for (uint64_t p = 0; p < 32; p++) {
+		stamp_page(a, 'A', p);
+		stamp_page(b, 'B', p);
+	}
+	CHECK(pg_of(a, PG) != pg_of(a, 0) + 1);
+	CHECK_EQ(dc_view_set_vma_budget(16), 0);
+	v = xmap(a, 0, 32 * PG, RW);
+	check_stamp(&v, 'A', 3);        /* a read fault of the window */
+	store_ok(VA(&v, 3 * PG + 100), 0x33); /* a write fault of the same window */
+	store_ok(VA(&v, 9 * PG + 100), 0x39);
+	check_stamp(&v, 'A', 20); /* another window */
+	store_ok(VA(&v, 20 * PG + 100), 0x34);
+	expect_byte(VA(&v, 3 * PG + 100), 0x33);
+	_exit(0);
+}
+
+TEST(vma_budget_load_then_store)
+{
+	int st = 0;
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0)
+		child_budget_load_then_store();
+	CHECK_EQ(waitpid(pid, &st, 0), pid);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fprintf(stderr, "[%s] the child %s %d (the harness's watchdog message above: the "
+			"store never completed)\n", t_current,
+			WIFSIGNALED(st) ? "died by signal" : "exited with",
+			WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	CHECK(WIFEXITED(st));
+	CHECK_EQ(WEXITSTATUS(st), 0);
+}
+
 /* ---- faults raised inside a daxcore callback ------------------------------------------------ */
 
 static struct dc_view cb_view;
@@ -2055,6 +2209,101 @@ TEST(fault_in_callback_aborts)
 	printf("the child's message: %s", msg);
 	if (m && msg[m - 1] != '\n')
 		printf("\n");
+}
+
+/*
+ * A SIGBUS the kernel would send kills when it cannot be handled: with the
+ * default disposition, with SIGBUS blocked, with SIGBUS ignored.  In
+ * children (each makes its own region, mount and view).
+ */
+static void child_sigbus(int how)
+{
+	struct sigaction sa;
+	struct dc_view v;
+	int fd;
+
+	alarm(20);
+	fx("mem:4M", NULL);
+	fd = xcreate("b");
+	xwrite_byte(fd, 1, PG, 0);
+	v = xmap(fd, 0, 2 * PG, DC_VIEW_READ);
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	if (how == 0) {
+		sa.sa_handler = SIG_DFL;
+		CHECK_EQ(sigaction(SIGBUS, &sa, NULL), 0);
+	} else if (how == 1) {
+		sigset_t set;
+
+		sigemptyset(&set);
+		sigaddset(&set, SIGBUS);
+		CHECK_EQ(sigprocmask(SIG_BLOCK, &set, NULL), 0); /* on_sigbus stays installed */
+	} else {
+		sa.sa_handler = SIG_IGN;
+		CHECK_EQ(sigaction(SIGBUS, &sa, NULL), 0);
+	}
+	expect_byte(v.addr, 1);
+	(void)*(volatile uint8_t *)VA(&v, PG + 1); /* past EOF: must die here */
+	_exit(3);
+}
+
+TEST(sigbus_kills_when_unhandled)
+{
+	static const char *const what[] = { "the default", "SIGBUS blocked", "SIGBUS ignored" };
+
+	for (int how = 0; how < 3; how++) {
+		int st = 0;
+		pid_t pid;
+
+		fflush(stdout);
+		fflush(stderr);
+		pid = fork();
+		CHECK(pid >= 0);
+		if (pid == 0)
+			child_sigbus(how);
+		CHECK_EQ(waitpid(pid, &st, 0), pid);
+		if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGBUS)
+			fprintf(stderr, "[%s] %s: the child %s %d, expected death by SIGBUS\n",
+				t_current, what[how], WIFSIGNALED(st) ? "died by signal" : "exited with",
+				WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+		CHECK(WIFSIGNALED(st));
+		CHECK_EQ(WTERMSIG(st), SIGBUS);
+	}
+}
+
+/*
+ * The last view of an unlinked file goes while a pin taken through it is
+ * held: the eviction waits for the pin as close does, bounded by the
+ * mount's deadline_ms; the unmap returns, the file waits as an orphan and
+ * the unpin evicts it.
+ */
+TEST(last_unmap_of_unlinked_pinned_file)
+{
+	struct dc_dcfs_pinset ps = { 0 };
+	struct dc_view v;
+	uint64_t free0;
+	int fd;
+
+	fx("mem:16M", "deadline_ms=50");
+	free0 = sfs().blocks_free;
+	fd = xcreate("o");
+	xwrite_byte(fd, 0x6f, 2 * PG, 0);
+	v = xmap(fd, 0, 2 * PG, RW);
+	CHECK_EQ(dc_dcfs_pin_user(FS, VA(&v, PG), PG, 0, "dma", &ps), 0);
+	xclose(fd);
+	CHECK_EQ(dc_dcfs_unlink(FS, "o"), 0);
+	CHECK_EQ(sfs().files, 1); /* the view holds it */
+	store_ok(VA(&v, 5), 0x70);
+	xunmap(&v);
+	CHECK_EQ(sfs().views, 0);
+	CHECK_EQ(sfs().files, 1);
+	CHECK_EQ(sfs().orphans, 1);
+	dma_write(&ps, 0xDA); /* still pinned: the DMA may run */
+	CHECK_EQ(dc_dcfs_unpin(FS, &ps), 0);
+	CHECK_EQ(sfs().files, 0);
+	CHECK_EQ(sfs().orphans, 0);
+	CHECK_EQ(sfs().blocks_free, free0);
+	check_fs();
 }
 
 /* ---- fault_around= ------------------------------------------------------------------------- */
