@@ -34,7 +34,7 @@
  * child whose disposition before the library's was the default, the
  * child dies by SIGSEGV.
  *
- * concurrent_first_touch, budget_vs_faulters: below, at each case.
+ * concurrent_first_touch, budget_vs_faulters, calls_vs_unmap: below, at each case.
  *
  * forked_child_cannot_touch_views: a forked child touching the parent's
  * view (a page mapped in the parent, and one never faulted) dies by
@@ -820,6 +820,121 @@ TEST(budget_vs_faulters)
 	xclose(a);
 	check_fs();
 	free(got);
+}
+
+/* ---- explicit calls on views being unmapped --------------------------------------------- */
+
+/*
+ * calls_vs_unmap: the main thread maps a view, publishes a copy of its
+ * struct, unmaps the view published before, over and over (new views may
+ * land at the addresses of old ones); UT threads take the latest copy and
+ * call dc_view_fault(), dc_view_resolve() and dc_dcfs_pin_user() on it.
+ * Each must answer as for a mapped view or as for an unmapped one, never
+ * anything else, nor touch freed memory (ASan, TSan).  Violations: any
+ * other result, a resolve or pin at the wrong offset.
+ */
+#define UT 3
+#define UV_PAGES 16
+#define UV_SLOTS 4096
+
+static struct dc_view uv_slot[UV_SLOTS];
+static struct dc_view *_Atomic uv_pub;
+static atomic_long uv_bad, uv_ok, uv_gone;
+
+static void *unmap_caller(void *arg)
+{
+	long me = (long)(uintptr_t)arg;
+	uint64_t rng = t_seed(0x0a4a) + (uint64_t)me * 65537;
+
+	while (!atomic_load(&stop)) {
+		struct dc_view v = *atomic_load(&uv_pub);
+		uint64_t r = t_rand(&rng), off = (r % UV_PAGES) * PG + (r >> 32) % PG;
+		struct dc_dcfs_pinset ps = { 0 };
+		struct dc_view_ref ref;
+		int ret;
+
+		switch ((r >> 16) % 3) {
+		case 0:
+			ret = dc_view_fault(&v, off & ~(PG - 1), PG, (r >> 20) & 1 ? DC_VIEW_FAULT_WRITE : 0);
+			if (ret == 0)
+				atomic_fetch_add(&uv_ok, 1);
+			else if (ret == -EINVAL)
+				atomic_fetch_add(&uv_gone, 1);
+			else
+				atomic_fetch_add(&uv_bad, 1);
+			break;
+		case 1:
+			ret = dc_view_resolve((uint8_t *)v.addr + off, 1, true, &ref);
+			if (ret == 0) {
+				if (ref.offset != off) /* every view here maps the file from 0 */
+					atomic_fetch_add(&uv_bad, 1);
+				dc_view_resolve_put(&ref);
+				atomic_fetch_add(&uv_ok, 1);
+			} else if (ret == -EFAULT) {
+				atomic_fetch_add(&uv_gone, 1);
+			} else {
+				atomic_fetch_add(&uv_bad, 1);
+			}
+			break;
+		default:
+			ret = dc_dcfs_pin_user(FS, (uint8_t *)v.addr + off, 1, (r >> 20) & 1 ?
+					       DC_DCFS_PIN_READONLY : 0, "uv", &ps);
+			if (ret == 0) {
+				if (ps.offset != off || ps.length != 1)
+					atomic_fetch_add(&uv_bad, 1);
+				CHECK_EQ(dc_dcfs_unpin(FS, &ps), 0);
+				atomic_fetch_add(&uv_ok, 1);
+			} else if (ret == -EFAULT) {
+				atomic_fetch_add(&uv_gone, 1);
+			} else {
+				atomic_fetch_add(&uv_bad, 1);
+			}
+			break;
+		}
+	}
+	return NULL;
+}
+
+TEST(calls_vs_unmap)
+{
+	unsigned long rounds = t_scale(UV_SLOTS - 1);
+	pthread_t t[UT];
+	int fd;
+
+	fx("mem:16M", NULL);
+	fd = xcreate("u");
+	xwrite_byte(fd, 0x75, UV_PAGES * PG, 0);
+	atomic_store(&uv_bad, 0);
+	atomic_store(&uv_ok, 0);
+	atomic_store(&uv_gone, 0);
+	uv_slot[0] = xmap(fd, 0, UV_PAGES * PG, RW);
+	atomic_store(&uv_pub, &uv_slot[0]);
+	for (long i = 0; i < UT; i++)
+		CHECK_EQ(pthread_create(&t[i], NULL, unmap_caller, (void *)(uintptr_t)i), 0);
+	for (unsigned long i = 1; i <= rounds; i++) {
+		struct dc_view old = uv_slot[i - 1];
+
+		uv_slot[i] = xmap(fd, 0, UV_PAGES * PG, RW);
+		atomic_store(&uv_pub, &uv_slot[i]);
+		CHECK_EQ(dc_view_unmap(&old), 0);
+		if (i % 16 == 0)
+			sched_yield();
+	}
+	atomic_store(&stop, 1);
+	for (int i = 0; i < UT; i++)
+		pthread_join(t[i], NULL);
+	printf("calls on mapped views %ld, on unmapped ones %ld; violations %ld\n",
+	       (long)atomic_load(&uv_ok), (long)atomic_load(&uv_gone), (long)atomic_load(&uv_bad));
+	CHECK_EQ(atomic_load(&uv_bad), 0);
+	CHECK(atomic_load(&uv_ok) > 0);
+	{
+		struct dc_view last = uv_slot[rounds];
+
+		CHECK_EQ(dc_view_unmap(&last), 0);
+	}
+	CHECK_EQ(sfs().pins, 0);
+	xclose(fd);
+	check_fs();
 }
 
 /* ---- foreign faults, forked children ------------------------------------------------- */
