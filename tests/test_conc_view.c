@@ -34,7 +34,8 @@
  * child whose disposition before the library's was the default, the
  * child dies by SIGSEGV.
  *
- * concurrent_first_touch, budget_vs_faulters, calls_vs_unmap: below, at each case.
+ * concurrent_first_touch, budget_vs_faulters, calls_vs_unmap, faults_vs_removal: below,
+ * at each case.
  *
  * forked_child_cannot_touch_views: a forked child touching the parent's
  * view (a page mapped in the parent, and one never faulted) dies by
@@ -935,6 +936,100 @@ TEST(calls_vs_unmap)
 	CHECK_EQ(sfs().pins, 0);
 	xclose(fd);
 	check_fs();
+}
+
+/* ---- faults vs. device removal ------------------------------------------------------------ */
+
+/*
+ * faults_vs_removal: RT threads load and store through two views (one
+ * writable, one read-only) while the main thread removes the region (no
+ * pin held: removal completes).  Before, an access works or gets SIGBUS
+ * (the shutdown revokes everything); once removal has returned, every
+ * access gets SIGBUS.  Violations: an access that succeeded after removal
+ * returned (device memory of a removed region still mapped), a SIGBUS
+ * before the removal began, a load that saw another byte than the file's.
+ */
+#define RT 4
+#define RV_PAGES 32
+
+static struct dc_view RVW, RVR;
+static atomic_int rv_started, rv_removed;
+static atomic_long rv_after, rv_early, rv_wrong, rv_bus_after, rv_ok_before;
+
+static void *removal_faulter(void *arg)
+{
+	long me = (long)(uintptr_t)arg;
+	uint64_t rng = t_seed(0x4e40) + (uint64_t)me * 257;
+	long bus_after = 0, after = 0;
+
+	while (after < 200) { /* 200 accesses that began after removal returned */
+		uint64_t r = t_rand(&rng), p = r % RV_PAGES, x = 0, y = 0;
+		bool ro = (r >> 8) & 1, store = !ro && ((r >> 9) & 1);
+		uint64_t *w = (uint64_t *)((uint8_t *)(ro ? RVR.addr : RVW.addr) + p * PG) + 1 + me;
+		int removed = atomic_load(&rv_removed), started, ret; /* removal done before the access */
+
+		ret = store ? try_store2(w, 0x7272727272727272ull, NULL, 0) : try_load2(w, w, &x, &y);
+		started = atomic_load(&rv_started); /* removal not begun by the end of the access */
+		after += removed;
+		if (!ret) {
+			if (removed)
+				atomic_fetch_add(&rv_after, 1);
+			else
+				atomic_fetch_add(&rv_ok_before, 1);
+			if (!store && x != 0x7272727272727272ull)
+				atomic_fetch_add(&rv_wrong, 1);
+		} else {
+			if (!started)
+				atomic_fetch_add(&rv_early, 1);
+			if (removed)
+				bus_after++;
+		}
+	}
+	atomic_fetch_add(&rv_bus_after, bus_after);
+	return NULL;
+}
+
+TEST(faults_vs_removal)
+{
+	for (unsigned long round = 0; round < t_scale(10); round++) {
+		struct dc_region *r;
+		pthread_t t[RT];
+		int fd;
+
+		fx("mem:16M", NULL);
+		fd = xcreate("rm");
+		xwrite_byte(fd, 0x72, RV_PAGES * PG, 0);
+		RVW = xmap(fd, 0, RV_PAGES * PG, RW);
+		RVR = xmap(fd, 0, RV_PAGES * PG, DC_VIEW_READ);
+		atomic_store(&rv_started, 0);
+		atomic_store(&rv_removed, 0);
+		atomic_store(&rv_ok_before, 0);
+		for (long i = 0; i < RT; i++)
+			CHECK_EQ(pthread_create(&t[i], NULL, removal_faulter, (void *)(uintptr_t)i), 0);
+		while (atomic_load(&rv_ok_before) < 1000 * (long)(round % 4 + 1))
+			sched_yield();
+		r = R;
+		atomic_store(&rv_started, 1);
+		CHECK_EQ(dc_region_remove(r, NULL), 0); /* no pin: completes */
+		R = NULL;
+		atomic_store(&rv_removed, 1);
+		for (int i = 0; i < RT; i++)
+			pthread_join(t[i], NULL);
+		CHECK(sfs().shutdown);
+		CHECK_EQ(dc_view_unmap(&RVW), 0);
+		CHECK_EQ(dc_view_unmap(&RVR), 0);
+		CHECK_EQ(dc_dcfs_close(FS, fd), 0);
+		CHECK_EQ(dc_dcfs_unmount(FS, NULL), 0);
+		FS = NULL;
+		dc_quiesce();
+	}
+	printf("SIGBUS after removal %ld; violations: access after removal %ld, SIGBUS before it "
+	       "began %ld, wrong bytes %ld\n", (long)atomic_load(&rv_bus_after),
+	       (long)atomic_load(&rv_after), (long)atomic_load(&rv_early),
+	       (long)atomic_load(&rv_wrong));
+	CHECK_EQ(atomic_load(&rv_after), 0);
+	CHECK_EQ(atomic_load(&rv_early), 0);
+	CHECK_EQ(atomic_load(&rv_wrong), 0);
 }
 
 /* ---- foreign faults, forked children ------------------------------------------------- */

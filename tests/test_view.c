@@ -16,12 +16,16 @@
  *  10 bad_input_map, view_too_large, bad_input_unmap, bad_input_fault_and_resolve,
  *     bad_input_pin_user, bad_input_vma_budget, unmount_with_view_mapped,
  *     map_after_shutdown
- * (9 is the concurrency test: test_conc_view.)  Beyond those: the explicit
- * fault call, the SIGSEGV handler (install, remove, chaining), mkclean
- * after fsync, the VMA budget, faults raised inside a daxcore callback
- * (-EDEADLK, and abort in a child process), the fault_around= option,
- * views of 2 MiB folios and of hugetlb regions, pins of view addresses,
- * and a user's own owner through the owner-neutral interface.
+ * (9 is the concurrency test: test_conc_view.)  Beyond those: views that
+ * outlive close and unlink, fallocate's other modes under a view, the
+ * explicit fault call, the SIGSEGV handler (install, remove, chaining, a
+ * store to a read-only view), SIGBUS that kills when it cannot be handled,
+ * mkclean after fsync, the VMA budget (and a load then a store under its
+ * minimum), faults raised inside a daxcore callback (-EDEADLK, and abort
+ * in a child process), the fault_around= option, views of 2 MiB folios
+ * and of hugetlb regions, pins of view addresses, the last unmap of an
+ * unlinked pinned file, and a user's own owner through the owner-neutral
+ * interface.
  *
  * Accesses go through the library's SIGSEGV handler (installed by the
  * fixture).  An access that must get SIGBUS is made under sigsetjmp(): the
