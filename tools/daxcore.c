@@ -2,13 +2,17 @@
 /*
  * daxcore.c - the daxcore command-line tool.
  *
- *   daxcore demo [SPEC]   a narrated demonstration of the page-lifetime
- *                         protocol on one region (the main job, `make run`)
+ *   daxcore demo [-d SPEC] [--json]   the page-lifetime story on dcfs over
+ *                         one region, a checked timeline (the main job,
+ *                         `make run`); demo --layers [SPEC]: the library-level
+ *                         demonstration
+ *   daxcore info [--json] SPEC   describe a region
  *   daxcore help          usage on stdout
  *   daxcore --version     the library version
  *
  * Subcommands are rows of cmds[] (name, synopsis, summary, function), so a
- * new one is one function and one row; `help` prints the table.  Exit
+ * new one is one function and one row; `help` prints the table (but the
+ * rows without a summary: test aids such as dma-selftest).  Exit
  * status: 0 success, 1 failure, 2 usage error.
  *
  * The demo uses the public API only (daxcore/daxcore.h).  It checks every
@@ -39,24 +43,7 @@ static void usage_hint(void)
 
 static int cmd_demo(int argc, char **argv)
 {
-	const char *spec = DEMO_DEFAULT_SPEC;
-
-	if (argc > 2) {
-		fprintf(stderr, "daxcore demo: too many arguments (one SPEC at most)\n");
-		usage_hint();
-		return EXIT_USAGE;
-	}
-	if (argc == 2) {
-		if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
-			return cmd_help(1, argv);
-		if (argv[1][0] == '-') {
-			fprintf(stderr, "daxcore demo: unknown option '%s'\n", argv[1]);
-			usage_hint();
-			return EXIT_USAGE;
-		}
-		spec = argv[1];
-	}
-	return demo_layers(spec);
+	return demo_main(argc, argv);
 }
 
 static int cmd_version(int argc, char **argv)
@@ -78,9 +65,16 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{ "demo", "demo [SPEC]",
-	  "narrated demonstration of the DAX page-lifetime protocol on a region\n"
-	  "(default " DEMO_DEFAULT_SPEC "); exits 0 if every call behaved as expected", cmd_demo },
+	{ "demo", "demo [-d SPEC] [--json]",
+	  "the story of the DAX page-lifetime protocol on dcfs over a region\n"
+	  "(default mem:256M): DMA vs truncate, views and SIGBUS, quarantine,\n"
+	  "memory failure, removal; exits 0 if every check held;\n"
+	  "demo --layers [SPEC]: the library-level demo (no file system)", cmd_demo },
+	{ "info", "info [--json] SPEC",
+	  "create the region SPEC describes, describe it (size, page and folio\n"
+	  "size, type, backend, huge pages, metadata, device alignment), remove it", cmd_info },
+	/* A test aid, not listed by help (NULL summary). */
+	{ "dma-selftest", "dma-selftest [-e uring|memcpy] [-d SPEC]", NULL, cmd_dma_selftest },
 	{ "help", "help", "print this help", cmd_help },
 	{ "--version", "--version", "print the version", cmd_version },
 };
@@ -95,7 +89,12 @@ static int cmd_help(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		const char *s = cmds[i].summary, *nl;
 
-		printf("  %-14s", cmds[i].synopsis);
+		if (!s) /* hidden */
+			continue;
+		if (strlen(cmds[i].synopsis) > 13) /* the summary on the lines below */
+			printf("  %s\n%16s", cmds[i].synopsis, "");
+		else
+			printf("  %-14s", cmds[i].synopsis);
 		while ((nl = strchr(s, '\n'))) {
 			printf("%.*s\n%16s", (int)(nl - s), s, "");
 			s = nl + 1;

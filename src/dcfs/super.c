@@ -92,6 +92,20 @@ static void active_release(struct dc_liveref *ref)
 }
 
 /* Report one poisoned range of one file (no lock held). */
+/* The name an event reports for @ino, copied into @buf: NULL if unlinked. */
+const char *dcfs_event_name(struct dcfs_inode *ino, char buf[DC_DCFS_NAME_MAX + 1])
+{
+	const char *ret = NULL;
+
+	pthread_mutex_lock(&ino->fs->ns_lock);
+	if (ino->name && ino->nlink) {
+		strcpy(buf, ino->name);
+		ret = buf;
+	}
+	pthread_mutex_unlock(&ino->fs->ns_lock);
+	return ret;
+}
+
 static void report_failure(struct dcfs_inode *ino, const struct dcfs_owner_ref *o)
 {
 	struct dc_dcfs *fs = ino->fs;
@@ -105,12 +119,7 @@ static void report_failure(struct dcfs_inode *ino, const struct dcfs_owner_ref *
 	};
 	char name[DC_DCFS_NAME_MAX + 1];
 
-	pthread_mutex_lock(&fs->ns_lock);
-	if (ino->name) {
-		strcpy(name, ino->name);
-		ev.name = name;
-	}
-	pthread_mutex_unlock(&fs->ns_lock);
+	ev.name = dcfs_event_name(ino, name);
 	atomic_fetch_add(&fs->memory_failures, 1);
 	if (fs->ops.event) {
 		dc__cb_enter();
