@@ -51,7 +51,20 @@
 
 #define MB (1024ull * 1024ull)
 #define RW (DC_VIEW_READ | DC_VIEW_WRITE)
-#define DEFAULT_BUDGET 32768
+
+/* The documented default VMA budget: 32768, or half of vm.max_map_count if that is less. */
+static uint64_t default_budget(void)
+{
+	unsigned long long n = 0;
+	FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+
+	if (f) {
+		if (fscanf(f, "%llu", &n) != 1)
+			n = 0;
+		fclose(f);
+	}
+	return n && n / 2 < 32768 ? n / 2 : 32768;
+}
 
 /* ---- the fixture ------------------------------------------------------------ */
 
@@ -178,8 +191,8 @@ static struct dc_view_stats vst(void)
 	return s;
 }
 
-/* The access at @p (a load, or a store) gets SIGBUS at exactly @p, BUS_ADRERR, counted. */
-static void expect_sigbus(void *p, bool store)
+/* The access at @p (a load, or a store) gets SIGBUS at exactly @p, si_code @code, counted. */
+static void expect_sigbus_code(void *p, bool store, int code)
 {
 	struct dc_view_stats s0 = vst();
 	uint8_t b = 0;
@@ -193,8 +206,14 @@ static void expect_sigbus(void *p, bool store)
 		fprintf(stderr, "[%s] SIGBUS si_addr %p, the access was at %p\n", t_current,
 			bus_addr, p);
 	CHECK(bus_addr == p);
-	CHECK_EQ(bus_code, BUS_ADRERR);
+	CHECK_EQ(bus_code, code);
 	CHECK_EQ(vst().sigbus, s0.sigbus + 1);
+}
+
+/* The same, BUS_ADRERR: past the end of file, shut down. */
+static void expect_sigbus(void *p, bool store)
+{
+	expect_sigbus_code(p, store, BUS_ADRERR);
 }
 
 /* The byte at @p loads (no SIGBUS) and equals @want. */
@@ -260,7 +279,7 @@ static void teardown(void)
 			(unsigned long long)s.views, (unsigned long long)s.vmas);
 		exit(T_FAIL);
 	}
-	CHECK_EQ(dc_view_set_vma_budget(DEFAULT_BUDGET), 0);
+	CHECK_EQ(dc_view_set_vma_budget(default_budget()), 0);
 	ev_hook = NULL;
 	if (FS)
 		CHECK_EQ(sfs().views, 0);
@@ -1184,7 +1203,10 @@ TEST(fallocate_modes_under_view)
 
 /* ---- 7: memory failure and device removal ------------------------------------------------ */
 
-/* Issue 9, section 3, test 7: an access to a poisoned block under a view gets SIGBUS; the rest works. */
+/*
+ * Issue 9, section 3, test 7: an access to a poisoned block under a view
+ * gets SIGBUS (BUS_MCEERR_AR, as the kernel's memory failure); the rest works.
+ */
 TEST(poison_under_view_sigbus)
 {
 	enum { NPG = 4 };
@@ -1204,10 +1226,11 @@ TEST(poison_under_view_sigbus)
 	CHECK_EQ(dc_folio_memory_failure(R, x, 1), 0);
 	CHECK_EQ(count_events(DC_DCFS_EV_MEMORY_FAILURE), 1);
 	CHECK_EQ(sfs().blocks_bad, 1);
-	expect_sigbus(VA(&v, PG + 77), false);
-	expect_sigbus(VA(&v, PG), true);
-	expect_sigbus(VA(&v, 2 * PG - 1), false);
-	CHECK_EQ(dc_view_fault(&v, PG, PG, 0), -EIO);
+	expect_sigbus_code(VA(&v, PG + 77), false, BUS_MCEERR_AR);
+	expect_sigbus_code(VA(&v, PG), true, BUS_MCEERR_AR);
+	expect_sigbus_code(VA(&v, 2 * PG - 1), false, BUS_MCEERR_AR);
+	CHECK_EQ(dc_view_fault(&v, PG, PG, 0), -EHWPOISON);
+	CHECK_EQ(dc_view_fault(&v, 0, 2 * PG, 0), -EHWPOISON); /* page 0 maps, then page 1 */
 	CHECK_EQ(dc_dcfs_pin_user(FS, VA(&v, PG), PG, DC_DCFS_PIN_READONLY, "bad", &ps), -EIO);
 	CHECK_EQ(ps.id, 0);
 	view_equals(VA(&v, 0), model, PG, "page 0");
@@ -1644,14 +1667,76 @@ TEST(map_after_shutdown)
 /* dc_view_set_vma_budget(): at least 16. */
 TEST(bad_input_vma_budget)
 {
-	CHECK_EQ(vst().vma_budget, DEFAULT_BUDGET);
+	struct dc_view v;
+	int fd;
+
+	fx("mem:4M", NULL);
+	fd = xcreate("b");
+	v = xmap(fd, 0, PG, DC_VIEW_READ); /* a view was mapped: the default applies */
+	CHECK_EQ(vst().vma_budget, default_budget());
 	CHECK_EQ(dc_view_set_vma_budget(15), -EINVAL);
 	CHECK_EQ(dc_view_set_vma_budget(0), -EINVAL);
-	CHECK_EQ(vst().vma_budget, DEFAULT_BUDGET);
+	CHECK_EQ(vst().vma_budget, default_budget());
 	CHECK_EQ(dc_view_set_vma_budget(16), 0);
 	CHECK_EQ(vst().vma_budget, 16);
-	CHECK_EQ(dc_view_set_vma_budget(DEFAULT_BUDGET), 0);
-	CHECK_EQ(vst().vma_budget, DEFAULT_BUDGET);
+	CHECK_EQ(dc_view_set_vma_budget(default_budget()), 0);
+	CHECK_EQ(vst().vma_budget, default_budget());
+	xunmap(&v);
+	xclose(fd);
+}
+
+/*
+ * In a process that never mapped a view: the budget reads as the
+ * documented default, and one set now holds through the first map.  The
+ * case runs itself again in a fresh process (exec), since which views
+ * the program mapped before cannot be undone.
+ */
+TEST(vma_budget_set_before_first_map)
+{
+	struct dc_view v;
+	int fd;
+
+	if (!getenv("DC_TEST_VIEW_FRESH")) {
+		int st = 0;
+		pid_t pid;
+
+		fflush(stdout);
+		fflush(stderr);
+		pid = fork();
+		CHECK(pid >= 0);
+		if (pid == 0) {
+			setenv("DC_TEST_VIEW_FRESH", "1", 1);
+			execl("/proc/self/exe", "test_view", "vma_budget_set_before_first_map",
+			      (char *)NULL);
+			_exit(126);
+		}
+		CHECK_EQ(waitpid(pid, &st, 0), pid);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			fprintf(stderr, "[%s] the fresh process failed (status %#x)\n", t_current, st);
+		CHECK(WIFEXITED(st));
+		CHECK_EQ(WEXITSTATUS(st), 0);
+		return;
+	}
+	uint64_t before, after;
+
+	CHECK_EQ(vst().views, 0);
+	before = vst().vma_budget;
+	if (before != default_budget())
+		fprintf(stderr, "[%s] before the first map the budget reads %llu, the default is "
+			"%llu\n", t_current, (unsigned long long)before,
+			(unsigned long long)default_budget());
+	CHECK_EQ(dc_view_set_vma_budget(16), 0);
+	fx("mem:4M", NULL);
+	fd = xcreate("b");
+	v = xmap(fd, 0, PG, DC_VIEW_READ);
+	after = vst().vma_budget;
+	if (after != 16)
+		fprintf(stderr, "[%s] the first map reset the budget set before it (16) to %llu\n",
+			t_current, (unsigned long long)after);
+	xunmap(&v);
+	xclose(fd);
+	CHECK_EQ(before, default_budget());
+	CHECK_EQ(after, 16);
 }
 
 /* ---- faults: the explicit call, the SIGSEGV handler ------------------------------------ */
@@ -1976,12 +2061,12 @@ TEST(vma_budget)
 			(unsigned long long)breaks);
 	CHECK(breaks >= N / 2);
 	xclose(b);
-	CHECK_EQ(dc_view_set_vma_budget(BUDGET), 0);
-	s0 = vst();
-	CHECK_EQ(s0.vmas, 0);
-	CHECK_EQ(s0.vma_budget, BUDGET);
+	CHECK_EQ(vst().vmas, 0);
 	maps0 = count_maps();
 	v = xmap(a, 0, N * PG, DC_VIEW_READ);
+	CHECK_EQ(dc_view_set_vma_budget(BUDGET), 0); /* after a map: see vma_budget_set_before_first_map */
+	s0 = vst();
+	CHECK_EQ(s0.vma_budget, BUDGET);
 	for (uint64_t i = 0; i < N; i++)
 		order[i] = i;
 	for (uint64_t i = N - 1; i > 0; i--) {
@@ -2026,7 +2111,7 @@ TEST(vma_budget)
 	CHECK(max_vmas > 0);
 	xunmap(&v);
 	CHECK_EQ(vst().vmas, 0);
-	CHECK_EQ(dc_view_set_vma_budget(DEFAULT_BUDGET), 0);
+	CHECK_EQ(dc_view_set_vma_budget(default_budget()), 0);
 	xclose(a);
 	free(order);
 }
@@ -2052,8 +2137,8 @@ static void child_budget_load_then_store(void)
 		stamp_page(b, 'B', p);
 	}
 	CHECK(pg_of(a, PG) != pg_of(a, 0) + 1);
-	CHECK_EQ(dc_view_set_vma_budget(16), 0);
 	v = xmap(a, 0, 32 * PG, RW);
+	CHECK_EQ(dc_view_set_vma_budget(16), 0); /* after a map: see vma_budget_set_before_first_map */
 	check_stamp(&v, 'A', 3);        /* a read fault of the window */
 	store_ok(VA(&v, 3 * PG + 100), 0x33); /* a write fault of the same window */
 	store_ok(VA(&v, 9 * PG + 100), 0x39);
