@@ -2123,6 +2123,12 @@ TEST(vma_budget)
  * never completes (the budget revoking the window its own fault just
  * mapped, over and over) fails in seconds, not at the watchdog.
  */
+/* A line on stderr from a child, so that a failure shows how far it got. */
+static void child_says(const char *what)
+{
+	fprintf(stderr, "[%s] child: %s\n", t_current, what);
+}
+
 static void child_budget_load_then_store(void)
 {
 	struct dc_view v;
@@ -2140,6 +2146,7 @@ static void child_budget_load_then_store(void)
 	v = xmap(a, 0, 32 * PG, RW);
 	CHECK_EQ(dc_view_set_vma_budget(16), 0); /* after a map: see vma_budget_set_before_first_map */
 	check_stamp(&v, 'A', 3);        /* a read fault of the window */
+	child_says("the load completed");
 	store_ok(VA(&v, 3 * PG + 100), 0x33); /* a write fault of the same window */
 	store_ok(VA(&v, 9 * PG + 100), 0x39);
 	check_stamp(&v, 'A', 20); /* another window */
@@ -2161,8 +2168,8 @@ TEST(vma_budget_load_then_store)
 		child_budget_load_then_store();
 	CHECK_EQ(waitpid(pid, &st, 0), pid);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		fprintf(stderr, "[%s] the child %s %d (the harness's watchdog message above: the "
-			"store never completed)\n", t_current,
+		fprintf(stderr, "[%s] the child %s %d (a watchdog message above: an access never "
+			"completed; the child's last line says which)\n", t_current,
 			WIFSIGNALED(st) ? "died by signal" : "exited with",
 			WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
 	CHECK(WIFEXITED(st));
@@ -2332,6 +2339,7 @@ static void child_sigbus(int how)
 		CHECK_EQ(sigaction(SIGBUS, &sa, NULL), 0);
 	}
 	expect_byte(v.addr, 1);
+	child_says("a view fault completed");
 	(void)*(volatile uint8_t *)VA(&v, PG + 1); /* past EOF: must die here */
 	_exit(3);
 }
@@ -2358,6 +2366,58 @@ TEST(sigbus_kills_when_unhandled)
 		CHECK(WIFSIGNALED(st));
 		CHECK_EQ(WTERMSIG(st), SIGBUS);
 	}
+}
+
+/*
+ * A forked child maps and faults views of its own, after the parent
+ * faulted views (and so set up whatever the library does around fork):
+ * the child's faults are served.  In a child with an alarm: a fault that
+ * never completes fails in seconds.
+ */
+static void child_own_views(void)
+{
+	struct dc_view v;
+	int fd;
+
+	alarm(10);
+	fx("mem:4M", NULL);
+	fd = xcreate("c");
+	xwrite_byte(fd, 0x43, 2 * PG, 0);
+	v = xmap(fd, 0, 4 * PG, RW);
+	expect_byte(VA(&v, 1), 0x43);
+	child_says("a view fault completed");
+	store_ok(VA(&v, PG + 2), 0x44);
+	expect_sigbus(VA(&v, 3 * PG), false);
+	_exit(0);
+}
+
+TEST(forked_child_faults_its_own_views)
+{
+	struct dc_view v;
+	int st = 0, fd;
+	pid_t pid;
+
+	fx("mem:4M", NULL);
+	fd = xcreate("p");
+	xwrite_byte(fd, 0x50, PG, 0);
+	v = xmap(fd, 0, PG, DC_VIEW_READ);
+	expect_byte(v.addr, 0x50); /* the parent faulted a view */
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0)
+		child_own_views();
+	CHECK_EQ(waitpid(pid, &st, 0), pid);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fprintf(stderr, "[%s] the child %s %d\n", t_current,
+			WIFSIGNALED(st) ? "died by signal" : "exited with",
+			WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	CHECK(WIFEXITED(st));
+	CHECK_EQ(WEXITSTATUS(st), 0);
+	expect_byte(v.addr, 0x50); /* and the parent's view still works */
+	xunmap(&v);
+	xclose(fd);
 }
 
 /*
