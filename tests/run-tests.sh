@@ -75,6 +75,10 @@ rm -f "$wbfile"
 cli tools_info 0 sh tests/cli_tools.sh info build/daxcore
 cli tools_dma 0 sh tests/cli_tools.sh dma build/daxcore
 cli tools_uring 0 sh tests/cli_tools.sh uring build/daxcore
+# daxcore io: every command and its errors, exact output lines (tests/cli_io.sh)
+for g in files data sizes layout views pins dma jobs device teardown usage; do
+    cli "io_$g" 0 sh tests/cli_io.sh build/daxcore "$g"
+done
 
 # Each regression case must fail with its bug brought back (tests/regress.sh).
 rm -rf build/regress

@@ -7,6 +7,8 @@
  *                         `make run`); demo --layers [SPEC]: the library-level
  *                         demonstration
  *   daxcore info [--json] SPEC   describe a region
+ *   daxcore io [-d SPEC] [-o MOUNTOPTS] [-c CMD]... [SCRIPT]
+ *                         an xfs_io-style command language over dcfs (io*.c)
  *   daxcore help          usage on stdout
  *   daxcore --version     the library version
  *
@@ -70,6 +72,10 @@ static const struct cmd cmds[] = {
 	  "(default mem:256M): DMA vs truncate, views and SIGBUS, quarantine,\n"
 	  "memory failure, removal; exits 0 if every check held;\n"
 	  "demo --layers [SPEC]: the library-level demo (no file system)", cmd_demo },
+	{ "io", "io [OPTIONS]",
+	  "an xfs_io-style command language over dcfs on a region (default\n"
+	  IO_DEFAULT_SPEC "): files, layouts, views, pins, DMA, background jobs,\n"
+	  "poison, removal; 'daxcore io --help' lists its options and commands", io_main },
 	{ "info", "info [--json] SPEC",
 	  "create the region SPEC describes, describe it (size, page and folio\n"
 	  "size, type, backend, huge pages, metadata, device alignment), remove it", cmd_info },
