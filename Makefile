@@ -41,9 +41,11 @@ DEPFLAGS      = -MMD -MP -MF $@.d
 FAULT        := -DDC_FAULT_INJECT
 LIBS         := -lurcu-bp -lpthread
 BENCH_LIBS   := -luring -lJudy
+TOOL_LIBS    := -luring
 
 LIB_SRCS     := $(wildcard src/*/*.c)
 BENCH_SRCS   := $(wildcard bench/*.c)
+TOOL_SRCS    := $(wildcard tools/*.c)
 TEST_SRCS    := $(wildcard tests/test_*.c)
 TEST_NAMES   := $(patsubst tests/%.c,%,$(TEST_SRCS))
 SO_REAL      := build/libdaxcore.so.$(VERSION)
@@ -109,9 +111,9 @@ build/libdaxcore.so: build/$(SO_NAME)
 # reports that inside our code.
 build/obj/bench/bench_index.o: OBJ_CFLAGS := -Wno-sign-compare
 
-build/daxcore: build/obj/tools/daxcore.o build/libdaxcore.a
+build/daxcore: $(patsubst %.c,build/obj/%.o,$(TOOL_SRCS)) build/libdaxcore.a
 	@echo "  LINK    $@"
-	@$(CC) $(BASE_CFLAGS) -O2 $< -o $@ build/libdaxcore.a $(LIBS)
+	@$(CC) $(BASE_CFLAGS) -O2 $(filter %.o,$^) -o $@ build/libdaxcore.a $(LIBS) $(TOOL_LIBS)
 
 build/daxcore-bench: $(patsubst %.c,build/obj/%.o,$(BENCH_SRCS)) build/libdaxcore.a
 	@echo "  LINK    $@"

@@ -16,7 +16,7 @@
 static struct dc_region *R;
 static struct dc_dcfs *FS;
 
-static struct dc_dcfs_statfs sfs(void)
+static inline struct dc_dcfs_statfs sfs(void)
 {
 	struct dc_dcfs_statfs s;
 
@@ -25,7 +25,7 @@ static struct dc_dcfs_statfs sfs(void)
 	return s;
 }
 
-static void check_fs(void)
+static inline void check_fs(void)
 {
 	int ret = dc_dcfs_check(FS);
 
@@ -36,7 +36,7 @@ static void check_fs(void)
 }
 
 /* Unlink every file of the namespace. */
-static void unlink_all(void)
+static inline void unlink_all(void)
 {
 	struct dc_dcfs_dirent ents[8];
 	uint64_t cur = 0;
@@ -54,7 +54,7 @@ static void unlink_all(void)
  * are never free again), nothing waits in the quarantine, unmount releases
  * the region, and the region has no reference left.
  */
-static void dcfs_teardown(void)
+static inline void dcfs_teardown(void)
 {
 	dc__fault_set(0);
 	if (FS) {
@@ -80,7 +80,7 @@ static void dcfs_teardown(void)
 }
 
 /* The device page a pin set holds for file byte @off, and (@addr) its address. */
-static uint64_t pin_page(const struct dc_dcfs_pinset *ps, uint64_t off, uint8_t **addr)
+static inline uint64_t pin_page(const struct dc_dcfs_pinset *ps, uint64_t off, uint8_t **addr)
 {
 	uint64_t pos = ps->offset;
 

@@ -518,7 +518,8 @@ struct dc_view;
 /**
  * dc_dcfs_map() - map file bytes [@off, @off + @len) of @fd's file into the
  * caller's address space (mmap(MAP_SHARED)): fill @v.  Faults (the SIGSEGV
- * handler, dc_view_fault()) go through dc_dcfs_fault(); truncate, punch,
+ * handler, dc_view_fault()) go through dcfs's fault step (what
+ * dc_dcfs_fault() does, by inode, with fault-around); truncate, punch,
  * reflink, memory failure and shutdown revoke what they take away.  The
  * view holds a reference on the file (it stays after close, as an mmap
  * does) and keeps the mount from unmounting; dc_view_unmap() ends it.  A

@@ -157,8 +157,8 @@ DC_API unsigned dc_region_folio_order(const struct dc_region *r);
 DC_API enum dc_region_type dc_region_type(const struct dc_region *r);
 DC_API const char *dc_region_spec(const struct dc_region *r);
 DC_API int dc_region_fd(const struct dc_region *r); /* the backing fd; page P at offset P * 4 KiB */
-/* The smallest unit the fd maps in: 2^order pages (9: hugetlb memfd, a
- * device-dax device of 2 MiB alignment; 0 otherwise). */
+/* The smallest unit the fd maps in: 2^order pages (9: hugetlb memfd; a
+ * device-dax device's alignment: 9 or 18; 0 otherwise). */
 DC_API unsigned dc_region_map_order(const struct dc_region *r);
 
 struct dc_region_stats {

@@ -40,14 +40,21 @@
  * (which would deadlock) aborts with a message instead.  An access the
  * kernel would answer with SIGBUS (past the end of file, a poisoned block,
  * a file system shut down by removal) gets SIGBUS with si_addr the faulting
- * address and si_code BUS_ADRERR.  A handler of one's own: hand-written
- * sigaction(SA_SIGINFO | SA_ONSTACK), not libsigsegv (no SIGBUS, no
- * chaining, not thread-safe).
+ * address and si_code BUS_ADRERR (BUS_MCEERR_AR for a poisoned block): the
+ * SIGBUS disposition's handler is called from the SIGSEGV handler with the
+ * faulting access's own context, so a handler that skips the instruction
+ * works as with the kernel's SIGBUS; the default action kills with SIGBUS.
+ * An instruction fetch from a view, or a store to a read-only view, is a
+ * plain SIGSEGV (chained).  The handler needs about 7 KiB of stack: give an
+ * alternate signal stack (SA_ONSTACK) at least 16 KiB.  A handler of one's
+ * own: hand-written sigaction(SA_SIGINFO | SA_ONSTACK), not libsigsegv (no
+ * SIGBUS, no chaining, not thread-safe).
  *
  * Limits: every distinct device run mapped is one kernel VMA, and
  * vm.max_map_count (65530 by default) is shared with malloc, libraries and
  * thread stacks.  The library counts the VMAs its views use and, above a
- * process-wide budget (dc_view_set_vma_budget(), default 32768), revokes
+ * process-wide budget (dc_view_set_vma_budget(), default 32768 or half of
+ * vm.max_map_count if that is less), revokes
  * the coldest windows back to PROT_NONE instead of failing.  A forked child
  * does not inherit views (MADV_DONTFORK); an access there is an ordinary
  * SIGSEGV.  Kernel-side pins (io_uring registered buffers, O_DIRECT on a
@@ -104,9 +111,10 @@ struct dc_view_extent {
  * (->fault may take the owner's locks and sleep).
  * ->fault(file, index, max, flags, ext): serve file page @index (flags
  *   DC_VIEW_FAULT_*; @max: the pages from @index the view would like).
- *   Fill @ext.  Return 0; -EFAULT (past the end of file), -EIO (poisoned,
- *   shut down), any other negative errno: the access gets SIGBUS and
- *   dc_view_fault() returns it.  The pages must stay in the file until a
+ *   Fill @ext.  Return 0; -EHWPOISON (the block is poisoned: SIGBUS with
+ *   si_code BUS_MCEERR_AR); -EFAULT (past the end of file), -EIO (shut
+ *   down), any other negative errno: SIGBUS with BUS_ADRERR.
+ *   dc_view_fault() returns the error.  The pages must stay in the file until a
  *   ->revoke of them reaches dc_view_file_revoke() (entries: the mapping
  *   layer's zap calls it).
  * ->release(file): the view's reference on @file is dropped (dc_view_unmap()
@@ -142,12 +150,15 @@ DC_API int dc_view_file_destroy(struct dc_view_file *vf);
 
 /**
  * dc_view_file_revoke() - take file pages [@index, @index + @nr) away from
- * every view of @vf: mapped pages are replaced by anonymous PROT_NONE (one
- * mmap per contiguous range per view; ranges a view never mapped are
- * skipped), and a fault mapping any of them meanwhile will not install what
- * it found.  The owner calls it from its mappings' ->revoke.
- * Context: sleeps (mmap); takes the view set's lock and each view's lock;
- * no daxcore lock may be held (the mapping layer's callbacks hold none).
+ * every view of @vf: in each view, the pages from the first mapped one in
+ * the range to the last are replaced by anonymous PROT_NONE with one mmap
+ * (a view that maps none of them is skipped), and a fault mapping any of
+ * them meanwhile will not install what it found.  The owner calls it from
+ * its mappings' ->revoke (and may call it first for a whole range it is
+ * about to take away, as dcfs's break layouts does).
+ * Context: sleeps (mmap); takes the view set's lock and each view's lock,
+ * which are never held while waiting for anything else, so the caller may
+ * hold entry locks (->revoke does) and its own locks.
  */
 DC_API void dc_view_file_revoke(struct dc_view_file *vf, uint64_t index, uint64_t nr);
 
@@ -167,7 +178,7 @@ DC_API void dc_view_file_mkclean(struct dc_view_file *vf, uint64_t index, uint64
  *         ones: 2 MiB aligned).
  * The owner has taken a reference on its file for the view; the view layer
  * gives it back through ->release when the view is unmapped.
- * Context: process context.
+ * Context: process context; sleeps (a grace period).
  * Return: 0; -EINVAL (NULL, misaligned, zero length, bad @prot, a range past
  * 2^52 bytes); -ENOMEM (no address space that large: mmap failed, or no
  * memory); -ENOSPC (too many views).
@@ -193,16 +204,18 @@ DC_API int dc_view_unmap(struct dc_view *v);
  * the way an access would (fault-around included), without a signal.
  * Context: sleeps (the owner's fault step); not from a daxcore callback.
  * Return: 0; -EINVAL (not mapped, range outside the view, flags);
- * -EACCES (a write fault of a read-only view); -EDEADLK (called from inside
- * a daxcore callback); the owner's error for the first page it could not
- * serve (-EFAULT past the end of file, -EIO poisoned or shut down,
- * -ENOSPC, ...): the pages before it stay mapped.
+ * -ENOMEM (no memory, or mmap refused: vm.max_map_count); -EIO (the
+ * owner's answer does not cover the page, or a write fault was answered
+ * read-only); -EACCES (a write fault of a read-only view); -EDEADLK (called from inside
+ * a daxcore callback or with a view lock held); the owner's error for the
+ * first page it could not serve (-EFAULT past the end of file, -EHWPOISON
+ * poisoned, -EIO shut down, -ENOSPC, ...): the pages before it stay mapped.
  */
 DC_API int dc_view_fault(const struct dc_view *v, uint64_t off, uint64_t len, unsigned flags);
 
 /**
  * dc_view_handler_install() - install the process-wide SIGSEGV handler
- * (SA_SIGINFO | SA_ONSTACK) that serves faults at
+ * (SA_SIGINFO | SA_ONSTACK | SA_NODEFER | SA_RESTART) that serves faults at
  * view addresses and chains to the previous disposition for all others.
  * Idempotent (a second call changes nothing).
  * Context: process context; not async-signal-safe.
@@ -214,7 +227,8 @@ DC_API int dc_view_handler_install(void);
  * dc_view_handler_remove() - restore the disposition found at install time
  * (if the handler is still the installed one).
  * Context: process context.
- * Return: 0; -EBUSY (another handler was installed on top: nothing changed).
+ * Return: 0; -EBUSY (another handler was installed on top: nothing changed);
+ * a negative errno from sigaction().
  */
 DC_API int dc_view_handler_remove(void);
 

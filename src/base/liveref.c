@@ -260,8 +260,11 @@ DC_API void dc_liveref_exit(struct dc_liveref *ref)
 
 static void liveref_zero(struct dc_liveref *ref, dc_liveref_release_fn release)
 {
-	if (release)
+	if (release) {
+		dc__cb_enter();
 		release(ref);
+		dc__cb_exit();
+	}
 	/* Only hashes the address: safe even if release (or a waiter) freed ref.
 	 * The count reached zero through a seq_cst RMW: no fence needed. */
 	dc__wake_var_after_rmw(REF_COUNT(ref));
@@ -453,7 +456,9 @@ int dc__drain_wait(const void *addr, dc_cond_fn cond, void *arg, uint64_t (*outs
 		left = outstanding(arg);
 		if (!left)
 			return 0;
+		dc__cb_enter();
 		opts->progress(opts->arg, left);
+		dc__cb_exit();
 	}
 }
 

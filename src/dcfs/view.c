@@ -64,6 +64,8 @@ static int view_fault(void *file, uint64_t index, uint64_t max, unsigned flags,
 		pthread_rwlock_unlock(&ino->invalidate);
 	}
 	dcfs_active_put(fs);
+	if (ret == -EIO && !atomic_load(&fs->shutdown))
+		ret = -EHWPOISON; /* the only other -EIO: a poisoned block (BUS_MCEERR_AR) */
 	if (ret)
 		return ret;
 	*ext = (struct dc_view_extent){

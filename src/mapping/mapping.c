@@ -285,8 +285,11 @@ void dc__entry_disassoc(struct dc_mapping *m, uint64_t first, dc_entry_t e, bool
 
 void dc__entry_revoke(struct dc_mapping *m, uint64_t first, dc_entry_t e)
 {
-	if (m->ops && m->ops->revoke)
+	if (m->ops && m->ops->revoke) {
+		dc__cb_enter();
 		m->ops->revoke(m, first, dc__entry_pages(e), m->priv);
+		dc__cb_exit();
+	}
 }
 
 /* ->revoke for entries @it[0..n) (in index order): one call per contiguous run. */
@@ -299,7 +302,9 @@ void dc__entries_revoke(struct dc_mapping *m, const struct dc_index_item *it, un
 
 		while (++k < n && it[k].first == end)
 			end += dc__entry_pages(it[k].value);
+		dc__cb_enter();
 		m->ops->revoke(m, first, end - first, m->priv);
+		dc__cb_exit();
 	}
 }
 

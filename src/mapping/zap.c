@@ -603,8 +603,11 @@ static int writeback_one(struct dc_mapping *m, uint64_t f, unsigned o,
 	dc__entry_store(m, f, e | DC_ENTRY_LOCKED);
 	dc_index_unlock(m->ix);
 
-	if (m->ops && m->ops->mkclean)
+	if (m->ops && m->ops->mkclean) {
+		dc__cb_enter();
 		m->ops->mkclean(m, f, UINT64_C(1) << o, m->priv);
+		dc__cb_exit();
+	}
 	ret = dc_region_flush(m->region, dc_entry_pgoff(e), UINT64_C(1) << o);
 
 	dc_index_lock(m->ix);

@@ -37,7 +37,7 @@ void dc__view_budget_push(struct vview *v, uint64_t a, uint64_t b)
 {
 	pthread_mutex_lock(&lru_lock);
 	if (!ring)
-		ring = calloc(RING, sizeof(*ring)); /* no ring: no cold list, budget by whole views */
+		ring = calloc(RING, sizeof(*ring)); /* no memory: no cold list, nothing to revoke */
 	if (ring) {
 		if (count == RING) { /* forget the oldest */
 			head = (head + 1) % RING;
@@ -72,9 +72,9 @@ void dc__view_budget_enforce(void)
 		if (!v)
 			continue;
 		if (v->id == w.id) {
-			pthread_mutex_lock(&v->lock);
+			dc__view_lock(v);
 			dc__view_revoke_pages(v, w.a, w.b);
-			pthread_mutex_unlock(&v->lock);
+			dc__view_unlock(v);
 			atomic_fetch_add_explicit(&dc__view_ctr_budget_revokes, 1,
 						  memory_order_relaxed);
 		}

@@ -6,8 +6,10 @@
  *
  * The window: a fault at a page right after the previous window of the view
  * (a sequential scan) doubles the window, up to 2 MiB, and starts it at the
- * page; any other fault starts again from the file's fault-around size,
- * aligned around the page.  The faulting page is asked for with the
+ * page; a fault near the previous window starts again from the file's
+ * fault-around size, aligned around the page; a fault far from it (random
+ * access, where neighbours are wasted work: each costs an owner fault and
+ * a page of mmap) halves the window, down to one page.  The faulting page is asked for with the
  * access's own mode (a write allocates or copies); its neighbours with
  * DC_VIEW_FAULT_AROUND (nothing is allocated or copied for them: a hole in
  * a write fault's window is left unmapped, a shared block maps read-only).
@@ -35,6 +37,28 @@ struct run {
 	uint64_t s;    /* the state of page a */
 };
 
+/*
+ * fork() waits while a device run is mapped and not yet MADV_DONTFORK (a
+ * child must never inherit a device mapping: no revoke would reach it).
+ */
+static pthread_rwlock_t fork_lock = PTHREAD_RWLOCK_INITIALIZER;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void)
+{
+	pthread_rwlock_wrlock(&fork_lock);
+}
+
+static void fork_done(void)
+{
+	pthread_rwlock_unlock(&fork_lock);
+}
+
+static void fork_hooks(void)
+{
+	(void)pthread_atfork(fork_prepare, fork_done, fork_done);
+}
+
 /* Map run @r (its state says what); view lock held. */
 static int map_run(struct vview *v, const struct run *r)
 {
@@ -46,6 +70,8 @@ static int map_run(struct vview *v, const struct run *r)
 
 	if (ret)
 		return ret;
+	pthread_once(&fork_once, fork_hooks);
+	pthread_rwlock_rdlock(&fork_lock);
 	if (r->s & VST_ZERO)
 		p = mmap(addr, len, PROT_READ,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_POPULATE | MAP_NORESERVE, -1, 0);
@@ -56,16 +82,22 @@ static int map_run(struct vview *v, const struct run *r)
 	if (p == MAP_FAILED) {
 		int err = errno;
 
-		/* A failed MAP_FIXED may have unmapped the range: reserve it again. */
-		dc__vst_set(v, r->a, r->b, 0);
-		if (dc__view_reserve_at(addr, len) == MAP_FAILED)
-			dc__view_revoke_pages(v, 0, v->npages);
+		/*
+		 * A failed MAP_FIXED keeps the old mapping (6.18) or leaves a
+		 * hole (older kernels): make the range PROT_NONE; if even that
+		 * fails, the state still says what may be mapped there, so a
+		 * later revoke takes it away.
+		 */
+		if (dc__view_reserve_at(addr, len) != MAP_FAILED)
+			dc__vst_set(v, r->a, r->b, 0);
+		pthread_rwlock_unlock(&fork_lock);
 		return dc__fail(-err, "view: mmap of %zu bytes at %p: %s%s", len, (void *)addr,
 				strerror(err),
 				err == ENOMEM ? " (vm.max_map_count? see dc_view_set_vma_budget())" : "");
 	}
 	/* A forked child inherits nothing of it. */
 	(void)madvise(addr, len, MADV_DONTFORK);
+	pthread_rwlock_unlock(&fork_lock);
 	dc__vst_set(v, r->a, r->b, r->s);
 	return 0;
 }
@@ -82,8 +114,9 @@ static inline bool satisfied(uint64_t s, bool write)
  * page after @p cannot be served.
  */
 static long ask_owner(struct vview *v, uint64_t a, uint64_t *b, uint64_t p, bool write,
-		      struct run *runs)
+		      struct run **runsp, size_t *cap, struct vinflight *rec)
 {
+	struct run *runs = *runsp;
 	struct dc_view_file *vf = v->vf;
 	uint64_t unit = UINT64_C(1) << vf->map_order, pp = p & ~(unit - 1), idx = a;
 	long n = 0;
@@ -93,7 +126,10 @@ static long ask_owner(struct vview *v, uint64_t a, uint64_t *b, uint64_t p, bool
 		uint64_t lim = idx < pp ? pp : *b, e, s;
 		struct dc_view_extent ext = { 0 };
 		unsigned flags = (write ? DC_VIEW_FAULT_WRITE : 0) | (around ? DC_VIEW_FAULT_AROUND : 0);
-		int ret = vf->ops->fault(vf->file, v->first + idx, lim - idx, flags, &ext);
+		int ret;
+
+		rec->asked = idx; /* read only by this thread's own revokes (mark_stale()) */
+		ret = vf->ops->fault(vf->file, v->first + idx, lim - idx, flags, &ext);
 
 		if (!ret && (!ext.nr || ext.index > v->first + idx ||
 			     ext.nr - 1 > UINT64_MAX - ext.index ||
@@ -137,8 +173,17 @@ static long ask_owner(struct vview *v, uint64_t a, uint64_t *b, uint64_t p, bool
 		    ((s & VST_ZERO) || (s >> VST_SHIFT) == (runs[n - 1].s >> VST_SHIFT) +
 							     (idx - runs[n - 1].a)))
 			runs[n - 1].b = e;
-		else
+		else {
+			if ((size_t)n == *cap) {
+				struct run *nr = realloc(runs, 2 * *cap * sizeof(*runs));
+
+				if (!nr)
+					return dc__fail(-ENOMEM, "view fault: no memory");
+				*runsp = runs = nr;
+				*cap *= 2;
+			}
 			runs[n++] = (struct run){ idx, e, s };
+		}
 		idx = e;
 	}
 	return n;
@@ -156,37 +201,51 @@ int dc__view_fault_page(struct vview *v, uint64_t p, bool write, uint64_t want_e
 {
 	struct dc_view_file *vf = v->vf;
 	uint64_t unit = UINT64_C(1) << vf->map_order;
+	unsigned fo = dc_region_folio_order(vf->r);
 
+	/* On regions of large folios the window is at least a folio: a 2 MiB
+	 * entry maps as one 2 MiB range. */
+	if ((UINT64_C(1) << fo) > unit)
+		unit = UINT64_C(1) << fo;
 	for (;;) {
 		struct vinflight rec = { 0 }, **pp;
 		struct run *runs;
+		size_t cap;
 		uint64_t w, a, b, seq;
 		long n;
 		int ret = 0;
 
-		pthread_mutex_lock(&v->lock);
+		dc__view_lock(v);
 		if (v->dead) {
-			pthread_mutex_unlock(&v->lock);
+			dc__view_unlock(v);
 			return -ENXIO;
 		}
 		if (satisfied(dc__vst_get(v, p), write)) { /* another thread was faster */
 			for (b = p + 1; b < v->npages && satisfied(dc__vst_get(v, b), write); b++)
 				;
-			pthread_mutex_unlock(&v->lock);
+			dc__view_unlock(v);
 			*end = b;
 			return 0;
 		}
 		seq = atomic_load_explicit(&v->seq_next, memory_order_relaxed);
 		w = atomic_load_explicit(&v->win, memory_order_relaxed);
-		if (p == seq) {
+		if (p == seq) { /* sequential: double the window, from the page on */
 			w = w * 2 > VWIN_MAX ? VWIN_MAX : w * 2;
 			a = p & ~(unit - 1);
 		} else {
-			w = vf->around;
+			/* Near the last window (or the first fault): the file's
+			 * fault-around; far from it (random access): halve the
+			 * window, down to one page, as readahead backs off. */
+			if (seq == UINT64_MAX || (p + 2 * w >= seq && p < seq + w))
+				w = vf->around;
+			else
+				w = w / 2 ? w / 2 : 1;
 			if (w < unit)
 				w = unit;
 			a = p & ~(w - 1);
 		}
+		if (w < unit)
+			w = unit;
 		atomic_store_explicit(&v->win, w, memory_order_relaxed);
 		b = a + w;
 		if (want_end > b)
@@ -196,24 +255,28 @@ int dc__view_fault_page(struct vview *v, uint64_t p, bool write, uint64_t want_e
 			b = v->npages;
 		rec.a = a;
 		rec.b = b;
+		rec.asked = a;
 		rec.next = v->inflight;
 		v->inflight = &rec;
-		pthread_mutex_unlock(&v->lock);
+		dc__view_unlock(v);
 
-		runs = dc__malloc((size_t)(b - a) * sizeof(*runs));
+		cap = b - a < 16 ? (size_t)(b - a) : 16;
+		runs = dc__malloc(cap * sizeof(*runs));
 		if (!runs) {
 			ret = dc__fail(-ENOMEM, "view fault: no memory");
 			n = 0;
 		} else {
 			in_fault = true;
-			n = ask_owner(v, a, &b, p, write, runs);
+			dc__view_asking = &rec;
+			n = ask_owner(v, a, &b, p, write, &runs, &cap, &rec);
+			dc__view_asking = NULL;
 			in_fault = false;
 			DC_TEST_HOOK(dc__test_view_fault_hook, v->addr);
 			if (n < 0)
 				ret = (int)n;
 		}
 
-		pthread_mutex_lock(&v->lock);
+		dc__view_lock(v);
 		for (pp = &v->inflight; *pp != &rec; pp = &(*pp)->next)
 			;
 		*pp = rec.next;
@@ -221,7 +284,7 @@ int dc__view_fault_page(struct vview *v, uint64_t p, bool write, uint64_t want_e
 			ret = -ENXIO;
 		/* bug 28: map what a revoke took meanwhile */
 		if (!ret && rec.stale && DC_REGRESS_BUG != 28) { /* a revoke took (part of) the window */
-			pthread_mutex_unlock(&v->lock);
+			dc__view_unlock(v);
 			free(runs);
 			atomic_fetch_add_explicit(&dc__view_ctr_retries, 1, memory_order_relaxed);
 			continue;
@@ -240,7 +303,7 @@ int dc__view_fault_page(struct vview *v, uint64_t p, bool write, uint64_t want_e
 				ret = dc__fail(-EIO, "view fault: page %llu could not be mapped",
 					       (unsigned long long)(v->first + p));
 		}
-		pthread_mutex_unlock(&v->lock);
+		dc__view_unlock(v);
 		free(runs);
 		if (!ret) {
 			atomic_store_explicit(&v->seq_next, rec.b, memory_order_relaxed);
@@ -271,7 +334,7 @@ DC_API int dc_view_fault(const struct dc_view *uv, uint64_t off, uint64_t len, u
 			       (unsigned long long)(v->npages << DC_PAGE_SHIFT));
 	} else if (write && !(v->prot & DC_VIEW_WRITE)) {
 		ret = dc__fail(-EACCES, "view fault: a write fault of a read-only view");
-	} else if (dc__cb_depth || in_fault) {
+	} else if (dc__cb_depth || in_fault || dc__view_locked) {
 		ret = dc__fail(-EDEADLK, "view fault: called from inside a daxcore callback");
 	}
 	p = off >> DC_PAGE_SHIFT;
@@ -293,48 +356,60 @@ DC_API int dc_view_fault(const struct dc_view *uv, uint64_t off, uint64_t len, u
 static struct sigaction old_segv;
 static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool installed;
-static volatile sig_atomic_t forked; /* a child of the process that mapped the views */
 
-static void atfork_child(void)
+/* Whether disposition @sa runs a handler (not SIG_DFL or SIG_IGN, whatever SA_SIGINFO says). */
+static bool runs_handler(const struct sigaction *sa)
 {
-	forked = 1;
+	return sa->sa_handler != SIG_DFL && sa->sa_handler != SIG_IGN;
 }
 
 /* Hand a fault that is not ours to the disposition found at install time. */
 static void chain(int sig, siginfo_t *si, void *uc)
 {
-	if (old_segv.sa_flags & SA_SIGINFO) {
-		if (old_segv.sa_sigaction)
+	if (runs_handler(&old_segv)) {
+		if (old_segv.sa_flags & SA_SIGINFO)
 			old_segv.sa_sigaction(sig, si, uc);
+		else
+			old_segv.sa_handler(sig);
 		return;
 	}
-	if (old_segv.sa_handler != SIG_DFL && old_segv.sa_handler != SIG_IGN) {
-		old_segv.sa_handler(sig);
+	/* Ignored and sent by someone (kill, raise): ignored. */
+	if (old_segv.sa_handler == SIG_IGN && (!si || si->si_code <= 0))
 		return;
-	}
-	/* The default action: restore it; the access faults again and dies
-	 * (a signal sent by someone else is raised again). */
+	/* The default action (a fault the kernel would not let be ignored
+	 * either): restore it; the access faults again and dies, a signal
+	 * sent by someone else is raised again. */
 	signal(sig, SIG_DFL);
 	if (!si || si->si_code <= 0)
 		raise(sig);
 }
 
-/* Whether the access that faulted was a store. */
-static bool access_is_write(void *ucv, struct vview *v, uint64_t p)
+/* The access that faulted: a store, an instruction fetch. */
+static void access_kind(void *ucv, struct vview *v, uint64_t p, bool *write, bool *exec)
 {
 	ucontext_t *uc = ucv;
-	bool w;
 
+	*exec = false;
 #if defined(__x86_64__)
-	if (uc)
-		return uc->uc_mcontext.gregs[REG_ERR] & 2;
+	if (uc) {
+		unsigned long long err = (unsigned long long)uc->uc_mcontext.gregs[REG_ERR];
+
+		*write = err & 2;
+		*exec = err & 16;
+		return;
+	}
 #elif defined(__aarch64__)
 	if (uc) {
 		struct _aarch64_ctx *h = (struct _aarch64_ctx *)uc->uc_mcontext.__reserved;
 
 		while (h->magic) {
-			if (h->magic == ESR_MAGIC)
-				return ((struct esr_context *)h)->esr & (1u << 6); /* WnR */
+			if (h->magic == ESR_MAGIC) {
+				uint64_t esr = ((struct esr_context *)h)->esr;
+
+				*exec = (esr >> 26) == 0x20; /* instruction abort, lower EL */
+				*write = !*exec && (esr & (1u << 6)); /* WnR */
+				return;
+			}
 			h = (struct _aarch64_ctx *)((char *)h + h->size);
 		}
 	}
@@ -343,46 +418,65 @@ static bool access_is_write(void *ucv, struct vview *v, uint64_t p)
 #endif
 	/* Unknown: a fault on a page mapped read-only was a store; else a
 	 * load, and a store faults once more. */
-	pthread_mutex_lock(&v->lock);
-	w = dc__vst_get(v, p) & VST_MAPPED;
-	pthread_mutex_unlock(&v->lock);
-	return w;
+	dc__view_lock(v);
+	*write = dc__vst_get(v, p) & VST_MAPPED;
+	dc__view_unlock(v);
 }
 
-/* SIGBUS at @addr, as the kernel sends it (BUS_ADRERR, si_addr). */
-static void send_sigbus(void *addr, void *ucv)
+/*
+ * SIGBUS at @addr, as the kernel would send it for the faulting access:
+ * the disposition's handler is called here, with the fault's own context
+ * (@uc: a handler that skips the instruction by moving the program counter
+ * works as with the kernel's SIGBUS), SIGBUS and its sa_mask blocked
+ * meanwhile.  The default action (or SIGBUS ignored or blocked, which the
+ * kernel overrides for a fault) kills the process with SIGBUS.
+ */
+static void send_sigbus(void *addr, int err, void *ucv)
 {
 	ucontext_t *uc = ucv;
 	struct sigaction cur;
 	siginfo_t si;
 
 	atomic_fetch_add_explicit(&dc__view_ctr_sigbus, 1, memory_order_relaxed);
-	/* Blocked or ignored, the kernel's SIGBUS of a fault kills: so does ours. */
-	if (!sigaction(SIGBUS, NULL, &cur) &&
-	    (cur.sa_handler == SIG_IGN || (uc && sigismember(&uc->uc_sigmask, SIGBUS)))) {
+	memset(&si, 0, sizeof(si));
+	si.si_signo = SIGBUS;
+	si.si_code = err == -EHWPOISON ? BUS_MCEERR_AR : BUS_ADRERR;
+	si.si_addr = addr;
+	if (err == -EHWPOISON)
+		si.si_addr_lsb = DC_PAGE_SHIFT;
+	if (!sigaction(SIGBUS, NULL, &cur) && runs_handler(&cur) &&
+	    !(uc && sigismember(&uc->uc_sigmask, SIGBUS))) {
+		sigset_t mask = cur.sa_mask, old;
+
+		if (!(cur.sa_flags & SA_NODEFER))
+			sigaddset(&mask, SIGBUS);
+		pthread_sigmask(SIG_BLOCK, &mask, &old);
+		if (cur.sa_flags & SA_SIGINFO)
+			cur.sa_sigaction(SIGBUS, &si, uc);
+		else
+			cur.sa_handler(SIGBUS);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		return;
+	}
+	signal(SIGBUS, SIG_DFL);
+	{
 		sigset_t set;
 
-		signal(SIGBUS, SIG_DFL);
 		sigemptyset(&set);
 		sigaddset(&set, SIGBUS);
 		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 		if (uc)
 			sigdelset(&uc->uc_sigmask, SIGBUS);
 	}
-	memset(&si, 0, sizeof(si));
-	si.si_signo = SIGBUS;
-	si.si_code = BUS_ADRERR;
-	si.si_addr = addr;
 	(void)syscall(SYS_rt_tgsigqueueinfo, getpid(), (pid_t)syscall(SYS_gettid), SIGBUS, &si);
 }
 
-static void loud(const void *addr)
+static void loud(void)
 {
 	static const char msg[] = "daxcore: a fault at a view address while this thread runs "
-				  "inside a daxcore callback or fault (serving it would deadlock)"
-				  ": aborting\n";
+				  "inside a daxcore callback or holds a view lock (serving it "
+				  "would deadlock): aborting\n";
 
-	(void)addr;
 	(void)!write(2, msg, sizeof(msg) - 1);
 	abort();
 }
@@ -391,39 +485,46 @@ static void handler(int sig, siginfo_t *si, void *uc)
 {
 	int saved = errno;
 	struct vview *v = NULL;
+	char msg[256];
 	uint64_t p, end;
-	bool write;
+	bool write, exec;
 	int ret;
 
-	if (!forked && si && si->si_code > 0)
+	if (si && si->si_code > 0)
 		v = dc__view_lookup_get(si->si_addr);
+	if (v && v->pid != getpid()) { /* a forked child: the parent's view is not here */
+		dc__view_put(v);
+		v = NULL;
+	}
 	if (!v) {
 		chain(sig, si, uc);
 		errno = saved;
 		return;
 	}
 	p = (uint64_t)((char *)si->si_addr - v->addr) >> DC_PAGE_SHIFT;
-	write = access_is_write(uc, v, p);
-	if (write && !(v->prot & DC_VIEW_WRITE)) { /* a store to a read-only view: SIGSEGV */
+	if (dc__cb_depth || in_fault || dc__view_locked)
+		loud();
+	access_kind(uc, v, p, &write, &exec);
+	if (exec || (write && !(v->prot & DC_VIEW_WRITE))) {
+		/* A jump into a view, a store to a read-only view: SIGSEGV. */
 		dc__view_put(v);
 		chain(sig, si, uc);
 		errno = saved;
 		return;
 	}
-	if (dc__cb_depth || in_fault)
-		loud(si->si_addr);
+	snprintf(msg, sizeof(msg), "%s", dc_errmsg()); /* the thread's message survives */
 	atomic_fetch_add_explicit(&dc__view_ctr_signal_faults, 1, memory_order_relaxed);
 	ret = dc__view_fault_page(v, p, write, 0, &end);
 	dc__view_put(v);
+	(void)dc__fail_str(0, msg);
 	/* -ENXIO: unmapped meanwhile; the access faults again, as a stranger. */
 	if (ret && ret != -ENXIO)
-		send_sigbus(si->si_addr, uc);
+		send_sigbus(si->si_addr, ret, uc);
 	errno = saved;
 }
 
 DC_API int dc_view_handler_install(void)
 {
-	static bool atfork_done;
 	struct sigaction sa;
 	int ret = 0;
 
@@ -437,8 +538,6 @@ DC_API int dc_view_handler_install(void)
 			ret = dc__fail(-errno, "view: sigaction(SIGSEGV): %s", strerror(errno));
 		else
 			installed = true;
-		if (!ret && !atfork_done && !pthread_atfork(NULL, NULL, atfork_child))
-			atfork_done = true;
 	}
 	pthread_mutex_unlock(&install_lock);
 	return ret;

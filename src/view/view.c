@@ -13,9 +13,11 @@
 #include "view/view_int.h"
 #include "base/rcu.h"
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 _Atomic uint64_t dc__view_ctr_faults, dc__view_ctr_signal_faults, dc__view_ctr_pages,
 	dc__view_ctr_retries, dc__view_ctr_revokes, dc__view_ctr_budget_revokes,
@@ -23,6 +25,21 @@ _Atomic uint64_t dc__view_ctr_faults, dc__view_ctr_signal_faults, dc__view_ctr_p
 _Atomic uint64_t dc__view_budget = 32768;
 
 #define VIEWS_MAX 65536u
+
+__thread struct vinflight *dc__view_asking;
+__thread unsigned dc__view_locked;
+
+void dc__view_lock(struct vview *v)
+{
+	dc__view_locked++;
+	pthread_mutex_lock(&v->lock);
+}
+
+void dc__view_unlock(struct vview *v)
+{
+	pthread_mutex_unlock(&v->lock);
+	dc__view_locked--;
+}
 #define VIEW_BYTES_MAX (UINT64_C(1) << 52)
 
 /* ---- the view table (RCU) ------------------------------------------------------ */
@@ -113,7 +130,7 @@ struct vview *dc__view_get(const struct dc_view *uv)
 	if (!uv || !uv->id)
 		return NULL;
 	v = dc__view_lookup_get(uv->addr);
-	if (v && (v->id != uv->id || v->addr != (char *)uv->addr)) {
+	if (v && (v->id != uv->id || v->addr != (char *)uv->addr || v->pid != getpid())) {
 		dc__view_put(v);
 		v = NULL;
 	}
@@ -214,9 +231,14 @@ static uint64_t vst_next(const struct vview *v, uint64_t a, uint64_t b, uint64_t
 
 static void mark_stale(struct vview *v, uint64_t a, uint64_t b)
 {
-	for (struct vinflight *f = v->inflight; f; f = f->next)
-		if (f->a < b && a < f->b)
+	for (struct vinflight *f = v->inflight; f; f = f->next) {
+		/* The thread's own owner call revoked: what it answers after
+		 * this is fresh, only what it answered before is not. */
+		uint64_t end = f == dc__view_asking ? f->asked : f->b;
+
+		if (f->a < b && a < end)
 			f->stale = true;
+	}
 }
 
 /* ---- revocation ---------------------------------------------------------------------- */
@@ -279,20 +301,24 @@ static void vf_each(struct dc_view_file *vf, uint64_t index, uint64_t nr,
 		    void (*fn)(struct vview *v, uint64_t a, uint64_t b))
 {
 	uint64_t a, b, end = nr > UINT64_MAX - index ? UINT64_MAX : index + nr;
+	int pid = getpid();
 
 	if (!vf || !nr)
 		return;
+	dc__view_locked++;
 	pthread_mutex_lock(&vf->lock);
 	for (size_t i = 0; i < vf->n && vf->v[i]->first < end; i++) {
 		struct vview *v = vf->v[i];
 
-		if (!file_range(v, index, nr, &a, &b))
+		/* A forked child's copy of the parent's view: not its memory. */
+		if (v->pid != pid || !file_range(v, index, nr, &a, &b))
 			continue;
-		pthread_mutex_lock(&v->lock);
+		dc__view_lock(v);
 		fn(v, a, b);
-		pthread_mutex_unlock(&v->lock);
+		dc__view_unlock(v);
 	}
 	pthread_mutex_unlock(&vf->lock);
+	dc__view_locked--;
 }
 
 DC_API void dc_view_file_revoke(struct dc_view_file *vf, uint64_t index, uint64_t nr)
@@ -425,6 +451,17 @@ static void view_free(struct vview *v)
 	free(v);
 }
 
+static void read_max_map_count(void)
+{
+	FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+	unsigned long long n;
+
+	if (f && fscanf(f, "%llu", &n) == 1 && n / 2 >= 16 && n / 2 < 32768)
+		atomic_store(&dc__view_budget, n / 2);
+	if (f)
+		fclose(f);
+}
+
 /*
  * Reserve @len bytes of PROT_NONE address space whose address is congruent
  * to @off modulo @align (so that aligned blocks land at aligned addresses:
@@ -449,6 +486,14 @@ static char *reserve(uint64_t off, uint64_t len, uint64_t align)
 	return base;
 }
 
+/* The default budget: 32768, or half of vm.max_map_count if that is less. */
+static void budget_default(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, read_max_map_count);
+}
+
 DC_API int dc_view_map(struct dc_view_file *vf, uint64_t off, uint64_t len, unsigned prot,
 		       struct dc_view *uv)
 {
@@ -469,6 +514,7 @@ DC_API int dc_view_map(struct dc_view_file *vf, uint64_t off, uint64_t len, unsi
 	if (len > VIEW_BYTES_MAX || off > VIEW_BYTES_MAX - len)
 		return dc__fail(-EINVAL, "view map: [%llu, +%llu) reaches past 2^52 bytes",
 				(unsigned long long)off, (unsigned long long)len);
+	budget_default();
 	if (atomic_load(&dc__view_count) >= VIEWS_MAX)
 		return dc__fail(-ENOSPC, "view map: %u views are mapped already", VIEWS_MAX);
 	align = UINT64_C(2) << 20;
@@ -483,6 +529,7 @@ DC_API int dc_view_map(struct dc_view_file *vf, uint64_t off, uint64_t len, unsi
 	v->first = off >> DC_PAGE_SHIFT;
 	v->npages = len >> DC_PAGE_SHIFT;
 	v->prot = prot;
+	v->pid = getpid();
 	v->nchunks = (v->npages + VCHUNK - 1) >> VCHUNK_SHIFT;
 	v->chunks = dc__calloc(v->nchunks, sizeof(*v->chunks));
 	atomic_init(&v->win, vf->around);
@@ -500,8 +547,12 @@ DC_API int dc_view_map(struct dc_view_file *vf, uint64_t off, uint64_t len, unsi
 			       (unsigned long long)len, strerror(errno));
 		goto err;
 	}
-	/* A forked child gets nothing here: an access is an ordinary SIGSEGV. */
-	(void)madvise(v->addr, len, MADV_DONTFORK);
+	/*
+	 * No MADV_DONTFORK on the reservation: revocations (the same anonymous
+	 * PROT_NONE) then merge with it into one VMA, as the VMA count assumes.
+	 * A forked child inherits only PROT_NONE here (device and zero-page
+	 * mappings are MADV_DONTFORK): an access is an ordinary SIGSEGV.
+	 */
 	v->id = atomic_fetch_add(&next_id, 1);
 	pthread_mutex_lock(&vf->lock);
 	ret = vf_add(vf, v);
@@ -555,19 +606,30 @@ DC_API int dc_view_unmap(struct dc_view *uv)
 		return ret;
 	uv->id = 0;
 	vf = v->vf;
+	/*
+	 * Out of use before it leaves its file's view set: from here no fault
+	 * maps into it (dead, under the view lock) and nothing is mapped (the
+	 * whole range PROT_NONE), so no revoke need reach it any more.
+	 */
+	dc__view_locked++;
 	pthread_mutex_lock(&vf->lock);
+	dc__view_lock(v);
+	mark_stale(v, 0, v->npages);
+	dc__view_revoke_pages(v, 0, v->npages);
+	v->dead = true;
+	dc__view_unlock(v);
 	vf_del(vf, v);
 	pthread_mutex_unlock(&vf->lock);
-	pthread_mutex_lock(&v->lock);
-	v->dead = true; /* faults in flight map nothing from now on */
-	mark_stale(v, 0, v->npages);
-	pthread_mutex_unlock(&v->lock);
-	(void)dc_wait_var(&v->refs, no_refs, v, NULL);
+	dc__view_locked--;
+	(void)dc_wait_var(&v->refs, no_refs, v, NULL); /* faults, resolves running */
 	munmap(v->addr, v->npages << DC_PAGE_SHIFT);
 	atomic_fetch_sub(&dc__view_vmas_total, v->vmas);
 	atomic_fetch_sub(&dc__view_count, 1);
-	if (vf->ops->release)
+	if (vf->ops->release) {
+		dc__cb_enter();
 		vf->ops->release(vf->file);
+		dc__cb_exit();
+	}
 	view_free(v);
 	return 0;
 }

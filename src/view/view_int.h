@@ -13,7 +13,9 @@
  *                         RCU: the SIGSEGV handler finds a view without a
  *                         lock (view.c).
  *
- * Lock order: view file lock -> view lock -> the LRU lock (budget.c).  No
+ * Lock order: view file lock -> view lock (the LRU lock of budget.c is a
+ * leaf, never held with either; fork_lock of fault.c is taken inside the
+ * view lock, around a device mmap and its MADV_DONTFORK).  No
  * view lock is held while the owner's ->fault runs, so a fault never waits
  * for an owner lock with a view lock held; the owner's ->revoke (from a zap
  * that may hold entry locks) takes view locks, which are held only around
@@ -51,8 +53,19 @@
 struct vinflight {
 	struct vinflight *next;
 	uint64_t a, b;   /* view pages [a, b) */
+	uint64_t asked;  /* the faulting thread's own: pages [a, asked) are answered */
 	bool stale;
 };
+
+/*
+ * The thread's own in-flight record while it asks the owner (a revoke the
+ * owner's call itself causes, e.g. an insert replacing the ZERO entry of
+ * the page being asked, makes stale only what was answered before it), and
+ * the depth of view-lock sections the thread is in (a view fault raised
+ * there would deadlock on them: the handler aborts instead).
+ */
+extern __thread struct vinflight *dc__view_asking;
+extern __thread unsigned dc__view_locked;
 
 struct dc_view_file {
 	struct dc_region *r;
@@ -73,6 +86,7 @@ struct vview {
 	uint64_t first;       /* the file page of addr */
 	uint64_t npages;
 	unsigned prot;
+	int pid;              /* the process that mapped it (a forked child's copy is not its) */
 	_Atomic uint64_t refs; /* faults and resolves running on it */
 
 	pthread_mutex_t lock;
@@ -86,6 +100,8 @@ struct vview {
 };
 
 /* view.c */
+void dc__view_lock(struct vview *v);
+void dc__view_unlock(struct vview *v);
 struct vview *dc__view_lookup_get(const void *addr);
 void dc__view_put(struct vview *v);
 struct vview *dc__view_get(const struct dc_view *uv);

@@ -1,0 +1,183 @@
+#!/bin/sh
+# cli_tools.sh GROUP DAXCORE - scripted tests of the tool's `info` command
+# and its DMA engines (through the hidden test aid `dma-selftest`), each
+# checking the exit status and the exact output lines docs/cli.md gives.
+#   info  daxcore info (text, --json parsed by python3, errors), help, demo --layers
+#   dma   both DMA engines on several regions (uring or its fallback), the
+#         fallback on demand (DAXCORE_DMA_URING=0), bad arguments
+#   uring the uring engine: io_uring O_DIRECT reads into the pinned pages
+# Prints one line per check (ok, or FAIL with what differed); exits 0 if
+# every check passed, 1 otherwise, 77 (with a SKIP line that says why) for
+# uring where the engine falls back to memcpy on this machine.
+group=$1; D=$2
+[ -n "$group" ] && [ -x "$D" ] || { echo "usage: sh tests/cli_tools.sh info|dma|uring build/daxcore" >&2; exit 2; }
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/daxcore-cli-XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+
+fail() { echo "FAIL  $name: $*"; fails=$((fails+1)); }
+
+# t NAME WANT_RC WANT_STDOUT WANT_STDERR CMD...: run CMD; compare its exit
+# status, and its stdout and stderr with the expected text ("-": not
+# compared; "": must be empty).
+t() {
+    name=$1; want_rc=$2; want_out=$3; want_err=$4; shift 4
+    "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?
+    bad=0
+    [ "$rc" = "$want_rc" ] || { fail "exit $rc, expected $want_rc"; bad=1; }
+    for s in out err; do
+        if [ $s = out ]; then want=$want_out; else want=$want_err; fi
+        [ "$want" = "-" ] && continue
+        if [ -z "$want" ]; then : >"$tmp/want"; else printf '%s\n' "$want" >"$tmp/want"; fi
+        if ! cmp -s "$tmp/want" "$tmp/$s"; then
+            fail "std$s differs (- expected, + got):"
+            diff -u "$tmp/want" "$tmp/$s" | tail -n +3 | sed 's/^/      /'
+            bad=1
+        fi
+    done
+    [ $bad = 0 ] && echo "ok    $name"
+}
+
+# like NAME FILE REGEX: every line of FILE matches REGEX (grep -E), and it has one at least.
+like() {
+    if [ ! -s "$2" ] || grep -Evq "$3" "$2"; then
+        fail "$(basename "$2") does not match /$3/:"; sed 's/^/      /' "$2"; return 1
+    fi
+    return 0
+}
+
+info_tests() {
+    t info_bad_suffix 1 "" "daxcore info: mem:12Q: size '12Q': unknown suffix 'Q' (use K, M, G or T)" \
+        "$D" info mem:12Q
+    t info_bad_backend 1 "" \
+        "daxcore info: bogus:1: region spec 'bogus:1': unknown backend 'bogus' (mem, file, devdax)" \
+        "$D" info bogus:1
+    t info_not_devdax 1 "" "daxcore info: devdax:/dev/null: /dev/null: not a device-dax character device" \
+        "$D" info devdax:/dev/null
+    t info_mem 0 "spec: mem:64M
+backend: mem
+size: 67108864 (64 MiB)
+pages: 16384
+page_size: 4096
+folio_size: 4096 (order 0)
+folios: 16384
+type: fsdax
+map_unit: 4096 (order 0)
+kernel_page_size: 4096
+huge_pages: no
+metadata_bytes: 262144
+metadata_bytes_per_page: 16" "" "$D" info mem:64M
+    t info_order9 0 "spec: mem:64M,order=9
+backend: mem
+size: 67108864 (64 MiB)
+pages: 16384
+page_size: 4096
+folio_size: 2097152 (order 9)
+folios: 32
+type: fsdax
+map_unit: 4096 (order 0)
+kernel_page_size: 4096
+huge_pages: no
+metadata_bytes: 512
+metadata_bytes_per_page: 0.03125" "" "$D" info mem:64M,order=9
+    t info_limited 0 - "" "$D" info mem:1M,type=limited
+    grep -qx 'type: limited' "$tmp/out" && grep -qx 'metadata_bytes: 0' "$tmp/out" ||
+        { name=info_limited_lines; fail "no 'type: limited' and 'metadata_bytes: 0'"; }
+    truncate -s 8M "$tmp/region"
+    t info_file 0 - "" "$D" info "file:$tmp/region"
+    grep -qx 'backend: file' "$tmp/out" && grep -qx 'size: 8388608 (8 MiB)' "$tmp/out" ||
+        { name=info_file_lines; fail "no 'backend: file' and 'size: 8388608 (8 MiB)'"; }
+
+    t info_json 0 - "" "$D" info --json mem:64M
+    name=info_json_parse
+    if command -v python3 >/dev/null 2>&1; then
+        if python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+want = {"spec": "mem:64M", "backend": "mem", "size": 67108864, "pages": 16384,
+        "page_size": 4096, "folio_size": 4096, "folio_order": 0, "folios": 16384,
+        "type": "fsdax", "map_unit": 4096, "map_order": 0, "kernel_page_size": 4096,
+        "huge_pages": False, "metadata_bytes": 262144, "metadata_bytes_per_page": 16}
+sys.exit(0 if d == want else "got %r" % d)' <"$tmp/out"; then echo "ok    $name"; else fail "JSON"; fi
+        [ "$(wc -l <"$tmp/out")" = 1 ] || fail "not one line"
+        "$D" info --json mem:64M,order=9 | python3 -c 'import json,sys; d = json.load(sys.stdin); sys.exit(d["metadata_bytes_per_page"] != 0.03125)' ||
+            { name=info_json_order9; fail "order=9: metadata_bytes_per_page"; }
+    else
+        echo "SKIP  $name: no python3"
+    fi
+
+    t info_missing 2 "" "daxcore info: missing SPEC
+usage: daxcore info [--json] SPEC (see 'daxcore info --help')" "$D" info
+    t info_bad_option 2 "" "daxcore info: unknown option '--bogus'
+usage: daxcore info [--json] SPEC (see 'daxcore info --help')" "$D" info --bogus mem:64M
+    t info_two_specs 2 "" "daxcore info: too many arguments (one SPEC)
+usage: daxcore info [--json] SPEC (see 'daxcore info --help')" "$D" info mem:1M mem:2M
+    t info_help 0 - "" "$D" info --help
+    head -n 1 "$tmp/out" | grep -qx 'usage: daxcore info \[--json\] SPEC' ||
+        { name=info_help_text; fail "first line: $(head -n 1 "$tmp/out")"; }
+
+    t help 0 - "" "$D" help
+    grep -q '^  info \[--json\] SPEC$' "$tmp/out" || { name=help_info; fail "help lists no info"; }
+    grep -q 'dma-selftest' "$tmp/out" && { name=help_hidden; fail "help lists dma-selftest"; }
+    t demo_layers 0 - "" "$D" demo --layers
+    t demo_layers_spec 0 - "" "$D" demo --layers mem:64M,order=9
+    t demo_layers_bad 2 "" "daxcore demo: unknown option '--bogus'
+run 'daxcore help' for usage" "$D" demo --layers --bogus
+}
+
+ok_re() { echo "^dma $1 ok bytes=[1-9][0-9]*\$"; }
+
+dma_tests() {
+    t dma_memcpy 0 - "" "$D" dma-selftest -e memcpy
+    like dma_memcpy "$tmp/out" "$(ok_re memcpy)" && [ "$(wc -l <"$tmp/out")" = 1 ] ||
+        fail "one 'dma memcpy ok' line"
+
+    DAXCORE_DMA_URING=0; export DAXCORE_DMA_URING
+    t dma_uring_fallback 0 - "daxcore: dma: io_uring unavailable (DAXCORE_DMA_URING=0): using memcpy" \
+        "$D" dma-selftest -e uring
+    unset DAXCORE_DMA_URING
+    like dma_uring_fallback "$tmp/out" "$(ok_re memcpy)"
+
+    for spec in mem:64M mem:64M,order=9 "file:$tmp/region"; do
+        truncate -s 64M "$tmp/region"
+        t "dma_both $spec" 0 - - "$D" dma-selftest -d "$spec"
+        like "dma_both $spec" "$tmp/out" "$(ok_re '(uring|memcpy)')" &&
+            [ "$(wc -l <"$tmp/out")" = 2 ] && [ "$(tail -n 1 "$tmp/out" | cut -d' ' -f2)" = memcpy ] ||
+            fail "two lines, the second for memcpy"
+    done
+
+    t dma_bad_engine 2 "" "daxcore dma-selftest: unknown engine 'dma' (uring, memcpy)
+usage: daxcore dma-selftest [-e uring|memcpy] [-d SPEC]
+A test aid: runs the DMA engines (both, or the one -e names) on a dcfs
+over SPEC (default mem:64M) and checks what they wrote and that
+they released their pins; prints 'dma ENGINE ok bytes=N' per engine." "$D" dma-selftest -e dma
+    t dma_missing_arg 2 "" - "$D" dma-selftest -d
+    t dma_bad_spec 1 "" "daxcore dma-selftest: mem:12Q: size '12Q': unknown suffix 'Q' (use K, M, G or T)" \
+        "$D" dma-selftest -e memcpy -d mem:12Q
+    t dma_limited 1 "" "daxcore dma-selftest: dc_dcfs_mount: -EINVAL (invalid argument): dcfs mount: region mem:64M,type=limited is not of type fsdax" \
+        "$D" dma-selftest -e memcpy -d mem:64M,type=limited
+}
+
+# The uring engine itself: io_uring O_DIRECT where the machine allows it;
+# where it falls back to memcpy (with its reason), exit 77: skipped, why.
+uring_tests() {
+    t dma_uring 0 - - "$D" dma-selftest -e uring
+    if grep -q '^dma uring ok' "$tmp/out"; then
+        like dma_uring "$tmp/out" "$(ok_re uring)"
+        like dma_uring "$tmp/err" \
+            '^daxcore dma-selftest: uring: O_DIRECT through a temporary file in /.* \(.*, [0-9]+-byte blocks\)$'
+        echo "      $(cat "$tmp/err")"
+    elif like dma_uring "$tmp/out" "$(ok_re memcpy)" &&
+         like dma_uring "$tmp/err" '^daxcore: dma: io_uring unavailable \(.+\): using memcpy$'; then
+        [ $fails = 0 ] && { echo "SKIP: the uring engine fell back: $(cat "$tmp/err")"; exit 77; }
+    fi
+}
+
+case $group in
+info) info_tests;;
+dma) dma_tests;;
+uring) uring_tests;;
+*) echo "cli_tools.sh: unknown group '$group' (info, dma, uring)" >&2; exit 2;;
+esac
+[ $fails = 0 ] || { echo "$fails failed"; exit 1; }
+exit 0
