@@ -50,15 +50,21 @@ cmd lib exports 0 sh tools/check-exports.sh build/libdaxcore.so
 cmd lib example_shared 0 sh tools/check-example.sh shared
 cmd lib example_static 0 sh tools/check-example.sh static
 
-# The CLI: the demo (the main job) on several regions, and its bad input.
+# The CLI: the demo (the main job: the story on dcfs, in text and JSON, on a
+# file: region, its bad input; tests/cli_demo.sh checks its lines) and the
+# library-level demo (demo --layers) on several regions.
+cli demo_text 0 sh tests/cli_demo.sh text build/daxcore
+cli demo_json 0 sh tests/cli_demo.sh json build/daxcore
+cli demo_file 0 sh tests/cli_demo.sh file build/daxcore
+cli demo_errors 0 sh tests/cli_demo.sh errors build/daxcore
+cli demo_layers 0 sh tests/cli_demo.sh layers build/daxcore
 wbfile=$(mktemp /tmp/daxcore-demo-XXXXXX); truncate -s 64M "$wbfile"
-cli demo_mem 0 build/daxcore demo
-cli demo_order9 0 build/daxcore demo mem:64M,order=9
-cli demo_order18 0 build/daxcore demo mem:2G,order=18
-cli demo_file 0 build/daxcore demo "file:$wbfile"
-cli demo_limited 0 build/daxcore demo mem:64M,type=limited
-cli demo_bad_spec 1 build/daxcore demo bogus:1
-cli demo_bad_size 1 build/daxcore demo mem:100
+cli layers_mem 0 build/daxcore demo --layers
+cli layers_order9 0 build/daxcore demo --layers mem:64M,order=9
+cli layers_order18 0 build/daxcore demo --layers mem:2G,order=18
+cli layers_file 0 build/daxcore demo --layers "file:$wbfile"
+cli layers_limited 0 build/daxcore demo --layers mem:64M,type=limited
+cli layers_bad_spec 1 build/daxcore demo --layers bogus:1
 cli unknown_command 2 build/daxcore frobnicate
 cli help 0 build/daxcore help
 cli version 0 build/daxcore --version
@@ -69,6 +75,10 @@ rm -f "$wbfile"
 cli tools_info 0 sh tests/cli_tools.sh info build/daxcore
 cli tools_dma 0 sh tests/cli_tools.sh dma build/daxcore
 cli tools_uring 0 sh tests/cli_tools.sh uring build/daxcore
+# daxcore io: every command and its errors, exact output lines (tests/cli_io.sh)
+for g in files data sizes layout views pins dma jobs device teardown usage; do
+    cli "io_$g" 0 sh tests/cli_io.sh build/daxcore "$g"
+done
 
 # Each regression case must fail with its bug brought back (tests/regress.sh).
 rm -rf build/regress

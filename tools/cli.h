@@ -16,6 +16,7 @@
 
 #define EXIT_USAGE 2
 #define DEMO_DEFAULT_SPEC "mem:64M"
+#define IO_DEFAULT_SPEC "mem:64M"
 
 /* util.c */
 /* "-EBUSY" for -EBUSY, "0" for 0 (a few rotating buffers). */
@@ -41,6 +42,11 @@ int cmd_dma_selftest(int argc, char **argv);
 
 /* layers.c: the library-level demo (`daxcore demo --layers [SPEC]`). */
 int demo_layers(const char *spec);
+/* demo.c: `daxcore demo [-d SPEC] [--json]`, `demo --layers [SPEC]`; argv[0] is "demo". */
+int demo_main(int argc, char **argv);
+
+/* io.c: `daxcore io` (argv[0] is "io"); returns the exit status. */
+int io_main(int argc, char **argv);
 
 /* ---- dma.c: the DMA engines ------------------------------------------------------ */
 

@@ -2,10 +2,13 @@
 /*
  * daxcore.c - the daxcore command-line tool.
  *
- *   daxcore demo [--layers] [SPEC]   a narrated demonstration of the
- *                         page-lifetime protocol on one region (the main job,
- *                         `make run`)
+ *   daxcore demo [-d SPEC] [--json]   the page-lifetime story on dcfs over
+ *                         one region, a checked timeline (the main job,
+ *                         `make run`); demo --layers [SPEC]: the library-level
+ *                         demonstration
  *   daxcore info [--json] SPEC   describe a region
+ *   daxcore io [-d SPEC] [-o MOUNTOPTS] [-c CMD]... [SCRIPT]
+ *                         an xfs_io-style command language over dcfs (io*.c)
  *   daxcore help          usage on stdout
  *   daxcore --version     the library version
  *
@@ -42,29 +45,7 @@ static void usage_hint(void)
 
 static int cmd_demo(int argc, char **argv)
 {
-	const char *spec = DEMO_DEFAULT_SPEC;
-
-	/* `demo --layers [SPEC]`: the library-level demo (today also plain `demo`). */
-	if (argc >= 2 && !strcmp(argv[1], "--layers")) {
-		argv++;
-		argc--;
-	}
-	if (argc > 2) {
-		fprintf(stderr, "daxcore demo: too many arguments (one SPEC at most)\n");
-		usage_hint();
-		return EXIT_USAGE;
-	}
-	if (argc == 2) {
-		if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
-			return cmd_help(1, argv);
-		if (argv[1][0] == '-') {
-			fprintf(stderr, "daxcore demo: unknown option '%s'\n", argv[1]);
-			usage_hint();
-			return EXIT_USAGE;
-		}
-		spec = argv[1];
-	}
-	return demo_layers(spec);
+	return demo_main(argc, argv);
 }
 
 static int cmd_version(int argc, char **argv)
@@ -86,9 +67,15 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{ "demo", "demo [--layers] [SPEC]",
-	  "narrated demonstration of the DAX page-lifetime protocol on a region\n"
-	  "(default " DEMO_DEFAULT_SPEC "); exits 0 if every call behaved as expected", cmd_demo },
+	{ "demo", "demo [-d SPEC] [--json]",
+	  "the story of the DAX page-lifetime protocol on dcfs over a region\n"
+	  "(default mem:256M): DMA vs truncate, views and SIGBUS, quarantine,\n"
+	  "memory failure, removal; exits 0 if every check held;\n"
+	  "demo --layers [SPEC]: the library-level demo (no file system)", cmd_demo },
+	{ "io", "io [OPTIONS]",
+	  "an xfs_io-style command language over dcfs on a region (default\n"
+	  IO_DEFAULT_SPEC "): files, layouts, views, pins, DMA, background jobs,\n"
+	  "poison, removal; 'daxcore io --help' lists its options and commands", io_main },
 	{ "info", "info [--json] SPEC",
 	  "create the region SPEC describes, describe it (size, page and folio\n"
 	  "size, type, backend, huge pages, metadata, device alignment), remove it", cmd_info },

@@ -120,6 +120,11 @@ struct dc_view_extent {
  * ->release(file): the view's reference on @file is dropped (dc_view_unmap()
  *   of a view that dc_view_map() created; not called when map fails).
  */
+/*
+ * On a region whose fd maps in units of 2^dc_region_map_order() pages
+ * (hugetlb, device-dax), the owner's blocks must be at least a unit, and an
+ * answer that ends inside one (at the end of file) maps the whole unit.
+ */
 struct dc_view_owner_ops {
 	int (*fault)(void *file, uint64_t index, uint64_t max, unsigned flags,
 		     struct dc_view_extent *ext);
@@ -191,8 +196,10 @@ DC_API DC_MUST_CHECK int dc_view_map(struct dc_view_file *vf, uint64_t off, uint
  * becomes 0).  A view holds no folio references of its own: entries do, and
  * they stay with the owner's mapping.  A fault or pin running on the view
  * finishes first.
- * Context: sleeps (a grace period, a running fault); not while the caller
- * holds a dc_view_resolve() of the same view.
+ * Context: sleeps (a grace period, a running fault, and the owner's
+ * ->release: dcfs evicts an unlinked file at its last unmap, waiting for
+ * its pins with the mount's deadline_ms, as the last close does); not while
+ * the caller holds a dc_view_resolve() of the same view.
  * Return: 0; -EINVAL (NULL, or not mapped: unmapped already, never mapped);
  * -ENOMEM (nothing changed: try again).
  */

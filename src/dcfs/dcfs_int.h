@@ -292,6 +292,7 @@ void dcfs_active_put(struct dc_dcfs *fs);
 struct dcfs_inode *dcfs_call_begin(struct dc_dcfs *fs, int fd, bool write, int *err);
 void dcfs_call_end(struct dcfs_inode *ino);
 int dcfs_open_drop(struct dcfs_inode *ino);
+const char *dcfs_event_name(struct dcfs_inode *ino, char buf[DC_DCFS_NAME_MAX + 1]);
 int dcfs_check_name(const char *name);
 
 /* iomap.c */

@@ -36,6 +36,7 @@ static void slow_report(struct breaker *b)
 {
 	struct dc_dcfs *fs = b->ino->fs;
 	struct dc_dcfs_pin_info pins[MAX_REPORTED];
+	char name[DC_DCFS_NAME_MAX + 1];
 	struct dc_dcfs_event ev = {
 		.type = DC_DCFS_EV_SLOW_WAIT,
 		.ino = b->ino->ino,
@@ -48,6 +49,7 @@ static void slow_report(struct breaker *b)
 	};
 
 	b->reported = true;
+	ev.name = dcfs_event_name(b->ino, name);
 	dcfs_pins_list(b->ino, b->first, b->last, pins, MAX_REPORTED, &ev.npins);
 	atomic_fetch_add(&fs->slow_reports, 1);
 	if (fs->ops.event) {

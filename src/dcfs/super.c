@@ -92,6 +92,20 @@ static void active_release(struct dc_liveref *ref)
 }
 
 /* Report one poisoned range of one file (no lock held). */
+/* The name an event reports for @ino, copied into @buf: NULL if unlinked. */
+const char *dcfs_event_name(struct dcfs_inode *ino, char buf[DC_DCFS_NAME_MAX + 1])
+{
+	const char *ret = NULL;
+
+	pthread_mutex_lock(&ino->fs->ns_lock);
+	if (ino->name && ino->nlink) {
+		strcpy(buf, ino->name);
+		ret = buf;
+	}
+	pthread_mutex_unlock(&ino->fs->ns_lock);
+	return ret;
+}
+
 static void report_failure(struct dcfs_inode *ino, const struct dcfs_owner_ref *o)
 {
 	struct dc_dcfs *fs = ino->fs;
@@ -105,12 +119,7 @@ static void report_failure(struct dcfs_inode *ino, const struct dcfs_owner_ref *
 	};
 	char name[DC_DCFS_NAME_MAX + 1];
 
-	pthread_mutex_lock(&fs->ns_lock);
-	if (ino->name) {
-		strcpy(name, ino->name);
-		ev.name = name;
-	}
-	pthread_mutex_unlock(&fs->ns_lock);
+	ev.name = dcfs_event_name(ino, name);
 	atomic_fetch_add(&fs->memory_failures, 1);
 	if (fs->ops.event) {
 		dc__cb_enter();
@@ -329,27 +338,37 @@ DC_API int dc_dcfs_unmount(struct dc_dcfs *fs, const struct dc_wait_opts *opts)
 		return dc__fail(ret, "dcfs unmount: %llu descriptors open, %llu views mapped, "
 				"%zu pin sets held", (unsigned long long)fs->open,
 				(unsigned long long)atomic_load(&fs->nviews), fs->npins);
-	if (atomic_load(&fs->shutdown)) {
-		/* The last call's teardown may be letting go of the region now. */
-		struct dc_wait_opts w;
+	for (;;) {
+		bool shut = atomic_load(&fs->shutdown);
 
-		dcfs_wait_opts_default(fs, opts, &w);
-		ret = dc_wait_var(&fs->torn_down, torn_down, fs, &w);
-		if (ret)
-			return dc__fail(-EBUSY, "dcfs unmount: the shutdown is still letting go "
-					"of the region");
-	}
-	/* A call still running on a file (a close evicting it, an operation
-	 * whose descriptor was just closed) holds a reference beyond its name. */
-	pthread_mutex_lock(&fs->ns_lock);
-	for (ino = fs->ihead; ino; ino = ino->next)
-		if (ino->evicting || atomic_load(&ino->refs) > (ino->nlink ? 1u : 0u))
+		if (shut) {
+			/* The teardown of a removal may be letting go of the
+			 * region now (holding references on files). */
+			struct dc_wait_opts w;
+
+			dcfs_wait_opts_default(fs, opts, &w);
+			ret = dc_wait_var(&fs->torn_down, torn_down, fs, &w);
+			if (ret)
+				return dc__fail(-EBUSY, "dcfs unmount: the shutdown is still "
+						"letting go of the region");
+		}
+		/* A call still running on a file (a close evicting it, an
+		 * operation whose descriptor was just closed) holds a reference
+		 * beyond its name. */
+		pthread_mutex_lock(&fs->ns_lock);
+		for (ino = fs->ihead; ino; ino = ino->next)
+			if (ino->evicting || atomic_load(&ino->refs) > (ino->nlink ? 1u : 0u))
+				break;
+		fs->unmounting = !ino;
+		pthread_mutex_unlock(&fs->ns_lock);
+		if (!ino)
 			break;
-	fs->unmounting = !ino;
-	pthread_mutex_unlock(&fs->ns_lock);
-	if (ino)
+		/* A removal began meanwhile: its teardown holds them; wait for it. */
+		if (!shut && atomic_load(&fs->shutdown))
+			continue;
 		return dc__fail(-EBUSY, "dcfs unmount: a call on file %llu is still running",
 				(unsigned long long)ino->ino);
+	}
 	/* Nothing is open and no call runs: evict every file (the orphans
 	 * too, whose eviction timed out before), then free them. */
 	for (ino = fs->ihead; ino; ino = ino->next) {

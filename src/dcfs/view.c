@@ -44,6 +44,7 @@ static int view_fault(void *file, uint64_t index, uint64_t max, unsigned flags,
 	struct dcfs_inode *ino = file;
 	struct dc_dcfs *fs = ino->fs;
 	struct dc_dcfs_fault_result res;
+	uint64_t size;
 	unsigned mode = (flags & DC_VIEW_FAULT_WRITE) ? DCFS_FAULT_WRITE : 0;
 	unsigned order = (index & 511) + max >= 512 ? 9 : 0;
 	bool wrote = false;
@@ -68,9 +69,15 @@ static int view_fault(void *file, uint64_t index, uint64_t max, unsigned flags,
 		ret = -EHWPOISON; /* the only other -EIO: a poisoned block (BUS_MCEERR_AR) */
 	if (ret)
 		return ret;
+	/* An entry may reach past the end of file (the last block of a file on
+	 * a region of 2 MiB folios): the answer stops at the end. */
+	size = dcfs_size_pages(atomic_load(&ino->size));
+	if (size <= index) /* truncated meanwhile: its revoke takes the window */
+		size = index + 1;
 	*ext = (struct dc_view_extent){
 		.index = res.index,
-		.nr = UINT64_C(1) << res.order,
+		.nr = res.index + (UINT64_C(1) << res.order) > size ? size - res.index
+								   : UINT64_C(1) << res.order,
 		.pgoff = res.zero ? 0 : res.pgoff - (index - res.index),
 		.zero = res.zero,
 		.writable = res.writable && (wrote || fs->opt.sync),

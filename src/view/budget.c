@@ -49,7 +49,12 @@ void dc__view_budget_push(struct vview *v, uint64_t a, uint64_t b)
 	pthread_mutex_unlock(&lru_lock);
 }
 
-void dc__view_budget_enforce(void)
+/*
+ * Revoke the oldest windows while over the budget, but never the window
+ * @cur's fault just mapped, [a, b) (a window faulted again has an older
+ * entry too: revoking that would undo the fault, for ever).
+ */
+void dc__view_budget_enforce(struct vview *cur, uint64_t a, uint64_t b)
 {
 	uint64_t budget = atomic_load(&dc__view_budget), low = budget - budget / 8;
 
@@ -68,6 +73,8 @@ void dc__view_budget_enforce(void)
 		head = (head + 1) % RING;
 		count--;
 		pthread_mutex_unlock(&lru_lock);
+		if (w.id == cur->id && w.a < b && a < w.b)
+			continue; /* an older entry of the window just mapped */
 		v = dc__view_lookup_get(w.addr);
 		if (!v)
 			continue;

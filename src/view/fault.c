@@ -49,14 +49,20 @@ static void fork_prepare(void)
 	pthread_rwlock_wrlock(&fork_lock);
 }
 
-static void fork_done(void)
+static void fork_parent(void)
 {
 	pthread_rwlock_unlock(&fork_lock);
 }
 
+static void fork_child(void)
+{
+	/* The lock was taken by the parent's thread: start afresh. */
+	pthread_rwlock_init(&fork_lock, NULL);
+}
+
 static void fork_hooks(void)
 {
-	(void)pthread_atfork(fork_prepare, fork_done, fork_done);
+	(void)pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 /* Map run @r (its state says what); view lock held. */
@@ -72,6 +78,7 @@ static int map_run(struct vview *v, const struct run *r)
 		return ret;
 	pthread_once(&fork_once, fork_hooks);
 	pthread_rwlock_rdlock(&fork_lock);
+	dc__view_tsan_ignore_begin();
 	if (r->s & VST_ZERO)
 		p = mmap(addr, len, PROT_READ,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_POPULATE | MAP_NORESERVE, -1, 0);
@@ -79,6 +86,7 @@ static int map_run(struct vview *v, const struct run *r)
 		p = mmap(addr, len, PROT_READ | ((r->s & VST_W) ? PROT_WRITE : 0),
 			 MAP_SHARED | MAP_FIXED | MAP_POPULATE, vf->fd,
 			 (off_t)((r->s >> VST_SHIFT) << DC_PAGE_SHIFT));
+	dc__view_tsan_ignore_end();
 	if (p == MAP_FAILED) {
 		int err = errno;
 
@@ -150,9 +158,12 @@ static long ask_owner(struct vview *v, uint64_t a, uint64_t *b, uint64_t p, bool
 			continue;
 		}
 		e = ext.index + ext.nr - v->first;
+		/* Mapped in units (hugetlb): the unit the answer ends in maps
+		 * whole (the owner's blocks are at least a unit: the rest of it
+		 * is the same block, past the end of file). */
+		e = (e + unit - 1) & ~(unit - 1);
 		if (e > lim)
 			e = lim;
-		e &= ~(unit - 1);
 		if (e <= idx)
 			return dc__fail(-EIO, "view: the owner's answer for file page %llu is not "
 					"aligned to the region's %llu-page mapping unit",
@@ -201,7 +212,7 @@ int dc__view_fault_page(struct vview *v, uint64_t p, bool write, uint64_t want_e
 {
 	struct dc_view_file *vf = v->vf;
 	uint64_t unit = UINT64_C(1) << vf->map_order;
-	unsigned fo = dc_region_folio_order(vf->r);
+	unsigned fo = vf->folio_order;
 
 	/* On regions of large folios the window is at least a folio: a 2 MiB
 	 * entry maps as one 2 MiB range. */
@@ -309,7 +320,7 @@ int dc__view_fault_page(struct vview *v, uint64_t p, bool write, uint64_t want_e
 			atomic_store_explicit(&v->seq_next, rec.b, memory_order_relaxed);
 			atomic_fetch_add_explicit(&dc__view_ctr_faults, 1, memory_order_relaxed);
 			dc__view_budget_push(v, rec.a, rec.b);
-			dc__view_budget_enforce();
+			dc__view_budget_enforce(v, rec.a, rec.b);
 		}
 		return ret;
 	}

@@ -49,7 +49,8 @@ struct vtab {
 	struct vview *v[]; /* sorted by address */
 };
 
-static struct vtab *tab; /* rcu_dereference / rcu_assign_pointer */
+/* Published with release, read with acquire inside an RCU read-side section. */
+static struct vtab *_Atomic tab;
 static pthread_mutex_t tab_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic uint64_t next_id = 1;
 
@@ -78,7 +79,7 @@ static struct vview *tab_find(const struct vtab *t, const char *addr)
  */
 static int tab_update(struct vview *add, struct vview *del)
 {
-	struct vtab *old = tab, *t;
+	struct vtab *old = atomic_load_explicit(&tab, memory_order_relaxed), *t;
 	size_t n = old ? old->n : 0, j = 0;
 
 	t = dc__malloc(sizeof(*t) + (n + 1) * sizeof(t->v[0]));
@@ -98,7 +99,7 @@ static int tab_update(struct vview *add, struct vview *del)
 	if (add)
 		t->v[j++] = add;
 	t->n = j;
-	rcu_assign_pointer(tab, t);
+	atomic_store_explicit(&tab, t, memory_order_release);
 	dc__synchronize_rcu();
 	free(old);
 	return 0;
@@ -109,7 +110,7 @@ struct vview *dc__view_lookup_get(const void *addr)
 	struct vview *v;
 
 	dc__rcu_read_lock();
-	v = tab_find(rcu_dereference(tab), addr);
+	v = tab_find(atomic_load_explicit(&tab, memory_order_acquire), addr);
 	if (v)
 		atomic_fetch_add(&v->refs, 1);
 	dc__rcu_read_unlock();
@@ -245,8 +246,13 @@ static void mark_stale(struct vview *v, uint64_t a, uint64_t b)
 
 void *dc__view_reserve_at(void *addr, uint64_t len)
 {
-	return mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
-		    -1, 0);
+	void *p;
+
+	dc__view_tsan_ignore_begin();
+	p = mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
+		 -1, 0);
+	dc__view_tsan_ignore_end();
+	return p;
 }
 
 /*
@@ -382,6 +388,7 @@ DC_API int dc_view_file_create(struct dc_region *r, const struct dc_view_owner_o
 	vf->file = file;
 	vf->fd = dc_region_fd(r);
 	vf->map_order = dc_region_map_order(r);
+	vf->folio_order = dc_region_folio_order(r);
 	vf->around = fault_around >> DC_PAGE_SHIFT;
 	pthread_mutex_init(&vf->lock, NULL);
 	*out = vf;
@@ -444,7 +451,7 @@ static void vf_del(struct dc_view_file *vf, struct vview *v)
 
 static void view_free(struct vview *v)
 {
-	for (uint64_t c = 0; c < v->nchunks; c++)
+	for (uint64_t c = 0; v->chunks && c < v->nchunks; c++)
 		free(v->chunks[c]);
 	free(v->chunks);
 	pthread_mutex_destroy(&v->lock);
@@ -460,6 +467,14 @@ static void read_max_map_count(void)
 		atomic_store(&dc__view_budget, n / 2);
 	if (f)
 		fclose(f);
+}
+
+/* The default budget: 32768, or half of vm.max_map_count if that is less. */
+void dc__view_budget_default(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, read_max_map_count);
 }
 
 /*
@@ -486,14 +501,6 @@ static char *reserve(uint64_t off, uint64_t len, uint64_t align)
 	return base;
 }
 
-/* The default budget: 32768, or half of vm.max_map_count if that is less. */
-static void budget_default(void)
-{
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-	pthread_once(&once, read_max_map_count);
-}
-
 DC_API int dc_view_map(struct dc_view_file *vf, uint64_t off, uint64_t len, unsigned prot,
 		       struct dc_view *uv)
 {
@@ -514,12 +521,12 @@ DC_API int dc_view_map(struct dc_view_file *vf, uint64_t off, uint64_t len, unsi
 	if (len > VIEW_BYTES_MAX || off > VIEW_BYTES_MAX - len)
 		return dc__fail(-EINVAL, "view map: [%llu, +%llu) reaches past 2^52 bytes",
 				(unsigned long long)off, (unsigned long long)len);
-	budget_default();
+	dc__view_budget_default();
 	if (atomic_load(&dc__view_count) >= VIEWS_MAX)
 		return dc__fail(-ENOSPC, "view map: %u views are mapped already", VIEWS_MAX);
 	align = UINT64_C(2) << 20;
-	if ((DC_PAGE_SIZE << dc_region_folio_order(vf->r)) > align)
-		align = DC_PAGE_SIZE << dc_region_folio_order(vf->r);
+	if ((DC_PAGE_SIZE << vf->folio_order) > align)
+		align = DC_PAGE_SIZE << vf->folio_order;
 	if (unit > align)
 		align = unit;
 	v = dc__calloc(1, sizeof(*v));
@@ -530,22 +537,23 @@ DC_API int dc_view_map(struct dc_view_file *vf, uint64_t off, uint64_t len, unsi
 	v->npages = len >> DC_PAGE_SHIFT;
 	v->prot = prot;
 	v->pid = getpid();
-	v->nchunks = (v->npages + VCHUNK - 1) >> VCHUNK_SHIFT;
-	v->chunks = dc__calloc(v->nchunks, sizeof(*v->chunks));
 	atomic_init(&v->win, vf->around);
 	atomic_init(&v->seq_next, UINT64_MAX);
 	pthread_mutex_init(&v->lock, NULL);
 	v->vmas = 1;
-	if (!v->chunks) {
-		ret = dc__fail(-ENOMEM, "view map: no memory for the page states of %llu bytes",
-			       (unsigned long long)len);
-		goto err;
-	}
+	/* The address space first: a view too large for it fails at once. */
 	v->addr = reserve(off, len, align);
 	if (!v->addr) {
 		ret = dc__fail(-ENOMEM, "view map: no address space for %llu bytes: %s",
 			       (unsigned long long)len, strerror(errno));
 		goto err;
+	}
+	v->nchunks = (v->npages + VCHUNK - 1) >> VCHUNK_SHIFT;
+	v->chunks = dc__calloc(v->nchunks, sizeof(*v->chunks));
+	if (!v->chunks) {
+		ret = dc__fail(-ENOMEM, "view map: no memory for the page states of %llu bytes",
+			       (unsigned long long)len);
+		goto err_unmap;
 	}
 	/*
 	 * No MADV_DONTFORK on the reservation: revocations (the same anonymous
@@ -594,7 +602,7 @@ DC_API int dc_view_unmap(struct dc_view *uv)
 	if (!uv || !uv->id)
 		return dc__fail(-EINVAL, "view unmap: not a mapped view");
 	pthread_mutex_lock(&tab_lock);
-	v = tab_find(tab, uv->addr);
+	v = tab_find(atomic_load_explicit(&tab, memory_order_relaxed), uv->addr);
 	if (!v || v->id != uv->id || v->addr != (char *)uv->addr) {
 		pthread_mutex_unlock(&tab_lock);
 		return dc__fail(-EINVAL, "view unmap: view %llu is not mapped (unmapped already?)",
@@ -675,6 +683,7 @@ DC_API void dc_view_stats(struct dc_view_stats *st)
 {
 	if (!st)
 		return;
+	dc__view_budget_default();
 	*st = (struct dc_view_stats){
 		.views = atomic_load(&dc__view_count),
 		.vmas = atomic_load(&dc__view_vmas_total),
@@ -694,6 +703,7 @@ DC_API int dc_view_set_vma_budget(uint64_t n)
 	if (n < 16)
 		return dc__fail(-EINVAL, "view: a VMA budget of %llu (at least 16)",
 				(unsigned long long)n);
+	dc__view_budget_default(); /* first, so it never overrides this */
 	atomic_store(&dc__view_budget, n);
 	return 0;
 }

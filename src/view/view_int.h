@@ -73,6 +73,7 @@ struct dc_view_file {
 	void *file;
 	int fd;
 	unsigned map_order;   /* map in units of 2^map_order pages */
+	unsigned folio_order; /* the region's (cached: a fault after removal must not read it) */
 	uint64_t around;      /* the first window, pages */
 	pthread_mutex_t lock; /* the views */
 	struct vview **v;
@@ -113,12 +114,34 @@ void dc__view_revoke_pages(struct vview *v, uint64_t a, uint64_t b);
 
 /* budget.c */
 void dc__view_budget_push(struct vview *v, uint64_t a, uint64_t b);
-void dc__view_budget_enforce(void);
+void dc__view_budget_enforce(struct vview *cur, uint64_t a, uint64_t b);
+void dc__view_budget_default(void);
 void dc__view_vmas_add(struct vview *v, int64_t delta);
 
 extern _Atomic uint64_t dc__view_ctr_faults, dc__view_ctr_signal_faults, dc__view_ctr_pages,
 	dc__view_ctr_retries, dc__view_ctr_revokes, dc__view_ctr_budget_revokes,
 	dc__view_ctr_sigbus, dc__view_vmas_total, dc__view_budget, dc__view_count;
+
+/*
+ * TSan: a mapping of a view range is not a write by the mapping thread
+ * (the kernel orders it with every access through the new page tables).
+ */
+#if defined(__SANITIZE_THREAD__)
+#define DC_VIEW_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define DC_VIEW_TSAN 1
+#endif
+#endif
+#ifdef DC_VIEW_TSAN
+void __tsan_ignore_thread_begin(void);
+void __tsan_ignore_thread_end(void);
+#define dc__view_tsan_ignore_begin() __tsan_ignore_thread_begin()
+#define dc__view_tsan_ignore_end() __tsan_ignore_thread_end()
+#else
+#define dc__view_tsan_ignore_begin() do { } while (0)
+#define dc__view_tsan_ignore_end() do { } while (0)
+#endif
 
 /* fault.c */
 int dc__view_fault_page(struct vview *v, uint64_t p, bool write, uint64_t want_end,
