@@ -131,5 +131,6 @@ int main(int argc, char **argv)
 	bench_index();
 	bench_mapping();
 	bench_dcfs();
+	bench_view();
 	return 0;
 }

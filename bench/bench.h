@@ -68,6 +68,17 @@ double bench_anchor_copy_file_range(int src, const struct bench_copy_seg *segs, 
 				    uint64_t n, int *err);
 
 /*
+ * View anchors (bench_anchor.c), on a populated memfd @fd of @n pages
+ * (bench_memfd_populated()): bench_anchor_first_touch_populated(): ns per
+ * page of the first-touch write fault of a fresh MAP_SHARED mapping of it
+ * (one store per page: pages the memfd has, no PTE yet);
+ * bench_anchor_munmap_populated(): ns per page of munmap of such a
+ * mapping with every page write-touched first.  0 if the kernel refused.
+ */
+double bench_anchor_first_touch_populated(int fd, uint64_t n);
+double bench_anchor_munmap_populated(int fd, uint64_t n);
+
+/*
  * The kernel pin + unpin anchor (bench_anchor.c): register + unregister of
  * @pages pre-faulted shared memfd pages as one io_uring buffer.  @ok false:
  * unavailable, @why says why.
@@ -92,5 +103,6 @@ void bench_folio(void);   /* bench_folio.c: liveref, pins, requests, regions */
 void bench_index(void);   /* bench_index.c: the mapping index vs JudyL */
 void bench_mapping(void); /* bench_mapping.c: entry operations */
 void bench_dcfs(void);    /* bench_dcfs.c: dcfs faults, I/O, pins, truncate */
+void bench_view(void);    /* bench_view.c: views: faults, revocation */
 
 #endif

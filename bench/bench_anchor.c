@@ -6,7 +6,8 @@
  * iovec over pre-faulted pages of a shared memfd: the kernel pins each
  * page, then unpins it); and the copies a user pays without sharing: a
  * copy-on-write fault of a MAP_PRIVATE memfd page, and copy_file_range(2)
- * between two memfds.
+ * between two memfds; for views, the first-touch write fault of pages a
+ * memfd already has, and munmap of a populated shared mapping.
  */
 #include "bench.h"
 
@@ -210,4 +211,39 @@ double bench_anchor_copy_file_range(int src, const struct bench_copy_seg *segs, 
 	t1 = bench_now_ns();
 	close(dst);
 	return (double)(t1 - t0) / (double)n;
+}
+
+double bench_anchor_first_touch_populated(int fd, uint64_t n)
+{
+	volatile unsigned char *q;
+	uint64_t t0, t1;
+	char *p = mmap(NULL, n * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	if (p == MAP_FAILED)
+		return 0;
+	q = (volatile unsigned char *)p;
+	t0 = bench_now_ns();
+	for (uint64_t i = 0; i < n; i++)
+		q[i * 4096] = (unsigned char)i; /* no PTE yet, the page in the page cache */
+	t1 = bench_now_ns();
+	munmap(p, n * 4096);
+	return (double)(t1 - t0) / (double)n;
+}
+
+double bench_anchor_munmap_populated(int fd, uint64_t n)
+{
+	volatile unsigned char *q;
+	uint64_t t0, t1;
+	char *p = mmap(NULL, n * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	int ret;
+
+	if (p == MAP_FAILED)
+		return 0;
+	q = (volatile unsigned char *)p;
+	for (uint64_t i = 0; i < n; i++) /* every page mapped writable, dirty */
+		q[i * 4096] = (unsigned char)(i + 1);
+	t0 = bench_now_ns();
+	ret = munmap(p, n * 4096);
+	t1 = bench_now_ns();
+	return ret ? 0 : (double)(t1 - t0) / (double)n;
 }
