@@ -129,7 +129,8 @@ struct dc_dcfs_event {
  * ->event(fs, ev, arg): called in the thread that waits, with no daxcore
  * lock held and, of dcfs's, only the I/O lock of the file being changed
  * (the operation holds it throughout).  The callback may look (stat,
- * lookup, list, dc_dcfs_pins(), an iomap query), fault and pin, and
+ * lookup, list, dc_dcfs_pins(), an iomap query), fault (dc_dcfs_fault(); not
+ * a view access: a view fault inside a callback aborts) and pin, and
  * release pins (dc_dcfs_unpin()); it must not read, write, fsync or change
  * the layout of any file of the mount: on its own file those calls fail
  * with -EDEADLK, and on another file they may wait for an operation whose

@@ -50,7 +50,17 @@
  * plain SIGSEGV (chained).  The handler needs about 7 KiB of stack: give an
  * alternate signal stack (SA_ONSTACK) at least 16 KiB.  A handler of one's
  * own: hand-written sigaction(SA_SIGINFO | SA_ONSTACK), not libsigsegv (no
- * SIGBUS, no chaining, not thread-safe).
+ * SIGBUS, no chaining, not thread-safe).  A thread that blocks SIGSEGV
+ * (a worker with every signal blocked, a handler whose sa_mask is full)
+ * must not touch a view page that is not mapped yet: the kernel kills a
+ * process whose synchronous SIGSEGV is blocked; fault such ranges in first
+ * with dc_view_fault().  A view address given to dc_dcfs_pread()/pwrite()
+ * as the buffer is faulted in by the copy inside the library: if that
+ * fault fails (the view's page is past its file's end), the SIGBUS is
+ * raised inside dcfs, and a handler must not siglongjmp out of it (the
+ * kernel would return EFAULT; daxcore cannot).  The SIGBUS disposition's
+ * handler runs on the SIGSEGV handler's stack (its SA_ONSTACK is not
+ * honoured; SA_RESETHAND and SA_NODEFER are).
  *
  * Limits: every distinct device run mapped is one kernel VMA, and
  * vm.max_map_count (65530 by default) is shared with malloc, libraries and
@@ -206,7 +216,8 @@ DC_API DC_MUST_CHECK int dc_view_map(struct dc_view_file *vf, uint64_t off, uint
  * its pins with the mount's deadline_ms, as the last close does); not while
  * the caller holds a dc_view_resolve() of the same view.
  * Return: 0; -EINVAL (NULL, or not mapped: unmapped already, never mapped);
- * -ENOMEM (nothing changed: try again).
+ * -ENOMEM (nothing changed: try again); -EDEADLK (called from inside a
+ * daxcore callback or a view's fault step: nothing changed).
  */
 DC_API int dc_view_unmap(struct dc_view *v);
 

@@ -37,54 +37,34 @@ struct run {
 	uint64_t s;    /* the state of page a */
 };
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
 /*
- * fork() waits while a device run is mapped and not yet MADV_DONTFORK (a
- * child must never inherit a device mapping: no revoke would reach it).
+ * Map run @r (its state says what); view lock held.  A device run is
+ * mapped PROT_NONE first, made MADV_DONTFORK, and only then given its
+ * protection and populated: a fork() at any moment copies at most a
+ * PROT_NONE mapping of it (no lock to order against fork(), whose atfork
+ * handlers may themselves take locks or touch views).
  */
-static pthread_rwlock_t fork_lock = PTHREAD_RWLOCK_INITIALIZER;
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
-
-static void fork_prepare(void)
-{
-	pthread_rwlock_wrlock(&fork_lock);
-}
-
-static void fork_parent(void)
-{
-	pthread_rwlock_unlock(&fork_lock);
-}
-
-static void fork_child(void)
-{
-	/* The lock was taken by the parent's thread: start afresh. */
-	pthread_rwlock_init(&fork_lock, NULL);
-}
-
-static void fork_hooks(void)
-{
-	(void)pthread_atfork(fork_prepare, fork_parent, fork_child);
-}
-
-/* Map run @r (its state says what); view lock held. */
 static int map_run(struct vview *v, const struct run *r)
 {
 	struct dc_view_file *vf = v->vf;
 	char *addr = v->addr + (r->a << DC_PAGE_SHIFT);
 	size_t len = (size_t)((r->b - r->a) << DC_PAGE_SHIFT);
+	int prot = PROT_READ | ((r->s & VST_W) ? PROT_WRITE : 0);
 	void *p;
 	int ret = dc__vst_reserve(v, r->a, r->b);
 
 	if (ret)
 		return ret;
-	pthread_once(&fork_once, fork_hooks);
-	pthread_rwlock_rdlock(&fork_lock);
 	dc__view_tsan_ignore_begin();
 	if (r->s & VST_ZERO)
 		p = mmap(addr, len, PROT_READ,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_POPULATE | MAP_NORESERVE, -1, 0);
 	else
-		p = mmap(addr, len, PROT_READ | ((r->s & VST_W) ? PROT_WRITE : 0),
-			 MAP_SHARED | MAP_FIXED | MAP_POPULATE, vf->fd,
+		p = mmap(addr, len, PROT_NONE, MAP_SHARED | MAP_FIXED, vf->fd,
 			 (off_t)((r->s >> VST_SHIFT) << DC_PAGE_SHIFT));
 	dc__view_tsan_ignore_end();
 	if (p == MAP_FAILED) {
@@ -98,14 +78,27 @@ static int map_run(struct vview *v, const struct run *r)
 		 */
 		if (dc__view_reserve_at(addr, len) != MAP_FAILED)
 			dc__vst_set(v, r->a, r->b, 0);
-		pthread_rwlock_unlock(&fork_lock);
 		return dc__fail(-err, "view: mmap of %zu bytes at %p: %s%s", len, (void *)addr,
 				strerror(err),
 				err == ENOMEM ? " (vm.max_map_count? see dc_view_set_vma_budget())" : "");
 	}
 	/* A forked child inherits nothing of it. */
 	(void)madvise(addr, len, MADV_DONTFORK);
-	pthread_rwlock_unlock(&fork_lock);
+	if (!(r->s & VST_ZERO)) {
+		if (mprotect(addr, len, prot)) {
+			int err = errno;
+
+			/* The PROT_NONE mapping of the device stays: account it as
+			 * mapped, so a revoke replaces it. */
+			dc__vst_set(v, r->a, r->b, r->s & ~(uint64_t)VST_W);
+			return dc__fail(-err, "view: mprotect of %zu bytes at %p: %s", len,
+					(void *)addr, strerror(err));
+		}
+		/* Populate as MAP_POPULATE does for a shared mapping: read
+		 * faults, batched, whose PTEs are writable where the protection
+		 * is (a kernel without it faults lazily). */
+		(void)madvise(addr, len, MADV_POPULATE_READ);
+	}
 	dc__vst_set(v, r->a, r->b, r->s);
 	return 0;
 }
@@ -461,6 +454,8 @@ static void send_sigbus(void *addr, int err, void *ucv)
 
 		if (!(cur.sa_flags & SA_NODEFER))
 			sigaddset(&mask, SIGBUS);
+		if (cur.sa_flags & SA_RESETHAND) /* one-shot, as the kernel resets it */
+			signal(SIGBUS, SIG_DFL);
 		pthread_sigmask(SIG_BLOCK, &mask, &old);
 		if (cur.sa_flags & SA_SIGINFO)
 			cur.sa_sigaction(SIGBUS, &si, uc);

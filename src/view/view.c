@@ -624,6 +624,9 @@ DC_API int dc_view_unmap(struct dc_view *uv)
 
 	if (!uv || !uv->id)
 		return dc__fail(-EINVAL, "view unmap: not a mapped view");
+	if (dc__cb_depth || dc__view_locked || dc__view_asking)
+		return dc__fail(-EDEADLK, "view unmap: called from inside a daxcore callback or "
+				"a view's fault step (it would wait for itself)");
 	pthread_mutex_lock(&tab_lock);
 	v = tab_find(atomic_load_explicit(&tab, memory_order_relaxed), uv->addr);
 	if (!v || v->id != uv->id || v->addr != (char *)uv->addr || v->pid != getpid()) {
