@@ -252,6 +252,10 @@ int dc__view_fault_page(struct vview *v, uint64_t p, bool write, uint64_t want_e
 			w = unit;
 		atomic_store_explicit(&v->win, w, memory_order_relaxed);
 		b = a + w;
+		/* A sequential window ends on a 2 MiB boundary, so that the next
+		 * one starts on it and the owner can answer 2 MiB entries. */
+		if (p == seq && ((b & (VWIN_MAX - 1)) && (b & ~(uint64_t)(VWIN_MAX - 1)) > p))
+			b &= ~(uint64_t)(VWIN_MAX - 1);
 		if (want_end > b)
 			b = want_end < p + VWIN_MAX ? want_end : p + VWIN_MAX;
 		b = (b + unit - 1) & ~(unit - 1);
