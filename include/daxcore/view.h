@@ -4,12 +4,14 @@
  * file in the client's address space (the kernel's vma, user page tables
  * and unmap_mapping_range()).
  *
- * A view is an address range the library reserves (anonymous PROT_NONE,
- * MADV_DONTFORK) and fills on demand: a fault at a view address asks the
- * owner which device pages back the file pages there and maps them with one
+ * A view is an address range the library reserves (anonymous PROT_NONE)
+ * and fills on demand: a fault at a view address asks the owner which
+ * device pages back the file pages there and maps them with one
  * mmap(MAP_SHARED | MAP_FIXED | MAP_POPULATE) of the region's file
- * descriptor per contiguous device run (fault-around: a window of 64 KiB by
- * default, growing to 2 MiB while faults stay sequential).  Holes map the
+ * descriptor per contiguous device run, MADV_DONTFORK (fault-around: a
+ * window of 64 KiB by default, doubling up to 2 MiB while faults stay
+ * sequential, halving down to one page while they jump around; never less
+ * than a folio on regions of large folios).  Holes map the
  * zero page read-only; blocks the owner says may not be written (reflinked
  * ones) map read-only; a store there faults again, for write, and the owner
  * allocates or copies.  Loads and stores then go straight to device memory.
@@ -56,8 +58,10 @@
  * process-wide budget (dc_view_set_vma_budget(), default 32768 or half of
  * vm.max_map_count if that is less), revokes
  * the coldest windows back to PROT_NONE instead of failing.  A forked child
- * does not inherit views (MADV_DONTFORK); an access there is an ordinary
- * SIGSEGV.  Kernel-side pins (io_uring registered buffers, O_DIRECT on a
+ * does not inherit what views map (device and zero-page runs are
+ * MADV_DONTFORK, and fork() waits while one is being mapped): it inherits
+ * only the PROT_NONE reservations, and an access there is an ordinary
+ * SIGSEGV; the parent's views are not the child's (every call checks).  Kernel-side pins (io_uring registered buffers, O_DIRECT on a
  * view address) are beyond any revocation: DMA pins through the owner
  * (dc_dcfs_pin_user()).  A system call given a revoked address fails with
  * EFAULT; it does not fault the view in.
@@ -179,8 +183,9 @@ DC_API void dc_view_file_mkclean(struct dc_view_file *vf, uint64_t index, uint64
  * dc_view_map() - map file bytes [@off, @off + @len) of @vf: reserve the
  * address range and fill @v.  Nothing is mapped until it faults.
  * @prot:  DC_VIEW_READ or DC_VIEW_READ | DC_VIEW_WRITE.
- * @off, @len: page-aligned, @len > 0 (regions mapped in 2 MiB units, hugetlb
- *         ones: 2 MiB aligned).
+ * @off, @len: page-aligned, @len > 0 (on regions whose fd maps in units of
+ *         2^dc_region_map_order() pages, hugetlb and device-dax: multiples
+ *         of the unit).
  * The owner has taken a reference on its file for the view; the view layer
  * gives it back through ->release when the view is unmapped.
  * Context: process context; sleeps (a grace period).
@@ -282,7 +287,8 @@ DC_API void dc_view_stats(struct dc_view_stats *st);
 
 /**
  * dc_view_set_vma_budget() - the number of VMAs views may use before cold
- * windows are revoked (default 32768; keep it well under vm.max_map_count).
+ * windows are revoked (default 32768, or half of vm.max_map_count if that
+ * is less; keep it well under vm.max_map_count).
  * Context: any.
  * Return: 0; -EINVAL (@n below 16).
  */

@@ -59,6 +59,7 @@ DC_API const char *dc_strerror(int err)
 	case -EINVAL: return "invalid argument";
 	case -ENOMEM: return "out of memory";
 	case -ENXIO: return "region is being removed or gone";
+	case -EHWPOISON: return "memory poisoned (a memory failure)";
 	case -EBUSY: return "busy: in use or already held";
 	case -EPERM: return "not the holder";
 	case -EOPNOTSUPP: return "not supported by this region type";
@@ -89,7 +90,7 @@ DC_API const char *dc_errname(int err)
 	N(ETIMEDOUT); N(EINTR); N(ENOENT); N(EEXIST); N(ERANGE); N(EAGAIN); N(ENOSPC);
 	N(EIO); N(ESHUTDOWN); N(EDEADLK); N(ENOSYS); N(EFAULT); N(EACCES); N(ENODEV);
 	N(EROFS); N(EFBIG); N(ENAMETOOLONG); N(ENOTEMPTY); N(EISDIR); N(ENOTDIR);
-	N(EBADF); N(EMFILE); N(EXDEV); N(EUCLEAN);
+	N(EBADF); N(EMFILE); N(EXDEV); N(EUCLEAN); N(EHWPOISON);
 #undef N
 	case 0: return "0";
 	default: return err < 0 ? "E?" : "not an error";

@@ -91,7 +91,6 @@ static void active_release(struct dc_liveref *ref)
 		dcfs_teardown(fs);
 }
 
-/* Report one poisoned range of one file (no lock held). */
 /* The name an event reports for @ino, copied into @buf: NULL if unlinked. */
 const char *dcfs_event_name(struct dcfs_inode *ino, char buf[DC_DCFS_NAME_MAX + 1])
 {
@@ -106,6 +105,7 @@ const char *dcfs_event_name(struct dcfs_inode *ino, char buf[DC_DCFS_NAME_MAX + 
 	return ret;
 }
 
+/* Report one poisoned range of one file (no lock held). */
 static void report_failure(struct dcfs_inode *ino, const struct dcfs_owner_ref *o)
 {
 	struct dc_dcfs *fs = ino->fs;

@@ -32,6 +32,19 @@ const struct dc_mapping_ops dcfs_mapping_ops = {
 	.mkclean = mapping_mkclean,
 };
 
+/* Whether the block behind file page @index of @ino is poisoned. */
+static bool page_poisoned(struct dcfs_inode *ino, uint64_t index)
+{
+	struct dcfs_ext e;
+	uint64_t hole;
+	bool found;
+
+	pthread_mutex_lock(&ino->ext_lock);
+	found = dcfs_ext_lookup(&ino->ext, index, &e, &hole);
+	pthread_mutex_unlock(&ino->ext_lock);
+	return found && dcfs_poisoned(ino->fs, e.pgoff + (index - e.fpage), 1);
+}
+
 /*
  * The fault step of a view: dc_dcfs_fault() by inode (the view holds it
  * open), with fault-around's no-allocation mode for neighbours.  A read
@@ -65,8 +78,8 @@ static int view_fault(void *file, uint64_t index, uint64_t max, unsigned flags,
 		pthread_rwlock_unlock(&ino->invalidate);
 	}
 	dcfs_active_put(fs);
-	if (ret == -EIO && !atomic_load(&fs->shutdown))
-		ret = -EHWPOISON; /* the only other -EIO: a poisoned block (BUS_MCEERR_AR) */
+	if (ret == -EIO && page_poisoned(ino, index))
+		ret = -EHWPOISON; /* SIGBUS with BUS_MCEERR_AR */
 	if (ret)
 		return ret;
 	/* An entry may reach past the end of file (the last block of a file on

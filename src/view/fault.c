@@ -204,7 +204,7 @@ static long ask_owner(struct vview *v, uint64_t a, uint64_t *b, uint64_t p, bool
  * Serve a fault at view page @p for read or write: map a window around it.
  * @want_end: an explicit fault's end (the window reaches it, up to 2 MiB
  * past @p); 0 for an access.  On 0, *@end is the end of the satisfied pages
- * from @p.  Return: 0; -ENXIO (the view was unmapped meanwhile); the
+ * from @p.  Return: 0; VIEW_GONE (positive: the view was unmapped meanwhile); the
  * owner's error for @p; -ENOMEM.
  */
 int dc__view_fault_page(struct vview *v, uint64_t p, bool write, uint64_t want_end,
@@ -229,7 +229,7 @@ int dc__view_fault_page(struct vview *v, uint64_t p, bool write, uint64_t want_e
 		dc__view_lock(v);
 		if (v->dead) {
 			dc__view_unlock(v);
-			return -ENXIO;
+			return VIEW_GONE;
 		}
 		if (satisfied(dc__vst_get(v, p), write)) { /* another thread was faster */
 			for (b = p + 1; b < v->npages && satisfied(dc__vst_get(v, b), write); b++)
@@ -292,7 +292,7 @@ int dc__view_fault_page(struct vview *v, uint64_t p, bool write, uint64_t want_e
 			;
 		*pp = rec.next;
 		if (!ret && v->dead)
-			ret = -ENXIO;
+			ret = VIEW_GONE;
 		/* bug 28: map what a revoke took meanwhile */
 		if (!ret && rec.stale && DC_REGRESS_BUG != 28) { /* a revoke took (part of) the window */
 			dc__view_unlock(v);
@@ -354,7 +354,7 @@ DC_API int dc_view_fault(const struct dc_view *uv, uint64_t off, uint64_t len, u
 		uint64_t end;
 
 		ret = dc__view_fault_page(v, p, write, e, &end);
-		if (ret == -ENXIO)
+		if (ret == VIEW_GONE)
 			ret = dc__fail(-EINVAL, "view fault: the view was unmapped meanwhile");
 		p = end;
 	}
@@ -528,8 +528,8 @@ static void handler(int sig, siginfo_t *si, void *uc)
 	ret = dc__view_fault_page(v, p, write, 0, &end);
 	dc__view_put(v);
 	(void)dc__fail_str(0, msg);
-	/* -ENXIO: unmapped meanwhile; the access faults again, as a stranger. */
-	if (ret && ret != -ENXIO)
+	/* VIEW_GONE: unmapped meanwhile; the access faults again, as a stranger. */
+	if (ret && ret != VIEW_GONE)
 		send_sigbus(si->si_addr, ret, uc);
 	errno = saved;
 }

@@ -105,12 +105,34 @@ static int tab_update(struct vview *add, struct vview *del)
 	return 0;
 }
 
+/*
+ * A forked child starts with no views: the parent's (their memory is not
+ * the child's: only PROT_NONE reservations are inherited) leave the table,
+ * and a lock a parent thread held is new again.
+ */
+static void atfork_child(void)
+{
+	atomic_store_explicit(&tab, NULL, memory_order_relaxed); /* the parent's copy leaks */
+	pthread_mutex_init(&tab_lock, NULL);
+	atomic_store(&dc__view_count, 0);
+	atomic_store(&dc__view_vmas_total, 0);
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void atfork_register(void)
+{
+	(void)pthread_atfork(NULL, NULL, atfork_child);
+}
+
 struct vview *dc__view_lookup_get(const void *addr)
 {
 	struct vview *v;
 
 	dc__rcu_read_lock();
 	v = tab_find(atomic_load_explicit(&tab, memory_order_acquire), addr);
+	if (v && v->pid != getpid()) /* a forked child: the parent's view is not here */
+		v = NULL;
 	if (v)
 		atomic_fetch_add(&v->refs, 1);
 	dc__rcu_read_unlock();
@@ -522,6 +544,7 @@ DC_API int dc_view_map(struct dc_view_file *vf, uint64_t off, uint64_t len, unsi
 		return dc__fail(-EINVAL, "view map: [%llu, +%llu) reaches past 2^52 bytes",
 				(unsigned long long)off, (unsigned long long)len);
 	dc__view_budget_default();
+	pthread_once(&atfork_once, atfork_register);
 	if (atomic_load(&dc__view_count) >= VIEWS_MAX)
 		return dc__fail(-ENOSPC, "view map: %u views are mapped already", VIEWS_MAX);
 	align = UINT64_C(2) << 20;
@@ -603,7 +626,7 @@ DC_API int dc_view_unmap(struct dc_view *uv)
 		return dc__fail(-EINVAL, "view unmap: not a mapped view");
 	pthread_mutex_lock(&tab_lock);
 	v = tab_find(atomic_load_explicit(&tab, memory_order_relaxed), uv->addr);
-	if (!v || v->id != uv->id || v->addr != (char *)uv->addr) {
+	if (!v || v->id != uv->id || v->addr != (char *)uv->addr || v->pid != getpid()) {
 		pthread_mutex_unlock(&tab_lock);
 		return dc__fail(-EINVAL, "view unmap: view %llu is not mapped (unmapped already?)",
 				(unsigned long long)uv->id);

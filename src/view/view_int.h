@@ -144,6 +144,7 @@ void __tsan_ignore_thread_end(void);
 #endif
 
 /* fault.c */
+#define VIEW_GONE 1 /* dc__view_fault_page(): the view was unmapped meanwhile */
 int dc__view_fault_page(struct vview *v, uint64_t p, bool write, uint64_t want_end,
 			uint64_t *end);
 
