@@ -88,9 +88,13 @@ static int map_run(struct vview *v, const struct run *r)
 		if (mprotect(addr, len, prot)) {
 			int err = errno;
 
-			/* The PROT_NONE mapping of the device stays: account it as
-			 * mapped, so a revoke replaces it. */
-			dc__vst_set(v, r->a, r->b, r->s & ~(uint64_t)VST_W);
+			/* Back to the reservation; if even that fails, the PROT_NONE
+			 * mapping of the device stays, accounted as mapped so that a
+			 * revoke replaces it. */
+			if (dc__view_reserve_at(addr, len) != MAP_FAILED)
+				dc__vst_set(v, r->a, r->b, 0);
+			else
+				dc__vst_set(v, r->a, r->b, r->s & ~(uint64_t)VST_W);
 			return dc__fail(-err, "view: mprotect of %zu bytes at %p: %s", len,
 					(void *)addr, strerror(err));
 		}
