@@ -25,7 +25,7 @@ SOVERSION    := $(firstword $(subst ., ,$(VERSION)))
 CC           ?= cc
 CLANG        ?= clang
 TSAN_CC      ?= gcc
-DEPS_PKGS    := gcc make clang libclang-rt-14-dev liburcu-dev liburing-dev libjudy-dev pkg-config
+DEPS_PKGS    := gcc make clang libclang-rt-14-dev liburcu-dev libdaxctl-dev liburing-dev libjudy-dev pkg-config
 
 PREFIX       ?= /usr/local
 LIBDIR       ?= $(PREFIX)/lib
@@ -39,7 +39,7 @@ BASE_CFLAGS  := -std=gnu11 -g -fPIC -fvisibility=hidden -pthread $(WARN) $(EXTRA
                 -Iinclude -Isrc -DDC_VERSION=\"$(VERSION)\" -D_GNU_SOURCE
 DEPFLAGS      = -MMD -MP -MF $@.d
 FAULT        := -DDC_FAULT_INJECT
-LIBS         := -lurcu-bp -lpthread
+LIBS         := -lurcu-bp -ldaxctl -lpthread
 BENCH_LIBS   := -luring -lJudy
 TOOL_LIBS    := -luring
 

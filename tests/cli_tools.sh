@@ -3,6 +3,10 @@
 # and its DMA engines (through the hidden test aid `dma-selftest`), each
 # checking the exit status and the exact output lines docs/cli.md gives.
 #   info  daxcore info (text, --json parsed by python3, errors), help, demo --layers
+#   daxdev device-dax devices through libdaxctl on fake ones (tests/fakedax.sh:
+#         a private mount namespace; needs root, else 77): info's list, a
+#         devdax: region, each mode's error, test_daxdev fake_three,
+#         test_region_devdax on the fake dax0.0
 #   dma   both DMA engines on several regions (uring or its fallback), the
 #         fallback on demand (DAXCORE_DMA_URING=0), bad arguments
 #   uring the uring engine: io_uring O_DIRECT reads into the pinned pages
@@ -10,7 +14,7 @@
 # every check passed, 1 otherwise, 77 (with a SKIP line that says why) for
 # uring where the engine falls back to memcpy on this machine.
 group=$1; D=$2
-[ -n "$group" ] && [ -x "$D" ] || { echo "usage: sh tests/cli_tools.sh info|dma|uring build/daxcore" >&2; exit 2; }
+[ -n "$group" ] && [ -x "$D" ] || { echo "usage: sh tests/cli_tools.sh info|daxdev|dma|uring build/daxcore" >&2; exit 2; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/daxcore-cli-XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 fails=0
@@ -46,14 +50,25 @@ like() {
     return 0
 }
 
+# What libdaxctl knows here, as dc_daxdev_lookup()'s message says it:
+# "no device-dax device on this machine" or "dax0.0, dax0.1".
+known_devs() {
+    l=$("$D" info | sed -n 's/^\(dax[0-9.]*\): .*/\1/p' | paste -sd, | sed 's/,/, /g')
+    echo "${l:-no device-dax device on this machine}"
+}
+
 info_tests() {
     t info_bad_suffix 1 "" "daxcore info: mem:12Q: size '12Q': unknown suffix 'Q' (use K, M, G or T)" \
         "$D" info mem:12Q
     t info_bad_backend 1 "" \
         "daxcore info: bogus:1: region spec 'bogus:1': unknown backend 'bogus' (mem, file, devdax)" \
         "$D" info bogus:1
-    t info_not_devdax 1 "" "daxcore info: devdax:/dev/null: /dev/null: not a device-dax character device" \
+    t info_not_devdax 1 "" "daxcore info: devdax:/dev/null: /dev/null: not a device-dax device: libdaxctl knows no character device 1:3 (it knows $(known_devs))" \
         "$D" info devdax:/dev/null
+    t info_not_chardev 1 "" "daxcore info: devdax:/etc/passwd: /etc/passwd: not a character device, so not a device-dax device (those are /dev/daxX.Y)" \
+        "$D" info devdax:/etc/passwd
+    t info_no_such_dev 1 "" "daxcore info: devdax:/dev/dax-none: /dev/dax-none: No such file or directory" \
+        "$D" info devdax:/dev/dax-none
     t info_mem 0 "spec: mem:64M
 backend: mem
 size: 67108864 (64 MiB)
@@ -106,23 +121,99 @@ sys.exit(0 if d == want else "got %r" % d)' <"$tmp/out"; then echo "ok    $name"
         echo "SKIP  $name: no python3"
     fi
 
-    t info_missing 2 "" "daxcore info: missing SPEC
-usage: daxcore info [--json] SPEC (see 'daxcore info --help')" "$D" info
+    # No SPEC: the machine's device-dax devices (this one's, whatever they are).
+    t info_list 0 - "" "$D" info
+    if [ "$(head -n 1 "$tmp/out")" = "devdax_devices: 0" ]; then
+        [ "$(sed -n 2p "$tmp/out")" = "no device-dax devices on this machine (libdaxctl lists none)" ] &&
+            [ "$(wc -l <"$tmp/out")" = 2 ] || { name=info_list_none; fail "no 'none' line:"; cat "$tmp/out"; }
+    else
+        like info_list_devices "$tmp/out" \
+            '^(devdax_devices: [1-9][0-9]*|dax[0-9]+\.[0-9]+: path=/dev/dax[0-9.]+ size=[0-9]+ \(.*\) align=([0-9]+ \(.*\)|unknown) mode=(devdax|system-ram|disabled) numa_node=([0-9]+|none) dev=[0-9]+:[0-9]+)$'
+    fi
     t info_bad_option 2 "" "daxcore info: unknown option '--bogus'
-usage: daxcore info [--json] SPEC (see 'daxcore info --help')" "$D" info --bogus mem:64M
+usage: daxcore info [--json] [SPEC] (see 'daxcore info --help')" "$D" info --bogus mem:64M
     t info_two_specs 2 "" "daxcore info: too many arguments (one SPEC)
-usage: daxcore info [--json] SPEC (see 'daxcore info --help')" "$D" info mem:1M mem:2M
+usage: daxcore info [--json] [SPEC] (see 'daxcore info --help')" "$D" info mem:1M mem:2M
     t info_help 0 - "" "$D" info --help
-    head -n 1 "$tmp/out" | grep -qx 'usage: daxcore info \[--json\] SPEC' ||
+    head -n 1 "$tmp/out" | grep -qx 'usage: daxcore info \[--json\] \[SPEC\]' ||
         { name=info_help_text; fail "first line: $(head -n 1 "$tmp/out")"; }
 
     t help 0 - "" "$D" help
-    grep -q '^  info \[--json\] SPEC$' "$tmp/out" || { name=help_info; fail "help lists no info"; }
+    grep -q '^  info \[--json\] \[SPEC\]$' "$tmp/out" || { name=help_info; fail "help lists no info"; }
     grep -q 'dma-selftest' "$tmp/out" && { name=help_hidden; fail "help lists dma-selftest"; }
     t demo_layers 0 - "" "$D" demo --layers
     t demo_layers_spec 0 - "" "$D" demo --layers mem:64M,order=9
     t demo_layers_bad 2 "" "daxcore demo: unknown option '--bogus'
 run 'daxcore help' for usage" "$D" demo --layers --bogus
+}
+
+# Device-dax devices through libdaxctl, on fake ones: tests/fakedax.sh runs
+# each command in a private mount namespace whose sysfs and /dev describe
+# three devices (devdax, system-ram, disabled) or none.  Needs root; skips
+# (77) where a private mount namespace cannot be had.
+F() { unshare -m sh tests/fakedax.sh "$@"; }
+daxdev_tests() {
+    F none true 2>/dev/null || { echo "SKIP: no private mount namespace with a fake sysfs here (needs root and unshare -m)"; exit 77; }
+    t daxdev_none 0 "devdax_devices: 0
+no device-dax devices on this machine (libdaxctl lists none)" "" F none "$D" info
+    t daxdev_none_json 0 '{"count": 0, "devices": [], "message": "no device-dax devices on this machine (libdaxctl lists none)"}' "" \
+        F none "$D" info --json
+    t daxdev_list 0 "devdax_devices: 3
+dax0.0: path=/dev/dax0.0 size=16777216 (16 MiB) align=2097152 (2 MiB) mode=devdax numa_node=0 dev=1:5
+dax0.1: path=/dev/dax0.1 size=33554432 (32 MiB) align=2097152 (2 MiB, the dax region's) mode=system-ram numa_node=1 dev=1:7
+dax0.2: path=/dev/dax0.2 size=8388608 (8 MiB) align=1073741824 (1 GiB) mode=disabled numa_node=none dev=1:9" "" F three "$D" info
+    t daxdev_list_json 0 - "" F three "$D" info --json
+    name=daxdev_list_json_parse
+    if command -v python3 >/dev/null 2>&1; then
+        if python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+dev = lambda n, s, a, src, m, node, mm: {"name": n, "path": "/dev/" + n, "size": s, "align": a,
+        "align_source": src, "mode": m, "numa_node": node, "dev": mm}
+want = {"count": 3, "message": None, "devices": [
+        dev("dax0.0", 16777216, 2097152, "device", "devdax", 0, "1:5"),
+        dev("dax0.1", 33554432, 2097152, "region", "system-ram", 1, "1:7"),
+        dev("dax0.2", 8388608, 1073741824, "device", "disabled", None, "1:9")]}
+sys.exit(0 if d == want else "got %r" % d)' <"$tmp/out"; then echo "ok    $name"; else fail "JSON"; fi
+    fi
+    t daxdev_region 0 "spec: devdax:/dev/dax0.0
+backend: devdax
+size: 16777216 (16 MiB)
+pages: 4096
+page_size: 4096
+folio_size: 2097152 (order 9)
+folios: 8
+type: devdax
+map_unit: 2097152 (order 9)
+kernel_page_size: 4096
+huge_pages: no
+metadata_bytes: 128
+metadata_bytes_per_page: 0.03125
+device: dax0.0
+align: 2097152 (2 MiB)
+align_source: libdaxctl (the device's)
+mode: devdax
+numa_node: 0" "" F three "$D" info devdax:/dev/dax0.0
+    t daxdev_region_json 0 - "" F three "$D" info --json devdax:/dev/dax0.0,order=0
+    grep -q '"folio_order": 0, .*"map_order": 9, .*"device": "dax0.0", "align": 2097152, "align_source": "libdaxctl (the device.s)", "mode": "devdax", "numa_node": 0}$' "$tmp/out" ||
+        { name=daxdev_region_json_keys; fail "keys: $(cat "$tmp/out")"; }
+    t daxdev_system_ram 1 "" "daxcore info: devdax:/dev/dax0.1: /dev/dax0.1: dax0.1 is in system-ram mode (its memory is online as system RAM; 'daxctl reconfigure-device -m devdax dax0.1' gives it back)" \
+        F three "$D" info devdax:/dev/dax0.1
+    t daxdev_disabled 1 "" "daxcore info: devdax:/dev/dax0.2: /dev/dax0.2: dax0.2 is disabled (no driver bound; 'daxctl enable-device dax0.2')" \
+        F three "$D" info devdax:/dev/dax0.2
+    t daxdev_unknown 1 "" "daxcore info: devdax:/dev/dax9.9: /dev/dax9.9: not a device-dax device: libdaxctl knows no character device 1:8 (it knows dax0.0, dax0.1, dax0.2)" \
+        F three "$D" info devdax:/dev/dax9.9
+    t daxdev_null 1 "" "daxcore info: devdax:/dev/null: /dev/null: not a device-dax device: libdaxctl knows no character device 1:3 (it knows no device-dax device on this machine)" \
+        F none "$D" info devdax:/dev/null
+    # The library's own checks of the same devices (test_daxdev fake_three).
+    bin=$(dirname "$D")/tests/test_daxdev
+    if [ -x "$bin" ]; then
+        t daxdev_library 0 "ok    fake_three" "" F three env DAXCORE_TEST_FAKEDAX=three "$bin" fake_three
+        t daxdev_region_test 0 "ok    type_and_size
+ok    request_write_put" "" F three env DAXCORE_TEST_DEVDAX=/dev/dax0.0 "${bin%_daxdev}_region_devdax"
+    else
+        name=daxdev_library; fail "no $bin (make $bin)"
+    fi
 }
 
 ok_re() { echo "^dma $1 ok bytes=[1-9][0-9]*\$"; }
@@ -175,9 +266,10 @@ uring_tests() {
 
 case $group in
 info) info_tests;;
+daxdev) daxdev_tests;;
 dma) dma_tests;;
 uring) uring_tests;;
-*) echo "cli_tools.sh: unknown group '$group' (info, dma, uring)" >&2; exit 2;;
+*) echo "cli_tools.sh: unknown group '$group' (info, daxdev, dma, uring)" >&2; exit 2;;
 esac
 [ $fails = 0 ] || { echo "$fails failed"; exit 1; }
 exit 0

@@ -69,10 +69,12 @@ cli unknown_command 2 build/daxcore frobnicate
 cli help 0 build/daxcore help
 cli version 0 build/daxcore --version
 rm -f "$wbfile"
-# info (text, JSON, errors), help, demo --layers; the DMA engines through
+# info (text, JSON, errors), help, demo --layers; device-dax devices through
+# libdaxctl on fake ones (a private mount namespace: root only, else skipped); the DMA engines through
 # the test aid dma-selftest (the uring one falls back where the machine has
 # no io_uring or O_DIRECT: its log says why).  Exact lines: tests/cli_tools.sh.
 cli tools_info 0 sh tests/cli_tools.sh info build/daxcore
+cli tools_daxdev 0 sh tests/cli_tools.sh daxdev build/daxcore
 cli tools_dma 0 sh tests/cli_tools.sh dma build/daxcore
 cli tools_uring 0 sh tests/cli_tools.sh uring build/daxcore
 # daxcore io: every command and its errors, exact output lines (tests/cli_io.sh)

@@ -112,7 +112,8 @@ TEST(bad_spec_backend)
 	expect_bad("1M", -EINVAL, "expected mem:SIZE");
 	expect_bad("file:", -EINVAL, "path");
 	expect_bad("file:/nonexistent/daxcore-test", -ENOENT, "No such file");
-	expect_bad("devdax:/dev/null", -EINVAL, "not a device-dax");
+	expect_bad("devdax:/dev/null", -ENODEV, "not a device-dax device");
+	expect_bad("devdax:/etc/passwd", -EINVAL, "not a character device");
 	CHECK_EQ(dc_region_create("mem:1M", NULL), -EINVAL);
 }
 

@@ -2,8 +2,10 @@
 /*
  * test_region_devdax - a real device-dax character device
  * (devdax:/dev/daxX.Y, DAXCORE_TEST_DEVDAX to choose, default
- * /dev/dax0.0): type devdax, size from sysfs, a folio request and a write
- * through the linear map.  Skips (exit 77, saying why) where there is none.
+ * /dev/dax0.0): type devdax, size and alignment as libdaxctl gives them
+ * (dc_daxdev_lookup()), a folio request and a write through the linear map.
+ * Skips (exit 77, saying why) where there is none (tests/fakedax.sh and
+ * test_daxdev's fake_three run the same path on a fake device).
  * The region is the fixture: created in setup, checked idle and removed in
  * teardown.
  */
@@ -12,6 +14,7 @@
 #include <sys/stat.h>
 
 static struct dc_region *R;
+static struct dc_daxdev Dev;
 
 static void setup(void)
 {
@@ -26,6 +29,11 @@ static void setup(void)
 		t_skip(spec);
 	}
 	snprintf(spec, sizeof(spec), "devdax:%s", dev);
+	CHECK_EQ(dc_daxdev_lookup(dev, &Dev), 0);
+	if (Dev.mode != DC_DAXDEV_DEVDAX) {
+		snprintf(spec, sizeof(spec), "%s is not in devdax mode", dev);
+		t_skip(spec);
+	}
 	CHECK_EQ(dc_region_create(spec, &R), 0);
 }
 
@@ -38,6 +46,10 @@ TEST(type_and_size)
 {
 	CHECK_EQ(dc_region_type(R), DC_REGION_DEVDAX);
 	CHECK(dc_region_size(R) > 0);
+	CHECK_EQ(dc_region_size(R), Dev.size);
+	if (Dev.align)
+		CHECK_EQ(DC_PAGE_SIZE << dc_region_map_order(R), Dev.align);
+	CHECK_EQ(dc_region_folio_order(R), dc_region_map_order(R));
 }
 
 TEST(request_write_put)

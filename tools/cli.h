@@ -35,7 +35,7 @@ int parse_byte(const char *s, int *out); /* 0..255, decimal or 0x hex */
 /* @s as a JSON string: quoted, with '"', '\\' and control characters escaped. */
 void json_str(FILE *f, const char *s);
 
-/* info.c: `daxcore info [--json] SPEC`. */
+/* info.c: `daxcore info [--json] [SPEC]`. */
 int cmd_info(int argc, char **argv);
 /* dma_selftest.c: `daxcore dma-selftest [-e ENGINE] [-d SPEC]` (a test aid). */
 int cmd_dma_selftest(int argc, char **argv);

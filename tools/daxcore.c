@@ -6,7 +6,7 @@
  *                         one region, a checked timeline (the main job,
  *                         `make run`); demo --layers [SPEC]: the library-level
  *                         demonstration
- *   daxcore info [--json] SPEC   describe a region
+ *   daxcore info [--json] [SPEC] list device-dax devices, or describe a region
  *   daxcore io [-d SPEC] [-o MOUNTOPTS] [-c CMD]... [SCRIPT]
  *                         an xfs_io-style command language over dcfs (io*.c)
  *   daxcore help          usage on stdout
@@ -76,9 +76,10 @@ static const struct cmd cmds[] = {
 	  "an xfs_io-style command language over dcfs on a region (default\n"
 	  IO_DEFAULT_SPEC "): files, layouts, views, pins, DMA, background jobs,\n"
 	  "poison, removal; 'daxcore io --help' lists its options and commands", io_main },
-	{ "info", "info [--json] SPEC",
-	  "create the region SPEC describes, describe it (size, page and folio\n"
-	  "size, type, backend, huge pages, metadata, device alignment), remove it", cmd_info },
+	{ "info", "info [--json] [SPEC]",
+	  "without SPEC: list the machine's device-dax devices (libdaxctl);\n"
+	  "with SPEC: create the region, describe it (size, page and folio size,\n"
+	  "type, backend, huge pages, metadata, device alignment), remove it", cmd_info },
 	/* A test aid, not listed by help (NULL summary). */
 	{ "dma-selftest", "dma-selftest [-e uring|memcpy] [-d SPEC]", NULL, cmd_dma_selftest },
 	{ "help", "help", "print this help", cmd_help },
@@ -110,7 +111,7 @@ static int cmd_help(int argc, char **argv)
 	printf("\nSPEC is a region spec:\n"
 	       "  mem:SIZE[,huge][,OPTS]          anonymous memory (memfd); huge: 2 MiB pages\n"
 	       "  file:PATH[,size=SIZE][,OPTS]    a file, mapped shared\n"
-	       "  devdax:/dev/daxX.Y[,OPTS]       a device-dax character device\n"
+	       "  devdax:/dev/daxX.Y[,OPTS]       a device-dax character device (libdaxctl)\n"
 	       "  OPTS: order=0|9|18 (4 KiB, 2 MiB, 1 GiB folios), type=fsdax|devdax|limited\n"
 	       "  SIZE: a number with an optional K, M, G or T suffix\n"
 	       "\nexit status: 0 success, 1 failure, 2 usage error\n");

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * info.c - `daxcore info [--json] SPEC`: create the region SPEC describes,
- * say what it is (size, pages and folios, type, backend, the unit its fd
- * maps in, whether huge pages back it, metadata per page, a device-dax
- * device's alignment from sysfs), and remove it.  One `key: value` line per
+ * info.c - `daxcore info [--json] [SPEC]`: without SPEC, list the machine's
+ * device-dax devices through libdaxctl (dc_daxdev_list()), or say there are
+ * none; with SPEC, create the region it describes, say what it is (size,
+ * pages and folios, type, backend, the unit its fd maps in, whether huge
+ * pages back it, metadata per page, a device-dax device's alignment, mode
+ * and NUMA node from libdaxctl), and remove it.  One `key: value` line per
  * fact, or one JSON object with the same keys (docs/cli.md lists them).
  */
 #include "cli.h"
@@ -13,8 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 
 static const char *type_name(enum dc_region_type t)
 {
@@ -59,39 +59,6 @@ static uint64_t kernel_page_size(const void *addr)
 	return size;
 }
 
-/*
- * A device-dax device's alignment from sysfs: the device's own attribute
- * (Linux 5.10 and later), else its region's.  0 with @from "" if none
- * could be read.
- */
-static uint64_t devdax_align(int fd, char *from, size_t n)
-{
-	static const char *attrs[] = { "align", "device/align", "../dax_region/align",
-				       "device/dax_region/align" };
-	unsigned long long v;
-	struct stat st;
-
-	from[0] = 0;
-	if (fstat(fd, &st) || !S_ISCHR(st.st_mode))
-		return 0;
-	for (unsigned i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
-		FILE *f;
-		int got;
-
-		snprintf(from, n, "/sys/dev/char/%u:%u/%s", major(st.st_rdev), minor(st.st_rdev),
-			 attrs[i]);
-		f = fopen(from, "r");
-		if (!f)
-			continue;
-		got = fscanf(f, "%llu", &v);
-		fclose(f);
-		if (got == 1 && v)
-			return v;
-	}
-	from[0] = 0;
-	return 0;
-}
-
 struct info {
 	const char *spec;
 	char backend[16];
@@ -102,9 +69,19 @@ struct info {
 	bool huge;
 	double meta_per_page;
 	bool devdax;
-	uint64_t align;             /* devdax: 0 unknown */
-	char align_from[160];
+	struct dc_daxdev dev;       /* devdax: what libdaxctl says of the device */
 };
+
+static const char *mode_name(enum dc_daxdev_mode m)
+{
+	return m == DC_DAXDEV_DEVDAX ? "devdax" : m == DC_DAXDEV_SYSTEM_RAM ? "system-ram"
+		: "disabled";
+}
+
+static const char *align_source(const struct dc_daxdev *d)
+{
+	return d->align_from_region ? "libdaxctl (the dax region's)" : "libdaxctl (the device's)";
+}
 
 static void print_text(const struct info *in)
 {
@@ -127,11 +104,17 @@ static void print_text(const struct info *in)
 	printf("metadata_bytes: %" PRIu64 "\n", in->meta_full);
 	printf("metadata_bytes_per_page: %.6g\n", in->meta_per_page);
 	if (in->devdax) {
-		if (in->align)
-			printf("align: %" PRIu64 " (%s)\nalign_source: %s\n", in->align,
-			       size_str(in->align, b, sizeof(b)), in->align_from);
+		printf("device: %s\n", in->dev.name);
+		if (in->dev.align)
+			printf("align: %" PRIu64 " (%s)\nalign_source: %s\n", in->dev.align,
+			       size_str(in->dev.align, b, sizeof(b)), align_source(&in->dev));
 		else
 			printf("align: unknown\n");
+		printf("mode: %s\n", mode_name(in->dev.mode));
+		if (in->dev.numa_node >= 0)
+			printf("numa_node: %d\n", in->dev.numa_node);
+		else
+			printf("numa_node: none\n");
 	}
 }
 
@@ -155,36 +138,129 @@ static void print_json(const struct info *in)
 	       ", \"metadata_bytes_per_page\": %.6g",
 	       in->huge ? "true" : "false", in->meta_full, in->meta_per_page);
 	if (in->devdax) {
-		if (in->align) {
-			printf(", \"align\": %" PRIu64 ", \"align_source\": ", in->align);
-			json_str(stdout, in->align_from);
-		} else {
+		printf(", \"device\": ");
+		json_str(stdout, in->dev.name);
+		if (in->dev.align)
+			printf(", \"align\": %" PRIu64 ", \"align_source\": \"%s\"", in->dev.align,
+			       align_source(&in->dev));
+		else
 			printf(", \"align\": null, \"align_source\": null");
-		}
+		printf(", \"mode\": \"%s\"", mode_name(in->dev.mode));
+		if (in->dev.numa_node >= 0)
+			printf(", \"numa_node\": %d", in->dev.numa_node);
+		else
+			printf(", \"numa_node\": null");
 	}
 	printf("}\n");
+}
+
+/* The device of a devdax: spec (its path ends at the first ','). */
+static int devdax_of(const char *spec, struct dc_daxdev *dev)
+{
+	const char *p = strchr(spec, ':') + 1;
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%.*s", (int)strcspn(p, ","), p);
+	return dc_daxdev_lookup(path, dev);
+}
+
+/* `daxcore info [--json]`: the machine's device-dax devices, one per line. */
+static int list_devices(bool json)
+{
+	static const char none[] = "no device-dax devices on this machine (libdaxctl lists none)";
+	struct dc_daxdev *devs = NULL;
+	char b[64];
+	int n = dc_daxdev_list(NULL, 0), got;
+
+	if (n > 0 && !(devs = calloc((size_t)n, sizeof(*devs))))
+		n = -ENOMEM;
+	got = n > 0 ? dc_daxdev_list(devs, (size_t)n) : n;
+	if (got < 0) {
+		fprintf(stderr, "daxcore info: device-dax devices: %s\n",
+			got == -ENOMEM && n == -ENOMEM ? "out of memory" : dc_errmsg());
+		free(devs);
+		return 1;
+	}
+	if (got > n) /* one appeared meanwhile: list the first n */
+		got = n;
+	if (json)
+		printf("{\"count\": %d, \"devices\": [", got);
+	else if (got)
+		printf("devdax_devices: %d\n", got);
+	else
+		printf("devdax_devices: 0\n%s\n", none);
+	for (int i = 0; i < got; i++) {
+		const struct dc_daxdev *d = &devs[i];
+
+		if (json) {
+			printf("%s{\"name\": ", i ? ", " : "");
+			json_str(stdout, d->name);
+			printf(", \"path\": \"/dev/%s\", \"size\": %" PRIu64, d->name, d->size);
+			if (d->align)
+				printf(", \"align\": %" PRIu64 ", \"align_source\": \"%s\"", d->align,
+				       d->align_from_region ? "region" : "device");
+			else
+				printf(", \"align\": null, \"align_source\": null");
+			printf(", \"mode\": \"%s\"", mode_name(d->mode));
+			if (d->numa_node >= 0)
+				printf(", \"numa_node\": %d", d->numa_node);
+			else
+				printf(", \"numa_node\": null");
+			printf(", \"dev\": \"%u:%u\"}", d->major, d->minor);
+			continue;
+		}
+		printf("%s: path=/dev/%s size=%" PRIu64, d->name, d->name, d->size);
+		printf(" (%s)", size_str(d->size, b, sizeof(b)));
+		if (d->align)
+			printf(" align=%" PRIu64 " (%s%s)", d->align, size_str(d->align, b, sizeof(b)),
+			       d->align_from_region ? ", the dax region's" : "");
+		else
+			printf(" align=unknown");
+		printf(" mode=%s", mode_name(d->mode));
+		if (d->numa_node >= 0)
+			printf(" numa_node=%d", d->numa_node);
+		else
+			printf(" numa_node=none");
+		printf(" dev=%u:%u\n", d->major, d->minor);
+	}
+	if (json) {
+		printf("], \"message\": ");
+		if (got)
+			printf("null");
+		else
+			json_str(stdout, none);
+		printf("}\n");
+	}
+	free(devs);
+	return fflush(stdout) ? 1 : 0;
 }
 
 static int info_usage(FILE *f)
 {
 	if (f != stdout) {
-		fprintf(f, "usage: daxcore info [--json] SPEC (see 'daxcore info --help')\n");
+		fprintf(f, "usage: daxcore info [--json] [SPEC] (see 'daxcore info --help')\n");
 		return EXIT_USAGE;
 	}
-	fprintf(f, "usage: daxcore info [--json] SPEC\n"
+	fprintf(f, "usage: daxcore info [--json] [SPEC]\n"
 		"\n"
-		"Create the region SPEC describes, describe it and remove it: size, pages,\n"
-		"page and folio size, type, backend, the unit its fd maps in, the kernel's\n"
-		"page size for its mapping and whether huge pages back it, metadata bytes\n"
-		"(all of them, and per 4 KiB page), and for devdax: the device's alignment\n"
-		"from sysfs.  One 'key: value' per line; --json: one JSON object.\n"
+		"Without SPEC: list the machine's device-dax devices through libdaxctl\n"
+		"(name, path, size, alignment, mode devdax, system-ram or disabled, NUMA\n"
+		"node, device number), or say that there are none.\n"
+		"\n"
+		"With SPEC: create the region SPEC describes, describe it and remove it:\n"
+		"size, pages, page and folio size, type, backend, the unit its fd maps in,\n"
+		"the kernel's page size for its mapping and whether huge pages back it,\n"
+		"metadata bytes (all of them, and per 4 KiB page), and for devdax: the\n"
+		"device, its alignment, mode and NUMA node from libdaxctl.\n"
+		"One 'key: value' per line; --json: one JSON object.\n"
 		"\n"
 		"  --json      print one JSON object\n"
 		"  -h, --help  this help\n"
 		"\n"
 		"SPEC: mem:SIZE[,huge][,OPTS], file:PATH[,size=SIZE][,OPTS],\n"
 		"devdax:/dev/daxX.Y[,OPTS] (see 'daxcore help').\n"
-		"Exit status: 0 success, 1 the region could not be created, 2 usage error.\n");
+		"Exit status: 0 success, 1 the region could not be created (or libdaxctl\n"
+		"failed), 2 usage error.\n");
 	return 0;
 }
 
@@ -212,10 +288,8 @@ int cmd_info(int argc, char **argv)
 			spec = argv[i];
 		}
 	}
-	if (!spec) {
-		fprintf(stderr, "daxcore info: missing SPEC\n");
-		return info_usage(stderr);
-	}
+	if (!spec)
+		return list_devices(json);
 	ret = dc_region_create(spec, &r);
 	if (ret) {
 		fprintf(stderr, "daxcore info: %s: %s\n", spec, dc_errmsg());
@@ -235,8 +309,11 @@ int cmd_info(int argc, char **argv)
 	in.kpage = kernel_page_size(dc_region_addr(r, 0));
 	in.huge = in.kpage ? in.kpage > DC_PAGE_SIZE : in.map_order > 0;
 	in.devdax = !strcmp(in.backend, "devdax");
-	if (in.devdax)
-		in.align = devdax_align(dc_region_fd(r), in.align_from, sizeof(in.align_from));
+	if (in.devdax && (ret = devdax_of(spec, &in.dev))) {
+		fprintf(stderr, "daxcore info: %s: %s\n", spec, dc_errmsg());
+		(void)dc_region_remove(r, NULL);
+		return 1;
+	}
 	if (json)
 		print_json(&in);
 	else

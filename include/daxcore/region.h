@@ -13,7 +13,8 @@
  *   mem:SIZE[,OPTS]              anonymous memfd (the embedded default)
  *   mem:SIZE,huge[,OPTS]         hugetlb memfd, 2 MiB folios
  *   file:PATH[,size=SIZE][,OPTS] a file, mapped shared
- *   devdax:/dev/daxX.Y[,OPTS]    a real device-dax character device
+ *   devdax:/dev/daxX.Y[,OPTS]    a real device-dax character device (size
+ *                                and alignment from libdaxctl)
  * SIZE: decimal with an optional K, M, G or T suffix (powers of 1024).
  * OPTS: order=0|9|18   folio order (4 KiB, 2 MiB, 1 GiB folios)
  *       type=fsdax|devdax|limited
@@ -75,7 +76,9 @@ struct dc_holder_ops {
  * Return: 0, or: -EINVAL (malformed spec, zero or misaligned size, size not
  * a multiple of the folio size, unknown backend or option), -ENOENT (missing
  * file or device), -ERANGE (file smaller than size=), -ENOMEM (no huge
- * pages, or no memory), -ENOSPC (65,535 regions exist), another -errno from
+ * pages, or no memory), -ENOSPC (65,535 regions exist), for devdax:
+ * -ENODEV (not a device libdaxctl lists), -EBUSY (the device is in
+ * system-ram mode), -ENXIO (the device is disabled); another -errno from
  * the system.  dc_errmsg() says exactly what was wrong.
  */
 DC_API DC_MUST_CHECK int dc_region_create(const char *spec, struct dc_region **out);
@@ -182,6 +185,50 @@ DC_API void dc_region_stats(struct dc_region *r, struct dc_region_stats *st);
  * Return: 0 or a negative errno (-EINVAL out of range).
  */
 DC_API int dc_region_flush(struct dc_region *r, uint64_t pgoff, uint64_t nr);
+
+/*
+ * Device-dax devices as libdaxctl describes them (the machine's /dev/daxX.Y
+ * character devices; the devdax: backend takes its size and alignment from
+ * here).
+ */
+enum dc_daxdev_mode {
+	DC_DAXDEV_DEVDAX = 0,     /* bound to device_dax: mappable as devdax: */
+	DC_DAXDEV_SYSTEM_RAM = 1, /* bound to kmem: its memory is system RAM */
+	DC_DAXDEV_DISABLED = 2,   /* no driver bound */
+};
+
+struct dc_daxdev {
+	char name[32];            /* "dax0.0": the device is /dev/NAME */
+	uint64_t size;            /* bytes */
+	uint64_t align;           /* bytes: the device's own (Linux 5.10+), else its
+				   * dax region's; 0: libdaxctl knows neither */
+	bool align_from_region;   /* align is the dax region's */
+	enum dc_daxdev_mode mode;
+	int numa_node;            /* the target node; -1: none */
+	int region_id, id;        /* daxREGION.ID */
+	unsigned major, minor;    /* the character device's numbers */
+};
+
+/**
+ * dc_daxdev_list() - the machine's device-dax devices, through libdaxctl.
+ * @devs: filled with up to @max devices, sorted by region and device id.
+ * @max:  entries of @devs (0: count only; @devs may then be NULL).
+ * Context: process context; may sleep (reads sysfs).
+ * Return: the number of devices libdaxctl knows (possibly more than @max,
+ * 0 where the machine has none); -ENOMEM; another -errno from libdaxctl.
+ */
+DC_API int dc_daxdev_list(struct dc_daxdev *devs, size_t max);
+
+/**
+ * dc_daxdev_lookup() - the device-dax device at @path (a /dev/daxX.Y node,
+ * matched by its device number), through libdaxctl.
+ * Context: process context; may sleep (reads sysfs).
+ * Return: 0 (@dev filled); -EINVAL (NULL argument, or @path is not a
+ * character device); -ENODEV (a character device that libdaxctl does not
+ * list as device-dax: dc_errmsg() names the devices it knows); -ENOMEM;
+ * another -errno from stat() (-ENOENT: no such file) or libdaxctl.
+ */
+DC_API int dc_daxdev_lookup(const char *path, struct dc_daxdev *dev);
 
 
 

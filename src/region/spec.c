@@ -4,7 +4,7 @@
  *
  *   mem:SIZE[,huge][,order=N][,type=T]
  *   file:PATH[,size=SIZE][,order=N][,type=T]
- *   devdax:/dev/daxX.Y[,order=N][,type=T]
+ *   devdax:/dev/daxX.Y[,order=N][,type=T]   (size and alignment from libdaxctl)
  *
  * Every rejection names what was wrong through dc__fail() -> dc_errmsg().
  */
@@ -262,57 +262,39 @@ static int open_file(struct dc_region *r, struct spec *sp)
 	return 0;
 }
 
-/* Read a number from sysfs for the character device @st. */
-static int devdax_sysfs(const struct stat *st, const char *attr, uint64_t *out)
-{
-	char p[128];
-	unsigned long long v;
-	FILE *f;
-	int n;
-
-	snprintf(p, sizeof(p), "/sys/dev/char/%u:%u/%s", major(st->st_rdev), minor(st->st_rdev),
-		 attr);
-	f = fopen(p, "r");
-	if (!f)
-		return -errno;
-	n = fscanf(f, "%llu", &v);
-	fclose(f);
-	if (n != 1)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-/* Whether the character device @st belongs to the "dax" subsystem. */
-static bool devdax_is_dax(const struct stat *st)
-{
-	char p[128], link[256];
-	ssize_t n;
-
-	snprintf(p, sizeof(p), "/sys/dev/char/%u:%u/subsystem", major(st->st_rdev),
-		 minor(st->st_rdev));
-	n = readlink(p, link, sizeof(link) - 1);
-	if (n <= 0)
-		return false;
-	link[n] = '\0';
-	return strstr(link, "/dax") && !strcmp(strrchr(link, '/'), "/dax");
-}
-
 static int open_devdax(struct dc_region *r, struct spec *sp)
 {
+	struct dc_daxdev dev;
 	struct stat st;
-	uint64_t size, align = 0;
+	uint64_t size, align;
 	char *res;
-	int err = open_path(r, sp, &st);
+	int err = dc_daxdev_lookup(sp->path, &dev);
 
 	if (err)
 		return err;
-	if (!S_ISCHR(st.st_mode) || !devdax_is_dax(&st))
-		return dc__fail(-EINVAL, "%s: not a device-dax character device", sp->path);
-	if (devdax_sysfs(&st, "size", &size))
-		return dc__fail(-EINVAL, "%s: cannot read its size from sysfs", sp->path);
-	if (devdax_sysfs(&st, "align", &align) || !align)
-		align = 2u << 20;
+	if (dev.mode == DC_DAXDEV_SYSTEM_RAM)
+		return dc__fail(-EBUSY, "%s: %s is in system-ram mode (its memory is online as "
+				"system RAM; 'daxctl reconfigure-device -m devdax %s' gives it back)",
+				sp->path, dev.name, dev.name);
+	if (dev.mode == DC_DAXDEV_DISABLED)
+		return dc__fail(-ENXIO, "%s: %s is disabled (no driver bound; 'daxctl "
+				"enable-device %s')", sp->path, dev.name, dev.name);
+	err = open_path(r, sp, &st);
+	if (err)
+		return err;
+	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != dev.major ||
+	    minor(st.st_rdev) != dev.minor)
+		return dc__fail(-ENODEV, "%s: changed while it was opened (no longer %s)",
+				sp->path, dev.name);
+	size = dev.size;
+	/* libdaxctl knows no alignment: device-dax's default, 2 MiB. */
+	align = dev.align ? dev.align : 2u << 20;
+	if (align != DC_PAGE_SIZE && align != 2u << 20 && align != 1u << 30)
+		return dc__fail(-EINVAL, "%s: alignment %llu is not 4 KiB, 2 MiB or 1 GiB",
+				sp->path, (unsigned long long)align);
+	/* Without order=, the folios are the device's alignment. */
+	if (!sp->have_order)
+		sp->order = (unsigned)__builtin_ctzll(align) - DC_PAGE_SHIFT;
 	sp->size = size;
 	err = check_size(size, sp->order);
 	if (err)
