@@ -11,4 +11,5 @@
 #include <daxcore/mapping.h>
 #include <daxcore/dcfs.h>
 #include <daxcore/view.h>
+#include <daxcore/devdax.h>
 #endif
