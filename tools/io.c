@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * io.c - `daxcore io [-d SPEC] [-o MOUNTOPTS] [-c CMD]... [SCRIPT | -]`: an
- * xfs_io-style command language over a dcfs mount on one region (docs/cli.md
+ * xfs_io-style command language over a dcfs mount on one region, or over
+ * one device-dax device when the region is of type devdax (docs/cli.md
  * has the language; each command's output lines are a contract).
  *
  * This file: the options, the reader (one command per -c, per line of
@@ -159,6 +160,7 @@ int io_deadline(struct io_ctx *c, const struct io_args *a, struct dc_wait_opts *
 
 #define IO_NOBG  0x1u /* not as a background job */
 #define IO_WAITS 0x2u /* may wait for pins: `blocked` looks at it */
+#define IO_FS    0x4u /* a file-system command: refused on device-dax */
 
 struct io_cmd {
 	const char *name;
@@ -173,20 +175,20 @@ static int cmd_blocked(struct io_ctx *c, int argc, char **argv);
 static int cmd_help(struct io_ctx *c, int argc, char **argv);
 
 static const struct io_cmd cmds[] = {
-	{ "open", "open NAME", IO_NOBG, io_cmd_open },
-	{ "close", "close", IO_WAITS, io_cmd_close },
-	{ "files", "files", 0, io_cmd_files },
-	{ "unlink", "unlink NAME", IO_WAITS, io_cmd_unlink },
-	{ "rename", "rename OLD NEW", IO_WAITS, io_cmd_rename },
-	{ "pwrite", "pwrite [-S BYTE] OFF LEN", 0, io_cmd_pwrite },
-	{ "pread", "pread [-v BYTE] OFF LEN", 0, io_cmd_pread },
-	{ "truncate", "truncate SIZE [-t MS]", IO_WAITS, io_cmd_truncate },
-	{ "fpunch", "fpunch OFF LEN [-t MS]", IO_WAITS, io_cmd_falloc },
-	{ "fzero", "fzero OFF LEN [-t MS]", IO_WAITS, io_cmd_falloc },
-	{ "fcollapse", "fcollapse OFF LEN [-t MS]", IO_WAITS, io_cmd_falloc },
-	{ "finsert", "finsert OFF LEN [-t MS]", IO_WAITS, io_cmd_falloc },
-	{ "reflink", "reflink SRC SOFF DOFF LEN [-t MS]", IO_WAITS, io_cmd_reflink },
-	{ "fsync", "fsync", 0, io_cmd_fsync },
+	{ "open", "open NAME", IO_NOBG | IO_FS, io_cmd_open },
+	{ "close", "close", IO_WAITS | IO_FS, io_cmd_close },
+	{ "files", "files", IO_FS, io_cmd_files },
+	{ "unlink", "unlink NAME", IO_WAITS | IO_FS, io_cmd_unlink },
+	{ "rename", "rename OLD NEW", IO_WAITS | IO_FS, io_cmd_rename },
+	{ "pwrite", "pwrite [-S BYTE] OFF LEN", IO_FS, io_cmd_pwrite },
+	{ "pread", "pread [-v BYTE] OFF LEN", IO_FS, io_cmd_pread },
+	{ "truncate", "truncate SIZE [-t MS]", IO_WAITS | IO_FS, io_cmd_truncate },
+	{ "fpunch", "fpunch OFF LEN [-t MS]", IO_WAITS | IO_FS, io_cmd_falloc },
+	{ "fzero", "fzero OFF LEN [-t MS]", IO_WAITS | IO_FS, io_cmd_falloc },
+	{ "fcollapse", "fcollapse OFF LEN [-t MS]", IO_WAITS | IO_FS, io_cmd_falloc },
+	{ "finsert", "finsert OFF LEN [-t MS]", IO_WAITS | IO_FS, io_cmd_falloc },
+	{ "reflink", "reflink SRC SOFF DOFF LEN [-t MS]", IO_WAITS | IO_FS, io_cmd_reflink },
+	{ "fsync", "fsync", IO_FS, io_cmd_fsync },
 	{ "mmap", "mmap [-r] OFF LEN", 0, io_cmd_mmap },
 	{ "mwrite", "mwrite N OFF LEN [-S BYTE]", 0, io_cmd_mwrite },
 	{ "mread", "mread N OFF LEN [-v BYTE]", 0, io_cmd_mread },
@@ -202,9 +204,9 @@ static const struct io_cmd cmds[] = {
 	{ "sleep", "sleep MS", 0, io_cmd_sleep },
 	{ "poison", "poison OFF", 0, io_cmd_poison },
 	{ "remove", "remove [-t MS]", IO_WAITS, io_cmd_remove },
-	{ "stat", "stat", 0, io_cmd_stat },
+	{ "stat", "stat", IO_FS, io_cmd_stat },
 	{ "pages", "pages", 0, io_cmd_pages },
-	{ "events", "events", 0, io_cmd_events },
+	{ "events", "events", IO_FS, io_cmd_events },
 	{ "check", "check", 0, io_cmd_check },
 	{ "help", "help", IO_NOBG, cmd_help },
 };
@@ -240,6 +242,8 @@ static int dispatch(struct io_ctx *c, int argc, char **argv)
 	if (!cmd)
 		return io_err(c, "unknown command (try 'help')");
 	c->usage = cmd->synopsis;
+	if ((cmd->flags & IO_FS) && c->io->dd)
+		return io_err(c, "not a file system (device-dax)");
 	if (c->job)
 		atomic_store(&c->job->phase, (cmd->flags & IO_WAITS) ? IO_JOB_WAITING
 								     : IO_JOB_RUNNING);
@@ -474,6 +478,7 @@ static char thread_state(int tid)
 static bool job_blocked_now(struct io *io, struct io_job *j)
 {
 	struct dc_dcfs_statfs st;
+	struct dc_devdax_stats ds;
 	int tid = atomic_load(&j->tid);
 	char s;
 
@@ -482,6 +487,10 @@ static bool job_blocked_now(struct io *io, struct io_job *j)
 	s = thread_state(tid);
 	if (s != 'S' && s != 'D')
 		return false;
+	if (io->dd) {
+		dc_devdax_stats(io->dd, &ds);
+		return ds.pins > 0;
+	}
 	dc_dcfs_statfs(io->fs, &st);
 	return st.pins > 0;
 }
@@ -598,10 +607,36 @@ static void unlink_all(struct io_ctx *c)
 }
 
 /*
+ * The end of a device-dax run, once the script's pins and views are gone:
+ * whatever the device still counts is a leak; check it and close it.
+ */
+static void teardown_devdax(struct io_ctx *c)
+{
+	struct io *io = c->io;
+	struct dc_devdax_stats ds;
+	int ret;
+
+	dc_devdax_stats(io->dd, &ds);
+	if (ds.pins || ds.pinned_folios)
+		leak(c, "%" PRIu64 " pin sets (%" PRIu64 " folios) still held", ds.pins,
+		     ds.pinned_folios);
+	if (ds.views)
+		leak(c, "%" PRIu64 " views still mapped", ds.views);
+	if (!dc_devdax_check(io->dd))
+		leak(c, "violation: dc_devdax_check failed (its report is above)");
+	ret = dc_devdax_close(io->dd, NULL);
+	if (ret)
+		leak(c, "close the device: %s", dc_errmsg());
+	else
+		io->dd = NULL;
+}
+
+/*
  * The end of every run: unpin what the script left and cut the DMAs still
  * running short ("dma TAG done"), let the jobs finish (printing their ends
  * as wait does), unpin what the jobs pinned, unmap the views, close the files, check the file system, unlink
- * everything, unmount and remove the region.  Whatever is still held then
+ * everything, unmount (device-dax: check and close the device) and remove
+ * the region.  Whatever is still held then
  * (a pin set, a view, a descriptor, a block, a folio reference) is a leak:
  * reported on stderr, and the run fails.
  */
@@ -626,6 +661,10 @@ static void teardown(struct io_ctx *c)
 	io_reap_dmas(c, true, true);
 	if (io_unmap_all(c))
 		io->failures++;
+	if (io->dd) {
+		teardown_devdax(c);
+		goto region;
+	}
 	for (f = io->files; f; f = f->next)
 		if (f->fd >= 0) {
 			ret = dc_dcfs_close(io->fs, f->fd);
@@ -662,6 +701,7 @@ static void teardown(struct io_ctx *c)
 		leak(c, "unmount: %s", dc_errmsg());
 	else
 		io->fs = NULL;
+region:
 	if (io->r) {
 		struct dc_region_stats rs;
 		struct dc_drain_opts d = { .deadline_ns = dc_now_ns() + 10000000000ull };
@@ -669,7 +709,7 @@ static void teardown(struct io_ctx *c)
 		dc_region_stats(io->r, &rs);
 		if (rs.busy)
 			leak(c, "%" PRIu64 " folio references left in the region", rs.busy);
-		if (!io->fs) {
+		if (!io->fs && !io->dd) {
 			ret = dc_region_remove(io->r, &d);
 			if (ret)
 				leak(c, "region removal: %s", dc_errmsg());
@@ -704,7 +744,11 @@ static void teardown(struct io_ctx *c)
 static void io_usage(FILE *f)
 {
 	fprintf(f, "usage: daxcore io [-d SPEC] [-o MOUNTOPTS] [-c CMD]... [SCRIPT | -]\n"
-		   "  -d SPEC       the region (default " IO_DEFAULT_SPEC ")\n"
+		   "  -d SPEC       the region (default " IO_DEFAULT_SPEC "); a region of type\n"
+		   "                devdax (type=devdax, devdax:) is served as one device-dax\n"
+		   "                device instead of dcfs: mmap, mread, mwrite, munmap, pin,\n"
+		   "                mpin, unpin, pins, poison, pages, check, remove take device\n"
+		   "                offsets; file-system commands fail (not a file system)\n"
 		   "  -o MOUNTOPTS  dcfs mount options (quarantine, sync, slow_wait_ms=N, ...)\n"
 		   "  -c CMD        a command (repeatable; run before SCRIPT)\n"
 		   "  SCRIPT        a file of commands, one a line; '-' for standard input\n"
@@ -781,8 +825,18 @@ int io_main(int argc, char **argv)
 		fprintf(stderr, "daxcore io: %s\n", dc_errmsg());
 		goto fail;
 	}
-	ret = dc_dcfs_mount(io.r, mopts, &ops, &io, &io.fs);
-	if (ret) {
+	if (dc_region_type(io.r) == DC_REGION_DEVDAX) {
+		/* A devdax region is served as one device: no file system. */
+		if (mopts)
+			fprintf(stderr, "daxcore io: -o %s: mount options are for dcfs; %s is a "
+				"device-dax region\n", mopts, spec);
+		else if ((ret = dc_devdax_open(io.r, &io.dd)))
+			fprintf(stderr, "daxcore io: device-dax: %s\n", dc_errmsg());
+		if (mopts || ret) {
+			(void)dc_region_remove(io.r, NULL);
+			goto fail;
+		}
+	} else if ((ret = dc_dcfs_mount(io.r, mopts, &ops, &io, &io.fs))) {
 		fprintf(stderr, "daxcore io: mount: %s\n", dc_errmsg());
 		(void)dc_region_remove(io.r, NULL);
 		goto fail;
@@ -790,7 +844,10 @@ int io_main(int argc, char **argv)
 	ret = io_signals_init();
 	if (ret) {
 		fprintf(stderr, "daxcore io: signal handlers: %s\n", dc_strerror(ret));
-		(void)dc_dcfs_unmount(io.fs, NULL);
+		if (io.dd)
+			(void)dc_devdax_close(io.dd, NULL);
+		else
+			(void)dc_dcfs_unmount(io.fs, NULL);
 		(void)dc_region_remove(io.r, NULL);
 		goto fail;
 	}

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * io.h - `daxcore io`, the xfs_io-style command language over one dcfs
- * mount: the state its three files share.
+ * mount, or over one device-dax device (a region of type devdax: views,
+ * pins by device offset, pages, check, poison, remove; the file-system
+ * commands fail with "not a file system (device-dax)"): the state its
+ * three files share.
  *
  *   io.c       options, the script reader and tokenizer, the command table
  *              and dispatch, error reporting, background jobs (bg, wait,
@@ -62,8 +65,9 @@ struct io_pin {
 	enum io_pin_kind kind;
 	enum io_pin_state state;
 	bool longterm, revoke_pending;
-	uint64_t off, pages, t0_ns; /* file offset, device pages held, when taken */
-	struct dc_dcfs_pinset ps;
+	uint64_t off, pages, t0_ns; /* file (device-dax: device) offset, device pages held, when taken */
+	struct dc_dcfs_pinset ps;     /* dcfs */
+	struct dc_devdax_pinset dps;  /* device-dax */
 	struct dma *dma;
 };
 
@@ -94,7 +98,8 @@ struct io_job {
 
 struct io {
 	struct dc_region *r;   /* NULL once removed */
-	struct dc_dcfs *fs;
+	struct dc_dcfs *fs;    /* the mount (NULL in device-dax mode) */
+	struct dc_devdax *dd;  /* device-dax mode: the device (a region of type devdax) */
 	pthread_mutex_t lock;  /* everything below */
 	struct io_file *files, *cur;
 	struct io_view **views;

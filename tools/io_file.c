@@ -405,16 +405,35 @@ int io_cmd_stat(struct io_ctx *c, int argc, char **argv)
 
 /* ---- the device ------------------------------------------------------------------------ */
 
+/* Report a memory failure of region page @pgoff (what offset @off is backed by). */
+static int poison_page(struct io_ctx *c, uint64_t off, uint64_t pgoff)
+{
+	struct dc_region *r = io_region_get(c);
+	int ret;
+
+	if (!r)
+		return -1;
+	if (pgoff >= dc_region_npages(r)) {
+		io_region_put(c->io);
+		return io_err(c, "offset %" PRIu64 " is past the end of the device (%" PRIu64
+			      " bytes)", off, dc_region_size(r));
+	}
+	ret = dc_folio_memory_failure(r, pgoff, 1);
+	io_region_put(c->io);
+	return ret ? io_lib_err(c, ret) : 0;
+}
+
 int io_cmd_poison(struct io_ctx *c, int argc, char **argv)
 {
 	struct dc_dcfs_iomap m;
-	struct dc_region *r;
 	struct io_args a;
 	uint64_t off;
 	int fd, ret;
 
 	if (io_args(c, argc, argv, "", 1, 1, &a) || io_num(c, "offset", a.pos[0], &off))
 		return -1;
+	if (c->io->dd) /* device-dax: OFF is a device offset, its page that of the region */
+		return poison_page(c, off, off >> DC_PAGE_SHIFT);
 	fd = io_cur_fd(c, NULL);
 	if (fd < 0)
 		return -1;
@@ -423,12 +442,7 @@ int io_cmd_poison(struct io_ctx *c, int argc, char **argv)
 		return io_lib_err(c, ret);
 	if (m.type == DC_DCFS_IOMAP_HOLE)
 		return io_err(c, "offset %" PRIu64 " is a hole: no device page behind it", off);
-	r = io_region_get(c);
-	if (!r)
-		return -1;
-	ret = dc_folio_memory_failure(r, m.pgoff, 1);
-	io_region_put(c->io);
-	return ret ? io_lib_err(c, ret) : 0;
+	return poison_page(c, off, m.pgoff);
 }
 
 /*
@@ -526,12 +540,73 @@ int io_cmd_pages(struct io_ctx *c, int argc, char **argv)
 		return -1;
 	if (count_pages(c->io, &pc))
 		return io_err(c, "the region was removed");
+	if (c->io->dd) { /* no allocator: the device's entries instead of free blocks */
+		struct dc_devdax_stats ds;
+
+		dc_devdax_stats(c->io->dd, &ds);
+		io_out(c, "idle=%" PRIu64 " referenced=%" PRIu64 " pinned=%" PRIu64 " poisoned=%"
+		       PRIu64 " entries=%" PRIu64 " zapped=%" PRIu64, pc.idle, pc.referenced,
+		       pc.pinned, pc.poisoned, ds.entries, ds.entries - ds.live_entries);
+		return 0;
+	}
 	dc_dcfs_statfs(c->io->fs, &st);
 	bp = st.block_size >> DC_PAGE_SHIFT;
 	io_out(c, "idle=%" PRIu64 " referenced=%" PRIu64 " pinned=%" PRIu64 " poisoned=%" PRIu64
 	       " quarantined=%" PRIu64 " free=%" PRIu64, pc.idle, pc.referenced, pc.pinned,
 	       pc.poisoned, st.blocks_quarantined * bp, st.blocks_free * bp);
 	return 0;
+}
+
+/* The counts check compares: pin sets, views, the process's views, pinned pages. */
+static unsigned check_counts(struct io_ctx *c, uint64_t pins, uint64_t views, const char *who)
+{
+	struct dc_view_stats vs;
+	struct page_counts pc;
+	unsigned held = io_pins_held(c->io), mapped = io_views_mapped(c->io), bad = 0;
+
+	dc_view_stats(&vs);
+	if (pins != held) {
+		io_out(c, "violation: the %s counts %" PRIu64 " pin sets, the tool holds %u", who,
+		       pins, held);
+		bad++;
+	}
+	if (views != mapped) {
+		io_out(c, "violation: the %s counts %" PRIu64 " views, the tool mapped %u", who,
+		       views, mapped);
+		bad++;
+	}
+	if (vs.views != mapped) {
+		io_out(c, "violation: the process has %" PRIu64 " views, the tool mapped %u",
+		       vs.views, mapped);
+		bad++;
+	}
+	if (!pins && !count_pages(c->io, &pc) && pc.pinned) {
+		io_out(c, "violation: %" PRIu64 " pages pinned with no pin set held", pc.pinned);
+		bad++;
+	}
+	return bad;
+}
+
+static int check_end(struct io_ctx *c, unsigned bad)
+{
+	if (bad)
+		return io_err(c, "%u violation%s", bad, bad == 1 ? "" : "s");
+	io_out(c, "invariants ok");
+	return 0;
+}
+
+/* check on device-dax: dc_devdax_check() (it prints what failed), then the counts. */
+static int check_devdax(struct io_ctx *c)
+{
+	struct dc_devdax_stats ds;
+	unsigned bad = 0;
+
+	if (!dc_devdax_check(c->io->dd)) {
+		io_out(c, "violation: dc_devdax_check (its report is on stderr)");
+		bad++;
+	}
+	dc_devdax_stats(c->io->dd, &ds);
+	return check_end(c, bad + check_counts(c, ds.pins, ds.views, "device"));
 }
 
 /*
@@ -544,9 +619,7 @@ int io_cmd_check(struct io_ctx *c, int argc, char **argv)
 {
 	struct io *io = c->io;
 	struct dc_dcfs_statfs st;
-	struct dc_view_stats vs;
-	struct page_counts pc;
-	unsigned bad = 0, held, views, open = 0, running = 0;
+	unsigned bad = 0, open = 0, running = 0;
 	struct io_args a;
 	int ret;
 
@@ -563,30 +636,15 @@ int io_cmd_check(struct io_ctx *c, int argc, char **argv)
 		return io_err(c, "job %u is running: wait for it first", running);
 	if (io_dmas_running(io))
 		return io_err(c, "a DMA is running: wait for it first");
+	if (io->dd)
+		return check_devdax(c);
 	ret = dc_dcfs_check(io->fs);
 	if (ret) {
 		io_out(c, "violation: %s", dc_errmsg());
 		bad++;
 	}
 	dc_dcfs_statfs(io->fs, &st);
-	held = io_pins_held(io);
-	views = io_views_mapped(io);
-	dc_view_stats(&vs);
-	if (st.pins != held) {
-		io_out(c, "violation: the mount counts %" PRIu64 " pin sets, the tool holds %u",
-		       st.pins, held);
-		bad++;
-	}
-	if (st.views != views) {
-		io_out(c, "violation: the mount counts %" PRIu64 " views, the tool mapped %u",
-		       st.views, views);
-		bad++;
-	}
-	if (vs.views != views) {
-		io_out(c, "violation: the process has %" PRIu64 " views, the tool mapped %u",
-		       vs.views, views);
-		bad++;
-	}
+	bad += check_counts(c, st.pins, st.views, "mount");
 	if (st.open != open) {
 		io_out(c, "violation: the mount counts %" PRIu64 " open descriptors, the tool "
 		       "holds %u", st.open, open);
@@ -597,14 +655,7 @@ int io_cmd_check(struct io_ctx *c, int argc, char **argv)
 		       st.blocks_quarantined);
 		bad++;
 	}
-	if (!st.pins && !count_pages(io, &pc) && pc.pinned) {
-		io_out(c, "violation: %" PRIu64 " pages pinned with no pin set held", pc.pinned);
-		bad++;
-	}
-	if (bad)
-		return io_err(c, "%u violation%s", bad, bad == 1 ? "" : "s");
-	io_out(c, "invariants ok");
-	return 0;
+	return check_end(c, bad);
 }
 
 int io_cmd_sleep(struct io_ctx *c, int argc, char **argv)

@@ -2,6 +2,8 @@
 /*
  * io_view.c - the io commands on views (mmap, mwrite, mread, munmap), pins
  * (pin, mpin, unpin, pins), DMA (dma) and events, with what they need:
+ * views and pins serve either owner, dcfs (by file offset of the current
+ * file) or device-dax (by device offset), through one path each;
  * the SIGBUS handler that turns a bad access into "SIGBUS at OFF", the
  * revoke callback of long-term pins and the mount's event callback.
  *
@@ -144,19 +146,22 @@ int io_cmd_mmap(struct io_ctx *c, int argc, char **argv)
 	struct io_view *v;
 	struct io_args a;
 	uint64_t off, len;
+	unsigned prot;
 	int fd, ret;
 
 	if (io_args(c, argc, argv, "r", 2, 2, &a) || io_num(c, "offset", a.pos[0], &off) ||
 	    io_num(c, "length", a.pos[1], &len))
 		return -1;
-	fd = io_cur_fd(c, &f);
+	f = NULL;
+	fd = io->dd ? 0 : io_cur_fd(c, &f); /* a device has no files: OFF is a device offset */
 	if (fd < 0)
 		return -1;
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return io_err(c, "out of memory");
-	ret = dc_dcfs_map(io->fs, fd, off, len, a.has['r'] ? DC_VIEW_READ
-						       : DC_VIEW_READ | DC_VIEW_WRITE, &v->v);
+	prot = a.has['r'] ? DC_VIEW_READ : DC_VIEW_READ | DC_VIEW_WRITE;
+	ret = io->dd ? dc_devdax_map(io->dd, off, len, prot, &v->v)
+		     : dc_dcfs_map(io->fs, fd, off, len, prot, &v->v);
 	if (ret) {
 		free(v);
 		return io_lib_err(c, ret);
@@ -353,6 +358,20 @@ static uint64_t pinset_pages(const struct dc_dcfs_pinset *ps)
 	return n;
 }
 
+/* The same for a device-dax pin set: one contiguous range. */
+static uint64_t dps_pages(const struct dc_devdax_pinset *ps)
+{
+	uint64_t in = ps->offset & (DC_PAGE_SIZE - 1);
+
+	return (in + ps->length + DC_PAGE_SIZE - 1) >> DC_PAGE_SHIFT;
+}
+
+/* Release @p's pin set with its owner: the mount's or the device's. */
+static int owner_unpin(struct io *io, struct io_pin *p)
+{
+	return io->dd ? dc_devdax_unpin(io->dd, &p->dps) : dc_dcfs_unpin(io->fs, &p->ps);
+}
+
 static int dma_end(struct io_ctx *c, struct io_pin *p, bool cancelled);
 
 static void pin_unlink_locked(struct io *io, struct io_pin *p)
@@ -412,7 +431,7 @@ static void pin_drop(struct io *io, struct io_pin *p)
 /* Unpin a record taken out of the list; print "revoked TAG" for a revoke. */
 static int pin_release(struct io_ctx *c, struct io_pin *p, bool revoked)
 {
-	int ret = dc_dcfs_unpin(revoke_io ? revoke_io->fs : c->io->fs, &p->ps);
+	int ret = owner_unpin(revoke_io ? revoke_io : c->io, p);
 
 	if (ret) {
 		fflush(stdout);
@@ -435,8 +454,8 @@ static int pin_done(struct io_ctx *c, struct io_pin *p)
 	struct io *io = c->io;
 	bool pending;
 
-	p->off = p->ps.offset;
-	p->pages = pinset_pages(&p->ps);
+	p->off = io->dd ? p->dps.offset : p->ps.offset;
+	p->pages = io->dd ? dps_pages(&p->dps) : pinset_pages(&p->ps);
 	p->t0_ns = dc_now_ns();
 	pthread_mutex_lock(&io->lock);
 	pending = p->revoke_pending;
@@ -483,42 +502,66 @@ static void revoke_cb(struct dc_dcfs *fs, const struct dc_dcfs_revoke *rv, void 
 		(void)pin_release(io_tls, p, true);
 }
 
+/*
+ * The one path of pin and mpin, for either owner: a record for @tag, the
+ * pin call (through view address @addr for mpin, else by offset @off: a
+ * file offset of the current file on dcfs, a device offset on device-dax),
+ * then "pinned TAG pages=N".  @longterm: dcfs's revocable pin (pin -l).
+ */
+static int pin_take(struct io_ctx *c, const char *tag, enum io_pin_kind kind, int fd,
+		    const void *addr, uint64_t off, uint64_t len, bool ro, bool longterm)
+{
+	struct io *io = c->io;
+	struct io_pin *p = pin_new(c, tag, kind);
+	int ret;
+
+	if (!p)
+		return -1;
+	p->longterm = longterm;
+	if (io->dd) {
+		unsigned flags = ro ? DC_DEVDAX_PIN_READONLY : 0;
+
+		ret = addr ? dc_devdax_pin_user(io->dd, addr, len, flags, &p->dps)
+			   : dc_devdax_pin(io->dd, off, len, flags, &p->dps);
+	} else {
+		unsigned flags = ro ? DC_DCFS_PIN_READONLY : 0;
+
+		if (addr)
+			ret = dc_dcfs_pin_user(io->fs, addr, len, flags, p->tag, &p->ps);
+		else if (longterm)
+			ret = dc_dcfs_pin_revocable(io->fs, fd, off, len, flags, p->tag, revoke_cb,
+						    (void *)(uintptr_t)p->serial, &p->ps);
+		else
+			ret = dc_dcfs_pin(io->fs, fd, off, len, flags, p->tag, &p->ps);
+	}
+	if (ret) {
+		pin_drop(io, p);
+		return io_lib_err(c, ret);
+	}
+	return pin_done(c, p);
+}
+
 int io_cmd_pin(struct io_ctx *c, int argc, char **argv)
 {
 	struct io_args a;
-	struct io_pin *p;
 	uint64_t off, len;
-	unsigned flags;
-	int fd, ret;
+	int fd = 0;
 
 	if (io_args(c, argc, argv, "lr", 3, 3, &a) || io_num(c, "offset", a.pos[1], &off) ||
 	    io_num(c, "length", a.pos[2], &len))
 		return -1;
-	fd = io_cur_fd(c, NULL);
-	if (fd < 0)
+	if (c->io->dd && a.has['l'])
+		return io_err(c, "-l: device-dax pins are long-term already (nothing revokes "
+			      "them: removal waits for them)");
+	if (!c->io->dd && (fd = io_cur_fd(c, NULL)) < 0)
 		return -1;
-	p = pin_new(c, a.pos[0], IO_PIN_PLAIN);
-	if (!p)
-		return -1;
-	flags = a.has['r'] ? DC_DCFS_PIN_READONLY : 0;
-	p->longterm = a.has['l'];
-	if (p->longterm)
-		ret = dc_dcfs_pin_revocable(c->io->fs, fd, off, len, flags, p->tag, revoke_cb,
-					    (void *)(uintptr_t)p->serial, &p->ps);
-	else
-		ret = dc_dcfs_pin(c->io->fs, fd, off, len, flags, p->tag, &p->ps);
-	if (ret) {
-		pin_drop(c->io, p);
-		return io_lib_err(c, ret);
-	}
-	return pin_done(c, p);
+	return pin_take(c, a.pos[0], IO_PIN_PLAIN, fd, NULL, off, len, a.has['r'], a.has['l']);
 }
 
 int io_cmd_mpin(struct io_ctx *c, int argc, char **argv)
 {
 	struct io_view *v;
 	struct io_args a;
-	struct io_pin *p;
 	uint64_t off, len;
 	int ret;
 
@@ -533,19 +576,10 @@ int io_cmd_mpin(struct io_ctx *c, int argc, char **argv)
 		return io_err(c, "bytes %" PRIu64 "+%" PRIu64 " are outside view %u (%" PRIu64
 			      " bytes)", off, len, v->n, v->v.length);
 	}
-	p = pin_new(c, a.pos[0], IO_PIN_USER);
-	if (!p) {
-		view_put(v);
-		return -1;
-	}
-	ret = dc_dcfs_pin_user(c->io->fs, (unsigned char *)v->v.addr + off, len,
-			       a.has['r'] ? DC_DCFS_PIN_READONLY : 0, p->tag, &p->ps);
+	ret = pin_take(c, a.pos[0], IO_PIN_USER, -1, (unsigned char *)v->v.addr + off, 0, len,
+		       a.has['r'], false);
 	view_put(v);
-	if (ret) {
-		pin_drop(c->io, p);
-		return io_lib_err(c, ret);
-	}
-	return pin_done(c, p);
+	return ret;
 }
 
 int io_cmd_unpin(struct io_ctx *c, int argc, char **argv)
@@ -648,6 +682,9 @@ int io_cmd_dma(struct io_ctx *c, int argc, char **argv)
 		return io_err(c, "-r (a DMA that only reads) takes no -S");
 	if (a.has['e'] && dma_engine_parse(a.val['e'], &engine))
 		return io_err(c, "unknown engine '%s' (uring, memcpy)", a.val['e']);
+	if (c->io->dd)
+		return io_err(c, "not on device-dax (the DMA engines take dcfs pin sets; 'pin TAG "
+			      "OFF LEN' pins device bytes)");
 	fd = io_cur_fd(c, NULL);
 	if (fd < 0)
 		return -1;
