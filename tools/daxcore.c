@@ -4,11 +4,12 @@
  *
  *   daxcore demo [-d SPEC] [--json]   the page-lifetime story on dcfs over
  *                         one region, a checked timeline (the main job,
- *                         `make run`); demo --layers [SPEC]: the library-level
- *                         demonstration
+ *                         `make run`); demo --devdax: the device-dax story;
+ *                         demo --layers [SPEC]: the library-level demonstration
  *   daxcore info [--json] [SPEC] list device-dax devices, or describe a region
  *   daxcore io [-d SPEC] [-o MOUNTOPTS] [-c CMD]... [SCRIPT]
- *                         an xfs_io-style command language over dcfs (io*.c)
+ *                         an xfs_io-style command language over dcfs, or over
+ *                         a device-dax device (io*.c)
  *   daxcore help          usage on stdout
  *   daxcore --version     the library version
  *
@@ -71,11 +72,14 @@ static const struct cmd cmds[] = {
 	  "the story of the DAX page-lifetime protocol on dcfs over a region\n"
 	  "(default mem:256M): DMA vs truncate, views and SIGBUS, quarantine,\n"
 	  "memory failure, removal; exits 0 if every check held;\n"
+	  "demo --devdax [-d SPEC] [--json]: the device-dax story (views, a DMA\n"
+	  "pin, removal waiting for it, SIGBUS after it);\n"
 	  "demo --layers [SPEC]: the library-level demo (no file system)", cmd_demo },
 	{ "io", "io [OPTIONS]",
 	  "an xfs_io-style command language over dcfs on a region (default\n"
 	  IO_DEFAULT_SPEC "): files, layouts, views, pins, DMA, background jobs,\n"
-	  "poison, removal; 'daxcore io --help' lists its options and commands", io_main },
+	  "poison, removal; over a device-dax device on a devdax region;\n"
+	  "'daxcore io --help' lists its options and commands", io_main },
 	{ "info", "info [--json] [SPEC]",
 	  "without SPEC: list the machine's device-dax devices (libdaxctl);\n"
 	  "with SPEC: create the region, describe it (size, page and folio size,\n"

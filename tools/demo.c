@@ -19,6 +19,7 @@
  *
  * Every step is checked (counts, contents, signals, dc_dcfs_check()); the
  * exit status is 0 only if every check held.  Public API only.
+ * `demo --devdax` tells the device-dax story instead (demo_devdax.c).
  */
 #include "demo.h"
 
@@ -33,6 +34,7 @@
 #include <unistd.h>
 
 #define DEMO_SPEC "mem:256M"
+#define DEVDAX_SPEC "mem:1G,order=9,type=devdax"
 #define KIB 1024ull
 #define MIB (1024ull * 1024)
 #define SEC 1000000000ull
@@ -72,9 +74,6 @@ static struct {
 	char slow_op[16];
 	unsigned mf_n;
 	struct mf_report mf[MAX_MF];
-	/* removal's progress */
-	unsigned progress;
-	uint64_t progress_first;
 } S = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 
 static struct dc_dcfs_statfs sf(void)
@@ -97,23 +96,7 @@ static const char *sz(uint64_t bytes)
 /* Wait until *@counter reaches @n (under S.lock), at most @ms. */
 static bool wait_for(const unsigned *counter, unsigned n, unsigned ms)
 {
-	struct timespec ts;
-	bool ok;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	pthread_mutex_lock(&S.lock);
-	while (*counter < n)
-		if (pthread_cond_timedwait(&S.cond, &S.lock, &ts))
-			break;
-	ok = *counter >= n;
-	pthread_mutex_unlock(&S.lock);
-	return ok;
+	return wait_count(&S.lock, &S.cond, counter, n, ms);
 }
 
 static void wake(void)
@@ -316,44 +299,6 @@ static void *truncate_thread(void *arg)
 	uint64_t t0 = dc_now_ns();
 
 	jb->ret = dc_dcfs_truncate(S.fs, jb->fd, jb->size, &w);
-	jb->waited_ns = dc_now_ns() - t0;
-	atomic_store(&jb->done, true);
-	return NULL;
-}
-
-static void on_progress(void *arg, uint64_t outstanding)
-{
-	struct jbuf j = { .n = 0 };
-	bool first;
-
-	(void)arg;
-	pthread_mutex_lock(&S.lock);
-	first = !S.progress;
-	if (first)
-		S.progress_first = outstanding;
-	pthread_mutex_unlock(&S.lock);
-	if (first) {
-		jb_u64(&j, "outstanding", outstanding);
-		tl_emit("remove_wait", &j, "removal waits: %" PRIu64 " folio reference%s "
-			"outstanding (its progress callback; reports every 10 ms from now on are "
-			"only counted)", outstanding, outstanding == 1 ? "" : "s");
-	}
-	pthread_mutex_lock(&S.lock);
-	S.progress++;
-	wake();
-}
-
-static void *remove_thread(void *arg)
-{
-	struct job *jb = arg;
-	struct dc_drain_opts o = {
-		.deadline_ns = dc_now_ns() + 10 * SEC,
-		.progress = on_progress,
-		.progress_interval_ns = 10000000,
-	};
-	uint64_t t0 = dc_now_ns();
-
-	jb->ret = dc_region_remove(S.r, &o);
 	jb->waited_ns = dc_now_ns() - t0;
 	atomic_store(&jb->done, true);
 	return NULL;
@@ -779,7 +724,7 @@ static void act_remove(int a, int b, struct dc_view *v)
 {
 	struct dc_dcfs_pinset ps = { 0 };
 	struct jbuf j = { .n = 0 };
-	struct job rj = { .ret = 0 };
+	struct removal rm;
 	int64_t rr, rc;
 	uint8_t x = 0;
 	char b1[32];
@@ -797,13 +742,13 @@ static void act_remove(int a, int b, struct dc_view *v)
 		sz(PIN_LEN), pages_str(PIN_LEN >> DC_PAGE_SHIFT, b1, sizeof(b1)));
 	tl_emit("remove_start", NULL, "another thread removes the device: dc_region_remove (10 s "
 		"deadline, progress every 10 ms)");
-	start(&rj, remove_thread);
-	if (!check(wait_for(&S.progress, 1, 5000), "removal reported progress while nic#3 holds "
+	removal_start(&rm, S.r);
+	if (!check(removal_wait_progress(&rm, 5000), "removal reported progress while nic#3 holds "
 		   "its pin"))
 		fatal("removal does not wait: cannot go on");
-	check(!atomic_load(&rj.done), "removal waits while the pin is held");
+	check(!atomic_load(&rm.done), "removal waits while the pin is held");
 	check(!dc_region_alive(S.r), "the region is dead (dc_region_alive)");
-	check(S.progress_first >= 1, "removal waits for at least one reference");
+	check(rm.first >= 1, "removal waits for at least one reference");
 
 	rr = dc_dcfs_pread(S.fs, a, &x, 1, 0);
 	rc = dc_dcfs_create(S.fs, "new");
@@ -829,16 +774,8 @@ static void act_remove(int a, int b, struct dc_view *v)
 	MUST(dc_dcfs_unpin(S.fs, &ps));
 	tl_emit("unpin", NULL, "nic#3 completes and unpins: the last folio reference (the region "
 		"may be gone from now on: its columns stop)");
-	pthread_join(rj.t, NULL);
-	check(rj.ret == 0, "removal succeeded (%s: %s)", ename(rj.ret), dc_errmsg());
+	removal_finish(&rm);
 	S.r = NULL;
-	j.n = 0;
-	jb_ms(&j, "waited_ms", rj.waited_ns);
-	jb_u64(&j, "progress_reports", S.progress);
-	tl_emit("remove_done", &j, "removal completes after %" PRIu64 ".%01" PRIu64 " ms (%u "
-		"progress report%s): the region is unmapped and freed", rj.waited_ns / 1000000,
-		rj.waited_ns / 100000 % 10, S.progress, S.progress == 1 ? "" : "s");
-
 	MUST(dc_view_unmap(v));
 	MUST(dc_dcfs_close(S.fs, a));
 	MUST(dc_dcfs_close(S.fs, b));
@@ -853,6 +790,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: daxcore demo [-d SPEC] [--json]\n"
+		"       daxcore demo --devdax [-d SPEC] [--json]\n"
 		"       daxcore demo --layers [SPEC]\n"
 		"\n"
 		"A narrated run of the DAX page-lifetime story on dcfs over a region: a DMA\n"
@@ -865,6 +803,10 @@ static void usage(FILE *f)
 		"  -d, --device SPEC  the region (default " DEMO_SPEC "; SPEC as 'daxcore help'\n"
 		"                     describes it; dcfs needs an fsdax region)\n"
 		"  --json             one JSON object per line instead of text\n"
+		"  --devdax           the device-dax story instead, on a region of type\n"
+		"                     devdax (default " DEVDAX_SPEC "): views\n"
+		"                     of the device, a DMA pin, removal waiting for the pin,\n"
+		"                     SIGBUS after it\n"
 		"  --layers [SPEC]    the library-level demonstration instead: region, folios,\n"
 		"                     a mapping's entries, removal, without a file system\n"
 		"                     (default " DEMO_DEFAULT_SPEC ")\n"
@@ -885,7 +827,7 @@ static int usage_error(const char *fmt, const char *arg)
 int demo_main(int argc, char **argv)
 {
 	const char *spec = NULL;
-	bool json = false, layers = false;
+	bool json = false, layers = false, devdax = false;
 	int fa, fb, fd;
 	struct dc_view view = { 0 };
 
@@ -899,6 +841,8 @@ int demo_main(int argc, char **argv)
 			json = true;
 		} else if (!strcmp(a, "--layers")) {
 			layers = true;
+		} else if (!strcmp(a, "--devdax")) {
+			devdax = true;
 		} else if (!strcmp(a, "-d") || !strcmp(a, "--device")) {
 			if (i + 1 >= argc)
 				return usage_error("%s needs a SPEC", a);
@@ -917,6 +861,11 @@ int demo_main(int argc, char **argv)
 			return usage_error("unexpected argument '%s' (the region is -d SPEC)", a);
 		}
 	}
+	if (layers && devdax)
+		return usage_error("%s: --layers and --devdax are two demos: one at a time",
+				   "--devdax");
+	if (devdax)
+		return demo_devdax(spec ? spec : DEVDAX_SPEC, json);
 	if (layers) {
 		if (json)
 			return usage_error("%s: --layers prints text only", "--json");

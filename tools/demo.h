@@ -9,7 +9,9 @@
 
 #include "cli.h"
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
@@ -106,6 +108,34 @@ bool view_cmp_guarded(const uint8_t *p, size_t n, int c, bool *same);
 uint64_t view_probe_pages(const struct dc_view *v, uint64_t from, uint64_t to, uint8_t *first);
 const void *sigbus_addr(void);
 const char *sigbus_code(void); /* "BUS_ADRERR", "BUS_MCEERR_AR", ... */
+
+/*
+ * demo_remove.c: dc_region_remove() in another thread (10 s deadline,
+ * progress every 10 ms; the first report prints "removal waits: ...").
+ * removal_wait_progress(): whether a report came within @ms.
+ * removal_finish(): join it, check it succeeded, print "removal completes
+ * after ..."; returns its result.
+ */
+struct removal {
+	pthread_t t;
+	struct dc_region *r;
+	int ret;
+	uint64_t waited_ns;
+	atomic_bool done;
+	pthread_mutex_t lock; /* progress, first */
+	pthread_cond_t cond;
+	unsigned progress;    /* reports so far */
+	uint64_t first;       /* references outstanding at the first one */
+};
+void removal_start(struct removal *rm, struct dc_region *r);
+/* Wait until *@counter (under @m, signalled on @cv) reaches @n, at most @ms. */
+bool wait_count(pthread_mutex_t *m, pthread_cond_t *cv, const unsigned *counter, unsigned n,
+		unsigned ms);
+bool removal_wait_progress(struct removal *rm, unsigned ms);
+int removal_finish(struct removal *rm);
+
+/* demo_devdax.c: `daxcore demo --devdax [-d SPEC] [--json]`. */
+int demo_devdax(const char *spec, bool json);
 
 /* "16 pages" / "1 page" */
 const char *pages_str(uint64_t n, char *buf, size_t len);
