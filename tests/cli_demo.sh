@@ -8,12 +8,15 @@
 #   errors  bad specs and regions dcfs cannot mount (exit 1, the message on stderr,
 #           nothing on stdout), usage errors (exit 2), --help
 #   layers  `demo --layers [SPEC]`, the library-level demo, still runs
+#   devdax  `demo --devdax`, the device-dax story: its key lines in text, its JSON
+#           lines parsed (refusals, one fault per 2 MiB, the pin, the kill, SIGBUS
+#           counts), its errors
 # Regions of 2 MiB folios (mem:64M,order=9) run the same story with 2 MiB
 # blocks (exit 0 and the final line only: the narration differs).  No timing is asserted: the lines are matched without their elapsed times and
 # page columns.  Prints one line per check (ok, or FAIL with what differed); exits
 # 0 if every check passed, 1 otherwise.
 group=$1; D=$2
-[ -n "$group" ] && [ -x "$D" ] || { echo "usage: sh tests/cli_demo.sh text|json|file|errors|layers build/daxcore" >&2; exit 2; }
+[ -n "$group" ] && [ -x "$D" ] || { echo "usage: sh tests/cli_demo.sh text|json|file|errors|layers|devdax build/daxcore" >&2; exit 2; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/daxcore-demo-XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 fails=0
@@ -224,6 +227,99 @@ errors_tests() {
     run help_lists_demo 0 "$D" help && has help_demo "$tmp/out" 'demo \[-d SPEC\] \[--json\]'
 }
 
+# demo --devdax: the device-dax story (tools/demo_devdax.c), text and JSON, its errors.
+devdax_lines() {
+    has "$1_device" "$tmp/out" '^daxcore [0-9.]+ demo: device-dax over mem:1G,order=9,type=devdax$' \
+        'dc_region_create\("mem:1G,order=9,type=devdax"\): 1 GiB, 262144 pages, 2 MiB folios, devdax$' \
+        'dc_devdax_open: the whole region is one device of 1 GiB, alignment 2 MiB'
+    has "$1_views" "$tmp/out" \
+        'mmaps that drivers/dax/device.c refuses: a 4 KiB view -EINVAL \(not a multiple of 2 MiB\), a private view -EINVAL, a view past the end -ENXIO$' \
+        'view 1: device bytes 0-8 MiB, read-write; nothing is mapped until touched$' \
+        'store 0x77 into view bytes 0-2 MiB: 1 fault, 1 entry: the whole 2 MiB mapped at once$' \
+        'view 2: device bytes 0-2 MiB, read-only: it reads the 0x77 that view 1 stored' \
+        'dc_devdax_check: consistent \(after the faults\)$'
+    has "$1_pin" "$tmp/out" \
+        'an RDMA NIC registers view bytes 1 MiB-1088 KiB \(rdma#1, pin_user through the view\): 16 pages, 1 folio pinned' \
+        'rdma#1 writes 0xd1 into the pinned pages; view 1 reads it back$'
+    has "$1_removal" "$tmp/out" \
+        'another thread removes the device: dc_region_remove' \
+        'removal waits: 1 folio reference outstanding' \
+        'the device is killed \(kill_dev_dax, from DC_MF_PRE_REMOVE\): every entry zapped' \
+        'a load through view 1 gets SIGBUS \(BUS_ADRERR\); a new view -ENXIO, a new pin -ENXIO; rdma#1 still reaches its pinned pages \(0xd1\)$' \
+        'rdma#1 completes and unpins' \
+        'removal completes after [0-9.]+ ms \([0-9]+ progress reports?\): the region is unmapped and freed$'
+    has "$1_after" "$tmp/out" \
+        'a load in each page: SIGBUS in 2048 of 2048 pages of view 1, 512 of 512 of view 2 \(BUS_ADRERR\)$' \
+        'unmap both views, close the device \(dc_devdax_close\)$' \
+        'demo finished: all [0-9]+ checks held$'
+    lacks "$1_no_failed_check" "$tmp/out" 'CHECK FAILED|FAILED:'
+}
+
+devdax_tests() {
+    run demo_devdax_text 0 "$D" demo --devdax && { devdax_lines devdax; quiet_stderr devdax_stderr; }
+    run demo_devdax_spec 0 "$D" demo --devdax -d mem:64M,order=9,type=devdax &&
+        has demo_devdax_spec_done "$tmp/out" '^daxcore [0-9.]+ demo: device-dax over mem:64M,order=9,type=devdax$' \
+            'demo finished: all [0-9]+ checks held$'
+    run demo_devdax_json 0 "$D" demo --devdax --json && quiet_stderr devdax_json_stderr
+    if python3 - "$tmp/out" <<'EOF'
+import json, sys
+errs = []
+objs = []
+for i, l in enumerate(open(sys.argv[1], encoding="utf-8").read().splitlines(), 1):
+    try:
+        objs.append(json.loads(l))
+    except ValueError as e:
+        errs.append("line %d is not JSON (%s): %s" % (i, e, l))
+kinds = [o.get("kind") for o in objs]
+for k in ["section", "region", "open", "refused", "map", "store", "check", "pin", "dma",
+          "remove_start", "remove_wait", "kill", "sigbus", "unpin", "remove_done", "close",
+          "result"]:
+    if k not in kinds:
+        errs.append("no %s line" % k)
+for k in ("check_failed", "fatal"):
+    if k in kinds:
+        errs.append("a %s line" % k)
+one = lambda k: ([o for o in objs if o.get("kind") == k] or [{}])[0]
+r = one("refused")
+if (r.get("view_4k"), r.get("private"), r.get("past_end")) != ("-EINVAL", "-EINVAL", "-ENXIO"):
+    errs.append("refused: %r" % r)
+st = one("store")
+if (st.get("faults"), st.get("entries")) != (1, 1):
+    errs.append("store: %r" % st)
+p = one("pin")
+if (p.get("tag"), p.get("offset"), p.get("length"), p.get("folios")) != ("rdma#1", 1048576, 65536, 1):
+    errs.append("pin: %r" % p)
+pg = p.get("pages") or {}
+if pg.get("pinned") != 512 or pg.get("free", 0) is not None:
+    errs.append("pin: pages %r (one 2 MiB folio pinned, no allocator)" % pg)
+k = one("kill")
+if (k.get("killed"), k.get("entries"), k.get("live_entries")) != (True, 1, 0):
+    errs.append("kill: %r" % k)
+sb = [o for o in objs if o.get("kind") == "sigbus"]
+if len(sb) != 2 or sb[0].get("si_code") != "BUS_ADRERR" or sb[0].get("map") != "-ENXIO" \
+        or sb[0].get("pin") != "-ENXIO" \
+        or (sb[1].get("view1_sigbus"), sb[1].get("view2_sigbus")) != (2048, 512):
+    errs.append("sigbus: %r" % sb)
+res = objs[-1] if objs else {}
+if res.get("kind") != "result" or res.get("ok") is not True or res.get("failed") != 0:
+    errs.append("the last line is not a successful result: %r" % res)
+for e in errs:
+    print("      " + e)
+sys.exit(1 if errs else 0)
+EOF
+    then echo "ok    devdax_json_parsed"; else name=devdax_json_parsed; fail "see above"; fi
+    run demo_devdax_fsdax 1 "$D" demo --devdax -d mem:64M &&
+        has demo_devdax_fsdax_msg "$tmp/err" '^daxcore demo: mem:64M: demo --devdax needs a region of type devdax \(type=devdax, or devdax:\), this one is fsdax$'
+    run demo_devdax_1g 1 "$D" demo --devdax -d mem:2G,order=18,type=devdax &&
+        has demo_devdax_1g_msg "$tmp/err" 'tells the story of a 2 MiB-aligned device \(order=9\), this one.s alignment is 1 GiB$'
+    run demo_devdax_bad_spec 1 "$D" demo --devdax -d bogus:1 &&
+        has demo_devdax_bad_spec_msg "$tmp/err" "^daxcore demo: bogus:1: region spec 'bogus:1': unknown backend 'bogus'"
+    run demo_devdax_layers 2 "$D" demo --devdax --layers &&
+        has demo_devdax_layers_msg "$tmp/err" '^daxcore demo: --devdax: --layers and --devdax are two demos: one at a time$'
+    run demo_devdax_help 0 "$D" demo --help &&
+        has demo_devdax_help_text "$tmp/out" '^       daxcore demo --devdax \[-d SPEC\] \[--json\]$' '--devdax '
+}
+
 layers_tests() {
     run demo_layers 0 "$D" demo --layers &&
         has demo_layers_end "$tmp/out" '^demo finished: every call returned what was expected$'
@@ -231,7 +327,7 @@ layers_tests() {
 }
 
 case $group in
-text|json|file|errors|layers) ${group}_tests;;
+text|json|file|errors|layers|devdax) ${group}_tests;;
 *) echo "cli_demo.sh: unknown group '$group'" >&2; exit 2;;
 esac
 [ $fails = 0 ]

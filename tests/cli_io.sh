@@ -4,8 +4,12 @@
 # standard output and standard error and the exit status.
 #
 #   sh tests/cli_io.sh DAXCORE [GROUP]     GROUP: files data sizes layout views
-#                                          pins dma jobs device teardown usage
-#                                          (default: all of them)
+#                                          pins dma jobs device teardown devdax
+#                                          usage (default: all of them)
+#
+# devdax: the io on a region of type devdax, served as one device-dax device
+# (views, pins by device offset and through views, removal, poison, 4 KiB,
+# 2 MiB and 1 GiB alignments, bad offsets, every refused file-system command).
 #
 # A case is one here-document: the script, then a line "--- out" and the
 # expected standard output, then a line "--- err" and the expected standard
@@ -937,6 +941,262 @@ pinned p pages=16
 EOF
 }
 
+# ---- devdax: a region of type devdax is one device-dax device, no file system ----------
+group_devdax() {
+t devdax_views 1 -d mem:1G,order=9,type=devdax <<'EOF'
+# a device of 2 MiB alignment: views of whole 2 MiB entries
+mmap 0 4M
+mwrite 1 0 4M -S 0x5a
+mread 1 0 4M -v 0x5a
+mmap -r 2M 2M
+mread 2 0 2M -v 0x5a
+mwrite 2 0 1
+mwrite 1 2M 4096 -S 0x11
+mread 2 0 4096 -v 0x11
+munmap 2
+mread 2 0 1
+pages
+check
+--- out
+view 1
+read 4194304 at 0
+verified
+view 2
+read 2097152 at 0
+verified
+read 4096 at 0
+verified
+idle=261120 referenced=1024 pinned=0 poisoned=0 entries=2 zapped=0
+invariants ok
+--- err
+daxcore: mwrite: view 2 is read-only
+daxcore: mread: view 2 was unmapped
+EOF
+
+t devdax_pins 1 -d mem:1G,order=9,type=devdax <<'EOF'
+# pins by device offset and through a view
+pin a 4096 100
+mmap 0 4M
+mpin b 1 2M 2M
+pin -r c 0 1
+pins
+pages
+check
+unpin a
+unpin b
+unpin c
+unpin a
+pages
+--- out
+pinned a pages=1
+view 1
+pinned b pages=512
+pinned c pages=1
+a off=4096 pages=1 age_ms=N
+b off=2097152 pages=512 age_ms=N
+c off=0 pages=1 age_ms=N
+idle=261120 referenced=0 pinned=1024 poisoned=0 entries=2 zapped=0
+invariants ok
+idle=261120 referenced=1024 pinned=0 poisoned=0 entries=2 zapped=0
+--- err
+daxcore: unpin: no pin tagged 'a'
+EOF
+
+t devdax_remove 1 -d mem:1G,order=9,type=devdax <<'EOF'
+# removal waits for the pin; the device is killed meanwhile; SIGBUS after
+mmap 0 4M
+mwrite 1 0 4M
+pin dma 1M 64K
+bg remove
+blocked 1
+mread 1 0 4096
+pages
+pin late 2M 4096
+mpin late 1 0 4096
+mmap 0 2M
+unpin dma
+wait
+mread 1 2M 4096
+pages
+remove
+check
+--- out
+view 1
+pinned dma pages=16
+job 1
+job 1 blocked
+SIGBUS at 0
+idle=261632 referenced=0 pinned=512 poisoned=0 entries=1 zapped=1
+job 1 done: ok
+SIGBUS at 2097152
+invariants ok
+--- err
+daxcore: mread: SIGBUS at 0
+daxcore: pin: devdax pin: the device is killed
+daxcore: mpin: devdax pin: the device is killed
+daxcore: mmap: devdax map: the device is killed
+daxcore: mread: SIGBUS at 2097152
+daxcore: pages: the region was removed
+daxcore: remove: the region was removed already
+EOF
+
+t devdax_fs 1 -d mem:1G,order=9,type=devdax <<'EOF'
+# a device has no files
+open f
+close
+files
+unlink f
+rename a b
+pwrite 0 4K
+pread 0 4K
+truncate 0
+fpunch 0 4K
+fzero 0 4K
+fcollapse 0 4K
+finsert 0 4K
+reflink f 0 0 4K
+fsync
+stat
+events
+bg truncate 0
+wait
+dma d 0 4K 10
+pin -l p 0 4K
+pins
+check
+--- out
+job 1
+job 1 done: not a file system (device-dax)
+invariants ok
+--- err
+daxcore: open: not a file system (device-dax)
+daxcore: close: not a file system (device-dax)
+daxcore: files: not a file system (device-dax)
+daxcore: unlink: not a file system (device-dax)
+daxcore: rename: not a file system (device-dax)
+daxcore: pwrite: not a file system (device-dax)
+daxcore: pread: not a file system (device-dax)
+daxcore: truncate: not a file system (device-dax)
+daxcore: fpunch: not a file system (device-dax)
+daxcore: fzero: not a file system (device-dax)
+daxcore: fcollapse: not a file system (device-dax)
+daxcore: finsert: not a file system (device-dax)
+daxcore: reflink: not a file system (device-dax)
+daxcore: fsync: not a file system (device-dax)
+daxcore: stat: not a file system (device-dax)
+daxcore: events: not a file system (device-dax)
+daxcore: truncate: not a file system (device-dax)
+daxcore: dma: not on device-dax (the DMA engines take dcfs pin sets; 'pin TAG OFF LEN' pins device bytes)
+daxcore: pin: -l: device-dax pins are long-term already (nothing revokes them: removal waits for them)
+EOF
+
+t devdax_bad 1 -d mem:1G,order=9,type=devdax <<'EOF'
+# offsets and lengths the device refuses
+mmap 1M 2M
+mmap 0 4K
+mmap 0 0
+mmap 0 2G
+mmap 1G 2M
+mmap 1022M 4M
+mmap 0 2M
+mread 1 2M 1
+mpin x 1 1M 2M
+pin x 1G 1
+pin x 1073741823 2
+pin x 0 0
+pin x nope 1
+poison 1G
+mmap -r 0 2M
+mpin x 2 0 4096
+unpin x
+pins
+check
+--- out
+view 1
+view 2
+invariants ok
+--- err
+daxcore: mmap: devdax map: [1048576, +2097152) is not a nonzero multiple of the device alignment (2097152 bytes)
+daxcore: mmap: devdax map: [0, +4096) is not a nonzero multiple of the device alignment (2097152 bytes)
+daxcore: mmap: devdax map: [0, +0) is not a nonzero multiple of the device alignment (2097152 bytes)
+daxcore: mmap: devdax map: [0, +2147483648) reaches past the end of the device (1073741824 bytes)
+daxcore: mmap: devdax map: [1073741824, +2097152) reaches past the end of the device (1073741824 bytes)
+daxcore: mmap: devdax map: [1071644672, +4194304) reaches past the end of the device (1073741824 bytes)
+daxcore: mread: bytes 2097152+1 are outside view 1 (2097152 bytes)
+daxcore: mpin: bytes 1048576+2097152 are outside view 1 (2097152 bytes)
+daxcore: pin: devdax pin: [1073741824, +1) reaches past the end of the device (1073741824 bytes)
+daxcore: pin: devdax pin: [1073741823, +2) reaches past the end of the device (1073741824 bytes)
+daxcore: pin: devdax pin: zero length
+daxcore: pin: bad offset 'nope': not a number
+daxcore: poison: offset 1073741824 is past the end of the device (1073741824 bytes)
+daxcore: mpin: view resolve: a write through the read-only view at 0xADDR
+daxcore: unpin: no pin tagged 'x'
+EOF
+
+t devdax_poison 1 -d mem:1G,order=9,type=devdax <<'EOF'
+mmap 0 4M
+mwrite 1 0 4M -S 0x33
+poison 2M
+pages
+mread 1 0 4096 -v 0x33
+mread 1 2M 1
+pin p 2M 4096
+pin q 0 4096
+unpin q
+check
+--- out
+view 1
+idle=261632 referenced=512 pinned=0 poisoned=512 entries=1 zapped=0
+read 4096 at 0
+verified
+SIGBUS at 2097152
+pinned q pages=1
+invariants ok
+--- err
+daxcore: mread: SIGBUS at 2097152
+daxcore: pin: devdax fault: device page 512 is poisoned
+EOF
+
+t devdax_1g 1 -d mem:2G,order=18,type=devdax <<'EOF'
+# a 1 GiB-aligned device: one entry maps 1 GiB, one pin pins it as one folio
+mmap 0 1G
+mwrite 1 0 4096 -S 0x7e
+mwrite 1 1023M 4096 -S 0x7e
+pages
+pin a 0 1G
+pages
+unpin a
+mmap 0 2M
+check
+--- out
+view 1
+idle=262144 referenced=262144 pinned=0 poisoned=0 entries=1 zapped=0
+pinned a pages=262144
+idle=262144 referenced=0 pinned=262144 poisoned=0 entries=1 zapped=0
+invariants ok
+--- err
+daxcore: mmap: devdax map: [0, +2097152) is not a nonzero multiple of the device alignment (1073741824 bytes)
+EOF
+
+t devdax_4k 0 -d mem:64M,type=devdax <<'EOF'
+mmap 4K 8K
+mwrite 1 0 8K
+pin a 4K 4K
+pages
+unpin a
+--- out
+view 1
+pinned a pages=1
+idle=16382 referenced=1 pinned=1 poisoned=0 entries=2 zapped=0
+--- err
+EOF
+
+u devdax_mount_options 1 -d mem:64M,type=devdax -o sync -c pages <<'EOF'
+--- err
+daxcore io: -o sync: mount options are for dcfs; mem:64M,type=devdax is a device-dax region
+EOF
+}
+
 # ---- usage: io's own options --------------------------------------------------------------------
 group_usage() {
 u usage_none 2 <<'EOF'
@@ -1029,7 +1289,7 @@ else
 fi
 }
 
-for g in files data sizes layout views pins dma jobs device teardown usage; do
+for g in files data sizes layout views pins dma jobs device teardown devdax usage; do
     if [ "$only" = all ] || [ "$only" = "$g" ]; then group_$g; fi
 done
 echo "$pass passed, $fail failed"

@@ -58,6 +58,7 @@ cli demo_json 0 sh tests/cli_demo.sh json build/daxcore
 cli demo_file 0 sh tests/cli_demo.sh file build/daxcore
 cli demo_errors 0 sh tests/cli_demo.sh errors build/daxcore
 cli demo_layers 0 sh tests/cli_demo.sh layers build/daxcore
+cli demo_devdax 0 sh tests/cli_demo.sh devdax build/daxcore
 wbfile=$(mktemp /tmp/daxcore-demo-XXXXXX); truncate -s 64M "$wbfile"
 cli layers_mem 0 build/daxcore demo --layers
 cli layers_order9 0 build/daxcore demo --layers mem:64M,order=9
@@ -78,7 +79,7 @@ cli tools_daxdev 0 sh tests/cli_tools.sh daxdev build/daxcore
 cli tools_dma 0 sh tests/cli_tools.sh dma build/daxcore
 cli tools_uring 0 sh tests/cli_tools.sh uring build/daxcore
 # daxcore io: every command and its errors, exact output lines (tests/cli_io.sh)
-for g in files data sizes layout views pins dma jobs device teardown usage; do
+for g in files data sizes layout views pins dma jobs device teardown devdax usage; do
     cli "io_$g" 0 sh tests/cli_io.sh build/daxcore "$g"
 done
 
