@@ -42,6 +42,7 @@
  * statfs.break_waits before the pin is let go.
  */
 #include "dcfs_fixture.h"
+#include "view_fixture.h"
 
 #include <fcntl.h>
 #include <sched.h>
@@ -114,126 +115,6 @@ static int count_events(enum dc_dcfs_event_type type)
 	for (int i = 0; i < n; i++)
 		c += evs[i].type == type;
 	return c;
-}
-
-/* ---- SIGBUS under sigsetjmp --------------------------------------------------- */
-
-static __thread sigjmp_buf *volatile bus_jmp; /* armed around one access */
-static __thread void *volatile bus_addr;
-static __thread volatile int bus_code;
-
-static void on_sigbus(int sig, siginfo_t *si, void *uc)
-{
-	sigjmp_buf *jb = bus_jmp;
-
-	(void)sig;
-	(void)uc;
-	if (!jb) {
-		static const char m[] = "test_view: SIGBUS outside an access that expected one\n";
-		ssize_t w = write(2, m, sizeof(m) - 1);
-
-		(void)w;
-		signal(SIGBUS, SIG_DFL); /* the access runs again and dies */
-		return;
-	}
-	bus_jmp = NULL;
-	bus_addr = si->si_addr;
-	bus_code = si->si_code;
-	siglongjmp(*jb, 1);
-}
-
-static void install_sigbus(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = on_sigbus;
-	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
-	sigemptyset(&sa.sa_mask);
-	CHECK_EQ(sigaction(SIGBUS, &sa, NULL), 0);
-}
-
-/* Load the byte at @p: 0, or -1 if the access got SIGBUS (bus_addr, bus_code say how). */
-static int try_load(const void *p, uint8_t *out)
-{
-	sigjmp_buf jb;
-
-	if (sigsetjmp(jb, 1))
-		return -1;
-	bus_jmp = &jb;
-	atomic_signal_fence(memory_order_seq_cst);
-	*out = *(const volatile uint8_t *)p;
-	atomic_signal_fence(memory_order_seq_cst);
-	bus_jmp = NULL;
-	return 0;
-}
-
-static int try_store(void *p, uint8_t val)
-{
-	sigjmp_buf jb;
-
-	if (sigsetjmp(jb, 1))
-		return -1;
-	bus_jmp = &jb;
-	atomic_signal_fence(memory_order_seq_cst);
-	*(volatile uint8_t *)p = val;
-	atomic_signal_fence(memory_order_seq_cst);
-	bus_jmp = NULL;
-	return 0;
-}
-
-static struct dc_view_stats vst(void)
-{
-	struct dc_view_stats s;
-
-	memset(&s, 0xa5, sizeof(s));
-	dc_view_stats(&s);
-	return s;
-}
-
-/* The access at @p (a load, or a store) gets SIGBUS at exactly @p, si_code @code, counted. */
-static void expect_sigbus_code(void *p, bool store, int code)
-{
-	struct dc_view_stats s0 = vst();
-	uint8_t b = 0;
-	int r = store ? try_store(p, 0x99) : try_load(p, &b);
-
-	if (r != -1)
-		fprintf(stderr, "[%s] %s at %p did not get SIGBUS (read 0x%02x)\n", t_current,
-			store ? "a store" : "a load", p, b);
-	CHECK_EQ(r, -1);
-	if (bus_addr != p)
-		fprintf(stderr, "[%s] SIGBUS si_addr %p, the access was at %p\n", t_current,
-			bus_addr, p);
-	CHECK(bus_addr == p);
-	CHECK_EQ(bus_code, code);
-	CHECK_EQ(vst().sigbus, s0.sigbus + 1);
-}
-
-/* The same, BUS_ADRERR: past the end of file, shut down. */
-static void expect_sigbus(void *p, bool store)
-{
-	expect_sigbus_code(p, store, BUS_ADRERR);
-}
-
-/* The byte at @p loads (no SIGBUS) and equals @want. */
-static void expect_byte(const void *p, uint8_t want)
-{
-	uint8_t b = 0;
-
-	if (try_load(p, &b))
-		fprintf(stderr, "[%s] a load at %p got SIGBUS\n", t_current, p);
-	CHECK_EQ(try_load(p, &b), 0);
-	if (b != want)
-		fprintf(stderr, "[%s] byte at %p: 0x%02x, expected 0x%02x\n", t_current, p, b, want);
-	CHECK_EQ(b, want);
-}
-
-static void store_ok(void *p, uint8_t val)
-{
-	if (try_store(p, val))
-		fprintf(stderr, "[%s] a store at %p got SIGBUS\n", t_current, p);
-	CHECK_EQ(try_store(p, val), 0);
 }
 
 /* View bytes [view, view + len) equal @want (plain loads: faults served by the handler). */
