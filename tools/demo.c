@@ -883,10 +883,13 @@ int demo_main(int argc, char **argv)
 
 		if (ret)
 			fatal("%s: %s", spec, dc_errmsg());
+		if (dc_region_type(S.r) == DC_REGION_DEVDAX)
+			fatal("%s: dcfs needs an fsdax region, this one is devdax (try 'daxcore demo "
+			      "--layers %s', or 'daxcore demo --devdax' for the device-dax story)",
+			      spec, spec);
 		if (dc_region_type(S.r) != DC_REGION_FSDAX)
-			fatal("%s: dcfs needs an fsdax region, this one is %s (try 'daxcore demo "
-			      "--layers %s')", spec, dc_region_type(S.r) == DC_REGION_DEVDAX ?
-			      "devdax" : "limited", spec);
+			fatal("%s: dcfs needs an fsdax region, this one is limited (try 'daxcore "
+			      "demo --layers %s')", spec, spec);
 		tl_attach(S.r, NULL);
 		order = dc_region_folio_order(S.r);
 		dc_region_stats(S.r, &rs);
