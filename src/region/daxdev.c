@@ -108,7 +108,7 @@ DC_API int dc_daxdev_list(struct dc_daxdev *devs, size_t max)
 
 	if (n < 0)
 		return n;
-	if (devs && max)
+	if (devs && max && n) /* none: all is NULL */
 		memcpy(devs, all, ((size_t)n < max ? (size_t)n : max) * sizeof(*devs));
 	free(all);
 	return n;
