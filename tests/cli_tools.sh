@@ -153,7 +153,7 @@ run 'daxcore help' for usage" "$D" demo --layers --bogus
 # (77) where a private mount namespace cannot be had.
 F() { unshare -m sh tests/fakedax.sh "$@"; }
 daxdev_tests() {
-    F none true 2>/dev/null || { echo "SKIP: no private mount namespace with a fake sysfs here (needs root and unshare -m)"; exit 77; }
+    F none true 2>/dev/null || { echo "SKIP: tests/fakedax.sh cannot set up its mount namespace here (it needs root: unshare -m, mount, mknod)"; exit 77; }
     t daxdev_none 0 "devdax_devices: 0
 no device-dax devices on this machine (libdaxctl lists none)" "" F none "$D" info
     t daxdev_none_json 0 '{"count": 0, "devices": [], "message": "no device-dax devices on this machine (libdaxctl lists none)"}' "" \
