@@ -247,7 +247,8 @@ DC_API int dc_devdax_entries(struct dc_devdax *dd, uint64_t off, uint64_t len,
 /**
  * dc_devdax_check() - verify the device's invariants (quiescent: no
  * concurrent call): every entry is at the alignment and inside the device;
- * a live entry holds a reference on its folio; a zapped entry is pinned
+ * a live entry holds a reference on its folio, and none is live on a
+ * killed device (no fault or pin made one after the kill); a zapped entry is pinned
  * (an unpinned one would have been deleted); on a device not killed no
  * entry is zapped unless its folio is poisoned; the pin sets' folio pins
  * are on the folios; the mapping's own check (dc_mapping_check()).

@@ -39,10 +39,14 @@ static const struct dc_mapping_ops dd_mapping_ops = {
  * the lock: kill sets @killed with the lock exclusive, so a call holding
  * it shared that found the device alive finishes before a kill starts.
  */
+/* Tests: run between the first killed check and the lock (a kill may come there). */
+void (*dc__test_devdax_enter_hook)(struct dc_devdax *dd);
+
 int dd__enter(struct dc_devdax *dd, const char *what)
 {
 	if (atomic_load_explicit(&dd->killed, memory_order_acquire))
 		return dc__fail(-ENXIO, "devdax %s: the device is killed", what);
+	DC_TEST_HOOK(dc__test_devdax_enter_hook, dd);
 	pthread_rwlock_rdlock(&dd->lock);
 	/* bug 31: the killed check above, made before the lock, is the only one */
 	if (DC_REGRESS_BUG != 31 && atomic_load_explicit(&dd->killed, memory_order_relaxed)) {
@@ -517,6 +521,8 @@ DC_API bool dc_devdax_check(struct dc_devdax *dd)
 				ok = bad("its folio has no metadata", info.first);
 			else if (dc_entry_is_live(e) && dc_folio_idle(f))
 				ok = bad("live, but its folio is idle", info.first);
+			else if (dc_entry_is_live(e) && killed)
+				ok = bad("live on a killed device", info.first);
 			else if (!dc_entry_is_live(e) && !dc_folio_busy(f))
 				ok = bad("zapped and nobody pins it: it should be deleted", info.first);
 			else if (!dc_entry_is_live(e) && !killed && !dc_folio_poisoned(f))

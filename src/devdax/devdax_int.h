@@ -64,6 +64,7 @@ static inline uint64_t dd_folio_pages(const struct dc_devdax *dd)
 }
 
 /* devdax.c */
+extern void (*dc__test_devdax_enter_hook)(struct dc_devdax *dd);
 int dd__enter(struct dc_devdax *dd, const char *what);
 int dd__fault_locked(struct dc_devdax *dd, uint64_t pg);
 void dd__reap_locked(struct dc_devdax *dd, uint64_t first, uint64_t last);
