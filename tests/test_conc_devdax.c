@@ -197,7 +197,7 @@ static void round_(bool remove)
 
 static void rounds(bool remove)
 {
-	unsigned n = (unsigned)t_scale(12);
+	unsigned n = t_scale(12) < 3 ? 3 : (unsigned)t_scale(12);
 	atomic_long *ctr[] = { &n_pin_after_kill, &n_access_after_kill, &n_early_sigbus,
 			       &n_early_enxio, &n_bad_error, &n_left, &n_pins_ok, &n_sigbus_seen };
 
