@@ -22,20 +22,20 @@
 static struct dc_region *R;
 static struct dc_devdax *DD;
 
-static void dd_setup(void)
+static inline void dd_setup(void)
 {
 	CHECK_EQ(dc_view_handler_install(), 0);
 	install_sigbus();
 }
 
 /* A region from @spec, opened as a device. */
-static void fx(const char *spec)
+static inline void fx(const char *spec)
 {
 	CHECK_EQ(dc_region_create(spec, &R), 0);
 	CHECK_EQ(dc_devdax_open(R, &DD), 0);
 }
 
-static struct dc_devdax_stats dstats(void)
+static inline struct dc_devdax_stats dstats(void)
 {
 	struct dc_devdax_stats st;
 
@@ -43,7 +43,7 @@ static struct dc_devdax_stats dstats(void)
 	return st;
 }
 
-static void dd_teardown(void)
+static inline void dd_teardown(void)
 {
 	if (DD) {
 		struct dc_devdax_stats st = dstats();
@@ -60,7 +60,7 @@ static void dd_teardown(void)
 }
 
 /* Bytes of the region's memfd actually allocated (st_blocks are 512 bytes). */
-static uint64_t memfd_bytes(struct dc_region *r)
+static inline uint64_t memfd_bytes(struct dc_region *r)
 {
 	struct stat st;
 

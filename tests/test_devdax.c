@@ -433,6 +433,44 @@ TEST(memory_failure_under_a_view)
 	CHECK_EQ(dc_view_unmap(&v), 0);
 }
 
+/* The library's test hook: between dd__enter()'s first killed check and its lock. */
+extern void (*dc__test_devdax_enter_hook)(struct dc_devdax *dd) __attribute__((weak));
+
+static void kill_in_hook(struct dc_devdax *dd)
+{
+	dc__test_devdax_enter_hook = NULL; /* once */
+	CHECK(dc_devdax_kill(dd) >= 0);
+}
+
+/* A kill between a call's first killed check and its lock: the call must see it. */
+TEST(kill_between_the_check_and_the_lock)
+{
+	struct dc_devdax_pinset ps;
+	struct dc_view v;
+
+	if (!&dc__test_devdax_enter_hook)
+		t_skip("the library has no test hooks (built without DC_FAULT_INJECT)");
+	fx("mem:8M,order=9,type=devdax");
+	v = xmap(0, 8 * MB, RW);
+	store_ok(v.addr, 1);
+	dc__test_devdax_enter_hook = kill_in_hook;
+	CHECK_EQ(dc_devdax_pin(DD, 2 * MB, 4096, 0, &ps), -ENXIO);
+	CHECK(dc__test_devdax_enter_hook == NULL);
+	dc__test_devdax_enter_hook = NULL;
+	CHECK_EQ(dstats().entries, 0);
+	CHECK_EQ(dc_devdax_close(DD, NULL), -EBUSY); /* the view */
+	CHECK_EQ(dc_view_unmap(&v), 0);
+	/* The same for a fault through a view. */
+	CHECK_EQ(dc_devdax_close(DD, NULL), 0);
+	CHECK_EQ(dc_devdax_open(R, &DD), 0);
+	v = xmap(0, 8 * MB, RW);
+	dc__test_devdax_enter_hook = kill_in_hook;
+	expect_sigbus((char *)v.addr + 4 * MB, true);
+	dc__test_devdax_enter_hook = NULL;
+	CHECK_EQ(dstats().live_entries, 0);
+	CHECK_EQ(dc_view_unmap(&v), 0);
+}
+
 /* ---- 5: bad input ------------------------------------------------------------------------- */
 
 TEST(bad_input_open_close)

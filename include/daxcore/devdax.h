@@ -8,7 +8,9 @@
  * offset X is byte X of the region, and the device is one "file" whose one
  * mapping (include/daxcore/mapping.h) holds an entry per aligned piece that
  * was faulted.  The device's alignment is the region's folio order: 4 KiB
- * (order 0), 2 MiB (order 9) or 1 GiB (order 18).  Faults insert entries at
+ * (order 0), 2 MiB (order 9) or 1 GiB (order 18), or the unit the region's
+ * fd maps in if that is larger (a real device's own alignment,
+ * dc_region_map_order(); its entries then hold several folios).  Faults insert entries at
  * the alignment only, never smaller (a PTE, PMD or PUD entry), and the
  * folio references are taken at insert (seed 004 patch 21): a live entry
  * holds one reference on its folio, so the region can be removed only
@@ -26,7 +28,7 @@
  * DMA pins (the pin_user_pages() analogue): by device offset
  * (dc_devdax_pin()) or through a view address (dc_devdax_pin_user()).  A
  * pin takes one DC_PIN_BIAS on each folio the range touches (one for a
- * whole 1 GiB range of a 1 GiB device), through the mapping's lockless
+ * whole 1 GiB range of a device of 1 GiB folios), through the mapping's lockless
  * fast path (look up, pin, re-check the entry was not zapped), faulting
  * what is missing: a pin never lands through a zapped entry.  Device-dax
  * accepts long-term pins (the mode RDMA and GPU users pick because fsdax
@@ -102,8 +104,8 @@ struct dc_devdax_entry {
 	uint64_t offset;   /* device byte offset of the entry */
 	unsigned order;    /* 0, 9 or 18: the device alignment */
 	bool live;         /* false: zapped (by kill or a memory failure), waiting for its pins */
-	uint32_t refcount; /* the folio's reference count (pins count DC_PIN_BIAS) */
-	bool pinned;       /* dc_folio_maybe_dma_pinned() */
+	uint32_t refcount; /* its (first) folio's reference count (pins count DC_PIN_BIAS) */
+	bool pinned;       /* dc_folio_maybe_dma_pinned() of that folio */
 };
 
 struct dc_devdax_stats {
@@ -247,7 +249,8 @@ DC_API int dc_devdax_entries(struct dc_devdax *dd, uint64_t off, uint64_t len,
 /**
  * dc_devdax_check() - verify the device's invariants (quiescent: no
  * concurrent call): every entry is at the alignment and inside the device;
- * a live entry holds a reference on its folio; a zapped entry is pinned
+ * a live entry holds a reference on its folio, and none is live on a
+ * killed device (no fault or pin made one after the kill); a zapped entry is pinned
  * (an unpinned one would have been deleted); on a device not killed no
  * entry is zapped unless its folio is poisoned; the pin sets' folio pins
  * are on the folios; the mapping's own check (dc_mapping_check()).

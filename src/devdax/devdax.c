@@ -39,10 +39,14 @@ static const struct dc_mapping_ops dd_mapping_ops = {
  * the lock: kill sets @killed with the lock exclusive, so a call holding
  * it shared that found the device alive finishes before a kill starts.
  */
+/* Tests: run between the first killed check and the lock (a kill may come there). */
+void (*dc__test_devdax_enter_hook)(struct dc_devdax *dd);
+
 int dd__enter(struct dc_devdax *dd, const char *what)
 {
 	if (atomic_load_explicit(&dd->killed, memory_order_acquire))
 		return dc__fail(-ENXIO, "devdax %s: the device is killed", what);
+	DC_TEST_HOOK(dc__test_devdax_enter_hook, dd);
 	pthread_rwlock_rdlock(&dd->lock);
 	/* bug 31: the killed check above, made before the lock, is the only one */
 	if (DC_REGRESS_BUG != 31 && atomic_load_explicit(&dd->killed, memory_order_relaxed)) {
@@ -61,7 +65,7 @@ int dd__enter(struct dc_devdax *dd, const char *what)
  */
 int dd__fault_locked(struct dc_devdax *dd, uint64_t pg)
 {
-	uint64_t idx = pg & ~(dd_folio_pages(dd) - 1);
+	uint64_t idx = pg & ~(dd_entry_pages(dd) - 1);
 	struct dc_entry_handle h;
 	int ret;
 
@@ -90,7 +94,7 @@ static int view_fault(void *file, uint64_t index, uint64_t max, unsigned flags,
 		      struct dc_view_extent *ext)
 {
 	struct dc_devdax *dd = file;
-	uint64_t idx = index & ~(dd_folio_pages(dd) - 1);
+	uint64_t idx = index & ~(dd_entry_pages(dd) - 1);
 	int ret;
 
 	(void)max;
@@ -108,7 +112,7 @@ static int view_fault(void *file, uint64_t index, uint64_t max, unsigned flags,
 	}
 	*ext = (struct dc_view_extent){
 		.index = idx,
-		.nr = dd_folio_pages(dd),
+		.nr = dd_entry_pages(dd),
 		.pgoff = idx,
 		.writable = true,
 	};
@@ -145,6 +149,20 @@ void dd__users_put(struct dc_devdax *dd)
  * Once the region is being removed and the mapping is empty, destroy it,
  * so that removal can finish.
  */
+/* Whether a folio of the entry @e is busy (pinned), or poisoned (@poisoned). */
+static bool entry_folios(struct dc_devdax *dd, dc_entry_t e, bool poisoned)
+{
+	uint64_t pg = dc_entry_pgoff(e), n = UINT64_C(1) << dc_entry_order(e);
+
+	for (uint64_t k = 0; k < n; k += dd_folio_pages(dd)) {
+		struct dc_folio *f = dc_folio_lookup(dd->r, pg + k);
+
+		if (f && (poisoned ? dc_folio_poisoned(f) : dc_folio_busy(f)))
+			return true;
+	}
+	return false;
+}
+
 void dd__reap_locked(struct dc_devdax *dd, uint64_t first, uint64_t last)
 {
 	bool killed = atomic_load(&dd->killed);
@@ -156,9 +174,7 @@ void dd__reap_locked(struct dc_devdax *dd, uint64_t first, uint64_t last)
 		dc_entry_t e = info.entry;
 
 		if (dc_entry_has_pages(e)) {
-			struct dc_folio *f = dc_folio_lookup(dd->r, dc_entry_pgoff(e));
-
-			if (!dc_entry_is_zapped(e) || (f && dc_folio_busy(f)))
+			if (!dc_entry_is_zapped(e) || entry_folios(dd, e, false))
 				continue;
 		} else if (!killed) {
 			continue;
@@ -195,7 +211,7 @@ static int dd_notify_failure(struct dc_region *r, uint64_t pgoff, uint64_t nr,
 			     unsigned int flags, void *holder)
 {
 	struct dc_devdax *dd = holder;
-	uint64_t fp = dd_folio_pages(dd), first = pgoff & ~(fp - 1), last;
+	uint64_t fp = dd_entry_pages(dd), first = pgoff & ~(fp - 1), last;
 
 	if (flags & DC_MF_PRE_REMOVE) {
 		pthread_rwlock_wrlock(&dd->lock);
@@ -265,7 +281,8 @@ DC_API int dc_devdax_open(struct dc_region *r, struct dc_devdax **out)
 	dd->r = r;
 	dd->size = dc_region_size(r);
 	dd->npages = dc_region_npages(r);
-	dd->order = dc_region_folio_order(r);
+	dd->forder = dc_region_folio_order(r);
+	dd->order = dc_region_map_order(r) > dd->forder ? dc_region_map_order(r) : dd->forder;
 	dd->next_pin_id = 1;
 	init_lock(&dd->lock);
 	pthread_mutex_init(&dd->pin_lock, NULL);
@@ -509,7 +526,7 @@ DC_API bool dc_devdax_check(struct dc_devdax *dd)
 			if (!dc_entry_has_pages(e))
 				continue;
 			f = dc_folio_lookup(dd->r, dc_entry_pgoff(e));
-			if (info.order != dd->order || (info.first & (dd_folio_pages(dd) - 1)))
+			if (info.order != dd->order || (info.first & (dd_entry_pages(dd) - 1)))
 				ok = bad("not at the device alignment", info.first);
 			else if (info.first >= dd->npages || dc_entry_pgoff(e) != info.first)
 				ok = bad("does not map its own device page", info.first);
@@ -517,9 +534,11 @@ DC_API bool dc_devdax_check(struct dc_devdax *dd)
 				ok = bad("its folio has no metadata", info.first);
 			else if (dc_entry_is_live(e) && dc_folio_idle(f))
 				ok = bad("live, but its folio is idle", info.first);
-			else if (!dc_entry_is_live(e) && !dc_folio_busy(f))
+			else if (dc_entry_is_live(e) && killed)
+				ok = bad("live on a killed device", info.first);
+			else if (!dc_entry_is_live(e) && !entry_folios(dd, e, false))
 				ok = bad("zapped and nobody pins it: it should be deleted", info.first);
-			else if (!dc_entry_is_live(e) && !killed && !dc_folio_poisoned(f))
+			else if (!dc_entry_is_live(e) && !killed && !entry_folios(dd, e, true))
 				ok = bad("zapped on a live device, not poisoned", info.first);
 		}
 	}

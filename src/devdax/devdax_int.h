@@ -44,7 +44,9 @@ struct dc_devdax {
 	struct dc_view_file *vf;
 	pthread_rwlock_t lock;
 	uint64_t size, npages;     /* bytes, 4 KiB pages */
-	unsigned order;            /* the alignment: the region's folio order */
+	unsigned order;            /* the alignment, the order of every entry: the larger of
+				    * the region's folio order and its fd's mapping unit */
+	unsigned forder;           /* the region's folio order (pins are per folio) */
 	_Atomic bool killed;       /* set under @lock exclusive */
 	bool removed;              /* @lock exclusive: PRE_REMOVE came, the claim is given up */
 	bool closing;              /* @lock exclusive: close began */
@@ -58,12 +60,18 @@ struct dc_devdax {
 	_Atomic uint64_t faults, sigbus;
 };
 
-static inline uint64_t dd_folio_pages(const struct dc_devdax *dd)
+static inline uint64_t dd_entry_pages(const struct dc_devdax *dd)
 {
 	return UINT64_C(1) << dd->order;
 }
 
+static inline uint64_t dd_folio_pages(const struct dc_devdax *dd)
+{
+	return UINT64_C(1) << dd->forder;
+}
+
 /* devdax.c */
+extern void (*dc__test_devdax_enter_hook)(struct dc_devdax *dd);
 int dd__enter(struct dc_devdax *dd, const char *what);
 int dd__fault_locked(struct dc_devdax *dd, uint64_t pg);
 void dd__reap_locked(struct dc_devdax *dd, uint64_t first, uint64_t last);

@@ -76,7 +76,7 @@ DC_API int dc_devdax_pin(struct dc_devdax *dd, uint64_t off, uint64_t len, unsig
 		return dc__fail(-ENXIO, "devdax pin: [%llu, +%llu) reaches past the end of the "
 				"device (%llu bytes)", (unsigned long long)off,
 				(unsigned long long)len, (unsigned long long)dd->size);
-	shift = DC_PAGE_SHIFT + dd->order;
+	shift = DC_PAGE_SHIFT + dd->forder;
 	nf = ((off + len - 1) >> shift) - (off >> shift) + 1;
 	p = dc__malloc(sizeof(*p) + nf * sizeof(p->folios[0]));
 	if (!p)
@@ -87,7 +87,7 @@ DC_API int dc_devdax_pin(struct dc_devdax *dd, uint64_t off, uint64_t len, unsig
 		free(p);
 		return ret;
 	}
-	ret = pin_folios(dd, (off >> shift) << dd->order, nf, p->folios);
+	ret = pin_folios(dd, (off >> shift) << dd->forder, nf, p->folios);
 	if (!ret) {
 		p->offset = off;
 		p->length = len;
