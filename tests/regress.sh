@@ -12,7 +12,7 @@ cc=${CLANG:-clang}
 mkdir -p "$out"
 flags="-std=gnu11 -g -O1 -pthread -D_GNU_SOURCE -Iinclude -Isrc -Itests -DDC_VERSION=\"x\"
        -DDC_FAULT_INJECT -fsanitize=address,undefined -fno-sanitize-recover=all -DDC_SANITIZED=1"
-libs="-lurcu-bp -lpthread"
+libs="-lurcu-bp -ldaxctl -lpthread"
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=0"
 export DAXCORE_CASE_TIMEOUT=20 # a bug that hangs fails in 20 s
 # Sources without a switch are compiled once; those with one, per bug.
