@@ -7,6 +7,8 @@
 #                   test, check the exported symbols, install into
 #                   build/install-test and build the README example against it
 #   make bench      run the benchmark program (text); BENCH_ARGS=--json for JSON
+#   make verify     the spin model check of the lifetime protocol alone
+#                   (verify/*.pml, docs/verification.md; output in build/verify/)
 #   make install    PREFIX=/usr/local, LIBDIR, INCLUDEDIR, BINDIR, DESTDIR
 #   make uninstall  the same variables
 #
@@ -25,7 +27,7 @@ SOVERSION    := $(firstword $(subst ., ,$(VERSION)))
 CC           ?= cc
 CLANG        ?= clang
 TSAN_CC      ?= gcc
-DEPS_PKGS    := gcc make clang libclang-rt-14-dev liburcu-dev libdaxctl-dev liburing-dev libjudy-dev pkg-config
+DEPS_PKGS    := gcc make clang libclang-rt-14-dev liburcu-dev libdaxctl-dev liburing-dev libjudy-dev pkg-config spin
 
 PREFIX       ?= /usr/local
 LIBDIR       ?= $(PREFIX)/lib
@@ -51,7 +53,7 @@ TEST_NAMES   := $(patsubst tests/%.c,%,$(TEST_SRCS))
 SO_REAL      := build/libdaxcore.so.$(VERSION)
 SO_NAME      := libdaxcore.so.$(SOVERSION)
 
-.PHONY: all run check bench setup clean test-bins install uninstall install-test FORCE
+.PHONY: all run check bench verify setup clean test-bins install uninstall install-test FORCE
 all: build/libdaxcore.a build/libdaxcore.so build/daxcore.pc build/daxcore build/daxcore-bench
 
 # ---- set-up: Debian packages ---------------------------------------------
@@ -175,6 +177,10 @@ check: setup
 
 bench: all
 	./build/daxcore-bench $(BENCH_ARGS)
+
+# The model check (make check runs it too, through tests/run-tests.sh).
+verify: setup
+	@CC="$(CC)" sh tests/verify_model.sh build/verify
 
 clean:
 	rm -rf build

@@ -94,6 +94,21 @@ while IFS= read -r line; do
     esac
 done <"$log/regress.log"
 
+# The spin model check of the lifetime protocol (tests/verify_model.sh,
+# docs/verification.md): every clean model passes, every bug switch fails.
+sh tests/verify_model.sh build/verify >"$log/verify.log" 2>&1; vrc=$?
+while IFS= read -r line; do
+    case $line in
+    PASS*) pass=$((pass+1)); echo "$line";;
+    FAIL*) fail=$((fail+1)); failed="$failed verify"; echo "$line";;
+    SKIP:*) skip=$((skip+1)); echo "SKIP  verify  model check:${line#SKIP:}";;
+    *) echo "$line";;
+    esac
+done <"$log/verify.log"
+if [ "$vrc" != 0 ] && [ "$vrc" != 77 ] && ! grep -q '^FAIL' "$log/verify.log"; then
+    fail=$((fail+1)); failed="$failed verify"; echo "FAIL  verify  (exit $vrc, see $log/verify.log)"
+fi
+
 for t in $tests; do run normal "$t"; done
 for t in $tests; do run clang "$t"; done
 for t in $tests; do run asan "$t"; done
