@@ -23,20 +23,27 @@ byte ref[1];
 byte own;         /* 0, f (claimed, zapped) or f | MAPPED (live entry) */
 byte claims;      /* ghost: entries that hold a successful claim */
 
+/* The ghost: one more entry holds a claim, and it is the only one. */
+inline won()
+{
+	claims++;
+	assert(claims == 1)
+}
+
 /* dc__folio_claim(): free or ours (a re-claim) -> ours and mapped. */
 inline claim(f, ok)
 {
 #ifndef BUG_OWNER_CHECK_THEN_SET
 	atomic {
 		if
-		:: own == 0 || own == f -> own = f | MAPPED; ok = true
+		:: own == 0 || own == f -> own = f | MAPPED; ok = true; won()
 		:: else -> ok = false /* -EBUSY: in use by another owner */
 		fi
 	}
 #else
 	atomic { w = own };
 	if
-	:: w == 0 || w == f -> own = f | MAPPED; ok = true
+	:: w == 0 || w == f -> atomic { own = f | MAPPED; ok = true; won() }
 	:: else -> ok = false
 	fi
 #endif
@@ -52,7 +59,6 @@ proctype Fault(byte f)
 	claim(f, ok);
 	if
 	:: ok ->
-		atomic { claims++; assert(claims == 1) };
 		/* zap: dc__folio_unmap_if_unshared(), then the put */
 		atomic { assert(own == (f | MAPPED)); own = f };
 		folio_sub(0, 1);

@@ -40,7 +40,7 @@
 byte ref[1] = 1;     /* the block's folio: the entry's reference */
 byte e_state = 1;    /* the entry: 0 none, 1 live, 2 zapped */
 byte lr = 2;         /* liveness count: initial ref + non-idle folios */
-bool dead, removing, removing_started, exiting, mgone;
+bool dead, removing, removing_started, mgone;
 byte nmappings = 1;
 bool removed;        /* ghost: the region was freed */
 bool rcu[2];         /* readers inside their read-side section */
@@ -134,7 +134,6 @@ proctype Owner()
 {
 	bool s0, s1;
 
-	exiting = true;
 	do
 	:: atomic { e_state == 1 -> touch(); e_state = 2 } /* zap: ZAP, fence */
 		put(1)                                        /* put the entry's ref */
