@@ -42,9 +42,10 @@
 #define NBLK   2
 #define NVER   8
 
-/* Entry kinds (dc_entry_t): no entry, EMPTY, ZERO (unused here), real. */
+/* Entry kinds (dc_entry_t): no entry, EMPTY, ZERO (the zero page), real. */
 #define K_NONE  0
 #define K_EMPTY 1
+#define K_ZERO  2
 #define K_REAL  3
 
 /* process numbers (waiter bits) */
@@ -187,13 +188,15 @@ inline insert(nb, ret)
 	fi
 }
 
-/* dcfs fault (src/dcfs/fault.c): map the file's block, if it has one. */
+/* dcfs fault (src/dcfs/fault.c): map the file's block, if it has one;
+ * a hole maps the zero page (dc_mapping_insert(DC_INSERT_ZERO)). */
 inline fault(me)
 {
 	inv_shared();
 	grab(me);
 	if
 	:: amap != NONE -> insert(amap, ret)
+	:: amap == NONE && e_kind == K_EMPTY -> e_kind = K_ZERO
 	:: else
 	fi;
 	unlock();
@@ -343,7 +346,8 @@ proctype Truncater()
 				stayed = false;
 				if
 				:: e_kind == K_NONE
-				:: e_kind == K_EMPTY -> e_kind = K_NONE; wake_all()
+				:: e_kind == K_EMPTY || e_kind == K_ZERO -> /* (then ->revoke) */
+					e_kind = K_NONE; wake_all()
 				:: e_kind == K_REAL && e_zap && !busy(e_blk) ->
 					own[e_blk] = 0; /* dc__entry_disassoc() */
 					e_kind = K_NONE; e_blk = NONE; e_zap = false;
