@@ -96,7 +96,7 @@ done <"$log/regress.log"
 
 # The spin model check of the lifetime protocol (tests/verify_model.sh,
 # docs/verification.md): every clean model passes, every bug switch fails.
-sh tests/verify_model.sh build/verify >"$log/verify.log" 2>&1; vrc=$?
+timeout -k 5 "$limit" sh tests/verify_model.sh build/verify >"$log/verify.log" 2>&1; vrc=$?
 while IFS= read -r line; do
     case $line in
     PASS*) pass=$((pass+1)); echo "$line";;

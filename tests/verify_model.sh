@@ -21,7 +21,9 @@ t0=$(date +%s.%N)
 # one NAME MODEL MODE EXPECT [DEFINES...]
 #   MODE   safety (-DSAFETY: assertions, invalid end states)
 #          progress (-DNP, pan -l -f: non-progress cycles, weak fairness)
-#   EXPECT pass (zero errors, search complete) or fail (a counterexample)
+#   EXPECT pass (zero errors, search complete), or the counterexample a bug
+#          switch must produce: assert (an assertion violated) or end (an
+#          invalid end state: a deadlock or a process asleep for ever)
 one() {
     name=$1 model=$2 mode=$3 expect=$4; shift 4
     dir="$out/$name"
@@ -61,11 +63,18 @@ one() {
             echo "PASS  verify  $name: 0 errors, $st states, ${secs} s"
         fi
     else
-        if [ "$errs" != 0 ] && ls "$dir"/*.trail >/dev/null 2>&1; then
-            echo "PASS  verify  $name: counterexample ($what), $st states, ${secs} s"
-        else
+        case $expect in
+        assert) kind="assertion violated";;
+        end)    kind="invalid end state";;
+        esac
+        if [ "$errs" = 0 ] || ! ls "$dir"/*.trail >/dev/null 2>&1; then
             echo "FAIL  verify  $name: the bug switch found no counterexample ($st states)"
             fails=$((fails+1))
+        elif [ "${what#"$kind"}" = "$what" ]; then
+            echo "FAIL  verify  $name: expected $kind, found: $what (trail in $dir)"
+            fails=$((fails+1))
+        else
+            echo "PASS  verify  $name: counterexample ($what), $st states, ${secs} s"
         fi
     fi
 }
@@ -73,25 +82,25 @@ one() {
 # entries, lockless pins, zap, replace, delete, break layouts, reuse
 one entry            entry   safety   pass
 one entry.progress   entry   progress pass
-one entry.bug1       entry   safety   fail BUG_REPLACE_NO_ZAP
-one entry.no_pass_on entry   safety   fail BUG_NO_PASS_ON
+one entry.bug1       entry   safety   assert BUG_REPLACE_NO_ZAP
+one entry.no_pass_on entry   safety   end BUG_NO_PASS_ON
 # CoW sharing: the shared owner word, busy, delete, quarantine
 one share            share   safety   pass
 one share.quarantine share   safety   pass QUARANTINE
 one share.progress   share   progress pass
 one share.quar.progress share progress pass QUARANTINE
-one share.bug5       share   safety   fail BUG_SHARE_NOT_ATOMIC
-one share.bug7       share   safety   fail BUG_DELETE_NEEDS_IDLE
+one share.bug5       share   safety   assert BUG_SHARE_NOT_ATOMIC
+one share.bug7       share   safety   end BUG_DELETE_NEEDS_IDLE
 # the exclusive claim
 one claim            claim   safety   pass
 one claim.progress   claim   progress pass
-one claim.bug6       claim   safety   fail BUG_OWNER_CHECK_THEN_SET
+one claim.bug6       claim   safety   assert BUG_OWNER_CHECK_THEN_SET
 # region removal and RCU
 one removal          removal safety   pass
 one removal.progress removal progress pass
-one removal.no_grace removal safety   fail BUG_REMOVE_NO_GRACE
-one removal.bug3     removal safety   fail BUG_REMOVE_NO_HOLD
-one removal.bug11    removal safety   fail BUG_REMOVE_TWICE
+one removal.no_grace removal safety   assert BUG_REMOVE_NO_GRACE
+one removal.bug3     removal safety   assert BUG_REMOVE_NO_HOLD
+one removal.bug11    removal safety   assert BUG_REMOVE_TWICE
 
 t1=$(date +%s.%N)
 total=$(echo "$t0 $t1" | awk '{ printf "%.1f", $2 - $1 }')
