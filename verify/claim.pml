@@ -63,7 +63,7 @@ proctype Fault(byte f)
 		atomic { assert(own == (f | MAPPED)); own = f };
 		folio_sub(0, 1);
 		/* delete: dc__folio_disassoc_locked() */
-		atomic { assert(own == f); own = 0; claims-- }
+		atomic { assert(own == f); own = 0; claims-- } /* @reach */
 	:: else ->
 		folio_sub(0, 1)       /* untake_one(): the reference goes back */
 	fi

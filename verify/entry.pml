@@ -246,7 +246,7 @@ again:
 			if
 			:: ret == 0 -> free_block(old)
 			:: else ->
-				atomic { fsown[nb] = 0 }; /* the new block goes back unused */
+				atomic { fsown[nb] = 0 }; /* the new block goes back unused @reach */
 				!busy(old); /* the owner's wait (dc__folio_wait_unbusy) */
 				goto again
 			fi
@@ -293,7 +293,7 @@ proctype Pinner()
 	:: else -> goto done
 	od;
 dma:
-	assert(fsown[b] == FILE_A); /* invariant 4: the stamp lands in A's block */
+	assert(fsown[b] == FILE_A); /* invariant 4: the stamp lands in A's block @reach */
 	folio_sub(b, PIN_BIAS);     /* dc_folio_unpin() */
 done:
 	skip
@@ -338,7 +338,7 @@ proctype Truncater()
 		if
 		:: bb != NONE -> /* wait for it, the invalidate lock dropped */
 			inv_unexcl();
-			!busy(bb);
+			!busy(bb); /* @reach */
 			inv_excl()
 		:: else -> /* truncate_range(): delete what is deletable */
 			atomic {
@@ -349,7 +349,7 @@ proctype Truncater()
 				:: e_kind == K_EMPTY || e_kind == K_ZERO -> /* (then ->revoke) */
 					e_kind = K_NONE; wake_all()
 				:: e_kind == K_REAL && e_zap && !busy(e_blk) ->
-					own[e_blk] = 0; /* dc__entry_disassoc() */
+					own[e_blk] = 0; /* dc__entry_disassoc() @reach */
 					e_kind = K_NONE; e_blk = NONE; e_zap = false;
 					wake_all()
 				:: else -> stayed = true /* -EBUSY: a fault mapped it again */
@@ -383,7 +383,7 @@ proctype Failure()
 			od;
 			if
 			:: own[0] == FILE_A && e_kind == K_REAL && e_blk == 0 ->
-				e_locked = true; locked = true
+				e_locked = true; locked = true /* @reach */
 			:: else -> /* -EAGAIN / -ENOENT: dc__put_unlocked_entry() */
 #ifndef BUG_NO_PASS_ON
 				if :: e_kind != K_NONE -> wake_next() :: else fi

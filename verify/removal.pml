@@ -159,7 +159,7 @@ end:	atomic { !mgone -> rcu[R_PIN] = true; touch() } /* m->region */
 			ok = (e_state == 1); /* re-read the entry */
 			rcu[R_PIN] = false;
 			if
-			:: ok -> touch() /* the DMA stamp */
+			:: ok -> touch() /* the DMA stamp @reach */
 			:: else
 			fi;
 			put(PIN_BIAS) /* unpin, or back out (outside the read side) */
@@ -174,7 +174,7 @@ proctype Direct()
 {
 end:	atomic { !removed -> rcu[R_DIRECT] = true } /* it holds the region */
 	if
-	:: !dead -> touch() /* dc_region_addr() and a store to the memory */
+	:: !dead -> touch() /* dc_region_addr() and a store to the memory @reach */
 	:: else
 	fi;
 	rcu[R_DIRECT] = false

@@ -209,7 +209,7 @@ proctype FileC()
 
 	atomic {                          /* dcfs_blocks_share(): reflink from B */
 		if
-		:: !b_trunc -> assert(!freed && dsh > 0); dsh++
+		:: !b_trunc -> assert(!freed && dsh > 0); dsh++ /* @reach */
 		:: else -> goto out               /* B is being deleted: no reflink */
 		fi
 	}
@@ -237,7 +237,7 @@ end:	c_entry == 1;
 	atomic { if :: ref[0] > 0 -> ref[0] = ref[0] + PIN_BIAS; ok = true :: else fi }
 	if
 	:: ok && c_entry == 1 -> /* the re-read found it live */
-		assert(!freed); /* the stamp lands in a block C still has */
+		assert(!freed); /* the stamp lands in a block C still has @reach */
 		put(PIN_BIAS)
 	:: ok && c_entry != 1 -> put(PIN_BIAS)
 	:: else
