@@ -116,6 +116,10 @@ one share.bug7       share   safety   end BUG_DELETE_NEEDS_IDLE
 one claim            claim   safety   pass
 one claim.progress   claim   progress pass
 one claim.bug6       claim   safety   assert BUG_OWNER_CHECK_THEN_SET
+# the first reflink: an owner's word becomes shared under its tree lock
+one reflink          reflink safety   pass
+one reflink.progress reflink progress pass
+one reflink.unlocked reflink safety   assert BUG_CONVERT_UNLOCKED
 # region removal and RCU
 one removal          removal safety   pass
 one removal.progress removal progress pass

@@ -19,8 +19,8 @@
  * Each file's entry is locked only by that file's process here, so the
  * entry lock is not modelled (entry.pml has it).  The word starts shared:
  * the first conversion of an unshared owner's word (under the owner's tree
- * lock, share_begin_new()'s slow path) is not in this model; a clear word
- * (every earlier sharer gone, C's reflink keeping the block) is.
+ * lock, share_begin_new()'s slow path) is reflink.pml's; a clear word
+ * (every earlier sharer gone, C's reflink keeping the block) is here.
  *
  * Properties:
  *   invariant 9  the block goes back to the allocator only when no file
