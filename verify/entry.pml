@@ -3,7 +3,7 @@
  * break layouts and block reuse, for one file page.
  *
  * Configuration: file A's page 0 and its entry (src/mapping), two blocks,
- * four processes:
+ * file A's invalidate lock, five processes:
  *   Owner      faults page 0 in, then a CoW write fault moves it to a new
  *              block (dc_mapping_insert()'s replace path) and gives the old
  *              block back;
@@ -30,8 +30,9 @@
  * -DBUG_REPLACE_NO_ZAP   the C switch DC_REGRESS_BUG=1: the replace path
  *                        revokes and puts the old entry while it is still
  *                        live (no ZAP first) and does not test it busy.
- * -DBUG_NO_PASS_ON       (no C switch) a zap woken for an entry it will not
- *                        lock does not pass the wake-up on.
+ * -DBUG_NO_PASS_ON       (no C switch) a zap or a lock_folio woken for an
+ *                        entry it will not lock does not pass the wake-up
+ *                        on.
  */
 #define NWAITERS 4
 #include "common.pml"
@@ -246,7 +247,7 @@ again:
 			if
 			:: ret == 0 -> free_block(old)
 			:: else ->
-				atomic { fsown[nb] = 0 }; /* the new block goes back unused @reach */
+				atomic { assert(ref[nb] == 0 && own[nb] == 0); fsown[nb] = 0 } /* unused: back @reach */;
 				!busy(old); /* the owner's wait (dc__folio_wait_unbusy) */
 				goto again
 			fi
@@ -256,8 +257,9 @@ again:
 	fi
 }
 
-/* dc_mapping_get_folio(pin) and a DMA engine (dc_dma_*): load the entry,
- * pin its folio, re-read the entry; on failure refault and try again. */
+/* dc_mapping_get_folio(pin) and a DMA engine behind it (as tools/dma.c
+ * drives one): load the entry, pin its folio, re-read the entry; on
+ * failure refault and try again. */
 proctype Pinner()
 {
 	byte tries, b, k, old, ret;
@@ -275,7 +277,7 @@ proctype Pinner()
 				atomic {
 					if
 					:: e_kind == k && e_zap == z && e_blk == b ->
-						assert(!zap_begun[e_ver]); /* invariant 3 */
+						assert(!zap_begun[e_ver]); /* invariant 3 @reach */
 						ok = true
 					:: else -> ok = false
 					fi
