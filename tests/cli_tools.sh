@@ -5,7 +5,8 @@
 #   info  daxcore info (text, --json parsed by python3, errors), help, demo --layers
 #   daxdev device-dax devices through libdaxctl on fake ones (tests/fakedax.sh:
 #         a private mount namespace; needs root, else 77): info's list, a
-#         devdax: region, each mode's error, test_daxdev fake_three,
+#         devdax: region, each mode's error, the whole test_daxdev (and its
+#         ASan build where built) with the fake devices and without,
 #         test_region_devdax on the fake dax0.0
 #   dma   both DMA engines on several regions (uring or its fallback), the
 #         fallback on demand (DAXCORE_DMA_URING=0), bad arguments
@@ -205,10 +206,19 @@ numa_node: 0" "" F three "$D" info devdax:/dev/dax0.0
         F three "$D" info devdax:/dev/dax9.9
     t daxdev_null 1 "" "daxcore info: devdax:/dev/null: /dev/null: not a device-dax device: libdaxctl knows no character device 1:3 (it knows no device-dax device on this machine)" \
         F none "$D" info devdax:/dev/null
-    # The library's own checks of the same devices (test_daxdev fake_three).
+    # The library's own checks of the same devices: the whole test_daxdev
+    # (every case passes with the three devices present: the list's sort,
+    # truncation and round trip through dc_daxdev_lookup() included), and
+    # without devices; its ASan+UBSan build too where it is built.
     bin=$(dirname "$D")/tests/test_daxdev
     if [ -x "$bin" ]; then
-        t daxdev_library 0 "ok    fake_three" "" F three env DAXCORE_TEST_FAKEDAX=three "$bin" fake_three
+        for b in "$bin" "$(dirname "$D")/asan/tests/test_daxdev"; do
+            [ -x "$b" ] || continue
+            f=${b#"$(dirname "$D")/"}
+            t "daxdev_library $f" 0 "$("$b" --list | sed 's/^/ok    /')" "" \
+                F three env DAXCORE_TEST_FAKEDAX=three "$b"
+            t "daxdev_library_none $f" 0 - "" F none "$b"
+        done
         t daxdev_region_test 0 "ok    type_and_size
 ok    request_write_put" "" F three env DAXCORE_TEST_DEVDAX=/dev/dax0.0 "${bin%_daxdev}_region_devdax"
     else
