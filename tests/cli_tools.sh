@@ -54,7 +54,7 @@ like() {
 # What libdaxctl knows here, as dc_daxdev_lookup()'s message says it:
 # "no device-dax device on this machine" or "dax0.0, dax0.1".
 known_devs() {
-    l=$("$D" info | sed -n 's/^\(dax[0-9.]*\): .*/\1/p' | paste -sd, | sed 's/,/, /g')
+    l=$("$D" info | sed -n 's/^\(dax[0-9.]*\): path=.*/\1/p' | paste -sd, | sed 's/,/, /g')
     echo "${l:-no device-dax device on this machine}"
 }
 
