@@ -312,6 +312,10 @@ EOF
         has demo_devdax_fsdax_msg "$tmp/err" '^daxcore demo: mem:64M: demo --devdax needs a region of type devdax \(type=devdax, or devdax:\), this one is fsdax$'
     run demo_devdax_1g 1 "$D" demo --devdax -d mem:2G,order=18,type=devdax &&
         has demo_devdax_1g_msg "$tmp/err" 'tells the story of a 2 MiB-aligned device \(order=9\), this one.s alignment is 1 GiB$'
+    # Too small for view 1 (8 MiB): the view past the end fails, and its
+    # -ENXIO reads as past the end, not as a region being removed.
+    run demo_devdax_small 1 "$D" demo --devdax -d mem:4M,order=9,type=devdax &&
+        has demo_devdax_small_msg "$tmp/err" 'returned -ENXIO \(gone \(being removed, removed, killed or disabled\), or past the end of the device\): devdax map: \[0, \+8388608\) reaches past the end of the device \(4194304 bytes\)$'
     run demo_devdax_bad_spec 1 "$D" demo --devdax -d bogus:1 &&
         has demo_devdax_bad_spec_msg "$tmp/err" "^daxcore demo: bogus:1: region spec 'bogus:1': unknown backend 'bogus'"
     run demo_devdax_layers 2 "$D" demo --devdax --layers &&

@@ -1157,6 +1157,23 @@ daxcore: mread: SIGBUS at 2097152
 daxcore: pin: devdax fault: device page 512 is poisoned
 EOF
 
+# A memory failure under a pin zaps the entry on a device that was never
+# killed: zapped=1 until the unpin deletes it (docs/cli.md, `pages`).
+t devdax_poison_pinned 0 -d mem:64M,order=9,type=devdax <<'EOF'
+pin a 0 1M
+poison 4096
+pages
+unpin a
+pages
+check
+--- out
+pinned a pages=256
+idle=15872 referenced=0 pinned=512 poisoned=512 entries=1 zapped=1
+idle=16384 referenced=0 pinned=0 poisoned=512 entries=0 zapped=0
+invariants ok
+--- err
+EOF
+
 t devdax_1g 1 -d mem:2G,order=18,type=devdax <<'EOF'
 # a 1 GiB-aligned device: one entry maps 1 GiB, one pin pins it as one folio
 mmap 0 1G

@@ -5,7 +5,8 @@
 #   info  daxcore info (text, --json parsed by python3, errors), help, demo --layers
 #   daxdev device-dax devices through libdaxctl on fake ones (tests/fakedax.sh:
 #         a private mount namespace; needs root, else 77): info's list, a
-#         devdax: region, each mode's error, test_daxdev fake_three,
+#         devdax: region, each mode's error, the whole test_daxdev (and its
+#         ASan build where built) with the fake devices and without,
 #         test_region_devdax on the fake dax0.0
 #   dma   both DMA engines on several regions (uring or its fallback), the
 #         fallback on demand (DAXCORE_DMA_URING=0), bad arguments
@@ -53,7 +54,7 @@ like() {
 # What libdaxctl knows here, as dc_daxdev_lookup()'s message says it:
 # "no device-dax device on this machine" or "dax0.0, dax0.1".
 known_devs() {
-    l=$("$D" info | sed -n 's/^\(dax[0-9.]*\): .*/\1/p' | paste -sd, | sed 's/,/, /g')
+    l=$("$D" info | sed -n 's/^\(dax[0-9.]*\): path=.*/\1/p' | paste -sd, | sed 's/,/, /g')
     echo "${l:-no device-dax device on this machine}"
 }
 
@@ -156,7 +157,7 @@ daxdev_tests() {
     F none true 2>/dev/null || { echo "SKIP: tests/fakedax.sh cannot set up its mount namespace here (it needs root: unshare -m, mount, mknod)"; exit 77; }
     t daxdev_none 0 "devdax_devices: 0
 no device-dax devices on this machine (libdaxctl lists none)" "" F none "$D" info
-    t daxdev_none_json 0 '{"count": 0, "devices": [], "message": "no device-dax devices on this machine (libdaxctl lists none)"}' "" \
+    t daxdev_none_json 0 '{"count": 0, "devices": [], "left_out": [], "message": "no device-dax devices on this machine (libdaxctl lists none)"}' "" \
         F none "$D" info --json
     t daxdev_list 0 "devdax_devices: 3
 dax0.0: path=/dev/dax0.0 size=16777216 (16 MiB) align=2097152 (2 MiB) mode=devdax numa_node=0 dev=1:5
@@ -170,7 +171,7 @@ import json, sys
 d = json.load(sys.stdin)
 dev = lambda n, s, a, src, m, node, mm: {"name": n, "path": "/dev/" + n, "size": s, "align": a,
         "align_source": src, "mode": m, "numa_node": node, "dev": mm}
-want = {"count": 3, "message": None, "devices": [
+want = {"count": 3, "message": None, "left_out": [], "devices": [
         dev("dax0.0", 16777216, 2097152, "device", "devdax", 0, "1:5"),
         dev("dax0.1", 33554432, 2097152, "region", "system-ram", 1, "1:7"),
         dev("dax0.2", 8388608, 1073741824, "device", "disabled", None, "1:9")]}
@@ -205,10 +206,47 @@ numa_node: 0" "" F three "$D" info devdax:/dev/dax0.0
         F three "$D" info devdax:/dev/dax9.9
     t daxdev_null 1 "" "daxcore info: devdax:/dev/null: /dev/null: not a device-dax device: libdaxctl knows no character device 1:3 (it knows no device-dax device on this machine)" \
         F none "$D" info devdax:/dev/null
-    # The library's own checks of the same devices (test_daxdev fake_three).
+    # dax0.0's node at /dev/mydax (fakedax.sh moved): libdaxctl leaves it
+    # out, info says so; its node is still the device (described from sysfs).
+    left="dax0.0: left out by libdaxctl: sysfs has it on the dax bus, but its node is not /dev/dax0.0 ('daxcore info devdax:NODE' describes it by its node)"
+    t daxdev_moved 0 "devdax_devices: 2
+dax0.1: path=/dev/dax0.1 size=33554432 (32 MiB) align=2097152 (2 MiB, the dax region's) mode=system-ram numa_node=1 dev=1:7
+dax0.2: path=/dev/dax0.2 size=8388608 (8 MiB) align=1073741824 (1 GiB) mode=disabled numa_node=none dev=1:9
+$left" "" F moved "$D" info
+    t daxdev_moved_json 0 - "" F moved "$D" info --json
+    grep -q '}\], "left_out": \["dax0.0"\], "message": null}$' "$tmp/out" ||
+        { name=daxdev_moved_json_keys; fail "keys: $(cat "$tmp/out")"; }
+    t daxdev_moved_none 0 "devdax_devices: 0
+$left
+$(echo "$left" | sed 's/dax0\.0/dax0.1/g')
+$(echo "$left" | sed 's/dax0\.0/dax0.2/g')" "" F moved sh -c "rm /dev/dax0.1 /dev/dax0.2 && exec \"$D\" info"
+    t daxdev_moved_region 0 - "" F moved "$D" info devdax:/dev/mydax
+    grep -q '^device: dax0.0$' "$tmp/out" && grep -q '^align_source: sysfs (the device.s)$' "$tmp/out" &&
+        grep -q '^size: 16777216 (16 MiB)$' "$tmp/out" && grep -q '^mode: devdax$' "$tmp/out" ||
+        { name=daxdev_moved_region_keys; fail "keys: $(cat "$tmp/out")"; }
+    # demo --devdax judges the device by dc_devdax_align(), and wants 2 MiB folios.
+    t daxdev_demo_order0 1 - "daxcore demo: devdax:/dev/dax0.0,order=0: demo --devdax tells the story of a 2 MiB-aligned device (order=9) of one folio per 2 MiB entry; this one is 2 MiB-aligned, its folios are 4 KiB (order=0)" \
+        F three "$D" demo --devdax -d devdax:/dev/dax0.0,order=0
+    t daxdev_demo_1g 1 - "daxcore demo: devdax:/dev/dax0.0,order=9: demo --devdax tells the story of a 2 MiB-aligned device (order=9), this one's alignment is 1 GiB" \
+        F big "$D" demo --devdax -d devdax:/dev/dax0.0,order=9
+    # The library's own checks of the same devices: the whole test_daxdev
+    # (every case passes with the three devices present: the list's sort,
+    # truncation and round trip through dc_daxdev_lookup() included), and
+    # without devices; its ASan+UBSan build too where it is built.
     bin=$(dirname "$D")/tests/test_daxdev
     if [ -x "$bin" ]; then
-        t daxdev_library 0 "ok    fake_three" "" F three env DAXCORE_TEST_FAKEDAX=three "$bin" fake_three
+        for b in "$bin" "$(dirname "$D")/asan/tests/test_daxdev"; do
+            [ -x "$b" ] || continue
+            f=${b#"$(dirname "$D")/"}
+            t "daxdev_library $f" 0 - "" F three env DAXCORE_TEST_FAKEDAX=three "$b"
+            "$b" --list | grep -v '^fake_moved$' | sed 's/^/ok    /' >"$tmp/want"
+            grep -v -e 'fake_moved' -e '^SKIP: runs inside tests/fakedax.sh moved' "$tmp/out" | cmp -s "$tmp/want" - ||
+                { name="daxdev_library_all $f"; fail "not every case ok: $(cat "$tmp/out")"; }
+            t "daxdev_library_none $f" 0 - "" F none "$b"
+            t "daxdev_library_moved $f" 0 - - F moved env DAXCORE_TEST_FAKEDAX=moved "$b"
+            grep -q '^ok    fake_moved$' "$tmp/out" ||
+                { name="daxdev_library_moved_ran $f"; fail "no 'ok    fake_moved': $(cat "$tmp/out")"; }
+        done
         t daxdev_region_test 0 "ok    type_and_size
 ok    request_write_put" "" F three env DAXCORE_TEST_DEVDAX=/dev/dax0.0 "${bin%_daxdev}_region_devdax"
     else

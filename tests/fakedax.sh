@@ -12,6 +12,13 @@
 #                  (system-ram), node 1, 1:7
 #          dax0.2  8 MiB, align 1 GiB, no driver (disabled), no node, 1:9
 #          and /dev/dax9.9 (1:8), a character device libdaxctl does not list.
+#   moved  three, but dax0.0's node is /dev/mydax, not /dev/dax0.0 (as a
+#          container's bind mount or a udev rename leaves it): libdaxctl
+#          leaves dax0.0 out, sysfs still has it.
+#   big    dax0.0 alone: 2 GiB, align 1 GiB, devdax, node 0, 1:5.
+# Each device's directory has its attributes, a driver link and a
+# subsystem link (to the bus); /sys/dev/char/MAJOR:MINOR links to it, as
+# the kernel's sysfs has it.
 # A fake device is the character device of /dev/zero (or another of mem's):
 # a region over it opens and its linear map works, but each mmap of
 # /dev/zero is a memory object of its own, so views of such a region would
@@ -39,10 +46,12 @@ mknod -m 666 /dev/zero c 1 5
 # name:size:align (0: none):target_node:driver (-: none):major:minor
 case $layout in
 none)  devs="";;
-three) devs="dax0.0:16777216:2097152:0:device_dax:1:5 dax0.1:33554432:0:1:kmem:1:7
+big)   devs="dax0.0:2147483648:1073741824:0:device_dax:1:5";;
+three|moved)
+       devs="dax0.0:16777216:2097152:0:device_dax:1:5 dax0.1:33554432:0:1:kmem:1:7
              dax0.2:8388608:1073741824:-1:-:1:9"
        mknod /dev/dax9.9 c 1 8;;
-*)     echo "fakedax.sh: unknown layout '$layout' (none, three)" >&2; exit 2;;
+*)     echo "fakedax.sh: unknown layout '$layout' (none, three, moved, big)" >&2; exit 2;;
 esac
 for d in $devs; do
     IFS=: read -r n size align node drv maj min <<EOF
@@ -56,7 +65,8 @@ EOF
     [ "$drv" = - ] || ln -s "$S/drivers/$drv" "$dir/driver"
     ln -s "$dir" "$S/devices/$n"
     mknod "/dev/$n" c "$maj" "$min"
-    mkdir -p "/sys/dev/char/$maj:$min"
-    ln -s "$S" "/sys/dev/char/$maj:$min/subsystem"
+    ln -s "$S" "$dir/subsystem"
+    ln -s "$dir" "/sys/dev/char/$maj:$min"
 done
+[ "$layout" != moved ] || mv /dev/dax0.0 /dev/mydax
 exec "$@"

@@ -7,11 +7,50 @@
  * runs only inside tests/fakedax.sh's namespace (DAXCORE_TEST_FAKEDAX=three,
  * what `sh tests/cli_tools.sh daxdev` does): three fake devices in devdax,
  * system-ram and disabled mode, and a character device libdaxctl does not
- * list.
+ * list.  fake_moved runs inside fakedax.sh moved (DAXCORE_TEST_FAKEDAX=moved):
+ * dax0.0's node is /dev/mydax, which libdaxctl does not list.
  */
 #include "harness.h"
 
+#include <dlfcn.h>
 #include <fcntl.h>
+
+/*
+ * Failures inside libdaxctl on demand: its calls of kmod_new() (libkmod) and
+ * realpath() (libc) come to these definitions first (the executable's
+ * symbols precede the libraries'), which pass them on unless told to fail.
+ *   fail_kmod:   kmod_new() fails, so daxctl_new() returns -ENXIO;
+ *   fail_driver: realpath() of a ".../driver" link fails with ENOMEM, as an
+ *                allocation of libdaxctl's while it enumerates the devices
+ *                (its system-ram check resolves the driver link so).
+ */
+static volatile bool fail_kmod, fail_driver;
+struct kmod_ctx;
+__attribute__((visibility("default")))
+struct kmod_ctx *kmod_new(const char *dirname, const char *const *config_paths);
+
+__attribute__((visibility("default")))
+struct kmod_ctx *kmod_new(const char *dirname, const char *const *config_paths)
+{
+	struct kmod_ctx *(*real)(const char *, const char *const *);
+
+	*(void **)&real = dlsym(RTLD_NEXT, "kmod_new");
+	return fail_kmod || !real ? NULL : real(dirname, config_paths);
+}
+
+__attribute__((visibility("default")))
+char *realpath(const char *restrict path, char *restrict resolved)
+{
+	char *(*real)(const char *restrict, char *restrict);
+	size_t n = strlen(path);
+
+	if (fail_driver && n >= 7 && !strcmp(path + n - 7, "/driver")) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	*(void **)&real = dlsym(RTLD_NEXT, "realpath");
+	return real(path, resolved);
+}
 
 static struct dc_region *R;
 
@@ -73,7 +112,7 @@ TEST(list_consistent)
 		if (i)
 			CHECK(d[i - 1].region_id < d[i].region_id ||
 			      (d[i - 1].region_id == d[i].region_id && d[i - 1].id < d[i].id));
-		snprintf(path, sizeof(path), "/dev/%s", d[i].name);
+		snprintf(path, sizeof(path), "/dev/%.31s", d[i].name);
 		CHECK_EQ(dc_daxdev_lookup(path, &one), 0);
 		CHECK(!memcmp(&one, &d[i], sizeof(one)));
 	}
@@ -82,6 +121,20 @@ TEST(list_consistent)
 	CHECK_EQ(dc_daxdev_list(d, n ? 1 : 0), n);
 	CHECK_EQ(((unsigned char *)&d[n ? 1 : 0])[0], 0xa5);
 	free(d);
+}
+
+/* libdaxctl cannot create a context: -EIO, never the -ENXIO of a disabled device. */
+TEST(context_fails)
+{
+	struct dc_daxdev d;
+
+	fail_kmod = true;
+	expect_err(dc_daxdev_list(NULL, 0), -EIO, "libdaxctl: cannot create a context");
+	expect_err(dc_daxdev_lookup("/dev/null", &d), -EIO, "libdaxctl: cannot create a context");
+	expect_err(dc_region_create("devdax:/dev/null", &R), -EIO, "cannot create a context");
+	fail_kmod = false;
+	CHECK(R == NULL);
+	CHECK(dc_daxdev_list(NULL, 0) >= 0);
 }
 
 /* dc_region_create() of a devdax: path that is no dax device says why. */
@@ -154,11 +207,70 @@ TEST(fake_three)
 	expect_err(dc_daxdev_lookup("/dev/dax9.9", &d[0]), -ENODEV, "not a device-dax device");
 	CHECK(R == NULL);
 
+	/* An allocation inside libdaxctl fails while it enumerates: the kmem
+	 * device is still system-ram (its mode comes from the driver link). */
+	fail_driver = true;
+	CHECK_EQ(dc_daxdev_list(d, 4), 3);
+	CHECK_EQ(find(d, 3, "dax0.1")->mode, DC_DAXDEV_SYSTEM_RAM);
+	CHECK_EQ(find(d, 3, "dax0.0")->mode, DC_DAXDEV_DEVDAX);
+	CHECK_EQ(find(d, 3, "dax0.2")->mode, DC_DAXDEV_DISABLED);
+	expect_err(dc_region_create("devdax:/dev/dax0.1", &R), -EBUSY, "system-ram mode");
+	fail_driver = false;
+
 	/* The list's allocation fails: -ENOMEM, nothing leaked (ASan says). */
 	dc__fault_set(1);
 	expect_err(dc_daxdev_list(d, 4), -ENOMEM, "out of memory");
 	dc__fault_set(0);
 	CHECK_EQ(dc_daxdev_list(d, 4), 3);
+}
+
+/* Inside fakedax.sh moved: dax0.0's node is /dev/mydax.  libdaxctl leaves
+ * it out; its node is still a device-dax device, described from sysfs. */
+TEST(fake_moved)
+{
+	const char *fake = getenv("DAXCORE_TEST_FAKEDAX");
+	struct dc_daxdev d[4], m;
+	struct dc_folio *f;
+
+	if (!fake || strcmp(fake, "moved"))
+		t_skip("runs inside tests/fakedax.sh moved (sh tests/cli_tools.sh daxdev)");
+	CHECK_EQ(dc_daxdev_list(d, 4), 2);
+	CHECK(!strcmp(d[0].name, "dax0.1") && !strcmp(d[1].name, "dax0.2"));
+	CHECK_EQ(dc_daxdev_lookup("/dev/mydax", &m), 0);
+	CHECK(!strcmp(m.name, "dax0.0"));
+	CHECK_EQ(m.size, 16u << 20);
+	CHECK_EQ(m.align, 2u << 20);
+	CHECK(!m.align_from_region);
+	CHECK_EQ(m.mode, DC_DAXDEV_DEVDAX);
+	CHECK_EQ(m.numa_node, 0);
+	CHECK_EQ(m.region_id, 0);
+	CHECK_EQ(m.id, 0);
+	CHECK_EQ(m.major, 1);
+	CHECK_EQ(m.minor, 5);
+	CHECK(m.from_sysfs);
+	/* The listed ones are described from sysfs as libdaxctl describes them. */
+	for (int i = 0; i < 2; i++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/dev/%.31s", d[i].name);
+		CHECK_EQ(rename(path, "/dev/moved"), 0);
+		CHECK_EQ(dc_daxdev_lookup("/dev/moved", &m), 0);
+		CHECK_EQ(rename("/dev/moved", path), 0);
+		CHECK(m.from_sysfs && !d[i].from_sysfs);
+		m.from_sysfs = false;
+		CHECK(!memcmp(&m, &d[i], sizeof(m)));
+	}
+
+	CHECK_EQ(dc_region_create("devdax:/dev/mydax", &R), 0);
+	CHECK_EQ(dc_region_size(R), 16u << 20);
+	CHECK_EQ(dc_region_folio_order(R), 9);
+	CHECK_EQ(dc_region_map_order(R), 9);
+	CHECK_EQ(dc_folio_request(R, 0, 512, &f), 0);
+	dc_folio_put(f);
+	t_region_teardown(&R);
+	/* Still refused: a character device sysfs does not put on the dax bus. */
+	expect_err(dc_region_create("devdax:/dev/dax9.9", &R), -ENODEV,
+		   "libdaxctl knows no character device 1:8 (it knows dax0.1, dax0.2)");
 }
 
 T_MAIN(setup, teardown)

@@ -312,7 +312,7 @@ TEST(read_lock_nests)
 
 TEST(strerror_and_version)
 {
-	CHECK(strcmp(dc_strerror(-ENXIO), "region is being removed or gone") == 0);
+	CHECK(strcmp(dc_strerror(-ENXIO), "gone (being removed, removed, killed or disabled), or past the end of the device") == 0);
 	CHECK(strlen(dc_version()) > 0);
 }
 

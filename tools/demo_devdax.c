@@ -82,9 +82,20 @@ static void act_open(const char *spec, bool json)
 		      "this one is %s", spec, dc_region_type(D.r) == DC_REGION_FSDAX ? "fsdax"
 										  : "limited");
 	order = dc_region_folio_order(D.r);
-	if (order != 9)
+	/* The device's alignment is the larger of its folios and its fd's
+	 * unit (dc_devdax_align()); the story needs 2 MiB and one folio per
+	 * 2 MiB entry (a pin takes one folio). */
+	ret = dc_devdax_open(D.r, &D.dd);
+	if (ret)
+		fatal("%s: dc_devdax_open: %s", spec, dc_errmsg());
+	D.align = dc_devdax_align(D.dd);
+	if (D.align != 2 * MIB)
 		fatal("%s: demo --devdax tells the story of a 2 MiB-aligned device (order=9), this "
-		      "one's alignment is %s", spec, sz(DC_PAGE_SIZE << order));
+		      "one's alignment is %s", spec, sz(D.align));
+	if (order != 9)
+		fatal("%s: demo --devdax tells the story of a 2 MiB-aligned device (order=9) of one "
+		      "folio per 2 MiB entry; this one is 2 MiB-aligned, its folios are %s "
+		      "(order=%u)", spec, sz(DC_PAGE_SIZE << order), order);
 	tl_attach(D.r, NULL);
 	if (!json)
 		printf("daxcore %s demo: device-dax over %s\n"
@@ -99,15 +110,13 @@ static void act_open(const char *spec, bool json)
 	jb_u64(&j, "folio_order", order);
 	tl_emit("region", &j, "dc_region_create(\"%s\"): %s, %" PRIu64 " pages, %s folios, devdax",
 		spec, sz(dc_region_size(D.r)), dc_region_npages(D.r), sz(DC_PAGE_SIZE << order));
-	MUST(dc_devdax_open(D.r, &D.dd));
-	D.align = dc_devdax_align(D.dd);
 	st = ds();
 	j.n = 0;
 	jb_u64(&j, "size", st.size);
 	jb_u64(&j, "align", st.align);
 	tl_emit("open", &j, "dc_devdax_open: the whole region is one device of %s, alignment %s "
-		"(every entry a 2 MiB PMD, never smaller); no file system, no allocator",
-		sz(st.size), sz(st.align));
+		"(every entry a %s PMD, never smaller); no file system, no allocator",
+		sz(st.size), sz(st.align), sz(st.align));
 	check(st.size == dc_region_size(D.r) && st.align == 2 * MIB && st.entries == 0,
 	      "the device is the region, 2 MiB-aligned, with no entry yet");
 }

@@ -10,6 +10,7 @@
  */
 #include "cli.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -80,6 +81,8 @@ static const char *mode_name(enum dc_daxdev_mode m)
 
 static const char *align_source(const struct dc_daxdev *d)
 {
+	if (d->from_sysfs)
+		return d->align_from_region ? "sysfs (the dax region's)" : "sysfs (the device's)";
 	return d->align_from_region ? "libdaxctl (the dax region's)" : "libdaxctl (the device's)";
 }
 
@@ -164,10 +167,45 @@ static int devdax_of(const char *spec, struct dc_daxdev *dev)
 	return dc_daxdev_lookup(path, dev);
 }
 
+#define LEFT_MAX 64
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The devices sysfs has on the dax bus (/sys/bus/dax/devices) that the
+ * list of @n leaves out: libdaxctl lists only devices whose node is
+ * /dev/NAME.  Up to LEFT_MAX names (malloc'd) in @out, sorted; the count.
+ */
+static int left_out(const struct dc_daxdev *devs, int n, char **out)
+{
+	DIR *d = opendir("/sys/bus/dax/devices");
+	struct dirent *e;
+	int k = 0;
+
+	if (!d)
+		return 0;
+	while (k < LEFT_MAX && (e = readdir(d))) {
+		bool listed = e->d_name[0] == '.';
+
+		for (int i = 0; i < n && !listed; i++)
+			listed = !strcmp(devs[i].name, e->d_name);
+		if (!listed && (out[k] = strdup(e->d_name)))
+			k++;
+	}
+	closedir(d);
+	qsort(out, (size_t)k, sizeof(*out), by_name);
+	return k;
+}
+
 /* `daxcore info [--json]`: the machine's device-dax devices, one per line. */
 static int list_devices(bool json)
 {
 	static const char none[] = "no device-dax devices on this machine (libdaxctl lists none)";
+	char *left[LEFT_MAX];
+	int nleft;
 	struct dc_daxdev *devs = NULL;
 	char b[64];
 	int n = dc_daxdev_list(NULL, 0), got;
@@ -183,9 +221,10 @@ static int list_devices(bool json)
 	}
 	if (got > n) /* one appeared meanwhile: list the first n */
 		got = n;
+	nleft = left_out(devs, got, left);
 	if (json)
 		printf("{\"count\": %d, \"devices\": [", got);
-	else if (got)
+	else if (got || nleft)
 		printf("devdax_devices: %d\n", got);
 	else
 		printf("devdax_devices: 0\n%s\n", none);
@@ -223,9 +262,22 @@ static int list_devices(bool json)
 			printf(" numa_node=none");
 		printf(" dev=%u:%u\n", d->major, d->minor);
 	}
+	if (json)
+		printf("], \"left_out\": [");
+	for (int i = 0; i < nleft; i++) {
+		if (json) {
+			printf("%s", i ? ", " : "");
+			json_str(stdout, left[i]);
+		} else {
+			printf("%s: left out by libdaxctl: sysfs has it on the dax bus, but its node "
+			       "is not /dev/%s ('daxcore info devdax:NODE' describes it by its "
+			       "node)\n", left[i], left[i]);
+		}
+		free(left[i]);
+	}
 	if (json) {
 		printf("], \"message\": ");
-		if (got)
+		if (got || nleft)
 			printf("null");
 		else
 			json_str(stdout, none);

@@ -77,9 +77,9 @@ struct dc_holder_ops {
  * a multiple of the folio size, unknown backend or option), -ENOENT (missing
  * file or device), -ERANGE (file smaller than size=), -ENOMEM (no huge
  * pages, or no memory), -ENOSPC (65,535 regions exist), for devdax:
- * -ENODEV (not a device libdaxctl lists), -EBUSY (the device is in
- * system-ram mode), -ENXIO (the device is disabled); another -errno from
- * the system.  dc_errmsg() says exactly what was wrong.
+ * -ENODEV (not a device-dax device), -EBUSY (the device is in
+ * system-ram mode), -ENXIO (the device is disabled), -EIO (libdaxctl cannot
+ * create a context); another -errno from the system.  dc_errmsg() says exactly what was wrong.
  */
 DC_API DC_MUST_CHECK int dc_region_create(const char *spec, struct dc_region **out);
 
@@ -198,11 +198,14 @@ enum dc_daxdev_mode {
 };
 
 struct dc_daxdev {
-	char name[32];            /* "dax0.0": the device is /dev/NAME */
+	char name[32];            /* "dax0.0": sysfs's name (libdaxctl lists the
+				   * device where its node is /dev/NAME) */
 	uint64_t size;            /* bytes */
 	uint64_t align;           /* bytes: the device's own (Linux 5.10+), else its
 				   * dax region's; 0: libdaxctl knows neither */
 	bool align_from_region;   /* align is the dax region's */
+	bool from_sysfs;          /* described from sysfs: libdaxctl does not
+				   * list it (dc_daxdev_lookup() only) */
 	enum dc_daxdev_mode mode;
 	int numa_node;            /* the target node; -1: none */
 	int region_id, id;        /* daxREGION.ID */
@@ -214,19 +217,27 @@ struct dc_daxdev {
  * @devs: filled with up to @max devices, sorted by region and device id.
  * @max:  entries of @devs (0: count only; @devs may then be NULL).
  * Context: process context; may sleep (reads sysfs).
+ * libdaxctl lists only devices whose node is /dev/NAME: one whose node is
+ * elsewhere is not in this list (dc_daxdev_lookup() of its node finds it).
+ * The mode comes from the device's driver link (kmem: system-ram).
  * Return: the number of devices libdaxctl knows (possibly more than @max,
- * 0 where the machine has none); -ENOMEM; another -errno from libdaxctl.
+ * 0 where the machine has none); -ENOMEM; -EIO (libdaxctl cannot create a
+ * context); another -errno from sysfs.
  */
 DC_API int dc_daxdev_list(struct dc_daxdev *devs, size_t max);
 
 /**
- * dc_daxdev_lookup() - the device-dax device at @path (a /dev/daxX.Y node,
- * matched by its device number), through libdaxctl.
+ * dc_daxdev_lookup() - the device-dax device at @path (a character device
+ * node, matched by its device number), through libdaxctl; where libdaxctl
+ * does not list it (its node is not /dev/NAME: a bind mount under another
+ * name, a renamed node), from sysfs (/sys/dev/char/MAJOR:MINOR, a device of
+ * the dax bus), with the same fields.
  * Context: process context; may sleep (reads sysfs).
  * Return: 0 (@dev filled); -EINVAL (NULL argument, or @path is not a
- * character device); -ENODEV (a character device that libdaxctl does not
- * list as device-dax: dc_errmsg() names the devices it knows); -ENOMEM;
- * another -errno from stat() (-ENOENT: no such file) or libdaxctl.
+ * character device); -ENODEV (a character device that neither libdaxctl
+ * nor sysfs has as a device-dax device: dc_errmsg() names the devices
+ * libdaxctl knows); -ENOMEM; -EIO (libdaxctl cannot create a context);
+ * another -errno from stat() (-ENOENT: no such file) or sysfs.
  */
 DC_API int dc_daxdev_lookup(const char *path, struct dc_daxdev *dev);
 

@@ -58,7 +58,7 @@ DC_API const char *dc_strerror(int err)
 	case 0: return "success";
 	case -EINVAL: return "invalid argument";
 	case -ENOMEM: return "out of memory";
-	case -ENXIO: return "region is being removed or gone";
+	case -ENXIO: return "gone (being removed, removed, killed or disabled), or past the end of the device";
 	case -EHWPOISON: return "memory poisoned (a memory failure)";
 	case -EBUSY: return "busy: in use or already held";
 	case -EPERM: return "not the holder";
