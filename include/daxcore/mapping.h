@@ -344,7 +344,8 @@ DC_API int dc_mapping_writeback(struct dc_mapping *m, uint64_t first, uint64_t l
  * busy) or fails (invariant 3).
  * Context: any; lockless; never sleeps.
  * Return: 0 with *@f referenced (put or unpin it); -EAGAIN if nothing is
- * mapped there now (the caller faults: grab + insert, and retries).
+ * mapped there now (the caller faults: grab + insert, and retries);
+ * -EOVERFLOW (the folio is at DC_FOLIO_REF_MAX: a fault would not help).
  */
 DC_API DC_MUST_CHECK int dc_mapping_get_folio(struct dc_mapping *m, uint64_t index, bool pin,
 					      struct dc_folio **f);
