@@ -128,8 +128,9 @@ static void *pinner(void *arg)
 			atomic_fetch_add(&n_pins_ok, 1);
 			if (after || (atomic_load(&kill_done) && entry_live(off)))
 				atomic_fetch_add(&n_pin_after_kill, 1);
-			((volatile uint8_t *)ps.addr)[0] = 0xd1; /* the DMA */
-			((volatile uint8_t *)ps.addr)[len - 1] = 0xd2;
+			/* the DMA (relaxed atomics: two pin sets may share a byte) */
+			__atomic_store_n((uint8_t *)ps.addr, 0xd1, __ATOMIC_RELAXED);
+			__atomic_store_n((uint8_t *)ps.addr + len - 1, 0xd2, __ATOMIC_RELAXED);
 			for (int i = 0; i < 3; i++)
 				sched_yield();
 			if (dc_devdax_unpin(DD, &ps))

@@ -45,9 +45,13 @@
  * deletes them); the DMA meanwhile still reaches the device memory.
  * dc_region_remove() of the device's region calls the holder's
  * ->notify_failure(DC_MF_PRE_REMOVE), which kills the device and gives up
- * its claim; removal then waits for the last pin with its own deadline,
- * cancel token and progress callback (struct dc_drain_opts), and the last
- * unpin destroys the device's mapping so that removal can finish.  After
+ * its claim (the kill first waits, without the removal's deadline, for the
+ * faults and pins running now: each is bounded, a pin by its length), or,
+ * if the device is closing, leaves the claim to close (close's mapping
+ * holds the region until then); removal then waits for the last pin with
+ * its own deadline, cancel token and progress callback (struct
+ * dc_drain_opts), and the last unpin destroys the device's mapping so
+ * that removal can finish.  After
  * removal the handle stays valid (views stay reserved, every access
  * SIGBUS) until dc_devdax_close().
  *
