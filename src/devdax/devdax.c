@@ -107,7 +107,6 @@ static int view_fault(void *file, uint64_t index, uint64_t max, unsigned flags,
 		      ((index + max) & ~(dd_entry_pages(dd) - 1)) != idx;
 	int ret;
 
-	(void)max;
 	if (index >= dd->npages)
 		ret = dc__fail(-EFAULT, "devdax fault: page %llu is past the end of the device",
 			       (unsigned long long)index);
@@ -289,9 +288,9 @@ void (*dc__test_devdax_open_hook)(struct dc_devdax *dd);
 
 /*
  * Close a device nobody uses (close, or an open that found the region
- * being removed) and free it; called with the lock exclusive.  Zap and empty the mapping under the lock
- * exclusive, and say (@closing) that the claim is ours to give up, unless
- * a PRE_REMOVE gave it up already (@removed).  Release the claim outside
+ * being removed) and free it; called with the lock exclusive.  Zap and
+ * empty the mapping under the lock, and say (@closing) that the claim is
+ * ours to give up, unless a PRE_REMOVE gave it up already (@removed).  Release the claim outside
  * the lock: a PRE_REMOVE of ours that runs meanwhile sees @closing and
  * returns, and the release waits for it.  Only then destroy the mapping:
  * until then it holds the region, so that a removal cannot free @r under
@@ -401,9 +400,10 @@ DC_API int dc_devdax_open(struct dc_region *r, struct dc_devdax **out)
 	 */
 	pthread_rwlock_wrlock(&dd->lock);
 	if (dd->removed || !dc_region_alive(r)) {
+		/* @r may be gone once the device is (a PRE_REMOVE destroyed the
+		 * mapping): the message does not name it. */
 		teardown_locked(dd);
-		return dc__fail(-ENXIO, "devdax open: region %s is being removed",
-				dc_region_spec(r));
+		return dc__fail(-ENXIO, "devdax open: the region is being removed");
 	}
 	pthread_rwlock_unlock(&dd->lock);
 	*out = dd;
