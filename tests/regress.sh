@@ -2,7 +2,7 @@
 # Every regression test must be able to fail: build the library with one
 # bug of the foundation review (1-13), of the review of its fixes (14-18)
 # of dcfs (19-21, 23), of the batched pin path (22) or of dcfs part 2
-# (sharing and quarantine, 24-27), of views (28) or of device-dax (31) brought back (-DDC_REGRESS_BUG=N, see
+# (sharing and quarantine, 24-27), of views (28) or of device-dax (31; its review: 32-34) brought back (-DDC_REGRESS_BUG=N, see
 # src/base/base.h) and check that the test case written for it fails,
 # while the same case passes on the real library.  Prints one PASS/FAIL
 # line per case; exit status 0 if every case caught its bug.
@@ -86,7 +86,13 @@ for line in \
     "28 test_view_revoke pwrite_of_hole_during_read_fault_window" \
     "28 test_view_revoke writeback_during_write_fault_window" \
     "31 test_devdax kill_between_the_check_and_the_lock" \
-    "31 test_conc_devdax faults_and_pins_vs_kill"; do
+    "31 test_conc_devdax faults_and_pins_vs_kill" \
+    "32 test_devdax removal_during_close_waits_for_the_claim" \
+    "32 test_conc_devdax open_and_close_vs_removal" \
+    "33 test_devdax pin_at_the_reference_limit_fails_at_once" \
+    "33 test_mapping get_folio_at_the_reference_limit" \
+    "34 test_devdax removal_during_open_fails_it_cleanly" \
+    "34 test_conc_devdax open_and_close_vs_removal"; do
     set -- $line
     bug=$1 test=$2 case=$3
     if ! { bin "$test" 0 && bin "$test" "$bug"; } >"$out/build.$test.$bug.log" 2>&1; then

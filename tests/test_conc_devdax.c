@@ -28,8 +28,10 @@
  *   - left: after the threads end, an entry is still live, an entry or a
  *     pin set is left, or dc_devdax_check() fails; the teardown then
  *     checks that no folio reference is left in the region (no leak).
- * Counts are asserted to be 0; a watchdog bounds each case; rounds and
- * operations scale down under sanitizers.
+ * open_and_close_vs_removal races dc_devdax_close() and dc_devdax_open()
+ * with the region's removal, round after round (its own counters are
+ * described there).  Counts are asserted to be 0; a watchdog bounds each
+ * case; rounds and operations scale down under sanitizers.
  */
 #include "devdax_fixture.h"
 
@@ -126,8 +128,9 @@ static void *pinner(void *arg)
 			atomic_fetch_add(&n_pins_ok, 1);
 			if (after || (atomic_load(&kill_done) && entry_live(off)))
 				atomic_fetch_add(&n_pin_after_kill, 1);
-			((volatile uint8_t *)ps.addr)[0] = 0xd1; /* the DMA */
-			((volatile uint8_t *)ps.addr)[len - 1] = 0xd2;
+			/* the DMA (relaxed atomics: two pin sets may share a byte) */
+			__atomic_store_n((uint8_t *)ps.addr, 0xd1, __ATOMIC_RELAXED);
+			__atomic_store_n((uint8_t *)ps.addr + len - 1, 0xd2, __ATOMIC_RELAXED);
 			for (int i = 0; i < 3; i++)
 				sched_yield();
 			if (dc_devdax_unpin(DD, &ps))
@@ -228,6 +231,132 @@ TEST(faults_and_pins_vs_kill)
 TEST(faults_and_pins_vs_removal)
 {
 	rounds(true);
+}
+
+/* ---- open and close racing the region's removal (the review's findings 1 and 4) ---------- */
+
+extern void (*dc__test_devdax_close_hook)(struct dc_devdax *dd) __attribute__((weak));
+extern void (*dc__test_devdax_open_hook)(struct dc_devdax *dd) __attribute__((weak));
+
+static atomic_long n_bad_open, n_bad_close, n_bad_remove, n_not_removed, n_open_ok, n_open_enxio;
+static int remove_ret;
+static uint64_t remove_spin;
+
+static void spin(uint64_t n)
+{
+	for (volatile uint64_t i = 0; i < n; i++)
+		;
+}
+
+static void *remover(void *arg)
+{
+	(void)arg;
+	spin(remove_spin);
+	remove_ret = dc_region_remove(R, NULL);
+	return NULL;
+}
+
+/* Close racing a removal: both finish (0), the region is freed once, after close let go. */
+static void close_round(uint64_t *seed)
+{
+	pthread_t t;
+	int ret;
+
+	CHECK_EQ(dc_region_create("mem:4M,order=9,type=devdax", &R), 0);
+	CHECK_EQ(dc_devdax_open(R, &DD), 0);
+	{
+		struct dc_devdax_pinset ps; /* an entry for close to delete */
+
+		CHECK_EQ(dc_devdax_pin(DD, 2 * MB, 4096, 0, &ps), 0);
+		CHECK_EQ(dc_devdax_unpin(DD, &ps), 0);
+	}
+	remove_spin = t_rand(seed) % 20000;
+	CHECK_EQ(pthread_create(&t, NULL, remover, NULL), 0);
+	spin(t_rand(seed) % 20000);
+	ret = dc_devdax_close(DD, NULL);
+	DD = NULL;
+	CHECK_EQ(pthread_join(t, NULL), 0);
+	if (ret)
+		atomic_fetch_add(&n_bad_close, 1);
+	if (remove_ret)
+		atomic_fetch_add(&n_bad_remove, 1);
+	R = NULL;
+}
+
+/*
+ * Open racing a removal (a folio reference keeps the region until open has
+ * returned): open gives 0 or -ENXIO; a device it opened is removed by that
+ * removal (which finishes without a close: the device got its PRE_REMOVE).
+ */
+static void open_round(uint64_t *seed)
+{
+	struct dc_folio *f;
+	struct dc_devdax *dd = NULL;
+	pthread_t t;
+	int ret;
+
+	CHECK_EQ(dc_region_create("mem:4M,order=9,type=devdax", &R), 0);
+	CHECK_EQ(dc_folio_request(R, 512, 512, &f), 0);
+	remove_spin = t_rand(seed) % 20000;
+	CHECK_EQ(pthread_create(&t, NULL, remover, NULL), 0);
+	spin(t_rand(seed) % 20000);
+	ret = dc_devdax_open(R, &dd);
+	if (ret && ret != -ENXIO)
+		atomic_fetch_add(&n_bad_open, 1);
+	atomic_fetch_add(!ret ? &n_open_ok : &n_open_enxio, 1);
+	dc_folio_put(f);
+	CHECK_EQ(pthread_join(t, NULL), 0); /* a device that missed PRE_REMOVE: a hang */
+	if (remove_ret)
+		atomic_fetch_add(&n_bad_remove, 1);
+	if (!ret) {
+		struct dc_devdax_stats st;
+
+		dc_devdax_stats(dd, &st);
+		if (!st.removed || !st.killed || dc_devdax_region(dd))
+			atomic_fetch_add(&n_not_removed, 1);
+		if (dc_devdax_close(dd, NULL))
+			atomic_fetch_add(&n_bad_close, 1);
+	}
+	R = NULL;
+}
+
+/*
+ * Violations, counted: bad_open (open failed with anything but -ENXIO),
+ * bad_close (close failed), bad_remove (removal failed), not_removed (a
+ * device open returned is not removed once its region's removal
+ * finished).  A region freed while still claimed is a use-after-free that
+ * the sanitizers (and the library's DC_BUG_ON checks) report.
+ */
+TEST(open_and_close_vs_removal)
+{
+	unsigned n = t_scale(1000) < 50 ? 50 : (unsigned)t_scale(1000);
+	uint64_t seed = t_seed(0xc105e);
+	atomic_long *ctr[] = { &n_bad_open, &n_bad_close, &n_bad_remove, &n_not_removed,
+			       &n_open_ok, &n_open_enxio };
+
+	if (!&dc__test_devdax_close_hook || !&dc__test_devdax_open_hook)
+		t_skip("the library has no test hooks (built without DC_FAULT_INJECT)");
+	for (size_t i = 0; i < sizeof(ctr) / sizeof(ctr[0]); i++)
+		atomic_store(ctr[i], 0);
+	/* the enter hook's short sleeps widen close's window (unlock .. release)
+	 * and open's (claim .. its check) */
+	dc__test_devdax_close_hook = enter_hook;
+	dc__test_devdax_open_hook = enter_hook;
+	for (unsigned i = 0; i < n; i++) {
+		close_round(&seed);
+		open_round(&seed);
+	}
+	dc__test_devdax_close_hook = NULL;
+	dc__test_devdax_open_hook = NULL;
+	printf("%s: %u rounds (opens: %ld succeeded, %ld -ENXIO); violations: bad_open %ld, "
+	       "bad_close %ld, bad_remove %ld, not_removed %ld\n", t_current, n,
+	       atomic_load(&n_open_ok), atomic_load(&n_open_enxio), atomic_load(&n_bad_open),
+	       atomic_load(&n_bad_close), atomic_load(&n_bad_remove),
+	       atomic_load(&n_not_removed));
+	CHECK_EQ(atomic_load(&n_bad_open), 0);
+	CHECK_EQ(atomic_load(&n_bad_close), 0);
+	CHECK_EQ(atomic_load(&n_bad_remove), 0);
+	CHECK_EQ(atomic_load(&n_not_removed), 0);
 }
 
 T_MAIN(setup, teardown)

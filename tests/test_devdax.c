@@ -20,6 +20,7 @@
  */
 #include "devdax_fixture.h"
 
+#include <sched.h>
 #include <sys/mman.h>
 
 static void setup(void)
@@ -468,6 +469,210 @@ TEST(kill_between_the_check_and_the_lock)
 	expect_sigbus((char *)v.addr + 4 * MB, true);
 	dc__test_devdax_enter_hook = NULL;
 	CHECK_EQ(dstats().live_entries, 0);
+	CHECK_EQ(dc_view_unmap(&v), 0);
+}
+
+/* ---- the review of the device-dax owner (findings 1-5) ----------------------------------- */
+
+extern void (*dc__test_devdax_close_hook)(struct dc_devdax *dd) __attribute__((weak));
+extern void (*dc__test_devdax_open_hook)(struct dc_devdax *dd) __attribute__((weak));
+
+static int close_hook_remove = 1;
+
+/* Inside close, after its unlock and before it gives up the claim: remove, without waiting. */
+static void remove_in_close(struct dc_devdax *dd)
+{
+	struct dc_drain_opts o = { .deadline_ns = 1 }; /* past: report what is left, do not wait */
+
+	(void)dd;
+	dc__test_devdax_close_hook = NULL; /* once */
+	close_hook_remove = dc_region_remove(R, &o);
+}
+
+/*
+ * A removal racing close (finding 1): its PRE_REMOVE sees the device
+ * closing and leaves the claim to close, so the region must stay until
+ * close has given the claim up: close's mapping holds it until then, and
+ * the removal finds it (-ETIMEDOUT with a deadline that has passed).  With
+ * the mapping destroyed first (bug 32) the removal frees the region, claim
+ * and all, and close then releases the claim of freed memory.
+ */
+TEST(removal_during_close_waits_for_the_claim)
+{
+	struct dc_view v;
+
+	if (!&dc__test_devdax_close_hook)
+		t_skip("the library has no test hooks (built without DC_FAULT_INJECT)");
+	fx("mem:8M,order=9,type=devdax");
+	v = xmap(0, 8 * MB, RW);
+	store_ok((char *)v.addr + 2 * MB, 7);
+	CHECK_EQ(dc_view_unmap(&v), 0);
+	close_hook_remove = 1;
+	dc__test_devdax_close_hook = remove_in_close;
+	CHECK_EQ(dc_devdax_close(DD, NULL), 0);
+	DD = NULL;
+	CHECK(dc__test_devdax_close_hook == NULL);
+	CHECK_EQ(close_hook_remove, -ETIMEDOUT); /* 0: freed while close held the claim */
+	CHECK(dc_region_holder(R) == NULL);
+	CHECK_EQ(dc_region_remove(R, NULL), 0); /* now nothing holds it */
+	R = NULL;
+}
+
+static pthread_t open_remover;
+static int open_remove_ret = 1;
+
+static void *remove_region(void *arg)
+{
+	(void)arg;
+	open_remove_ret = dc_region_remove(R, NULL);
+	return NULL;
+}
+
+/* Inside open, right after the claim: start a removal, wait for its PRE_REMOVE to let go. */
+static void remove_in_open(struct dc_devdax *dd)
+{
+	dc__test_devdax_open_hook = NULL; /* once */
+	CHECK_EQ(pthread_create(&open_remover, NULL, remove_region, NULL), 0);
+	while (dc_region_holder(R) == dd)
+		sched_yield();
+}
+
+/*
+ * A removal racing open (finding 4): its PRE_REMOVE, coming right after
+ * the claim, meets a complete device (kills it, lets go of the claim), and
+ * open fails with -ENXIO, leaving nothing behind.  With the claim made
+ * before the mapping (bug 34) the PRE_REMOVE meets a half-built device,
+ * the mapping cannot be made, and open's cleanup releases a claim it no
+ * longer holds: DC_BUG.  A folio reference keeps the removal waiting, so
+ * that the region outlives the call.
+ */
+TEST(removal_during_open_fails_it_cleanly)
+{
+	struct dc_devdax *dd = NULL;
+	struct dc_folio *f;
+
+	if (!&dc__test_devdax_open_hook)
+		t_skip("the library has no test hooks (built without DC_FAULT_INJECT)");
+	CHECK_EQ(dc_region_create("mem:8M,order=9,type=devdax", &R), 0);
+	CHECK_EQ(dc_folio_request(R, 512, 512, &f), 0);
+	open_remove_ret = 1;
+	dc__test_devdax_open_hook = remove_in_open;
+	CHECK_EQ(dc_devdax_open(R, &dd), -ENXIO);
+	CHECK(dd == NULL);
+	CHECK(dc__test_devdax_open_hook == NULL);
+	CHECK(dc_region_holder(R) == NULL);
+	dc_folio_put(f);
+	CHECK_EQ(pthread_join(open_remover, NULL), 0);
+	CHECK_EQ(open_remove_ret, 0);
+	R = NULL;
+}
+
+/*
+ * A pin of a folio at DC_FOLIO_REF_MAX (finding 2) fails with -EOVERFLOW at
+ * once: the mapping's fast path reports the overflow (a fault would not
+ * help), and a pin never retries a lookup its fault made succeed.  With
+ * the overflow reported as "not mapped" (bug 33) the pin faults (the
+ * entry is live: nothing to do) and retries for ever with the device lock
+ * held shared (the watchdog fails the case), and kill would hang on it.
+ */
+TEST(pin_at_the_reference_limit_fails_at_once)
+{
+	struct dc_devdax_pinset ps, more;
+	struct dc_folio *f, *f1;
+	uint64_t extra = 0;
+
+	fx("mem:8M,type=devdax");
+	CHECK_EQ(dc_devdax_pin(DD, 0, 4096, 0, &ps), 0);
+	f = dc_folio_lookup(R, 0);
+	CHECK(f != NULL);
+	while (dc_folio_pin(f) == 0) /* up to the cap, one DC_PIN_BIAS at a time */
+		extra++;
+	CHECK(extra > 0);
+	CHECK(dc_folio_refcount(f) > DC_FOLIO_REF_MAX - DC_PIN_BIAS);
+	CHECK_EQ(dc_devdax_pin(DD, 0, 4096, 0, &more), -EOVERFLOW);
+	CHECK_EQ(dc_devdax_pin(DD, 0, 3 * 4096, DC_DEVDAX_PIN_READONLY, &more), -EOVERFLOW);
+	CHECK_EQ(dstats().pins, 1);
+	CHECK_EQ(dstats().pinned_folios, 1);
+	f1 = dc_folio_lookup(R, 1); /* the longer pin let go of what it took */
+	CHECK(!f1 || !dc_folio_maybe_dma_pinned(f1));
+	CHECK_EQ(dc_devdax_kill(DD), 1); /* not blocked by a pin: the entry waits for its pins */
+	while (extra--)
+		dc_folio_unpin(f);
+	CHECK_EQ(dc_devdax_unpin(DD, &ps), 0);
+	CHECK_EQ(dstats().entries, 0);
+}
+
+/*
+ * Pin set ids are never reused (finding 3): the first pin of the same
+ * range on two devices, or on one region before and after a reopen, are
+ * different pin sets, and one device refuses another's (or an earlier
+ * device's) without releasing anything.
+ */
+TEST(unpin_of_another_devices_pin_set_refused)
+{
+	struct dc_devdax_pinset pa, pb, old, pc;
+	struct dc_region *r2;
+	struct dc_devdax *b;
+
+	fx("mem:8M,order=9,type=devdax");
+	CHECK_EQ(dc_region_create("mem:8M,order=9,type=devdax", &r2), 0);
+	CHECK_EQ(dc_devdax_open(r2, &b), 0);
+	CHECK_EQ(dc_devdax_pin(DD, 0, 4096, 0, &pa), 0);
+	CHECK_EQ(dc_devdax_pin(b, 0, 4096, 0, &pb), 0);
+	CHECK(pa.id != pb.id);
+	CHECK_EQ(dc_devdax_unpin(b, &pa), -EINVAL);
+	CHECK(pa.id != 0);
+	CHECK(dc_folio_maybe_dma_pinned(dc_folio_lookup(r2, 0))); /* b's DMA pin stays */
+	CHECK_EQ(dc_devdax_unpin(DD, &pb), -EINVAL);
+	CHECK(dc_folio_maybe_dma_pinned(dc_folio_lookup(R, 0)));
+	/* close and reopen b: a pin set of the old device is not one of the new */
+	old = pb;
+	CHECK_EQ(dc_devdax_unpin(b, &pb), 0);
+	CHECK_EQ(dc_devdax_close(b, NULL), 0);
+	CHECK_EQ(dc_devdax_open(r2, &b), 0);
+	CHECK_EQ(dc_devdax_pin(b, 0, 4096, 0, &pc), 0);
+	CHECK(pc.id != old.id);
+	CHECK_EQ(dc_devdax_unpin(b, &old), -EINVAL);
+	CHECK(dc_folio_maybe_dma_pinned(dc_folio_lookup(r2, 0)));
+	CHECK_EQ(dc_devdax_unpin(b, &pc), 0);
+	CHECK_EQ(dc_devdax_unpin(DD, &pa), 0);
+	CHECK(dc_devdax_check(b));
+	CHECK_EQ(dc_devdax_close(b, NULL), 0);
+	t_region_teardown(&r2);
+}
+
+/*
+ * No fault-around (finding 5): on a 4 KiB device one first-touch store
+ * faults in one entry, and counts one fault; a neighbour that is mapped
+ * already is served to the view without a fault; after a kill one access
+ * that gets one SIGBUS counts one.
+ */
+TEST(no_fault_around_and_one_sigbus_per_access)
+{
+	struct dc_devdax_stats d0, d1;
+	struct dc_view v;
+	char *p;
+
+	fx("mem:1M,type=devdax");
+	v = xmap(0, MB, RW);
+	p = v.addr;
+	d0 = dstats();
+	store_ok(p + 40 * 4096, 1);
+	d1 = dstats();
+	CHECK_EQ(d1.faults - d0.faults, 1);
+	CHECK_EQ(d1.live_entries - d0.live_entries, 1);
+	store_ok(p + 41 * 4096, 2); /* its neighbour 40 is live: served, not faulted */
+	store_ok(p + 42 * 4096, 3);
+	d1 = dstats();
+	CHECK_EQ(d1.faults - d0.faults, 3);
+	CHECK_EQ(d1.live_entries - d0.live_entries, 3);
+	CHECK_EQ(d1.sigbus, d0.sigbus);
+	CHECK(dc_devdax_kill(DD) >= 0);
+	d0 = dstats();
+	expect_sigbus(p + 100 * 4096, false);
+	CHECK_EQ(dstats().sigbus - d0.sigbus, 1);
+	expect_sigbus(p + 40 * 4096, true);
+	CHECK_EQ(dstats().sigbus - d0.sigbus, 2);
 	CHECK_EQ(dc_view_unmap(&v), 0);
 }
 

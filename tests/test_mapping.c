@@ -337,6 +337,33 @@ TEST(huge_entries)
 	CHECK_EQ(refs(3000), 0);
 }
 
+/*
+ * The pin fast path at the reference limit: -EOVERFLOW, not -EAGAIN (the
+ * entry is live, so "fault it in and retry" would retry for ever: the
+ * device-dax review's finding 2).
+ */
+TEST(get_folio_at_the_reference_limit)
+{
+	struct dc_mapping *m;
+	struct dc_folio *f, *g;
+	uint64_t extra = 0;
+
+	CHECK_EQ(dc_mapping_create(R, &mops, NULL, &m), 0);
+	fault(m, 3, 0, 42, 0);
+	CHECK_EQ(dc_mapping_get_folio(m, 3, true, &f), 0);
+	while (dc_folio_pin(f) == 0)
+		extra++;
+	CHECK_EQ(dc_mapping_get_folio(m, 3, true, &g), -EOVERFLOW);
+	CHECK(strstr(dc_errmsg(), "references it can hold"));
+	while (extra--)
+		dc_folio_unpin(f);
+	CHECK_EQ(dc_mapping_get_folio(m, 3, true, &g), 0);
+	CHECK(g == f);
+	dc_folio_unpin(g);
+	dc_folio_unpin(f);
+	finish(m);
+}
+
 TEST(zap_pin_delete)
 {
 	struct dc_mapping *m;

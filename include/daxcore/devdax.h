@@ -23,7 +23,10 @@
  * the device (the kernel maps it and answers every access there with
  * SIGBUS; POSIX mmap's ENXIO, "addresses invalid for the object", is what
  * daxcore returns at once).  A fault maps a whole entry at once: one fault
- * of a 2 MiB device maps 2 MiB, of a 1 GiB device 1 GiB.
+ * of a 2 MiB device maps 2 MiB, of a 1 GiB device 1 GiB.  There is no
+ * fault-around (as in the kernel's device-dax): a view's fault-around asks
+ * are served only for entries that are mapped already, and neither make a
+ * fault nor count as one.
  *
  * DMA pins (the pin_user_pages() analogue): by device offset
  * (dc_devdax_pin()) or through a view address (dc_devdax_pin_user()).  A
@@ -42,9 +45,13 @@
  * deletes them); the DMA meanwhile still reaches the device memory.
  * dc_region_remove() of the device's region calls the holder's
  * ->notify_failure(DC_MF_PRE_REMOVE), which kills the device and gives up
- * its claim; removal then waits for the last pin with its own deadline,
- * cancel token and progress callback (struct dc_drain_opts), and the last
- * unpin destroys the device's mapping so that removal can finish.  After
+ * its claim (the kill first waits, without the removal's deadline, for the
+ * faults and pins running now: each is bounded, a pin by its length), or,
+ * if the device is closing, leaves the claim to close (close's mapping
+ * holds the region until then); removal then waits for the last pin with
+ * its own deadline, cancel token and progress callback (struct
+ * dc_drain_opts), and the last unpin destroys the device's mapping so
+ * that removal can finish.  After
  * removal the handle stays valid (views stay reserved, every access
  * SIGBUS) until dc_devdax_close().
  *
@@ -92,7 +99,8 @@ struct dc_devdax;
  * library's linear map of the region, the DMA target.
  */
 struct dc_devdax_pinset {
-	uint64_t id;      /* nonzero while pinned; ids are never reused */
+	uint64_t id;      /* nonzero while pinned; ids are never reused, in the
+			   * process: no two pin sets of any devices share one */
 	uint64_t offset;  /* device byte offset of the first pinned byte */
 	uint64_t length;  /* bytes */
 	void *addr;       /* linear-map address of @offset */
@@ -117,19 +125,25 @@ struct dc_devdax_stats {
 	uint64_t pins;          /* pin sets held now */
 	uint64_t pinned_folios; /* folio pins those pin sets hold */
 	uint64_t faults;        /* entries inserted by faults, since open */
-	uint64_t sigbus;        /* view faults answered with an error (SIGBUS), since open */
+	uint64_t sigbus;        /* view faults answered with an error (SIGBUS), since open
+				 * (fault-around asks declined are not counted) */
 	bool killed;            /* dc_devdax_kill() or removal happened */
 	bool removed;           /* the region's removal began: the device let go of it */
 };
 
 /**
- * dc_devdax_open() - serve region @r as a device-dax device: claim it as
- * its exclusive holder (dc_region_claim()) and create the device's one
- * mapping and view set.
+ * dc_devdax_open() - serve region @r as a device-dax device: create the
+ * device's one mapping and view set, then claim the region as its
+ * exclusive holder (dc_region_claim()): a removal's PRE_REMOVE only ever
+ * meets a complete device.
  * @r:   a region of type devdax (DC_REGION_DEVDAX: "type=devdax" in its
- *       spec, or a devdax: backend).
+ *       spec, or a devdax: backend).  A removal may start during the
+ *       call: open then fails with -ENXIO, or succeeds and the device is
+ *       removed as one opened before (@r must still be valid at the call).
  * @out: set to the new device on success.
- * Context: process context; never waits for another thread.
+ * Context: process context; sleeps (grace periods); waits for no other
+ * thread, except that an open losing to a removal waits for that
+ * removal's PRE_REMOVE callback on this device to return.
  * Return: 0; -EINVAL (NULL argument, or @r is not of type devdax:
  * dc_errmsg() names its type); -EBUSY (the region is open as a device
  * already, or another holder, such as a dcfs mount, has claimed it);
@@ -139,10 +153,11 @@ struct dc_devdax_stats {
 DC_API DC_MUST_CHECK int dc_devdax_open(struct dc_region *r, struct dc_devdax **out);
 
 /**
- * dc_devdax_close() - close the device: zap and delete every entry, destroy
- * its mapping and view set, give up the claim (unless removal took the
- * region already) and free @dd.  The region itself stays (it may be
- * opened again).
+ * dc_devdax_close() - close the device: zap and delete every entry, give
+ * up the claim (unless removal took the region already), then destroy
+ * its mapping (which holds the region until the claim is given up: a
+ * removal running meanwhile waits for it) and view set, and free @dd.
+ * The region itself stays (it may be opened again).
  * @opts: NULL: do not wait: -EBUSY at once while views or pins remain.
  *        Otherwise wait until every view is unmapped and every pin set
  *        released, until @opts' deadline or cancel token (an all-zero
@@ -185,8 +200,9 @@ DC_API DC_MUST_CHECK int dc_devdax_map(struct dc_devdax *dd, uint64_t off, uint6
  * reaches past the end of the device; or the device is killed or being
  * removed, which no pin started after dc_devdax_kill() returned escapes);
  * -EHWPOISON (a page of the range is poisoned); -EOVERFLOW (a folio holds
- * DC_FOLIO_REF_MAX references already); -ENOMEM.  Nothing stays pinned
- * on any error.
+ * DC_FOLIO_REF_MAX references already: returned at once, the pin does not
+ * wait or retry); -ENOMEM; -EIO (an entry not mapped after its fault:
+ * never).  Nothing stays pinned on any error.
  */
 DC_API DC_MUST_CHECK int dc_devdax_pin(struct dc_devdax *dd, uint64_t off, uint64_t len,
 				       unsigned flags, struct dc_devdax_pinset *ps);
@@ -215,7 +231,7 @@ DC_API DC_MUST_CHECK int dc_devdax_pin_user(struct dc_devdax *dd, const void *ad
  * Context: sleeps (the device lock, exclusive on a killed device; a grace
  * period when it destroys the mapping).
  * Return: 0; -EINVAL (NULL, or @ps is not a pin set of @dd now: unpinned
- * already, never pinned, forged; nothing is released).
+ * already, never pinned, forged, another device's; nothing is released).
  */
 DC_API int dc_devdax_unpin(struct dc_devdax *dd, struct dc_devdax_pinset *ps);
 
@@ -227,8 +243,10 @@ DC_API int dc_devdax_unpin(struct dc_devdax *dd, struct dc_devdax_pinset *ps);
  * their last pin goes (dc_devdax_unpin()).  Existing pins stay valid.
  * Idempotent.
  * Context: sleeps: waits for the faults and pins running now to finish
- * (they never wait for anything unbounded); takes the device lock
- * exclusive.  Not from a daxcore callback.
+ * (they never wait for anything unbounded, but a pin of many folios takes
+ * time in proportion); takes the device lock exclusive, as a removal's
+ * PRE_REMOVE does: the removal's deadline does not bound that wait.  Not
+ * from a daxcore callback.
  * Return: the number of entries still held by pins (0: the mapping is
  * empty); -EINVAL (NULL).
  */

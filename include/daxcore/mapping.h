@@ -140,10 +140,12 @@ DC_API DC_MUST_CHECK int dc_mapping_create(struct dc_region *r, const struct dc_
 /**
  * dc_mapping_destroy() - free an empty mapping (after truncate_final) and
  * let go of its region.
- * Context: sleeps for a grace period; not from a callback or a read-side
- * section.  No other call on @m may be running or start, with one
- * exception: a grab that was asleep on a locked entry when truncate_final
- * began (it returns -ESHUTDOWN, and destroy waits until it has).
+ * Context: sleeps for a grace period; not from a mapping callback
+ * (->revoke, ->mkclean) or a read-side section (a holder's
+ * ->notify_failure may: region.h).  No other call on @m may be running or
+ * start, with one exception: a grab that was asleep on a locked entry when
+ * truncate_final began (it returns -ESHUTDOWN, and destroy waits until it
+ * has).
  * Return: 0; -EBUSY if entries remain (nothing is freed).
  */
 DC_API int dc_mapping_destroy(struct dc_mapping *m);
@@ -344,7 +346,8 @@ DC_API int dc_mapping_writeback(struct dc_mapping *m, uint64_t first, uint64_t l
  * busy) or fails (invariant 3).
  * Context: any; lockless; never sleeps.
  * Return: 0 with *@f referenced (put or unpin it); -EAGAIN if nothing is
- * mapped there now (the caller faults: grab + insert, and retries).
+ * mapped there now (the caller faults: grab + insert, and retries);
+ * -EOVERFLOW (the folio is at DC_FOLIO_REF_MAX: a fault would not help).
  */
 DC_API DC_MUST_CHECK int dc_mapping_get_folio(struct dc_mapping *m, uint64_t index, bool pin,
 					      struct dc_folio **f);

@@ -5,10 +5,11 @@
  * fault step its views call, kill and region removal, memory failure,
  * listings, stats and the invariant check.  Pins are in pin.c.
  *
- * The device is one file: device page i is file page i, and an entry is
- * always exactly one folio (the device alignment is the folio order), so a
- * fault never allocates, never copies and never falls back: grab the entry
- * at the alignment, insert page i (the references are taken there), unlock.
+ * The device is one file: device page i is file page i, and every entry is
+ * at the device alignment (the larger of the folio order and the region
+ * fd's mapping unit: one folio, or several), so a fault never allocates,
+ * never copies and never falls back: grab the entry at the alignment,
+ * insert page i (the references are taken there), unlock.
  *
  * Kill (and PRE_REMOVE, and close) run with the device lock exclusive: no
  * fault or pin is inside the mapping meanwhile, and those that come after
@@ -89,25 +90,36 @@ int dd__fault_locked(struct dc_devdax *dd, uint64_t pg)
 	return ret;
 }
 
-/* The view's fault step: one whole entry, writable (no dirty tracking). */
+/*
+ * The view's fault step: one whole entry, writable (no dirty tracking).
+ * The device has no fault-around (a fault maps the entry it lands in, and
+ * nothing else): a neighbour (DC_VIEW_FAULT_AROUND) is served if its entry
+ * is live already, or faulted if it is the faulting page's own entry (the
+ * view asks the pages before the faulting one first, each wanting @max
+ * pages up to it); else declined, which is no SIGBUS (not counted).
+ */
 static int view_fault(void *file, uint64_t index, uint64_t max, unsigned flags,
 		      struct dc_view_extent *ext)
 {
 	struct dc_devdax *dd = file;
 	uint64_t idx = index & ~(dd_entry_pages(dd) - 1);
+	bool around = (flags & DC_VIEW_FAULT_AROUND) &&
+		      ((index + max) & ~(dd_entry_pages(dd) - 1)) != idx;
 	int ret;
 
-	(void)max;
-	(void)flags;
 	if (index >= dd->npages)
 		ret = dc__fail(-EFAULT, "devdax fault: page %llu is past the end of the device",
 			       (unsigned long long)index);
 	else if (!(ret = dd__enter(dd, "fault"))) {
-		ret = dd__fault_locked(dd, index);
+		if (!around)
+			ret = dd__fault_locked(dd, index);
+		else if (!dc_entry_is_live(dc_mapping_lookup(dd->m, idx)))
+			ret = -ENOENT; /* another entry, not faulted in: not mapped */
 		pthread_rwlock_unlock(&dd->lock);
 	}
 	if (ret) {
-		atomic_fetch_add_explicit(&dd->sigbus, 1, memory_order_relaxed);
+		if (!around)
+			atomic_fetch_add_explicit(&dd->sigbus, 1, memory_order_relaxed);
 		return ret;
 	}
 	*ext = (struct dc_view_extent){
@@ -215,12 +227,17 @@ static int dd_notify_failure(struct dc_region *r, uint64_t pgoff, uint64_t nr,
 
 	if (flags & DC_MF_PRE_REMOVE) {
 		pthread_rwlock_wrlock(&dd->lock);
-		if (dd->closing || dd->removed) { /* close gives up the claim itself */
+		if (dd->closing || dd->removed) {
+			/* Close (or a failing open) gives up the claim itself, after
+			 * us (its release waits for this call), and only then
+			 * destroys its mapping, which holds the region until then. */
 			pthread_rwlock_unlock(&dd->lock);
 			return 0;
 		}
 		dd->removed = true;
-		kill_locked(dd); /* destroys the mapping if nothing pins it */
+		/* Destroys the mapping if nothing pins it: allowed here, as
+		 * ->notify_failure runs outside any read-side section. */
+		kill_locked(dd);
 		pthread_rwlock_unlock(&dd->lock);
 		(void)dc_region_release(r, dd); /* allowed from our own PRE_REMOVE */
 		return 0;
@@ -264,6 +281,56 @@ static void init_lock(pthread_rwlock_t *l)
 	pthread_rwlockattr_destroy(&a);
 }
 
+/* Tests: run in teardown_locked() between its unlock and its release (a removal may come there). */
+void (*dc__test_devdax_close_hook)(struct dc_devdax *dd);
+/* Tests: run in open after the claim (a removal may come there). */
+void (*dc__test_devdax_open_hook)(struct dc_devdax *dd);
+
+/*
+ * Close a device nobody uses (close, or an open that found the region
+ * being removed) and free it; called with the lock exclusive.  Zap and
+ * empty the mapping under the lock, and say (@closing) that the claim is
+ * ours to give up, unless a PRE_REMOVE gave it up already (@removed).  Release the claim outside
+ * the lock: a PRE_REMOVE of ours that runs meanwhile sees @closing and
+ * returns, and the release waits for it.  Only then destroy the mapping:
+ * until then it holds the region, so that a removal cannot free @r under
+ * the release (region.h: the holder is done with @r once its mappings
+ * are gone).
+ */
+static void teardown_locked(struct dc_devdax *dd)
+{
+	bool removed;
+
+	dd->closing = true;
+	atomic_store(&dd->killed, true);
+	if (dd->m) {
+		(void)dc_mapping_zap(dd->m, 0, DC_MAPPING_INDEX_MAX, NULL, NULL);
+		/* No pin is left: every entry goes without a wait. */
+		DC_BUG_ON(dc_mapping_truncate_final(dd->m, NULL));
+#if DC_REGRESS_BUG == 32 /* the old bug: the mapping went before the claim */
+		DC_BUG_ON(dc_mapping_destroy(dd->m));
+		dd->m = NULL;
+#endif
+	}
+	removed = dd->removed;
+	pthread_rwlock_unlock(&dd->lock);
+	DC_TEST_HOOK(dc__test_devdax_close_hook, dd);
+	if (!removed)
+		DC_BUG_ON(dc_region_release(dd->r, dd));
+	/* From here nothing calls us back; a PRE_REMOVE that gave the claim
+	 * up (@removed) left the mapping to us only if it held entries, and
+	 * no one touches it now but us. */
+	if (dd->m) {
+		DC_BUG_ON(dc_mapping_destroy(dd->m));
+		dd->m = NULL;
+	}
+	DC_BUG_ON(dc_view_file_destroy(dd->vf));
+	dd__pins_free(dd);
+	pthread_mutex_destroy(&dd->pin_lock);
+	pthread_rwlock_destroy(&dd->lock);
+	free(dd);
+}
+
 DC_API int dc_devdax_open(struct dc_region *r, struct dc_devdax **out)
 {
 	struct dc_devdax *dd;
@@ -283,18 +350,13 @@ DC_API int dc_devdax_open(struct dc_region *r, struct dc_devdax **out)
 	dd->npages = dc_region_npages(r);
 	dd->forder = dc_region_folio_order(r);
 	dd->order = dc_region_map_order(r) > dd->forder ? dc_region_map_order(r) : dd->forder;
-	dd->next_pin_id = 1;
 	init_lock(&dd->lock);
 	pthread_mutex_init(&dd->pin_lock, NULL);
+#if DC_REGRESS_BUG == 34 /* the old bug: claimed first, a PRE_REMOVE meets a half-built device */
 	ret = dc_region_claim(r, dd, &dd_holder_ops);
-	if (ret) {
-		if (ret == -EBUSY)
-			ret = dc__fail(-EBUSY, "devdax open: region %s is %s", dc_region_spec(r),
-				       dc_region_holder(r) ? "held already (open as a device, "
-							     "or claimed by another holder)"
-							   : "busy");
+	if (ret)
 		goto fail;
-	}
+	DC_TEST_HOOK(dc__test_devdax_open_hook, dd);
 	ret = dc_mapping_create(r, &dd_mapping_ops, dd, &dd->m);
 	if (!ret) {
 		ret = dc_view_file_create(r, &dd_view_ops, dd, 0, &dd->vf);
@@ -307,6 +369,48 @@ DC_API int dc_devdax_open(struct dc_region *r, struct dc_devdax **out)
 	}
 	*out = dd;
 	return 0;
+#else
+	/*
+	 * The device is complete before it is claimed, so that a PRE_REMOVE
+	 * (which may come as soon as the claim is made) never meets a
+	 * half-built one; and its mapping holds the region meanwhile.
+	 */
+	ret = dc_mapping_create(r, &dd_mapping_ops, dd, &dd->m);
+	if (ret)
+		goto fail;
+	ret = dc_view_file_create(r, &dd_view_ops, dd, 0, &dd->vf);
+	if (ret)
+		goto fail_mapping;
+	ret = dc_region_claim(r, dd, &dd_holder_ops);
+	if (ret) {
+		if (ret == -EBUSY)
+			ret = dc__fail(-EBUSY, "devdax open: region %s is %s", dc_region_spec(r),
+				       dc_region_holder(r) ? "held already (open as a device, "
+							     "or claimed by another holder)"
+							   : "busy");
+		DC_BUG_ON(dc_view_file_destroy(dd->vf));
+		goto fail_mapping;
+	}
+	DC_TEST_HOOK(dc__test_devdax_open_hook, dd);
+	/*
+	 * A removal that began after the mapping was made: its PRE_REMOVE came
+	 * to this device (@removed), or missed the claim (@r dead, and our
+	 * mapping, not destroyed, holds it).  Under the lock no PRE_REMOVE
+	 * runs; after it, one sees a complete device.
+	 */
+	pthread_rwlock_wrlock(&dd->lock);
+	if (dd->removed || !dc_region_alive(r)) {
+		/* @r may be gone once the device is (a PRE_REMOVE destroyed the
+		 * mapping): the message does not name it. */
+		teardown_locked(dd);
+		return dc__fail(-ENXIO, "devdax open: the region is being removed");
+	}
+	pthread_rwlock_unlock(&dd->lock);
+	*out = dd;
+	return 0;
+fail_mapping:
+	DC_BUG_ON(dc_mapping_destroy(dd->m));
+#endif
 fail:
 	pthread_mutex_destroy(&dd->pin_lock);
 	pthread_rwlock_destroy(&dd->lock);
@@ -322,7 +426,6 @@ static bool no_users(void *arg)
 DC_API int dc_devdax_close(struct dc_devdax *dd, const struct dc_wait_opts *opts)
 {
 	struct dc_wait_opts wo = { 0 };
-	bool removed;
 	int ret;
 
 	if (!dd)
@@ -346,26 +449,7 @@ DC_API int dc_devdax_close(struct dc_devdax *dd, const struct dc_wait_opts *opts
 			break; /* with the lock: nothing new can start (the caller's promise) */
 		pthread_rwlock_unlock(&dd->lock);
 	}
-	dd->closing = true;
-	atomic_store(&dd->killed, true);
-	if (dd->m) {
-		(void)dc_mapping_zap(dd->m, 0, DC_MAPPING_INDEX_MAX, NULL, NULL);
-		/* No pin is left: every entry goes without a wait. */
-		DC_BUG_ON(dc_mapping_truncate_final(dd->m, NULL));
-		DC_BUG_ON(dc_mapping_destroy(dd->m));
-		dd->m = NULL;
-	}
-	removed = dd->removed;
-	pthread_rwlock_unlock(&dd->lock);
-	DC_BUG_ON(dc_view_file_destroy(dd->vf));
-	/* Outside our lock: a PRE_REMOVE of ours may be running (release waits
-	 * for it; it sees @closing and returns). */
-	if (!removed)
-		DC_BUG_ON(dc_region_release(dd->r, dd));
-	dd__pins_free(dd);
-	pthread_mutex_destroy(&dd->pin_lock);
-	pthread_rwlock_destroy(&dd->lock);
-	free(dd);
+	teardown_locked(dd);
 	return 0;
 }
 

@@ -53,7 +53,7 @@ struct dc_devdax {
 
 	pthread_mutex_t pin_lock;
 	struct ddpin *ptab[DD_PIN_BUCKETS];
-	uint64_t npins, pinned_folios, next_pin_id; /* pin_lock */
+	uint64_t npins, pinned_folios; /* pin_lock (pin set ids: pin.c, process-wide) */
 
 	_Atomic uint64_t nviews;   /* views mapped; close waits on &@nviews */
 	_Atomic uint64_t users;    /* views + pin sets: the close wait's key */
@@ -72,6 +72,8 @@ static inline uint64_t dd_folio_pages(const struct dc_devdax *dd)
 
 /* devdax.c */
 extern void (*dc__test_devdax_enter_hook)(struct dc_devdax *dd);
+extern void (*dc__test_devdax_close_hook)(struct dc_devdax *dd);
+extern void (*dc__test_devdax_open_hook)(struct dc_devdax *dd);
 int dd__enter(struct dc_devdax *dd, const char *what);
 int dd__fault_locked(struct dc_devdax *dd, uint64_t pg);
 void dd__reap_locked(struct dc_devdax *dd, uint64_t first, uint64_t last);

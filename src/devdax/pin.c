@@ -28,12 +28,16 @@ static void unpin_all(struct dc_folio **fs, uint64_t n)
  * Pin the @nf folios from device page @first (folio-aligned) into @out,
  * faulting what is not mapped.  Device lock held shared (dd__enter()):
  * nothing zaps meanwhile, so a fault that succeeded makes the next
- * lookup succeed.  Return: 0; the fault's error or -EOVERFLOW (nothing
- * stays pinned).
+ * lookup succeed, and one fault per folio is all a pin ever needs (a
+ * second miss is an error, never a retry without bound under the lock).
+ * Return: 0; the fault's error; -EOVERFLOW (a folio is at
+ * DC_FOLIO_REF_MAX); -EIO (still not mapped after its fault: never).
+ * Nothing stays pinned on an error.
  */
 static int pin_folios(struct dc_devdax *dd, uint64_t first, uint64_t nf, struct dc_folio **out)
 {
 	uint64_t fp = dd_folio_pages(dd);
+	bool faulted = false;
 
 	for (uint64_t i = 0; i < nf;) {
 		uint64_t pg = first + i * fp;
@@ -41,10 +45,16 @@ static int pin_folios(struct dc_devdax *dd, uint64_t first, uint64_t nf, struct 
 
 		if (!ret) {
 			i++;
+			faulted = false;
 			continue;
 		}
-		if (ret == -EAGAIN)
+		if (ret == -EAGAIN && faulted && DC_REGRESS_BUG != 33)
+			ret = dc__fail(-EIO, "devdax pin: device page %llu is not mapped after its "
+				       "fault", (unsigned long long)pg);
+		else if (ret == -EAGAIN) {
 			ret = dd__fault_locked(dd, pg);
+			faulted = true;
+		}
 		if (ret) {
 			unpin_all(out, i);
 			return ret;
@@ -52,6 +62,9 @@ static int pin_folios(struct dc_devdax *dd, uint64_t first, uint64_t nf, struct 
 	}
 	return 0;
 }
+
+/* Pin set ids, process-wide: never reused, so never another device's. */
+static _Atomic uint64_t next_pin_id = 1;
 
 static struct ddpin **bucket(struct dc_devdax *dd, uint64_t id)
 {
@@ -93,7 +106,7 @@ DC_API int dc_devdax_pin(struct dc_devdax *dd, uint64_t off, uint64_t len, unsig
 		p->length = len;
 		p->nf = nf;
 		pthread_mutex_lock(&dd->pin_lock);
-		p->id = dd->next_pin_id++;
+		p->id = atomic_fetch_add(&next_pin_id, 1);
 		p->hnext = *bucket(dd, p->id);
 		*bucket(dd, p->id) = p;
 		dd->npins++;

@@ -840,6 +840,12 @@ DC_API int dc_mapping_get_folio(struct dc_mapping *m, uint64_t index, bool pin,
 	if (unlikely(!f))
 		goto refault;
 	ret = pin ? dc_folio_pin(f) : dc_folio_tryget(f);
+	if (unlikely(ret == -EOVERFLOW) && DC_REGRESS_BUG != 33) {
+		/* At DC_FOLIO_REF_MAX: a fault would not help (the entry is live). */
+		dc__rcu_read_unlock();
+		return dc__fail(-EOVERFLOW, "get_folio: the folio of page %llu has all the "
+				"references it can hold", (unsigned long long)index);
+	}
 	if (unlikely(ret))
 		goto refault;
 	smp_mb__after_atomic();
