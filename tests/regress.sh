@@ -2,7 +2,7 @@
 # Every regression test must be able to fail: build the library with one
 # bug of the foundation review (1-13), of the review of its fixes (14-18)
 # of dcfs (19-21, 23), of the batched pin path (22) or of dcfs part 2
-# (sharing and quarantine, 24-27), of views (28) or of device-dax (31; its review: 32-34) brought back (-DDC_REGRESS_BUG=N, see
+# (sharing and quarantine, 24-27), of views (28) or of device-dax (31; its review: 32-34) or of the region claim (35) brought back (-DDC_REGRESS_BUG=N, see
 # src/base/base.h) and check that the test case written for it fails,
 # while the same case passes on the real library.  Prints one PASS/FAIL
 # line per case; exit status 0 if every case caught its bug.
@@ -92,7 +92,8 @@ for line in \
     "33 test_devdax pin_at_the_reference_limit_fails_at_once" \
     "33 test_mapping get_folio_at_the_reference_limit" \
     "34 test_devdax removal_during_open_fails_it_cleanly" \
-    "34 test_conc_devdax open_and_close_vs_removal"; do
+    "34 test_conc_devdax open_and_close_vs_removal" \
+    "35 test_region claim_racing_removal_fails"; do
     set -- $line
     bug=$1 test=$2 case=$3
     if ! { bin "$test" 0 && bin "$test" "$bug"; } >"$out/build.$test.$bug.log" 2>&1; then

@@ -281,6 +281,39 @@ TEST(remove_notifies_holder)
 	CHECK_EQ(notified_nr, 256);
 }
 
+/*
+ * A claim racing a removal: the removal sets the region dead and looks for a
+ * holder to tell (none yet) between the claim's alive check and its lock.
+ * The claim must then fail: nobody would ever send its holder PRE_REMOVE,
+ * and the removal would wait for it for ever (bug 35).
+ */
+extern void (*dc__test_claim_hook)(struct dc_region *r) __attribute__((weak));
+static struct dc_folio *claim_race_folio;
+
+static void remove_during_claim(struct dc_region *r)
+{
+	struct dc_drain_opts o = { .deadline_ns = dc_now_ns() + 10 * 1000 * 1000 };
+
+	dc__test_claim_hook = NULL;
+	/* A folio in use keeps the removal waiting: it times out, unfinished. */
+	CHECK_EQ(dc_region_remove(r, &o), -ETIMEDOUT);
+	CHECK(!dc_region_alive(r));
+}
+
+TEST(claim_racing_removal_fails)
+{
+	struct dc_region *r = region("mem:1M");
+
+	CHECK_EQ(dc_folio_request(r, 0, 1, &claim_race_folio), 0);
+	notified = 0;
+	dc__test_claim_hook = remove_during_claim;
+	CHECK_EQ(dc_region_claim(r, &h1, &ops), -ENXIO);
+	CHECK(dc_region_holder(r) == NULL);
+	CHECK_EQ(notified, 0);
+	dc_folio_put(claim_race_folio);
+	region_remove();
+}
+
 /* ---- other region types and the read lock ------------------------------------ */
 
 TEST(limited)

@@ -101,6 +101,10 @@ DC_API void dc_region_read_unlock(struct dc_region *r)
 	dc__rcu_read_unlock();
 }
 
+#ifdef DC_FAULT_INJECT
+void (*dc__test_claim_hook)(struct dc_region *r);
+#endif
+
 DC_API int dc_region_claim(struct dc_region *r, void *holder, const struct dc_holder_ops *ops)
 {
 	struct dc__claim *c, *none = NULL;
@@ -114,7 +118,17 @@ DC_API int dc_region_claim(struct dc_region *r, void *holder, const struct dc_ho
 		return dc__fail(-ENOMEM, "out of memory");
 	c->holder = holder;
 	c->ops = ops;
+	DC_TEST_HOOK(dc__test_claim_hook, r);
 	pthread_mutex_lock(&r->claim_lock);
+	/*
+	 * Removal marks PRE_REMOVE sent under this lock before it looks for a
+	 * holder to tell: a claim that comes after that would never be told.
+	 */
+	if (r->pre_remove_sent && DC_REGRESS_BUG != 35) { /* bug 35: a claim nobody tells */
+		pthread_mutex_unlock(&r->claim_lock);
+		free(c);
+		return dc__fail(-ENXIO, "claim: region %s is being removed", r->spec);
+	}
 	if (!atomic_compare_exchange_strong(&r->claim, &none, c)) {
 		void *cur = none->holder;
 
@@ -219,6 +233,7 @@ static uint64_t region_mappings(void *arg)
 
 DC_API int dc_region_remove(struct dc_region *r, const struct dc_drain_opts *opts)
 {
+	bool send;
 	int ret;
 
 	if (atomic_exchange(&r->removing, 1) && DC_REGRESS_BUG != 11)
@@ -229,10 +244,12 @@ DC_API int dc_region_remove(struct dc_region *r, const struct dc_drain_opts *opt
 		ret = dc_liveref_kill(&r->live);
 		DC_BUG_ON(ret);
 	}
-	if (!r->pre_remove_sent) {
-		r->pre_remove_sent = true;
+	pthread_mutex_lock(&r->claim_lock);
+	send = !r->pre_remove_sent; /* from now on no claim succeeds (see claim) */
+	r->pre_remove_sent = true;
+	pthread_mutex_unlock(&r->claim_lock);
+	if (send)
 		dc__region_notify(r, 0, r->npages, DC_MF_PRE_REMOVE);
-	}
 	ret = dc__drain_wait(&r->live.count, region_drained, r, region_outstanding, opts);
 	if (ret) {
 		ret = dc__fail(ret, "remove %s: folio references still held: %llu", r->spec,

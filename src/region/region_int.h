@@ -135,6 +135,8 @@ unsigned dc__folios_put_defer(struct dc_folio *const *fs, unsigned n, struct dc_
 void dc__folios_idle(struct dc_region *r, struct dc_folio *const *fs, unsigned n);
 #ifdef DC_FAULT_INJECT
 extern void (*dc__test_put_hook)(struct dc_folio *f);
+/* Runs in dc_region_claim() after its first alive check, before its lock. */
+extern void (*dc__test_claim_hook)(struct dc_region *r);
 #endif
 
 /* region.c: call the holder's notify_failure (not under any lock). */
