@@ -9,6 +9,9 @@
  *   daxcore info [--json] SPEC   describe a region
  *   daxcore io [-d SPEC] [-o MOUNTOPTS] [-c CMD]... [SCRIPT]
  *                         an xfs_io-style command language over dcfs (io*.c)
+ *   daxcore torture [-d SPEC] [--seconds N] [--threads T] [--seed S] [-o MOUNTOPTS]
+ *                   [--json] [--kill] [--fail-alloc N]
+ *                         randomised concurrent operations under an oracle (torture*.c)
  *   daxcore help          usage on stdout
  *   daxcore --version     the library version
  *
@@ -79,6 +82,11 @@ static const struct cmd cmds[] = {
 	{ "info", "info [--json] SPEC",
 	  "create the region SPEC describes, describe it (size, page and folio\n"
 	  "size, type, backend, huge pages, metadata, device alignment), remove it", cmd_info },
+	{ "torture", "torture [OPTIONS]",
+	  "randomised concurrent operations on dcfs (default " TORTURE_DEFAULT_SPEC ") under an\n"
+	  "oracle: views, DMA with both engines, pins, layout changes, reflink,\n"
+	  "memory failures, a removal at the end; exits 1 on any violation;\n"
+	  "'daxcore torture --help' lists its options", torture_main },
 	/* A test aid, not listed by help (NULL summary). */
 	{ "dma-selftest", "dma-selftest [-e uring|memcpy] [-d SPEC]", NULL, cmd_dma_selftest },
 	{ "help", "help", "print this help", cmd_help },

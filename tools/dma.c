@@ -40,6 +40,8 @@ struct dma {
 	uint64_t end_ns;           /* the duration ends here */
 	char tag[32];
 	pthread_t thread;
+	dma_pass_fn pass;          /* called after every pass, before the unpin (or NULL) */
+	void *pass_arg;
 
 	atomic_bool done, cancel;
 	atomic_uint_fast64_t bytes;
@@ -501,6 +503,8 @@ static void *worker(void *arg)
 		uint64_t now;
 
 		ret = d->used == DMA_URING ? uring_pass(d) : memcpy_pass(d);
+		if (d->pass)
+			d->pass(&d->ps, d->pass_arg);
 		if (ret || cancelled(d))
 			break;
 		now = dc_now_ns();
@@ -537,6 +541,13 @@ static void engine_free(struct dma *d)
 int dma_start(struct dc_dcfs *fs, struct dc_dcfs_pinset *ps, enum dma_engine engine, int byte,
 	      uint64_t ms, const char *tag, struct dma **out)
 {
+	return dma_start_pass(fs, ps, engine, byte, ms, tag, NULL, NULL, out);
+}
+
+int dma_start_pass(struct dc_dcfs *fs, struct dc_dcfs_pinset *ps, enum dma_engine engine,
+		   int byte, uint64_t ms, const char *tag, dma_pass_fn pass, void *pass_arg,
+		   struct dma **out)
+{
 	struct dma *d;
 	uint64_t now = dc_now_ns();
 	int ret;
@@ -551,6 +562,8 @@ int dma_start(struct dc_dcfs *fs, struct dc_dcfs_pinset *ps, enum dma_engine eng
 	d->ps = *ps;
 	d->used = engine;
 	d->byte = byte;
+	d->pass = pass;
+	d->pass_arg = pass_arg;
 	d->tfd = -1;
 	d->end_ns = ms > (UINT64_MAX - now) / 1000000u ? UINT64_MAX : now + ms * 1000000u;
 	snprintf(d->tag, sizeof(d->tag), "%s", tag ? tag : "");
