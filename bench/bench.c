@@ -132,5 +132,6 @@ int main(int argc, char **argv)
 	bench_mapping();
 	bench_dcfs();
 	bench_view();
+	bench_torture();
 	return 0;
 }

@@ -104,5 +104,6 @@ void bench_index(void);   /* bench_index.c: the mapping index vs JudyL */
 void bench_mapping(void); /* bench_mapping.c: entry operations */
 void bench_dcfs(void);    /* bench_dcfs.c: dcfs faults, I/O, pins, truncate */
 void bench_view(void);    /* bench_view.c: views: faults, revocation */
+void bench_torture(void); /* bench_torture.c: daxcore torture's operations per second */
 
 #endif

@@ -108,4 +108,33 @@ for line in \
         rc=1
     fi
 done
+
+# The torture's oracle (tools/torture*.c): `daxcore torture` against the
+# library with bug 19 (truncate frees blocks before their pins drain) and
+# with bug 26 (the quarantine frees pinned blocks, on a quarantine mount)
+# must report violations and exit 1, against the real one exit 0.
+tool() { # bug -> $out/daxcore.bug$bug
+    [ -x "$out/daxcore.bug$1" ] && return 0
+    lib "$1" && $cc $flags tools/*.c -o "$out/daxcore.bug$1" "$out/lib$1.a" $libs -luring
+}
+for line in "19" "26 -o quarantine"; do
+    set -- $line
+    bug=$1; shift
+    if ! { tool 0 && tool "$bug"; } >"$out/build.torture.$bug.log" 2>&1; then
+        echo "FAIL  regress build torture bug $bug (see $out/build.torture.$bug.log)"
+        rc=1
+        continue
+    fi
+    timeout -k 5 120 "$out/daxcore.bug0" torture --seconds 5 --seed 1 "$@" \
+        >"$out/torture.$bug.fixed.log" 2>&1; fixed=$?
+    timeout -k 5 120 "$out/daxcore.bug$bug" torture --seconds 5 --seed 1 "$@" \
+        >"$out/torture.bug$bug.log" 2>&1; broken=$?
+    if [ "$fixed" = 0 ] && [ "$broken" = 1 ] && grep -q VIOLATION "$out/torture.bug$bug.log"; then
+        echo "PASS  regress bug $bug: daxcore torture${*:+ $*} reports violations with the bug, none without"
+    else
+        echo "FAIL  regress bug $bug: daxcore torture${*:+ $*}: exit $fixed fixed, $broken with the bug"
+        tail -n 5 "$out/torture.bug$bug.log" | sed 's/^/      | /'
+        rc=1
+    fi
+done
 exit $rc

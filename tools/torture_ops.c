@@ -254,11 +254,23 @@ static void m_stamp(struct t_worker *w, struct t_file *f, uint64_t page, uint64_
  */
 static void m_unknown(struct torture *t, struct t_file *f, int err, uint64_t p, uint64_t end)
 {
+	struct dc_dcfs_stat st;
+	uint64_t size;
+
 	if (err != -ENOMEM || !t->o.fail_alloc)
 		return;
 	for (uint64_t i = p; i < end && i < t->maxpages; i++)
 		if (f->m[i].st != M_ZERO || i < f->size / PG)
 			f->m[i].st = M_UNKNOWN;
+	/* The size too (a reflink cut short may have grown the destination). */
+	if (dc_dcfs_fstat(t->fs, f->fd, &st))
+		return;
+	size = (st.size + PG - 1) & ~(uint64_t)(PG - 1);
+	for (uint64_t i = f->size / PG; i < size / PG && i < t->maxpages; i++)
+		f->m[i].st = M_UNKNOWN;
+	if (size < f->size)
+		m_set_zero(f, size / PG, t->maxpages, t->maxpages);
+	f->size = size;
 }
 
 /* ---- errors ------------------------------------------------------------------------- */
