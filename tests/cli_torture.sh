@@ -19,6 +19,13 @@
 #                                     drain; 26, quarantine frees pinned
 #                                     blocks) for a few seconds with a fixed
 #                                     seed must report violations, exit 1
+#   watchdog                          --ops stall (a worker truncates a file
+#                                     under its own pin: no progress) with
+#                                     --watchdog 3: exit 1 having printed
+#                                     the worker, the pin (tag, age) and the
+#                                     slow wait
+#   usage                             help lists it, --help, bad arguments
+#                                     (exit 2, nothing run)
 #   fail_alloc_plain                  build/daxcore (no injector): --fail-alloc
 #                                     is refused, saying why (exit 2)
 case=$1
@@ -88,6 +95,27 @@ assert set(o["violations_by_kind"]) >= {"foreign_stamp", "free_while_pinned"}, o
     echo "ok    json";;
 bug19)                broken 19;;
 bug26)                broken 26 -o quarantine;;
+watchdog)
+    build/daxcore torture --ops stall --threads 1 --watchdog 3 --seconds 30 >"$tmp/out" 2>"$tmp/err"; rc=$?
+    cat "$tmp/out" "$tmp/err"
+    [ "$rc" = 1 ] || { echo "FAIL: exit $rc, expected 1"; exit 1; }
+    for want in 'VIOLATION watchdog: no progress for 3 s' '^  worker 0: stall for ' \
+                '^    pin w0.stall: w0.f1 offset 0 1 pages, age ' \
+                '^  slow wait: truncate of ino 1 waiting .* for 1 pin(s): w0.stall (age '; do
+        grep -q "$want" "$tmp/err" || { echo "FAIL: no line '$want'"; exit 1; }
+    done
+    echo "ok    watchdog";;
+usage)
+    build/daxcore help >"$tmp/out" 2>&1 && grep -q '^  torture \[-d SPEC\] \[--seconds N\]' "$tmp/out" ||
+        { cat "$tmp/out"; echo "FAIL: help lists no torture"; exit 1; }
+    build/daxcore torture --help >"$tmp/out" 2>&1 && head -n 1 "$tmp/out" | grep -q '^usage: daxcore torture ' ||
+        { cat "$tmp/out"; echo "FAIL: torture --help"; exit 1; }
+    for args in "--bogus" "--threads 0" "--seconds" "--ops pwrite,nosuch" "--watchdog 0" "-d"; do
+        build/daxcore torture $args >"$tmp/out" 2>"$tmp/err"; rc=$?
+        [ "$rc" = 2 ] && [ ! -s "$tmp/out" ] && grep -q '^daxcore torture: ' "$tmp/err" ||
+            { cat "$tmp/out" "$tmp/err"; echo "FAIL: torture $args: exit $rc, expected 2 and a message"; exit 1; }
+    done
+    echo "ok    usage";;
 fail_alloc_plain)
     build/daxcore torture --seconds 1 --fail-alloc 10 >"$tmp/out" 2>"$tmp/err"; rc=$?
     cat "$tmp/out" "$tmp/err"

@@ -82,10 +82,10 @@ done
 
 # daxcore torture: bounded runs ($DAXCORE_TORTURE_SECONDS, default 30 s each)
 # in the fault-injection, ASan and TSan builds, quarantine on and off, 4 KiB
-# and 2 MiB folios (hugetlb pages where free), --json, and the oracle failing
-# against libraries with bugs 19 and 26 (tests/cli_torture.sh).
+# and 2 MiB folios (hugetlb pages where free), --json, the oracle failing
+# against libraries with bugs 19 and 26, the watchdog (tests/cli_torture.sh).
 for c in normal_4k normal_4k_quarantine normal_2m normal_2m_quarantine huge asan_4k \
-         asan_4k_quarantine tsan_4k tsan_4k_quarantine json bug19 bug26 fail_alloc_plain; do
+         asan_4k_quarantine tsan_4k tsan_4k_quarantine json bug19 bug26 watchdog usage fail_alloc_plain; do
     cli "torture_$c" 0 sh tests/cli_torture.sh "$c"
 done
 

@@ -82,7 +82,8 @@ static const struct cmd cmds[] = {
 	{ "info", "info [--json] SPEC",
 	  "create the region SPEC describes, describe it (size, page and folio\n"
 	  "size, type, backend, huge pages, metadata, device alignment), remove it", cmd_info },
-	{ "torture", "torture [OPTIONS]",
+	{ "torture", "torture [-d SPEC] [--seconds N] [--threads T] [--seed S] [-o MOUNTOPTS]\n"
+		     "          [--json] [--kill] [--fail-alloc N]",
 	  "randomised concurrent operations on dcfs (default " TORTURE_DEFAULT_SPEC ") under an\n"
 	  "oracle: views, DMA with both engines, pins, layout changes, reflink,\n"
 	  "memory failures, a removal at the end; exits 1 on any violation;\n"

@@ -23,12 +23,12 @@
 
 extern void dc__fault_set(unsigned long nth) __attribute__((weak));
 
-#define WATCHDOG_S 10
 
 static const char *const op_names[OP_NR] = {
 	"pwrite", "pread", "store", "store_fault", "load", "eof_store", "dma_write",
 	"dma_read", "pin", "pin_user", "pin_revocable", "truncate", "punch", "zero",
 	"collapse", "insert", "reflink", "fsync", "recycle", "poison", "fail_alloc", "kill",
+	"stall",
 };
 
 static const char *const viol_names[V_NR] = {
@@ -235,10 +235,10 @@ static void *watchdog(void *arg)
 		if (p != last) {
 			last = p;
 			since = now;
-		} else if (now - since > WATCHDOG_S * 1000000000ull) {
-			t_violation(t, V_WATCHDOG, "no progress for %d s", WATCHDOG_S);
-			fprintf(stderr, "daxcore torture: watchdog: no progress for %d s (seed %" PRIu64 "):\n",
-				WATCHDOG_S, t->o.seed);
+		} else if (now - since > t->o.watchdog_s * 1000000000ull) {
+			t_violation(t, V_WATCHDOG, "no progress for %u s", t->o.watchdog_s);
+			fprintf(stderr, "daxcore torture: watchdog: no progress for %u s (seed %" PRIu64 "):\n",
+				t->o.watchdog_s, t->o.seed);
 			for (unsigned i = 0; i < t->o.threads; i++)
 				t_worker_dump(&t->w[i], stderr);
 			pthread_mutex_lock(&ev_lock);
@@ -337,7 +337,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: daxcore torture [-d SPEC] [--seconds N] [--threads T] [--seed S]\n"
 		"                       [-o MOUNTOPTS] [--json] [--kill] [--fail-alloc N]\n"
-		"                       [--check-ms MS]\n"
+		"                       [--check-ms MS] [--watchdog S] [--ops LIST]\n"
 		"Randomised concurrent operations on one dcfs (default " TORTURE_DEFAULT_SPEC "): stores\n"
 		"and loads through views (SIGSEGV handler and dc_view_fault()), pread, pwrite,\n"
 		"DMA with both engines through short, user and revocable pins, truncate,\n"
@@ -358,8 +358,12 @@ static void usage(FILE *f)
 		"  --fail-alloc N  inject allocation failures (one of the next N allocations,\n"
 		"                  now and then): needs a library built with -DDC_FAULT_INJECT\n"
 		"                  (build/fault/daxcore, build/asan/daxcore, build/tsan/daxcore)\n"
+		"  --watchdog S    no progress for S seconds (default 10): print every worker,\n"
+		"                  pin holder and slow wait, and exit 1\n"
 		"  --ops LIST      only these operations (comma-separated, the names of the\n"
-		"                  summary: pwrite,pread,store,...; default all)\n"
+		"                  summary: pwrite,pread,store,...; default all but 'stall',\n"
+		"                  a test aid that holds a pin across a truncate of it: the\n"
+		"                  watchdog must fire)\n"
 		"  --json          the summary as one JSON object\n");
 }
 
@@ -408,6 +412,7 @@ static int parse_opts(int argc, char **argv, struct t_opts *o)
 	o->seconds = 10;
 	o->threads = 4;
 	o->check_ms = 2000;
+	o->watchdog_s = 10;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -431,7 +436,7 @@ static int parse_opts(int argc, char **argv, struct t_opts *o)
 			i++;
 		} else if (!strcmp(a, "--seconds") || !strcmp(a, "--threads") ||
 			   !strcmp(a, "--seed") || !strcmp(a, "--fail-alloc") ||
-			   !strcmp(a, "--check-ms")) {
+			   !strcmp(a, "--check-ms") || !strcmp(a, "--watchdog")) {
 			if (num_arg(a, val, &v))
 				return -1;
 			i++;
@@ -446,6 +451,12 @@ static int parse_opts(int argc, char **argv, struct t_opts *o)
 			} else if (!strcmp(a, "--seed")) {
 				o->seed = v;
 				seeded = true;
+			} else if (!strcmp(a, "--watchdog")) {
+				if (!v || v > 3600) {
+					fprintf(stderr, "daxcore torture: --watchdog: 1 to 3600 seconds\n");
+					return -1;
+				}
+				o->watchdog_s = (unsigned)v;
 			} else if (!strcmp(a, "--check-ms")) {
 				if (!v || v > 600000) {
 					fprintf(stderr, "daxcore torture: --check-ms: 1 to 600000\n");

@@ -51,6 +51,7 @@ enum t_op {
 	OP_DMA_WRITE, OP_DMA_READ, OP_PIN, OP_PIN_USER, OP_PIN_REVOCABLE,
 	OP_TRUNCATE, OP_PUNCH, OP_ZERO, OP_COLLAPSE, OP_INSERT, OP_REFLINK,
 	OP_FSYNC, OP_RECYCLE, OP_POISON, OP_FAIL_ALLOC, OP_KILL,
+	OP_STALL, /* a test aid (--ops stall only): a pin held across a truncate of it */
 	OP_NR
 };
 
@@ -75,7 +76,7 @@ struct t_opts {
 	const char *spec, *mountopts;
 	uint64_t seconds, seed, fail_alloc;
 	uint64_t only; /* --ops: a mask of enum t_op (0: all) */
-	unsigned threads, check_ms;
+	unsigned threads, check_ms, watchdog_s;
 	bool json, kill, quiet;
 };
 

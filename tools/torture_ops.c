@@ -1210,6 +1210,36 @@ static void op_kill(struct t_worker *w)
 	free(k);
 }
 
+/*
+ * A test aid for the watchdog (--ops stall): pin a page of a file and
+ * truncate the file under it with no deadline.  Without the quarantine the
+ * truncate waits for the pin, which this thread holds: nothing progresses,
+ * and the watchdog must report the pin and the wait and fail the run.
+ */
+static void op_stall(struct t_worker *w)
+{
+	struct torture *t = w->t;
+	struct t_file *f = &w->f[0];
+	struct dc_dcfs_pinset ps;
+	char tag[32];
+	int ret;
+
+	if (f->fd < 0 || (!f->size && dc_dcfs_truncate(t->fs, f->fd, PG, NULL)))
+		return;
+	f->size = f->size ? f->size : PG;
+	snprintf(tag, sizeof(tag), "w%u.stall", w->idx);
+	if (dc_dcfs_pin(t->fs, f->fd, 0, PG, 0, tag, &ps))
+		return;
+	t_count(t, OP_STALL);
+	ret = dc_dcfs_truncate(t->fs, f->fd, 0, NULL);
+	(void)dc_dcfs_unpin(t->fs, &ps);
+	if (!ret) {
+		f->layout_gen++;
+		m_set_zero(f, 0, t->maxpages, t->maxpages);
+		f->size = 0;
+	}
+}
+
 /* ---- the worker ---------------------------------------------------------------------- */
 
 struct weight {
@@ -1222,12 +1252,15 @@ static const struct weight weights[] = {
 	{ 6, OP_LOAD }, { 2, OP_EOF_STORE }, { 12, OP_DMA_WRITE }, { 3, OP_DMA_READ },
 	{ 5, OP_TRUNCATE }, { 5, OP_PUNCH }, { 3, OP_ZERO }, { 3, OP_COLLAPSE },
 	{ 3, OP_INSERT }, { 4, OP_REFLINK }, { 2, OP_FSYNC }, { 2, OP_RECYCLE },
-	{ 1, OP_POISON }, { 2, OP_FAIL_ALLOC }, { 1, OP_KILL },
+	{ 1, OP_POISON }, { 2, OP_FAIL_ALLOC }, { 1, OP_KILL }, { 0, OP_STALL },
 };
 
 static unsigned weight(const struct torture *t, unsigned i)
 {
-	return t->o.only && !(t->o.only & (UINT64_C(1) << weights[i].op)) ? 0 : weights[i].w;
+	if (!t->o.only)
+		return weights[i].w;
+	/* --ops: the operations named (stall only so) */
+	return t->o.only & (UINT64_C(1) << weights[i].op) ? (weights[i].w ? weights[i].w : 1) : 0;
 }
 
 static int pick_op(struct t_worker *w)
@@ -1276,6 +1309,7 @@ static void one_op(struct t_worker *w, int op)
 		if (t->o.kill)
 			op_kill(w);
 		break;
+	case OP_STALL: op_stall(w); break;
 	}
 	atomic_store(&w->op, -1);
 	atomic_fetch_add(&t->progress, 1);
