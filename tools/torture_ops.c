@@ -586,8 +586,8 @@ static void op_dma(struct t_worker *w, bool write, uint64_t ms, int kind)
 
 	if (!ms)
 		ms = 1 + rnd(w, 12);
-	if (w->ndmas >= T_DMAS)
-		reap(w, !dma_done(w->dmas->d) ? w->ndmas >= T_DMAS : false);
+	if (w->ndmas >= T_DMAS) /* room for one more: the finished ones, else wait for all */
+		reap(w, false);
 	if (w->ndmas >= T_DMAS)
 		reap(w, true);
 	if (f->fd < 0 || !pick_range(w, f, 64 * t->block / PG, &p, &n))
