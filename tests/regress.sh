@@ -3,7 +3,7 @@
 # bug of the foundation review (1-13), of the review of its fixes (14-18)
 # of dcfs (19-21, 23), of the batched pin path (22) or of dcfs part 2
 # (sharing and quarantine, 24-27), of views (28) or found by the torture
-# (29) brought back (-DDC_REGRESS_BUG=N, see
+# (29, 30) brought back (-DDC_REGRESS_BUG=N, see
 # src/base/base.h) and check that the test case written for it fails,
 # while the same case passes on the real library.  Prints one PASS/FAIL
 # line per case; exit status 0 if every case caught its bug.
@@ -86,7 +86,8 @@ for line in \
     "28 test_view_revoke punch_during_fault_window" \
     "28 test_view_revoke pwrite_of_hole_during_read_fault_window" \
     "28 test_view_revoke writeback_during_write_fault_window" \
-    "29 test_dcfs_share pin_of_neighbours_sharing_a_block"; do
+    "29 test_dcfs_share pin_of_neighbours_sharing_a_block" \
+    "30 test_dcfs failed_pwrite_past_eof_keeps_size"; do
     set -- $line
     bug=$1 test=$2 case=$3
     if ! { bin "$test" 0 && bin "$test" "$bug"; } >"$out/build.$test.$bug.log" 2>&1; then

@@ -2153,6 +2153,38 @@ TEST(enospc)
 	free(buf);
 }
 
+/*
+ * A pwrite past the end of file that writes nothing (the file system is
+ * full) leaves the size as it was: it must not grow to the write's offset.
+ */
+TEST(failed_pwrite_past_eof_keeps_size)
+{
+	uint64_t blocks;
+	uint8_t *buf;
+	int a, b;
+
+	fx("mem:4M", NULL);
+	blocks = sfs().blocks;
+	buf = malloc(blocks * PG);
+	CHECK(buf);
+	memset(buf, 0x62, blocks * PG);
+	a = xcreate("a");
+	xwrite(a, buf, blocks * PG, 0);
+	CHECK_EQ(sfs().blocks_free, 0);
+	b = xcreate("b");
+	CHECK_EQ(dc_dcfs_pwrite(FS, b, buf, PG, 100 * PG), -ENOSPC);
+	CHECK_EQ(fsize(b), 0);
+	CHECK_EQ(dc_dcfs_truncate(FS, b, 3 * PG, NULL), 0);
+	CHECK_EQ(dc_dcfs_pwrite(FS, b, buf, 2 * PG, 50 * PG + 7), -ENOSPC);
+	CHECK_EQ(fsize(b), 3 * PG);
+	CHECK_EQ(dc_dcfs_pwrite(FS, a, buf, PG, (blocks + 5) * PG), -ENOSPC);
+	CHECK_EQ(fsize(a), blocks * PG);
+	check_fs();
+	xclose(a);
+	xclose(b);
+	free(buf);
+}
+
 /* ALLOC and ZERO running out part-way: what was allocated stays, the size does not change. */
 TEST(fallocate_enospc_part_way)
 {
