@@ -2159,17 +2159,14 @@ TEST(enospc)
  */
 TEST(failed_pwrite_past_eof_keeps_size)
 {
+	static uint8_t buf[2 * PG];
 	uint64_t blocks;
-	uint8_t *buf;
 	int a, b;
 
 	fx("mem:4M", NULL);
 	blocks = sfs().blocks;
-	buf = malloc(blocks * PG);
-	CHECK(buf);
-	memset(buf, 0x62, blocks * PG);
 	a = xcreate("a");
-	xwrite(a, buf, blocks * PG, 0);
+	xwrite_byte(a, 0x62, blocks * PG, 0); /* full */
 	CHECK_EQ(sfs().blocks_free, 0);
 	b = xcreate("b");
 	CHECK_EQ(dc_dcfs_pwrite(FS, b, buf, PG, 100 * PG), -ENOSPC);
@@ -2182,7 +2179,6 @@ TEST(failed_pwrite_past_eof_keeps_size)
 	check_fs();
 	xclose(a);
 	xclose(b);
-	free(buf);
 }
 
 /* ALLOC and ZERO running out part-way: what was allocated stays, the size does not change. */
