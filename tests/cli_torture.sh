@@ -2,8 +2,9 @@
 # cli_torture.sh CASE - a bounded `daxcore torture` run, as make check runs
 # them (tests/run-tests.sh: one line per case).  Each run lasts
 # $DAXCORE_TORTURE_SECONDS seconds (default 30; set it lower for a quick
-# local run) and must end with "violations: 0", exit 0, and have passed its
-# quiescent checks; its seed is in the log (replay with --seed).
+# local run; the 2 MiB ones half that) and must end with "violations: 0",
+# exit 0, and have passed its quiescent checks; its seed is in the log
+# (replay with --seed).
 #   normal_4k, normal_4k_quarantine   build/fault/daxcore (fault injection
 #                                     on: --fail-alloc; --kill), 4 KiB folios
 #   normal_2m, normal_2m_quarantine   2 MiB folios (mem:...,order=9: no
@@ -30,6 +31,7 @@
 #                                     is refused, saying why (exit 2)
 case=$1
 secs=${DAXCORE_TORTURE_SECONDS:-30}
+secs2m=$(( (secs + 1) / 2 )) # the 2 MiB runs: half as long (the CI budget)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/daxcore-torture-XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 
@@ -63,14 +65,14 @@ broken() {
 case $case in
 normal_4k)            run build/fault/daxcore --kill --fail-alloc 300;;
 normal_4k_quarantine) run build/fault/daxcore --kill --fail-alloc 300 -o quarantine;;
-normal_2m)            run build/fault/daxcore --kill -d mem:128M,order=9;;
-normal_2m_quarantine) run build/fault/daxcore --kill -d mem:128M,order=9 -o quarantine;;
+normal_2m)            secs=$secs2m run build/fault/daxcore --kill -d mem:128M,order=9;;
+normal_2m_quarantine) secs=$secs2m run build/fault/daxcore --kill -d mem:128M,order=9 -o quarantine;;
 huge)
     free=$(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo 2>/dev/null)
     if [ "${free:-0}" -lt 64 ]; then
         echo "SKIP: fewer than 64 free 2 MiB huge pages (HugePages_Free: ${free:-none})"; exit 77
     fi
-    run build/fault/daxcore --kill -d mem:128M,huge;;
+    secs=$secs2m run build/fault/daxcore --kill -d mem:128M,huge;;
 asan_4k)              run build/asan/daxcore --kill --fail-alloc 300;;
 asan_4k_quarantine)   run build/asan/daxcore --kill -o quarantine;;
 tsan_4k)              run build/tsan/daxcore --kill --fail-alloc 300;;

@@ -114,9 +114,10 @@ done
 # library with bug 19 (truncate frees blocks before their pins drain) and
 # with bug 26 (the quarantine frees pinned blocks, on a quarantine mount)
 # must report violations and exit 1, against the real one exit 0.
-tool() { # bug -> $out/daxcore.bug$bug
+tool() { # bug -> $out/daxcore.bug$bug (the tool's objects compiled once)
     [ -x "$out/daxcore.bug$1" ] && return 0
-    lib "$1" && $cc $flags tools/*.c -o "$out/daxcore.bug$1" "$out/lib$1.a" $libs -luring
+    objs "$out/tools" 0 tools/*.c && lib "$1" &&
+        $cc $flags "$out"/tools/*.o -o "$out/daxcore.bug$1" "$out/lib$1.a" $libs -luring
 }
 for line in "19" "26 -o quarantine"; do
     set -- $line

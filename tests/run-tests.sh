@@ -80,7 +80,8 @@ for g in files data sizes layout views pins dma jobs device teardown usage; do
     cli "io_$g" 0 sh tests/cli_io.sh build/daxcore "$g"
 done
 
-# daxcore torture: bounded runs ($DAXCORE_TORTURE_SECONDS, default 30 s each)
+# daxcore torture: bounded runs ($DAXCORE_TORTURE_SECONDS, default 30 s each,
+# 15 s for the 2 MiB ones)
 # in the fault-injection, ASan and TSan builds, quarantine on and off, 4 KiB
 # and 2 MiB folios (hugetlb pages where free), --json, the oracle failing
 # against libraries with bugs 19 and 26, the watchdog (tests/cli_torture.sh).
