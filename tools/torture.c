@@ -24,11 +24,11 @@
 extern void dc__fault_set(unsigned long nth) __attribute__((weak));
 
 
-static const char *const op_names[OP_NR] = {
+static const char *const op_names[OP_NR + 1] = {
 	"pwrite", "pread", "store", "store_fault", "load", "eof_store", "dma_write",
 	"dma_read", "pin", "pin_user", "pin_revocable", "truncate", "punch", "zero",
 	"collapse", "insert", "reflink", "fsync", "recycle", "poison", "fail_alloc", "kill",
-	"stall",
+	"stall", "dma_done",
 };
 
 static const char *const viol_names[V_NR] = {
@@ -39,7 +39,7 @@ static const char *const viol_names[V_NR] = {
 
 const char *t_op_name(enum t_op op)
 {
-	return op < OP_NR ? op_names[op] : "?";
+	return op <= OP_NR ? op_names[op] : "?";
 }
 
 void t_count(struct torture *t, enum t_op op)

@@ -148,6 +148,14 @@ struct t_dma {
 	int byte;
 };
 
+#define T_HIST 256
+struct t_hist { /* a write or layout change of the worker, for diagnosis */
+	int op;
+	uint32_t fid;
+	uint64_t gen, p, n; /* n UINT64_MAX: to the end of file */
+	int64_t ret;
+};
+
 struct t_worker {
 	struct torture *t;
 	unsigned idx;
@@ -161,6 +169,8 @@ struct t_worker {
 	_Atomic int op;          /* what it does now (-1: between operations) */
 	_Atomic uint64_t op_t0;  /* since when */
 	_Atomic bool in_park;
+	struct t_hist hist[T_HIST];
+	unsigned nhist, hist_dumped;
 };
 
 /* torture.c */

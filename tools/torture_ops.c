@@ -34,6 +34,33 @@ static uint64_t rnd(struct t_worker *w, uint64_t n)
 	return n ? splitmix(&w->rng) % n : 0;
 }
 
+/* ---- the worker's last writes (printed with a foreign stamp of its own file) ------------- */
+
+static void hist_add(struct t_worker *w, int op, uint32_t fid, uint64_t gen, uint64_t p, uint64_t n,
+		     int64_t ret)
+{
+	struct t_hist *h = &w->hist[w->nhist++ % T_HIST];
+
+	h->op = op;
+	h->fid = fid;
+	h->gen = gen;
+	h->p = p;
+	h->n = n;
+	h->ret = ret;
+}
+
+static void hist_dump(struct t_worker *w, uint32_t fid, uint64_t page)
+{
+	for (unsigned i = w->nhist > T_HIST ? w->nhist - T_HIST : 0; i < w->nhist; i++) {
+		const struct t_hist *h = &w->hist[i % T_HIST];
+
+		if (h->fid == fid && (h->n == UINT64_MAX || (page >= h->p && page < h->p + h->n)))
+			fprintf(stderr, "daxcore torture:   history of w%u: %s gen %" PRIu64 " pages %" PRIu64 "+%" PRIu64 " ret %" PRId64 "\n",
+				w->idx, t_op_name((enum t_op)h->op), h->gen, h->p,
+				h->n == UINT64_MAX ? 0 : h->n, h->ret);
+	}
+}
+
 /* ---- stamps ------------------------------------------------------------------------- */
 
 struct stamp {
@@ -130,6 +157,8 @@ static int verify_page(struct t_worker *w, struct t_file *f, uint64_t page, cons
 	    body_is(p, fill_byte(m->fid, m->gen)))
 		return 0;
 	if (st && (s.fid != m->fid || s.page != m->page || s.gen != m->gen)) {
+		if (s.fid == f->fid && !w->hist_dumped++)
+			hist_dump(w, f->fid, page);
 		t_violation(t, V_FOREIGN,
 			    "%s: %s page %" PRIu64 " should hold file %u page %" PRIu64 " gen %" PRIu64 ", shows file %u page %" PRIu64 " gen %" PRIu64,
 			    how, f->name, page, m->fid, m->page, m->gen, s.fid, s.page, s.gen);
@@ -144,18 +173,28 @@ static int verify_page(struct t_worker *w, struct t_file *f, uint64_t page, cons
 
 /* ---- ownership: the reverse map ------------------------------------------------------ */
 
+/* When a block is checked: after a store, right after its pin, while a DMA holds it. */
+enum own_when { OWN_STORE, OWN_PINNED, OWN_UNDER_PIN };
+
 /*
- * Device page @pgoff is written for file @ino at byte @off (a pinned DMA
- * target, a page just stored into): it must still be the file's, at that
- * offset, or (with pins: a block that left a file under its pin waits
- * there) quarantined; a poisoned block is the memory failure's.
+ * Device page @pgoff is written (read, !@write) for file @ino at byte @off:
+ * it must be the file's, at that offset; a poisoned block is the memory
+ * failure's.  Right after a store or a pin, nothing else: the file's
+ * worker changed nothing meanwhile.  Later, while a DMA holds it, it may
+ * also be quarantined (it left the file under its pin: on a quarantine
+ * mount; for a read pin also when its last sharer let go), at another
+ * offset of the file (collapse and insert on a quarantine mount move the
+ * extents past a pin), or, for a read pin, another file's (a read pin holds
+ * a block shared by reflink without copying it: a write of the file copies,
+ * the other sharers keep the original): never free.
  */
-static void own_check(struct torture *t, uint64_t pgoff, uint64_t ino, uint64_t off, bool pinned,
-		      bool write, const char *what)
+static void own_check(struct torture *t, uint64_t pgoff, uint64_t ino, uint64_t off,
+		      enum own_when when, bool write, const char *what)
 {
 	struct dc_dcfs_block blk;
 	struct dc_dcfs_owner ow[8];
 	uint64_t in_blk = (pgoff * PG) & (t->block - 1);
+	bool later = when == OWN_UNDER_PIN;
 	int n;
 
 	n = dc_dcfs_rmap(t->fs, pgoff, &blk, ow, 8);
@@ -166,37 +205,27 @@ static void own_check(struct torture *t, uint64_t pgoff, uint64_t ino, uint64_t 
 	if (blk.poisoned || blk.state == DC_DCFS_BLOCK_BAD || t_poisoned(t, pgoff))
 		return;
 	if (blk.state == DC_DCFS_BLOCK_FREE) {
-		t_violation(t, pinned ? V_FREE_PINNED : V_LEFT_FILE,
+		t_violation(t, when == OWN_STORE ? V_LEFT_FILE : V_FREE_PINNED,
 			    "%s: device page %" PRIu64 " of ino %" PRIu64 " offset %" PRIu64 " is free",
 			    what, pgoff, ino, off);
 		return;
 	}
-	/* Quarantined: a write pin's block (private: a write pin copies a shared
-	 * one) only gets there on a quarantine mount; a read pin's also when
-	 * its last sharer let go. */
-	if (blk.state == DC_DCFS_BLOCK_QUARANTINED && pinned && n == 0 && (t->quarantine || !write))
+	if (later && blk.state == DC_DCFS_BLOCK_QUARANTINED && n == 0 && (t->quarantine || !write))
 		return;
-	/* A read pin holds a block shared by reflink without copying it: a
-	 * write of the file then copies (the other sharers keep the original,
-	 * pinned), so the block may now be another file's: read, never reused. */
-	if (!write)
+	if (later && !write)
 		return;
 	for (int i = 0; i < n && i < 8; i++)
-		if (ow[i].ino == ino && ow[i].offset + in_blk == off)
-			return;
-	/* Collapse and insert on a quarantine mount move the extents past a pin. */
-	for (int i = 0; i < n && i < 8; i++)
-		if (ow[i].ino == ino && t->quarantine && pinned)
+		if (ow[i].ino == ino && (ow[i].offset + in_blk == off || (later && t->quarantine)))
 			return;
 	t_violation(t, V_LEFT_FILE,
 		    "%s: device page %" PRIu64 " (ino %" PRIu64 " offset %" PRIu64 ") %s: state %d, %d owner(s), first ino %" PRIu64 " offset %" PRIu64,
-		    what, pgoff, ino, off, pinned ? "left its file under a pin" : "is not the file's",
+		    what, pgoff, ino, off, later ? "left its file under a pin" : "is not the file's",
 		    (int)blk.state, n, n > 0 ? ow[0].ino : 0, n > 0 ? ow[0].offset : 0);
 }
 
 /* Every device page of @ps (file @ino) is still the file's. */
 static void pinset_check(struct torture *t, const struct dc_dcfs_pinset *ps, uint64_t ino,
-			 bool write, const char *what)
+			 enum own_when when, bool write, const char *what)
 {
 	uint64_t off = ps->offset;
 
@@ -206,7 +235,7 @@ static void pinset_check(struct torture *t, const struct dc_dcfs_pinset *ps, uin
 		if (s->pgoff == UINT64_MAX) /* the zero page */
 			continue;
 		for (uint64_t at = 0; at < s->len; at += PG)
-			own_check(t, s->pgoff + at / PG, ino, off + at, true, write, what);
+			own_check(t, s->pgoff + at / PG, ino, off + at, when, write, what);
 	}
 }
 
@@ -462,7 +491,7 @@ static void pass_hook(const struct dc_dcfs_pinset *ps, void *arg)
 			dma_stamp((char *)s->addr + at, x->fid, (off + at) / PG, x->gen);
 	}
 	if (!atomic_load(&t->removing))
-		pinset_check(t, ps, x->ino, x->write, x->write ? "dma write (after a pass)" : "dma read (after a pass)");
+		pinset_check(t, ps, x->ino, OWN_UNDER_PIN, x->write, x->write ? "dma write (after a pass)" : "dma read (after a pass)");
 }
 
 /* Wait for DMA @x, settle the model of the pages it wrote, free it. */
@@ -482,6 +511,8 @@ static void dma_finish(struct t_worker *w, struct t_dma *x)
 	ret = dma_wait(x->d);
 	if (ret && !atomic_load(&t->removing))
 		t_violation(t, V_UNEXPECTED, "dma of %s: %s", f->name, ename(ret));
+	hist_add(w, OP_NR, x->fid, x->gen, x->off / PG, x->len / PG,
+		 revoked * 2 + (f->layout_gen == x->layout_gen)); /* "dma_done" */
 	if (x->write && f->fid == x->fid)
 		for (uint64_t p = x->off / PG; p < (x->off + x->len) / PG; p++) {
 			struct t_mpage *m = &f->m[p];
@@ -625,7 +656,7 @@ static void op_dma(struct t_worker *w, bool write, uint64_t ms, int kind)
 		(void)t_err_ok(w, f, ret, "pin", ok, &gone);
 		return;
 	}
-	pinset_check(t, &ps, x->ino, write, write ? "dma write (before)" : "dma read (before)");
+	pinset_check(t, &ps, x->ino, OWN_PINNED, write, write ? "dma write (before)" : "dma read (before)");
 	if (write) {
 		x->gen = ++w->gen;
 		x->byte = fill_byte(x->fid, x->gen);
@@ -667,6 +698,7 @@ static void op_dma(struct t_worker *w, bool write, uint64_t ms, int kind)
 			m->gen = x->gen;
 			m->dma = x->serial;
 		}
+	hist_add(w, write ? OP_DMA_WRITE : OP_DMA_READ, f->fid, x->gen, p, n, k);
 	x->next = w->dmas;
 	w->dmas = x;
 	w->ndmas++;
@@ -691,6 +723,7 @@ static void op_pwrite(struct t_worker *w)
 		stamp_page(w->buf + i * PG, f->fid, p + i, gen);
 	ret = dc_dcfs_pwrite(t->fs, f->fd, w->buf, n * PG, p * PG);
 	t_count(t, OP_PWRITE);
+	hist_add(w, OP_PWRITE, f->fid, gen, p, n, ret);
 	if (ret < 0) {
 		m_unknown(t, f, (int)ret, p, p + n);
 		(void)t_err_ok(w, f, (int)ret, "pwrite", ok, &gone);
@@ -810,6 +843,7 @@ static void op_store(struct t_worker *w, bool explicit_fault)
 	a.gen = ++w->gen;
 	a.store = true;
 	t_count(t, OP_STORE);
+	hist_add(w, OP_STORE, f->fid, a.gen, p, n, 0);
 	if (sigbus_guard(vacc_run, &a, &at)) {
 		/* the pages stored before the fault hold the new stamp, the rest are unknown */
 		for (uint64_t i = p; i < p + n; i++)
@@ -823,7 +857,7 @@ static void op_store(struct t_worker *w, bool explicit_fault)
 		m_stamp(w, f, i, a.gen);
 		if (!dc_dcfs_iomap(t->fs, f->fd, i * PG, PG, 0, &map) &&
 		    map.type != DC_DCFS_IOMAP_HOLE)
-			own_check(t, map.pgoff, f->ino, i * PG, false, true, "store through a view");
+			own_check(t, map.pgoff, f->ino, i * PG, OWN_STORE, true, "store through a view");
 		else if (!f->m[i].st) /* a hole after a store: the store went nowhere */
 			t_violation(t, V_UNEXPECTED, "store into %s page %" PRIu64 ": still a hole",
 				    f->name, i);
@@ -928,6 +962,7 @@ static void op_truncate(struct t_worker *w)
 	ret = dc_dcfs_truncate(t->fs, f->fd, np * PG, &o);
 	layout_done(w, t0);
 	t_count(t, OP_TRUNCATE);
+	hist_add(w, OP_TRUNCATE, f->fid, 0, np, UINT64_MAX, ret);
 	if (ret) {
 		m_unknown(t, f, ret, np, t->maxpages);
 		layout_err(w, f, ret, "truncate");
@@ -979,6 +1014,7 @@ static void op_falloc(struct t_worker *w, unsigned mode)
 	ret = dc_dcfs_fallocate(t->fs, f->fd, mode, p * PG, n * PG, &o);
 	layout_done(w, t0);
 	t_count(t, opn[mode]);
+	hist_add(w, (int)opn[mode], f->fid, 0, p, mode >= DC_DCFS_FALLOC_COLLAPSE ? UINT64_MAX : n, ret);
 	if (ret) {
 		m_unknown(t, f, ret, p, mode >= DC_DCFS_FALLOC_COLLAPSE ? t->maxpages : p + n);
 		layout_err(w, f, ret, name[mode]);
@@ -1027,6 +1063,7 @@ static void op_reflink(struct t_worker *w)
 	ret = dc_dcfs_reflink(t->fs, s->fd, so * PG, d->fd, dof * PG, len * PG, &o);
 	layout_done(w, t0);
 	t_count(t, OP_REFLINK);
+	hist_add(w, OP_REFLINK, d->fid, s->fid, dof, len, ret);
 	if (ret) {
 		m_unknown(t, d, ret, dof, dof + len); /* partly cloned: block by block */
 		layout_err(w, d, ret, "reflink");
