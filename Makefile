@@ -121,6 +121,42 @@ build/daxcore-bench: $(patsubst %.c,build/obj/%.o,$(BENCH_SRCS)) build/libdaxcor
 	@echo "  LINK    $@"
 	@$(CC) $(BASE_CFLAGS) -O2 $(filter %.o,$^) -o $@ build/libdaxcore.a $(LIBS) $(BENCH_LIBS)
 
+# ---- daxcore torture: the tool in the test flavours ------------------------------
+# build/fault/daxcore, build/asan/daxcore, build/tsan/daxcore: the tool linked
+# against the fault-injection libraries (torture --fail-alloc needs one), for
+# tests/cli_torture.sh.  build/bugN/daxcore (N = TORTURE_BUGS): the tool against
+# a library with -DDC_REGRESS_BUG=N, only the sources with a switch compiled
+# again (the rest are build/fault's), to show that the torture's oracle fails.
+# $(1) = directory, $(2) = compiler, $(3) = extra cflags, $(4) = extra ldflags
+define TORTURE_TOOL
+$(1)/daxcore: $(patsubst %.c,$(1)/obj/%.o,$(TOOL_SRCS)) $(1)/libdaxcore.a
+	@echo "  LINK    $$@"
+	@$(2) $(BASE_CFLAGS) $(3) $$(filter %.o,$$^) -o $$@ $(1)/libdaxcore.a $(LIBS) $(TOOL_LIBS) $(4)
+endef
+$(eval $(call TORTURE_TOOL,build/fault,$(CC),-O2 $(FAULT),))
+$(eval $(call TORTURE_TOOL,build/asan,$(CLANG),$(ASAN_CFLAGS) $(FAULT),-fsanitize=address$(comma)undefined))
+$(eval $(call TORTURE_TOOL,build/tsan,$(TSAN_CC),$(TSAN_CFLAGS) $(FAULT),-fsanitize=thread))
+
+TORTURE_BUGS    := 19 26
+SWITCHED_SRCS   := $(shell grep -l DC_REGRESS_BUG $(LIB_SRCS))
+define TORTURE_BUG
+build/bug$(1)/obj/%.o: %.c
+	@mkdir -p $$(dir $$@)
+	@echo "  CC      $$@"
+	@$(CC) $(BASE_CFLAGS) -O2 $(FAULT) -DDC_REGRESS_BUG=$(1) $$(DEPFLAGS) -c $$< -o $$@
+build/bug$(1)/libdaxcore.a: $(patsubst %.c,build/fault/obj/%.o,$(filter-out $(SWITCHED_SRCS),$(LIB_SRCS))) \
+                            $(patsubst %.c,build/bug$(1)/obj/%.o,$(SWITCHED_SRCS))
+	@rm -f $$@
+	@echo "  AR      $$@"
+	@ar rcs $$@ $$^
+build/bug$(1)/daxcore: $(patsubst %.c,build/fault/obj/%.o,$(TOOL_SRCS)) build/bug$(1)/libdaxcore.a
+	@echo "  LINK    $$@"
+	@$(CC) $(BASE_CFLAGS) -O2 $$(filter %.o,$$^) -o $$@ build/bug$(1)/libdaxcore.a $(LIBS) $(TOOL_LIBS)
+endef
+$(foreach b,$(TORTURE_BUGS),$(eval $(call TORTURE_BUG,$(b))))
+TORTURE_BINS    := build/fault/daxcore build/asan/daxcore build/tsan/daxcore \
+                   $(foreach b,$(TORTURE_BUGS),build/bug$(b)/daxcore)
+
 # ---- pkg-config file: rewritten when VERSION or a directory changes ----------
 build/daxcore.pc: src/daxcore.pc.in FORCE
 	@mkdir -p build
@@ -162,7 +198,8 @@ CONC_NAMES   := $(filter test_conc_%,$(TEST_NAMES))
 test-bins: $(addprefix build/tests/,$(TEST_NAMES)) \
            $(addprefix build/asan/tests/,$(TEST_NAMES)) \
            $(addprefix build/tsan/tests/,$(CONC_NAMES)) \
-           $(addprefix build/clang/tests/,$(TEST_NAMES))
+           $(addprefix build/clang/tests/,$(TEST_NAMES)) \
+           $(TORTURE_BINS)
 
 run: setup
 	@$(MAKE) --no-print-directory all

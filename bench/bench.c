@@ -133,5 +133,6 @@ int main(int argc, char **argv)
 	bench_dcfs();
 	bench_view();
 	bench_devdax();
+	bench_torture();
 	return 0;
 }

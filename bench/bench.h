@@ -105,5 +105,6 @@ void bench_mapping(void); /* bench_mapping.c: entry operations */
 void bench_dcfs(void);    /* bench_dcfs.c: dcfs faults, I/O, pins, truncate */
 void bench_view(void);    /* bench_view.c: views: faults, revocation */
 void bench_devdax(void);  /* bench_devdax.c: device-dax faults and pins */
+void bench_torture(void); /* bench_torture.c: daxcore torture's operations per second */
 
 #endif

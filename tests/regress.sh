@@ -2,7 +2,9 @@
 # Every regression test must be able to fail: build the library with one
 # bug of the foundation review (1-13), of the review of its fixes (14-18)
 # of dcfs (19-21, 23), of the batched pin path (22) or of dcfs part 2
-# (sharing and quarantine, 24-27), of views (28) or of device-dax (31; its review: 32-34) or of the region claim (35) brought back (-DDC_REGRESS_BUG=N, see
+# (sharing and quarantine, 24-27), of views (28), found by the torture
+# (29, 30), of device-dax (31; its review: 32-34) or of the region claim (35)
+# brought back (-DDC_REGRESS_BUG=N, see
 # src/base/base.h) and check that the test case written for it fails,
 # while the same case passes on the real library.  Prints one PASS/FAIL
 # line per case; exit status 0 if every case caught its bug.
@@ -85,6 +87,8 @@ for line in \
     "28 test_view_revoke punch_during_fault_window" \
     "28 test_view_revoke pwrite_of_hole_during_read_fault_window" \
     "28 test_view_revoke writeback_during_write_fault_window" \
+    "29 test_dcfs_share pin_of_neighbours_sharing_a_block" \
+    "30 test_dcfs failed_pwrite_past_eof_keeps_size" \
     "31 test_devdax kill_between_the_check_and_the_lock" \
     "31 test_conc_devdax faults_and_pins_vs_kill" \
     "32 test_devdax removal_during_close_waits_for_the_claim" \
@@ -112,6 +116,41 @@ for line in \
     else
         echo "FAIL  regress bug $bug: $test $case: exit $fixed fixed, $broken with the bug"
         tail -n 5 "$out/$test.$case.bug$bug.log" | sed 's/^/      | /'
+        rc=1
+    fi
+done
+
+# The torture's oracle (tools/torture*.c): `daxcore torture` against the
+# library with bug 19 (truncate frees blocks before their pins drain) and
+# with bug 26 (the quarantine frees pinned blocks, on a quarantine mount)
+# must report violations and exit 1, against the real one exit 0.
+tool() { # bug -> $out/daxcore.bug$bug (the tool's objects compiled once)
+    [ -x "$out/daxcore.bug$1" ] && return 0
+    objs "$out/tools" 0 tools/*.c && lib "$1" &&
+        $cc $flags "$out"/tools/*.o -o "$out/daxcore.bug$1" "$out/lib$1.a" $libs -luring
+}
+for line in "19" "26 -o quarantine"; do
+    set -- $line
+    bug=$1; shift
+    if ! { tool 0 && tool "$bug"; } >"$out/build.torture.$bug.log" 2>&1; then
+        echo "FAIL  regress build torture bug $bug (see $out/build.torture.$bug.log)"
+        rc=1
+        continue
+    fi
+    timeout -k 5 120 "$out/daxcore.bug0" torture --seconds 5 --seed 1 "$@" \
+        >"$out/torture.$bug.fixed.log" 2>&1; fixed=$?
+    # As above: up to 3 runs must show the bug once (exit 1, violations printed).
+    for try in 1 2 3; do
+        timeout -k 5 120 "$out/daxcore.bug$bug" torture --seconds 5 --seed 1 "$@" \
+            >"$out/torture.bug$bug.log" 2>&1; broken=$?
+        [ "$broken" = 1 ] && grep -q VIOLATION "$out/torture.bug$bug.log" && break
+    done
+    if [ "$fixed" = 0 ] && [ "$broken" = 1 ] && grep -q VIOLATION "$out/torture.bug$bug.log"; then
+        echo "PASS  regress bug $bug: daxcore torture${*:+ $*} reports violations with the bug, none without"
+    else
+        echo "FAIL  regress bug $bug: daxcore torture${*:+ $*}: exit $fixed fixed, $broken with the bug"
+        tail -n 5 "$out/torture.bug$bug.log" | sed 's/^/      | bug: /'
+        grep VIOLATION "$out/torture.$bug.fixed.log" | head -n 5 | sed 's/^/      | fixed: /'
         rc=1
     fi
 done

@@ -83,6 +83,16 @@ for g in files data sizes layout views pins dma jobs device teardown devdax usag
     cli "io_$g" 0 sh tests/cli_io.sh build/daxcore "$g"
 done
 
+# daxcore torture: bounded runs ($DAXCORE_TORTURE_SECONDS, default 30 s each,
+# 15 s for the 2 MiB ones)
+# in the fault-injection, ASan and TSan builds, quarantine on and off, 4 KiB
+# and 2 MiB folios (hugetlb pages where free), --json, the oracle failing
+# against libraries with bugs 19 and 26, the watchdog (tests/cli_torture.sh).
+for c in normal_4k normal_4k_quarantine normal_2m normal_2m_quarantine huge asan_4k \
+         asan_4k_quarantine tsan_4k tsan_4k_quarantine json bug19 bug26 watchdog usage fail_alloc_plain; do
+    cli "torture_$c" 0 sh tests/cli_torture.sh "$c"
+done
+
 # Each regression case must fail with its bug brought back (tests/regress.sh).
 rm -rf build/regress
 sh tests/regress.sh build/regress >"$log/regress.log" 2>&1

@@ -2153,6 +2153,34 @@ TEST(enospc)
 	free(buf);
 }
 
+/*
+ * A pwrite past the end of file that writes nothing (the file system is
+ * full) leaves the size as it was: it must not grow to the write's offset.
+ */
+TEST(failed_pwrite_past_eof_keeps_size)
+{
+	static uint8_t buf[2 * PG];
+	uint64_t blocks;
+	int a, b;
+
+	fx("mem:4M", NULL);
+	blocks = sfs().blocks;
+	a = xcreate("a");
+	xwrite_byte(a, 0x62, blocks * PG, 0); /* full */
+	CHECK_EQ(sfs().blocks_free, 0);
+	b = xcreate("b");
+	CHECK_EQ(dc_dcfs_pwrite(FS, b, buf, PG, 100 * PG), -ENOSPC);
+	CHECK_EQ(fsize(b), 0);
+	CHECK_EQ(dc_dcfs_truncate(FS, b, 3 * PG, NULL), 0);
+	CHECK_EQ(dc_dcfs_pwrite(FS, b, buf, 2 * PG, 50 * PG + 7), -ENOSPC);
+	CHECK_EQ(fsize(b), 3 * PG);
+	CHECK_EQ(dc_dcfs_pwrite(FS, a, buf, PG, (blocks + 5) * PG), -ENOSPC);
+	CHECK_EQ(fsize(a), blocks * PG);
+	check_fs();
+	xclose(a);
+	xclose(b);
+}
+
 /* ALLOC and ZERO running out part-way: what was allocated stays, the size does not change. */
 TEST(fallocate_enospc_part_way)
 {

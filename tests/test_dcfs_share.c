@@ -840,6 +840,60 @@ TEST(reflink_within_one_file)
 	check_fs();
 }
 
+/*
+ * A reflink within one file onto the neighbouring block makes two adjacent
+ * file pages map one folio: a pin over both must give each its own device
+ * page (the shared one twice), never the page after it, which the reflink
+ * freed (found by `daxcore torture`: a DMA there lands in a free block).
+ */
+TEST(pin_of_neighbours_sharing_a_block)
+{
+	uint8_t model[4 * 4096];
+	struct dc_dcfs_pinset ps;
+	uint64_t pg1, pg2, ia, off;
+	int a;
+
+	fx("mem:64M", NULL);
+	a = xcreate("a");
+	ia = ino_of(a);
+	pattern(model, 4 * PG, 3);
+	xwrite(a, model, 4 * PG, 0);
+	pg1 = pg_of(a, PG);
+	pg2 = pg_of(a, 2 * PG);
+	CHECK_EQ(dc_dcfs_reflink(FS, a, PG, a, 2 * PG, PG, NULL), 0);
+	expect_block(pg2, DC_DCFS_BLOCK_FREE, 0);
+	for (int ro = 0; ro < 2; ro++) {
+		CHECK_EQ(dc_dcfs_pin(FS, a, 0, 4 * PG, ro ? DC_DCFS_PIN_READONLY : 0, "n", &ps), 0);
+		off = 0;
+		for (unsigned i = 0; i < ps.nsegs; off += ps.segs[i].len, i++)
+			for (uint64_t at = 0; at < ps.segs[i].len; at += PG) {
+				uint64_t p = ps.segs[i].pgoff + at / PG, want = pg_of(a, off + at);
+				struct dc_dcfs_block b;
+
+				CHECK_EQ(p, want);
+				CHECK(dc_dcfs_rmap(FS, p, &b, NULL, 0) >= 1);
+				CHECK(b.state != DC_DCFS_BLOCK_FREE);
+				CHECK_EQ(memcmp((char *)ps.segs[i].addr + at,
+						model + (off + at == 2 * PG ? PG : off + at), PG), 0);
+			}
+		if (!ro) { /* the write pin copied the shared block: the pages differ again */
+			CHECK(pg_of(a, 2 * PG) != pg_of(a, PG));
+			CHECK(pg_of(a, PG) == pg1 || pg_of(a, 2 * PG) == pg1);
+		} else {
+			CHECK_EQ(pg_of(a, 2 * PG), pg_of(a, PG));
+		}
+		CHECK_EQ(dc_dcfs_unpin(FS, &ps), 0);
+		check_fs();
+		if (!ro) { /* share again for the read-only pin */
+			CHECK_EQ(dc_dcfs_reflink(FS, a, PG, a, 2 * PG, PG, NULL), 0);
+			check_fs();
+		}
+	}
+	(void)ia;
+	xclose(a);
+	check_fs();
+}
+
 /* Holes in the source become holes; what the destination held there is freed. */
 TEST(reflink_of_holes)
 {

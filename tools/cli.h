@@ -17,6 +17,7 @@
 #define EXIT_USAGE 2
 #define DEMO_DEFAULT_SPEC "mem:64M"
 #define IO_DEFAULT_SPEC "mem:64M"
+#define TORTURE_DEFAULT_SPEC "mem:64M"
 
 /* util.c */
 /* "-EBUSY" for -EBUSY, "0" for 0 (a few rotating buffers). */
@@ -47,6 +48,17 @@ int demo_main(int argc, char **argv);
 
 /* io.c: `daxcore io` (argv[0] is "io"); returns the exit status. */
 int io_main(int argc, char **argv);
+/* io_view.c: install the views' SIGSEGV handler and the SIGBUS one sigbus_guard() uses. */
+int io_signals_init(void);
+/*
+ * Run @fn(@arg) with SIGBUS caught for the calling thread (needs
+ * io_signals_init()): 0, or -1 with *@fault the address that got SIGBUS
+ * (@fn was cut short there).  @fn must not hold locks across the access.
+ */
+int sigbus_guard(void (*fn)(void *arg), void *arg, void **fault);
+
+/* torture*.c: `daxcore torture` (argv[0] is "torture"). */
+int torture_main(int argc, char **argv);
 
 /* ---- dma.c: the DMA engines ------------------------------------------------------ */
 
@@ -108,6 +120,19 @@ struct dma;
  */
 int dma_start(struct dc_dcfs *fs, struct dc_dcfs_pinset *ps, enum dma_engine engine, int byte,
 	      uint64_t ms, const char *tag, struct dma **out);
+/*
+ * dma_start_pass() - dma_start(), and @pass(@ps, @pass_arg) is called in the
+ * DMA's thread after every pass (a cancelled or failed one too), while the
+ * pin set is still held: the torture's oracle stamps the pages there and
+ * checks that every pinned block is still the file's.  @ps is the DMA's
+ * copy (read it, do not unpin it).
+ */
+typedef void (*dma_pass_fn)(const struct dc_dcfs_pinset *ps, void *arg);
+/* memset() as the memcpy engine writes pinned memory (what a pass hook may use too). */
+void dma_mem_set(void *p, int byte, uint64_t n);
+int dma_start_pass(struct dc_dcfs *fs, struct dc_dcfs_pinset *ps, enum dma_engine engine,
+		   int byte, uint64_t ms, const char *tag, dma_pass_fn pass, void *pass_arg,
+		   struct dma **out);
 /* The transfer ended and its pins are released.  Any thread. */
 bool dma_done(const struct dma *d);
 /* Ask the DMA to stop early (a killed client); it still unpins.  Any thread. */

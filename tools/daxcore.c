@@ -10,6 +10,9 @@
  *   daxcore io [-d SPEC] [-o MOUNTOPTS] [-c CMD]... [SCRIPT]
  *                         an xfs_io-style command language over dcfs, or over
  *                         a device-dax device (io*.c)
+ *   daxcore torture [-d SPEC] [--seconds N] [--threads T] [--seed S] [-o MOUNTOPTS]
+ *                   [--json] [--kill] [--fail-alloc N]
+ *                         randomised concurrent operations under an oracle (torture*.c)
  *   daxcore help          usage on stdout
  *   daxcore --version     the library version
  *
@@ -84,6 +87,10 @@ static const struct cmd cmds[] = {
 	  "without SPEC: list the machine's device-dax devices (libdaxctl);\n"
 	  "with SPEC: create the region, describe it (size, page and folio size,\n"
 	  "type, backend, huge pages, metadata, device alignment), remove it", cmd_info },
+	{ "torture", "torture [-d SPEC] [--seconds N] [--threads T] [--seed S] [-o MOUNTOPTS]\n"
+		     "          [--json] [--kill] [--fail-alloc N]",
+	  "randomised concurrent operations on dcfs (default " TORTURE_DEFAULT_SPEC ") under an\n"
+	  "'daxcore torture --help' lists its options", torture_main },
 	/* A test aid, not listed by help (NULL summary). */
 	{ "dma-selftest", "dma-selftest [-e uring|memcpy] [-d SPEC]", NULL, cmd_dma_selftest },
 	{ "help", "help", "print this help", cmd_help },

@@ -40,6 +40,8 @@ struct dma {
 	uint64_t end_ns;           /* the duration ends here */
 	char tag[32];
 	pthread_t thread;
+	dma_pass_fn pass;          /* called after every pass, before the unpin (or NULL) */
+	void *pass_arg;
 
 	atomic_bool done, cancel;
 	atomic_uint_fast64_t bytes;
@@ -115,19 +117,53 @@ static bool seg_read_only(const struct dma *d, const struct dc_dcfs_seg *s)
 	return d->byte == DMA_READ || s->pgoff == UINT64_MAX;
 }
 
+#ifdef __SANITIZE_THREAD__
+/*
+ * Under ThreadSanitizer the memcpy engine moves memory as a device does,
+ * unseen: a DMA races with the CPU's accesses to the pages by design (the
+ * uring engine's transfers are the kernel's, which TSan never sees either).
+ */
+__attribute__((no_sanitize("thread"))) void dma_mem_set(void *p, int byte, uint64_t n)
+{
+	volatile unsigned char *q = p;
+
+	for (uint64_t i = 0; i < n; i++)
+		q[i] = (unsigned char)byte;
+}
+
+__attribute__((no_sanitize("thread"))) static uint64_t mem_sum(const void *p, uint64_t n)
+{
+	const volatile unsigned char *q = p;
+	uint64_t sum = 0;
+
+	for (uint64_t i = 0; i < n; i++)
+		sum += q[i];
+	return sum;
+}
+#else
+void dma_mem_set(void *p, int byte, uint64_t n)
+{
+	memset(p, byte, n);
+}
+
+static uint64_t mem_sum(const void *p, uint64_t n)
+{
+	const unsigned char *q = p;
+	uint64_t sum = 0;
+
+	for (uint64_t i = 0; i < n; i++)
+		sum += q[i];
+	return sum;
+}
+#endif
+
 /* The CPU moves [p, p + n): the pattern in, or a sum of what is there. */
 static void cpu_move(struct dma *d, const struct dc_dcfs_seg *s, char *p, uint64_t n)
 {
-	if (seg_read_only(d, s)) {
-		const unsigned char *q = (const unsigned char *)p;
-		uint64_t sum = 0;
-
-		for (uint64_t i = 0; i < n; i++)
-			sum += q[i];
-		d->sink += sum;
-	} else {
-		memset(p, d->byte, n);
-	}
+	if (seg_read_only(d, s))
+		d->sink += mem_sum(p, n);
+	else
+		dma_mem_set(p, d->byte, n);
 	count(d, n);
 }
 
@@ -501,6 +537,8 @@ static void *worker(void *arg)
 		uint64_t now;
 
 		ret = d->used == DMA_URING ? uring_pass(d) : memcpy_pass(d);
+		if (d->pass)
+			d->pass(&d->ps, d->pass_arg);
 		if (ret || cancelled(d))
 			break;
 		now = dc_now_ns();
@@ -537,6 +575,13 @@ static void engine_free(struct dma *d)
 int dma_start(struct dc_dcfs *fs, struct dc_dcfs_pinset *ps, enum dma_engine engine, int byte,
 	      uint64_t ms, const char *tag, struct dma **out)
 {
+	return dma_start_pass(fs, ps, engine, byte, ms, tag, NULL, NULL, out);
+}
+
+int dma_start_pass(struct dc_dcfs *fs, struct dc_dcfs_pinset *ps, enum dma_engine engine,
+		   int byte, uint64_t ms, const char *tag, dma_pass_fn pass, void *pass_arg,
+		   struct dma **out)
+{
 	struct dma *d;
 	uint64_t now = dc_now_ns();
 	int ret;
@@ -551,6 +596,8 @@ int dma_start(struct dc_dcfs *fs, struct dc_dcfs_pinset *ps, enum dma_engine eng
 	d->ps = *ps;
 	d->used = engine;
 	d->byte = byte;
+	d->pass = pass;
+	d->pass_arg = pass_arg;
 	d->tfd = -1;
 	d->end_ns = ms > (UINT64_MAX - now) / 1000000u ? UINT64_MAX : now + ms * 1000000u;
 	snprintf(d->tag, sizeof(d->tag), "%s", tag ? tag : "");

@@ -195,8 +195,7 @@ int io_cmd_unpin(struct io_ctx *c, int argc, char **argv);
 int io_cmd_pins(struct io_ctx *c, int argc, char **argv);
 int io_cmd_dma(struct io_ctx *c, int argc, char **argv);
 int io_cmd_events(struct io_ctx *c, int argc, char **argv);
-/* Install the SIGBUS handler mwrite and mread use (and the views' SIGSEGV one). */
-int io_signals_init(void);
+/* io_signals_init() (cli.h): the SIGBUS handler mwrite and mread use. */
 /* ->event of the mount: queue a line for `events`. */
 void io_event(struct dc_dcfs *fs, const struct dc_dcfs_event *ev, void *arg);
 /*

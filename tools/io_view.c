@@ -91,8 +91,7 @@ static __attribute__((noinline)) void access_run(struct access *x)
 	}
 }
 
-/* Return 0, or -1 with *@fault the address that got SIGBUS. */
-static int access_guarded(struct access *x, void **fault)
+int sigbus_guard(void (*fn)(void *arg), void *arg, void **fault)
 {
 	sigjmp_buf jb;
 
@@ -101,9 +100,20 @@ static int access_guarded(struct access *x, void **fault)
 		return -1;
 	}
 	bus_jb = &jb;
-	access_run(x);
+	fn(arg);
 	bus_jb = NULL;
 	return 0;
+}
+
+static void access_fn(void *arg)
+{
+	access_run(arg);
+}
+
+/* Return 0, or -1 with *@fault the address that got SIGBUS. */
+static int access_guarded(struct access *x, void **fault)
+{
+	return sigbus_guard(access_fn, x, fault);
 }
 
 /* ---- views --------------------------------------------------------------------------- */

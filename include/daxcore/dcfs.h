@@ -273,7 +273,8 @@ DC_API int64_t dc_dcfs_pread(struct dc_dcfs *fs, int fd, void *buf, size_t len, 
  * the new block.
  * Context: takes the file's I/O lock exclusive.
  * Return: the bytes written; if the file system fills up part-way, the
- * bytes written before that (or -ENOSPC if none); -EBADF (read-only);
+ * bytes written before that (or -ENOSPC if none: a write that wrote
+ * nothing leaves the size as it was); -EBADF (read-only);
  * -EINVAL; -EFBIG (past DC_DCFS_SIZE_MAX); -ENOMEM; -EIO.
  */
 DC_API int64_t dc_dcfs_pwrite(struct dc_dcfs *fs, int fd, const void *buf, size_t len,

@@ -207,8 +207,11 @@ static int pin_pages(struct dcfs_inode *ino, struct dcfs_pin *p)
 /*
  * The device page of each pinned page (UINT64_MAX: the zero page) into
  * @pg, and the number of segments they make.  Entries map folio-aligned
- * file ranges to folio-aligned device pages, so a page in the same folio
- * as the one before is the next device page.
+ * file ranges to folio-aligned device pages, so a page's place in its
+ * folio is its file index's place in the block.  (Not "the page after the
+ * one before": two neighbouring file pages may map the same folio, a
+ * reflink within one file onto the next block, and the second page is
+ * then the folio's first again, not the device page after it.)
  */
 static uint64_t page_pgoffs(struct dc_dcfs *fs, const struct dcfs_pin *p, uint64_t *pg)
 {
@@ -219,7 +222,7 @@ static uint64_t page_pgoffs(struct dc_dcfs *fs, const struct dcfs_pin *p, uint64
 
 		if (!f)
 			pg[i] = UINT64_MAX;
-		else if (i && f == p->folios[i - 1])
+		else if (DC_REGRESS_BUG == 29 && i && f == p->folios[i - 1]) /* bug 29 */
 			pg[i] = pg[i - 1] + 1;
 		else
 			pg[i] = dc_folio_pgoff(f) + ((p->first + i) & mask);

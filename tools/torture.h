@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * torture.h - `daxcore torture`: randomised concurrent operations on one
+ * dcfs mount under an oracle.
+ *
+ *   torture.c      options, the run (threads, quiescent points, the
+ *                  watchdog, the final removal), the invariant checks at
+ *                  quiescent points, the summary (text and JSON)
+ *   torture_ops.c  a worker: its files and their models, the operations,
+ *                  the content stamps and the ownership checks
+ *
+ * The oracle.  Every 4 KiB page a worker writes (pwrite, a store through a
+ * view, a DMA) begins with a stamp: (file id, file page, generation), and
+ * its bytes after the stamp hold one fill byte derived from (file id,
+ * generation).  Each file belongs to one worker, which keeps a model of
+ * every page: zeros, a stamp (which may be another file's: reflink copies
+ * the source's model, so a destination's pages carry the source's stamps
+ * legitimately), in flux (a DMA still writes it) or unknown (what a
+ * cancelled DMA or an injected allocation failure left).  Reads (pread,
+ * loads through a view) compare pages with the model; a page that shows a
+ * stamp it should not is a foreign stamp: some store or DMA landed in a
+ * block after the block left the file that store or DMA was aimed at.  A
+ * DMA checks, before its first pass and after every pass (the DMA engine's
+ * pass hook, pins still held), that every device page it writes is still
+ * in its file at its offset, or in the quarantine, through dc_dcfs_rmap();
+ * a store through a view checks the same of the page it stored into.
+ *
+ * Threads: workers (one per --threads, each with its own PRNG seeded from
+ * the seed and its index, so that the same seed replays the same sequence
+ * of choices per worker; what the library answers, and so the interleaving
+ * and the later choices that depend on answers, differ from run to run),
+ * the DMA engines' threads, a watchdog, the main thread (quiescent points
+ * and the end).  The counters below are atomics; a worker's files and
+ * models are its own (its DMAs' pass hooks only read what they were given).
+ */
+#ifndef DC_TOOLS_TORTURE_H
+#define DC_TOOLS_TORTURE_H
+
+#include "cli.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define T_FILES   3 /* files per worker */
+#define T_DMAS    2 /* DMAs in flight per worker */
+#define T_VIOL_LOG 16 /* violations printed in full */
+
+/* Operation kinds (counted, per second in the summary). */
+enum t_op {
+	OP_PWRITE, OP_PREAD, OP_STORE, OP_STORE_FAULT, OP_LOAD, OP_EOF_STORE,
+	OP_DMA_WRITE, OP_DMA_READ, OP_PIN, OP_PIN_USER, OP_PIN_REVOCABLE,
+	OP_TRUNCATE, OP_PUNCH, OP_ZERO, OP_COLLAPSE, OP_INSERT, OP_REFLINK,
+	OP_FSYNC, OP_RECYCLE, OP_POISON, OP_FAIL_ALLOC, OP_KILL,
+	OP_STALL, /* a test aid (--ops stall only): a pin held across a truncate of it */
+	OP_NR
+};
+
+/* Violation kinds. */
+enum t_viol {
+	V_FOREIGN,      /* a page shows a stamp its file's model does not allow */
+	V_CONTENT,      /* a page's bytes are neither its stamp nor zeros */
+	V_LEFT_FILE,    /* a pinned block (or a stored-into page) left its file */
+	V_FREE_PINNED,  /* a pinned block is free */
+	V_STORE_LANDED, /* a store past the end of file (revoked) did not fault */
+	V_POISON_REUSE, /* a poisoned page is free or mapped by a file again */
+	V_UNEXPECTED,   /* a call answered what its contract does not allow */
+	V_COUNT,        /* a count did not return to zero */
+	V_CHECK,        /* dc_dcfs_check() or an invariant of DESIGN.md failed */
+	V_REMOVAL,      /* the device removal did not complete */
+	V_LEAK,         /* a killed client's pins stayed */
+	V_WATCHDOG,     /* no progress for the watchdog's period */
+	V_NR
+};
+
+struct t_opts {
+	const char *spec, *mountopts;
+	uint64_t seconds, seed, fail_alloc;
+	uint64_t only; /* --ops: a mask of enum t_op (0: all) */
+	unsigned threads, check_ms, watchdog_s;
+	bool json, kill, quiet;
+};
+
+/* The run, shared by every thread. */
+struct torture {
+	struct t_opts o;
+	struct dc_region *r;
+	struct dc_dcfs *fs;
+	uint64_t npages, block, maxpages; /* region pages, block bytes, file pages at most */
+	bool quarantine, fault_build;
+	uint64_t t0_ns;
+
+	_Atomic bool stop;       /* workers: finish */
+	_Atomic bool quit_watchdog;
+	_Atomic bool removing;   /* the device removal started: ownership is no longer the mount's */
+	_Atomic bool park;       /* workers: stop at the barrier */
+	_Atomic unsigned parked;
+	pthread_mutex_t park_lock;
+	pthread_cond_t park_cond;
+	_Atomic uint64_t park_epoch;
+
+	_Atomic uint64_t progress; /* operations completed (the watchdog's) */
+	_Atomic uint64_t ops[OP_NR];
+	_Atomic uint64_t viol[V_NR];
+	_Atomic uint64_t checks, skipped_pages, verified_pages, poison_hits, enomem, eagain;
+	_Atomic uint64_t waits, wait_max_ns, timeouts, dma_bytes, kills, sigbus;
+	_Atomic uint32_t next_fid;
+	_Atomic uint64_t next_serial;
+
+	pthread_mutex_t log_lock; /* violations, poisoned pages */
+	unsigned nlogged;
+	uint64_t poisoned[64];
+	unsigned npoisoned;
+
+	struct t_worker *w;
+};
+
+/* One page of a file's model. */
+enum t_mstate { M_ZERO = 0, M_STAMP, M_FLUX, M_UNKNOWN };
+struct t_mpage {
+	uint8_t st;
+	uint32_t fid;     /* M_STAMP, M_FLUX: the stamp the page must (will) hold */
+	uint64_t page, gen;
+	uint64_t dma;     /* M_FLUX: the DMA's serial */
+};
+
+struct t_file {
+	int fd;              /* -1: none */
+	uint32_t fid;
+	uint64_t ino;
+	char name[48];
+	uint64_t size;       /* bytes, a multiple of 4 KiB */
+	uint64_t layout_gen; /* bumped by every operation that changes the layout */
+	struct t_mpage *m;   /* maxpages */
+	struct dc_view v;
+	bool mapped;
+};
+
+struct t_dma {
+	struct torture *t;
+	struct t_dma *next;  /* the worker's list */
+	struct t_dma *rv_next; /* the revocable ones' list (torture_ops.c) */
+	struct dma *d;
+	uint64_t serial;
+	unsigned slot;       /* the worker's file */
+	uint32_t fid;
+	uint64_t ino, off, len, gen, layout_gen;
+	bool write, longterm, revoked;
+	int byte;
+};
+
+#define T_HIST 256
+struct t_hist { /* a write or layout change of the worker, for diagnosis */
+	int op;
+	uint32_t fid;
+	uint64_t gen, p, n; /* n UINT64_MAX: to the end of file */
+	int64_t ret;
+};
+
+struct t_worker {
+	struct torture *t;
+	unsigned idx;
+	pthread_t th;
+	uint64_t rng;
+	uint64_t gen;
+	struct t_file f[T_FILES];
+	struct t_dma *dmas;
+	unsigned ndmas;
+	unsigned char *buf;      /* maxpages pages */
+	_Atomic int op;          /* what it does now (-1: between operations) */
+	_Atomic uint64_t op_t0;  /* since when */
+	_Atomic bool in_park;
+	struct t_hist hist[T_HIST];
+	unsigned nhist, hist_dumped;
+};
+
+/* torture.c */
+void t_violation(struct torture *t, enum t_viol v, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void t_count(struct torture *t, enum t_op op);
+/* Has device page @pgoff been poisoned by the run? */
+bool t_poisoned(struct torture *t, uint64_t pgoff);
+void t_poison_note(struct torture *t, uint64_t pgoff);
+const char *t_op_name(enum t_op op);
+/* Park at the barrier if the main thread asks (workers, between operations). */
+void t_maybe_park(struct t_worker *w);
+
+/* torture_ops.c */
+int t_worker_init(struct t_worker *w);
+void *t_worker_main(void *arg);
+/* Wait for the worker's DMAs and settle their models (at parking and the end). */
+void t_reap_all(struct t_worker *w);
+/* Verify every file of @w against its model (quiescent).  Return pages checked. */
+uint64_t t_verify_all(struct t_worker *w);
+/* The end: hold things (views, a long DMA, open files) across the removal. */
+void t_hold_for_removal(struct t_worker *w);
+/* After the removal: give everything back (close, unmap, reap). */
+void t_worker_fini(struct t_worker *w);
+/* Every pin set the worker knows it holds (0 at quiescent points). */
+unsigned t_pins_held(const struct t_worker *w);
+/* Print the pins of the worker's files and what it does (the watchdog). */
+void t_worker_dump(struct t_worker *w, FILE *out);
+
+#endif

@@ -1,0 +1,1449 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * torture_ops.c - a torture worker: its files, their models, the
+ * operations and the oracle's checks (torture.h describes the oracle).
+ */
+#include "torture.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sched.h>
+#include <time.h>
+
+#define PG DC_PAGE_SIZE
+#define STAMP_MAGIC UINT32_C(0x44435452) /* "DCTR" */
+
+/* The allocation injector of DC_FAULT_INJECT builds (src/base/base.h): absent otherwise. */
+extern void dc__fault_set(unsigned long nth) __attribute__((weak));
+
+/* ---- the PRNG: one per worker, seeded from (seed, index) ------------------------------ */
+
+static uint64_t splitmix(uint64_t *x)
+{
+	uint64_t z = (*x += UINT64_C(0x9E3779B97F4A7C15));
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+	return z ^ (z >> 31);
+}
+
+static uint64_t rnd(struct t_worker *w, uint64_t n)
+{
+	return n ? splitmix(&w->rng) % n : 0;
+}
+
+/* ---- the worker's last writes (printed with a foreign stamp of its own file) ------------- */
+
+static void hist_add(struct t_worker *w, int op, uint32_t fid, uint64_t gen, uint64_t p, uint64_t n,
+		     int64_t ret)
+{
+	struct t_hist *h = &w->hist[w->nhist++ % T_HIST];
+
+	h->op = op;
+	h->fid = fid;
+	h->gen = gen;
+	h->p = p;
+	h->n = n;
+	h->ret = ret;
+}
+
+static void hist_dump(struct t_worker *w, uint32_t fid, uint64_t page)
+{
+	for (unsigned i = w->nhist > T_HIST ? w->nhist - T_HIST : 0; i < w->nhist; i++) {
+		const struct t_hist *h = &w->hist[i % T_HIST];
+
+		(void)page; /* collapse and insert move pages: the file's whole history */
+		if (h->fid == fid)
+			fprintf(stderr, "daxcore torture:   history of w%u: %s gen %" PRIu64 " pages %" PRIu64 "+%" PRIu64 " ret %" PRId64 "\n",
+				w->idx, t_op_name((enum t_op)h->op), h->gen, h->p,
+				h->n == UINT64_MAX ? 0 : h->n, h->ret);
+	}
+}
+
+/* ---- stamps ------------------------------------------------------------------------- */
+
+struct stamp {
+	uint32_t magic, fid;
+	uint64_t page, gen, sum;
+};
+
+static uint64_t stamp_sum(uint32_t fid, uint64_t page, uint64_t gen)
+{
+	return (STAMP_MAGIC ^ fid * UINT64_C(0x100000001B3)) + page * UINT64_C(0x9E3779B1) +
+	       gen * UINT64_C(0xC2B2AE3D27D4EB4F);
+}
+
+/* The byte a page of (fid, gen) holds after its stamp: never 0. */
+static int fill_byte(uint32_t fid, uint64_t gen)
+{
+	return (int)(((gen * 37 + fid * 11) & 0xfe) | 1);
+}
+
+static void stamp_header(void *p, uint32_t fid, uint64_t page, uint64_t gen)
+{
+	struct stamp s = { STAMP_MAGIC, fid, page, gen, stamp_sum(fid, page, gen) };
+
+	memcpy(p, &s, sizeof(s));
+}
+
+/* A DMA's stamp: written as the DMA engine writes (unseen by ThreadSanitizer, as a device). */
+static void dma_stamp(void *p, uint32_t fid, uint64_t page, uint64_t gen)
+{
+	struct stamp s = { STAMP_MAGIC, fid, page, gen, stamp_sum(fid, page, gen) };
+	const unsigned char *b = (const unsigned char *)&s;
+
+	for (unsigned i = 0; i < sizeof(s); i++)
+		dma_mem_set((char *)p + i, b[i], 1);
+}
+
+static void stamp_page(void *p, uint32_t fid, uint64_t page, uint64_t gen)
+{
+	memset((char *)p + sizeof(struct stamp), fill_byte(fid, gen), PG - sizeof(struct stamp));
+	stamp_header(p, fid, page, gen);
+}
+
+/* A well-formed stamp in @p? */
+static bool stamp_read(const void *p, struct stamp *s)
+{
+	memcpy(s, p, sizeof(*s));
+	return s->magic == STAMP_MAGIC && s->sum == stamp_sum(s->fid, s->page, s->gen);
+}
+
+/* The page's bytes after the stamp all equal @b (a few of them sampled, and the last). */
+static bool body_is(const unsigned char *p, int b)
+{
+	static const unsigned at[] = { sizeof(struct stamp), 100, 1000, 2048, 3000, PG - 1 };
+
+	for (unsigned i = 0; i < sizeof(at) / sizeof(at[0]); i++)
+		if (p[at[i]] != (unsigned char)b)
+			return false;
+	return true;
+}
+
+/*
+ * Page @page of @f holds @p: compare with the model.  Return 0, or 1
+ * having counted a violation.
+ */
+static int verify_page(struct t_worker *w, struct t_file *f, uint64_t page, const unsigned char *p,
+		       const char *how)
+{
+	struct torture *t = w->t;
+	const struct t_mpage *m = &f->m[page];
+	struct stamp s;
+	bool st = stamp_read(p, &s);
+
+	if (m->st == M_FLUX || m->st == M_UNKNOWN) {
+		atomic_fetch_add(&t->skipped_pages, 1);
+		return 0;
+	}
+	atomic_fetch_add(&t->verified_pages, 1);
+	if (m->st == M_ZERO) {
+		static const unsigned char zero[sizeof(struct stamp)];
+
+		if (!memcmp(p, zero, sizeof(zero)) && body_is(p, 0))
+			return 0;
+		if (st) {
+			t_violation(t, V_FOREIGN,
+				    "%s: %s page %" PRIu64 " should be zeros, shows the stamp of file %u page %" PRIu64 " gen %" PRIu64,
+				    how, f->name, page, s.fid, s.page, s.gen);
+		} else {
+			t_violation(t, V_CONTENT, "%s: %s page %" PRIu64 " should be zeros: bytes %02x %02x ...",
+				    how, f->name, page, p[0], p[PG - 1]);
+		}
+		return 1;
+	}
+	if (st && s.fid == m->fid && s.page == m->page && s.gen == m->gen &&
+	    body_is(p, fill_byte(m->fid, m->gen)))
+		return 0;
+	if (st && (s.fid != m->fid || s.page != m->page || s.gen != m->gen)) {
+		if (s.fid == f->fid && !w->hist_dumped++)
+			hist_dump(w, f->fid, page);
+		t_violation(t, V_FOREIGN,
+			    "%s: %s page %" PRIu64 " should hold file %u page %" PRIu64 " gen %" PRIu64 ", shows file %u page %" PRIu64 " gen %" PRIu64,
+			    how, f->name, page, m->fid, m->page, m->gen, s.fid, s.page, s.gen);
+	} else {
+		t_violation(t, V_CONTENT,
+			    "%s: %s page %" PRIu64 " should hold file %u page %" PRIu64 " gen %" PRIu64 ": %s",
+			    how, f->name, page, m->fid, m->page, m->gen,
+			    st ? "its bytes after the stamp differ" : "no stamp");
+	}
+	return 1;
+}
+
+/* ---- ownership: the reverse map ------------------------------------------------------ */
+
+/* When a block is checked: after a store, right after its pin, while a DMA holds it. */
+enum own_when { OWN_STORE, OWN_PINNED, OWN_UNDER_PIN };
+
+/*
+ * Device page @pgoff is written (read, !@write) for file @ino at byte @off:
+ * it must be the file's, at that offset; a poisoned block is the memory
+ * failure's.  Right after a store or a pin, nothing else: the file's
+ * worker changed nothing meanwhile.  Later, while a DMA holds it, it may
+ * also be quarantined (it left the file under its pin: on a quarantine
+ * mount; for a read pin also when its last sharer let go), at another
+ * offset of the file (collapse and insert on a quarantine mount move the
+ * extents past a pin), or, for a read pin, another file's (a read pin holds
+ * a block shared by reflink without copying it: a write of the file copies,
+ * the other sharers keep the original): never free.
+ */
+static void own_check(struct torture *t, uint64_t pgoff, uint64_t ino, uint64_t off,
+		      enum own_when when, bool write, const char *what)
+{
+	struct dc_dcfs_block blk;
+	struct dc_dcfs_owner ow[8];
+	uint64_t in_blk = (pgoff * PG) & (t->block - 1);
+	bool later = when == OWN_UNDER_PIN;
+	int n;
+
+	n = dc_dcfs_rmap(t->fs, pgoff, &blk, ow, 8);
+	if (n < 0) {
+		t_violation(t, V_UNEXPECTED, "%s: dc_dcfs_rmap(%" PRIu64 "): %s", what, pgoff, ename(n));
+		return;
+	}
+	if (blk.poisoned || blk.state == DC_DCFS_BLOCK_BAD || t_poisoned(t, pgoff))
+		return;
+	if (blk.state == DC_DCFS_BLOCK_FREE) {
+		t_violation(t, when == OWN_STORE ? V_LEFT_FILE : V_FREE_PINNED,
+			    "%s: device page %" PRIu64 " of ino %" PRIu64 " offset %" PRIu64 " is free",
+			    what, pgoff, ino, off);
+		return;
+	}
+	if (later && blk.state == DC_DCFS_BLOCK_QUARANTINED && n == 0 && (t->quarantine || !write))
+		return;
+	if (later && !write)
+		return;
+	for (int i = 0; i < n && i < 8; i++)
+		if (ow[i].ino == ino && (ow[i].offset + in_blk == off || (later && t->quarantine)))
+			return;
+	t_violation(t, V_LEFT_FILE,
+		    "%s: device page %" PRIu64 " (ino %" PRIu64 " offset %" PRIu64 ") %s: state %d, %d owner(s), first ino %" PRIu64 " offset %" PRIu64,
+		    what, pgoff, ino, off, later ? "left its file under a pin" : "is not the file's",
+		    (int)blk.state, n, n > 0 ? ow[0].ino : 0, n > 0 ? ow[0].offset : 0);
+}
+
+/* Every device page of @ps (file @ino) is still the file's. */
+static void pinset_check(struct torture *t, const struct dc_dcfs_pinset *ps, uint64_t ino,
+			 enum own_when when, bool write, const char *what)
+{
+	uint64_t off = ps->offset;
+
+	for (unsigned i = 0; i < ps->nsegs; off += ps->segs[i].len, i++) {
+		const struct dc_dcfs_seg *s = &ps->segs[i];
+
+		if (s->pgoff == UINT64_MAX) /* the zero page */
+			continue;
+		for (uint64_t at = 0; at < s->len; at += PG)
+			own_check(t, s->pgoff + at / PG, ino, off + at, when, write, what);
+	}
+}
+
+/* ---- the model ----------------------------------------------------------------------- */
+
+static void m_set_zero(struct t_file *f, uint64_t p, uint64_t n, uint64_t max)
+{
+	for (uint64_t i = p; i < p + n && i < max; i++)
+		memset(&f->m[i], 0, sizeof(f->m[i]));
+}
+
+/*
+ * Can a DMA still write page @page of @f?  One of its DMAs not yet done
+ * that covers it, or any not yet done after the file's layout changed
+ * under it (on a quarantine mount collapse and insert move a pinned block).
+ */
+static bool dma_covers(const struct t_worker *w, const struct t_file *f, uint64_t page)
+{
+	for (const struct t_dma *x = w->dmas; x; x = x->next) {
+		if (!x->write || x->fid != f->fid || dma_done(x->d))
+			continue;
+		if (x->layout_gen != f->layout_gen ||
+		    (page >= x->off / PG && page < (x->off + x->len) / PG))
+			return true;
+	}
+	return false;
+}
+
+/* Pages a write replaced while a DMA was writing them: either may win. */
+static void m_stamp(struct t_worker *w, struct t_file *f, uint64_t page, uint64_t gen)
+{
+	struct t_mpage *m = &f->m[page];
+
+	if (m->st == M_FLUX || dma_covers(w, f, page)) {
+		m->st = M_UNKNOWN;
+		return;
+	}
+	m->st = M_STAMP;
+	m->fid = f->fid;
+	m->page = page;
+	m->gen = gen;
+}
+
+/*
+ * An injected allocation failure cut a call short: what it wrote or moved
+ * in pages [@p, @end) of @f is not known (the contracts say "nothing
+ * changed" for most; the oracle does not take it on trust there).
+ */
+static void m_unknown(struct torture *t, struct t_file *f, int err, uint64_t p, uint64_t end)
+{
+	struct dc_dcfs_stat st;
+	uint64_t size;
+
+	if (err != -ENOMEM || !t->o.fail_alloc)
+		return;
+	for (uint64_t i = p; i < end && i < t->maxpages; i++)
+		if (f->m[i].st != M_ZERO || i < f->size / PG)
+			f->m[i].st = M_UNKNOWN;
+	/* The size too (a reflink cut short may have grown the destination). */
+	if (dc_dcfs_fstat(t->fs, f->fd, &st))
+		return;
+	size = (st.size + PG - 1) & ~(uint64_t)(PG - 1);
+	for (uint64_t i = f->size / PG; i < size / PG && i < t->maxpages; i++)
+		f->m[i].st = M_UNKNOWN;
+	if (size < f->size)
+		m_set_zero(f, size / PG, t->maxpages, t->maxpages);
+	f->size = size;
+}
+
+/* ---- errors ------------------------------------------------------------------------- */
+
+/* Does any block of @f's first @pages pages carry poison? */
+static bool file_poisoned(struct t_worker *w, struct t_file *f)
+{
+	struct torture *t = w->t;
+
+	for (uint64_t off = 0; off < f->size;) {
+		struct dc_dcfs_iomap map;
+		struct dc_dcfs_block blk;
+
+		if (dc_dcfs_iomap(t->fs, f->fd, off, f->size - off, 0, &map) || !map.length)
+			return false;
+		if (map.type != DC_DCFS_IOMAP_HOLE)
+			for (uint64_t p = 0; p < map.length; p += t->block)
+				if (dc_dcfs_rmap(t->fs, map.pgoff + p / PG, &blk, NULL, 0) >= 0 &&
+				    (blk.poisoned || blk.state == DC_DCFS_BLOCK_BAD))
+					return true;
+		off = map.offset + map.length;
+	}
+	return false;
+}
+
+static void recycle(struct t_worker *w, struct t_file *f);
+
+/*
+ * An operation on @f answered @err, not 0.  @allowed: what its contract
+ * allows besides the always-possible ones.  Return true if acceptable
+ * (the model is then the caller's to settle), false having counted a
+ * violation.  -EIO is accepted when the file carries poison (it is then
+ * recycled: *@gone), -ENOMEM when allocations fail by injection.
+ */
+static bool t_err_ok(struct t_worker *w, struct t_file *f, int err, const char *op,
+		     const int *allowed, bool *gone)
+{
+	struct torture *t = w->t;
+
+	*gone = false;
+	for (; allowed && *allowed; allowed++)
+		if (err == *allowed)
+			return true;
+	if (err == -ENOMEM && t->o.fail_alloc) {
+		atomic_fetch_add(&t->enomem, 1);
+		return true;
+	}
+	if ((err == -EIO || err == -EHWPOISON) && file_poisoned(w, f)) {
+		atomic_fetch_add(&t->poison_hits, 1);
+		recycle(w, f);
+		*gone = true;
+		return true;
+	}
+	t_violation(t, V_UNEXPECTED, "%s of %s: %s (%s)", op, f->name, ename(err), dc_errmsg());
+	return false;
+}
+
+/* ---- files --------------------------------------------------------------------------- */
+
+static int file_open(struct t_worker *w, struct t_file *f)
+{
+	struct torture *t = w->t;
+	struct dc_dcfs_stat st;
+	int fd, ret;
+
+	f->fid = atomic_fetch_add(&t->next_fid, 1) + 1;
+	snprintf(f->name, sizeof(f->name), "w%u.f%u", w->idx, f->fid);
+	fd = dc_dcfs_create(t->fs, f->name);
+	if (fd < 0) {
+		f->fd = -1;
+		if (fd != -ENOMEM || !t->o.fail_alloc)
+			t_violation(t, V_UNEXPECTED, "create %s: %s (%s)", f->name, ename(fd), dc_errmsg());
+		return fd;
+	}
+	f->fd = fd;
+	f->size = 0;
+	f->layout_gen++;
+	memset(f->m, 0, t->maxpages * sizeof(*f->m));
+	ret = dc_dcfs_fstat(t->fs, fd, &st);
+	f->ino = ret ? 0 : st.ino;
+	ret = dc_dcfs_map(t->fs, fd, 0, t->maxpages * PG, DC_VIEW_READ | DC_VIEW_WRITE, &f->v);
+	f->mapped = !ret;
+	if (ret && (ret != -ENOMEM || !t->o.fail_alloc))
+		t_violation(t, V_UNEXPECTED, "map %s: %s (%s)", f->name, ename(ret), dc_errmsg());
+	return 0;
+}
+
+static void file_close(struct t_worker *w, struct t_file *f, bool unlink)
+{
+	struct torture *t = w->t;
+	int ret;
+
+	if (f->mapped) {
+		/* -ENOMEM (an injected failure): nothing changed, try again */
+		for (unsigned i = 0; (ret = dc_view_unmap(&f->v)) == -ENOMEM && t->o.fail_alloc &&
+				     i < 1000; i++)
+			atomic_fetch_add(&t->enomem, 1);
+		if (ret)
+			t_violation(t, V_UNEXPECTED, "unmap %s: %s", f->name, ename(ret));
+		f->mapped = false;
+	}
+	if (f->fd < 0)
+		return;
+	if (unlink) {
+		ret = dc_dcfs_unlink(t->fs, f->name);
+		if (ret && ret != -EIO)
+			t_violation(t, V_UNEXPECTED, "unlink %s: %s (%s)", f->name, ename(ret),
+				    dc_errmsg());
+	}
+	ret = dc_dcfs_close(t->fs, f->fd);
+	if (ret)
+		t_violation(t, V_UNEXPECTED, "close %s: %s (%s)", f->name, ename(ret), dc_errmsg());
+	f->fd = -1;
+}
+
+/* Unlink and close @f (its DMAs run on: eviction waits for them), make a new one. */
+static void recycle(struct t_worker *w, struct t_file *f)
+{
+	file_close(w, f, true);
+	(void)file_open(w, f);
+}
+
+int t_worker_init(struct t_worker *w)
+{
+	struct torture *t = w->t;
+
+	w->rng = t->o.seed ^ (UINT64_C(0xD1B54A32D192ED03) * (w->idx + 1));
+	w->buf = aligned_alloc(PG, t->maxpages * PG);
+	if (!w->buf)
+		return -ENOMEM;
+	for (unsigned i = 0; i < T_FILES; i++) {
+		w->f[i].fd = -1;
+		w->f[i].m = calloc(t->maxpages, sizeof(*w->f[i].m));
+		if (!w->f[i].m)
+			return -ENOMEM;
+		if (file_open(w, &w->f[i]) && w->f[i].fd < 0)
+			return -EIO;
+	}
+	atomic_store(&w->op, -1);
+	return 0;
+}
+
+/* ---- DMA ----------------------------------------------------------------------------- */
+
+/* Revocable DMAs, by serial (a revoke callback may come before the pin call returns). */
+static pthread_mutex_t rv_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct t_dma *rv_list;
+static struct t_dma **rv_link(struct t_dma *x)
+{
+	struct t_dma **pp = &rv_list;
+
+	while (*pp && *pp != x)
+		pp = &(*pp)->rv_next;
+	return pp;
+}
+
+static void revoke_cb(struct dc_dcfs *fs, const struct dc_dcfs_revoke *rv, void *arg)
+{
+	uint64_t serial = (uint64_t)(uintptr_t)arg;
+
+	(void)fs;
+	(void)rv;
+	pthread_mutex_lock(&rv_lock);
+	for (struct t_dma *x = rv_list; x; x = x->rv_next)
+		if (x->serial == serial) {
+			x->revoked = true;
+			if (x->d)
+				dma_cancel(x->d);
+		}
+	pthread_mutex_unlock(&rv_lock);
+}
+
+/* The DMA engine's pass hook: stamp every page it wrote, check every page is still the file's. */
+static void pass_hook(const struct dc_dcfs_pinset *ps, void *arg)
+{
+	struct t_dma *x = arg;
+	struct torture *t = x->t;
+	uint64_t off = ps->offset;
+
+	for (unsigned i = 0; i < ps->nsegs; off += ps->segs[i].len, i++) {
+		const struct dc_dcfs_seg *s = &ps->segs[i];
+
+		if (s->pgoff == UINT64_MAX || !x->write)
+			continue;
+		for (uint64_t at = 0; at < s->len; at += PG)
+			dma_stamp((char *)s->addr + at, x->fid, (off + at) / PG, x->gen);
+	}
+	if (!atomic_load(&t->removing))
+		pinset_check(t, ps, x->ino, OWN_UNDER_PIN, x->write, x->write ? "dma write (after a pass)" : "dma read (after a pass)");
+}
+
+/* Wait for DMA @x, settle the model of the pages it wrote, free it. */
+static void dma_finish(struct t_worker *w, struct t_dma *x)
+{
+	struct torture *t = w->t;
+	struct t_file *f = &w->f[x->slot];
+	bool revoked;
+	int ret;
+
+	pthread_mutex_lock(&rv_lock);
+	if (x->longterm)
+		*rv_link(x) = x->rv_next;
+	revoked = x->revoked;
+	pthread_mutex_unlock(&rv_lock);
+	atomic_fetch_add(&t->dma_bytes, dma_bytes(x->d));
+	ret = dma_wait(x->d);
+	if (ret && !atomic_load(&t->removing))
+		t_violation(t, V_UNEXPECTED, "dma of %s: %s", f->name, ename(ret));
+	hist_add(w, OP_NR, x->fid, x->gen, x->off / PG, x->len / PG,
+		 revoked * 2 + (f->layout_gen == x->layout_gen)); /* "dma_done" */
+	if (x->write && f->fid == x->fid)
+		for (uint64_t p = x->off / PG; p < (x->off + x->len) / PG; p++) {
+			struct t_mpage *m = &f->m[p];
+
+			if (m->st != M_FLUX || m->dma != x->serial)
+				continue;
+			m->st = !revoked && f->layout_gen == x->layout_gen ? M_STAMP : M_UNKNOWN;
+		}
+	free(x);
+	w->ndmas--;
+}
+
+/* Reap the DMAs that are done (@all: wait for every one). */
+static void reap(struct t_worker *w, bool all)
+{
+	struct t_dma **pp = &w->dmas;
+
+	while (*pp) {
+		struct t_dma *x = *pp;
+
+		if (all || dma_done(x->d)) {
+			*pp = x->next;
+			dma_finish(w, x);
+		} else {
+			pp = &x->next;
+		}
+	}
+}
+
+void t_reap_all(struct t_worker *w)
+{
+	reap(w, true);
+}
+
+unsigned t_pins_held(const struct t_worker *w)
+{
+	return w->ndmas;
+}
+
+/* A random range of whole pages of @f inside its size, up to @max pages: false if empty. */
+static bool pick_range(struct t_worker *w, struct t_file *f, uint64_t max, uint64_t *p,
+		       uint64_t *n)
+{
+	uint64_t pages = f->size / PG;
+
+	if (!pages)
+		return false;
+	*p = rnd(w, pages);
+	*n = 1 + rnd(w, (pages - *p < max ? pages - *p : max));
+	return true;
+}
+
+enum pin_kind { PIN_SHORT, PIN_USER, PIN_REVOCABLE };
+
+/*
+ * Either engine, at random.  Under ThreadSanitizer only memcpy: liburing
+ * maps and unmaps its rings by raw system calls, which TSan does not see,
+ * so a new ring at a freed one's address reads as a race with the old one.
+ */
+static enum dma_engine pick_engine(struct t_worker *w)
+{
+	enum dma_engine e = rnd(w, 2) ? DMA_URING : DMA_MEMCPY;
+
+#ifdef __SANITIZE_THREAD__
+	e = DMA_MEMCPY;
+#endif
+	return e;
+}
+
+static int do_pin(struct t_worker *w, struct t_file *f, enum pin_kind k, uint64_t off, uint64_t len,
+		  unsigned flags, const char *tag, struct t_dma *x, struct dc_dcfs_pinset *ps)
+{
+	struct torture *t = w->t;
+
+	if (k == PIN_USER)
+		return dc_dcfs_pin_user(t->fs, (char *)f->v.addr + off, len, flags, tag, ps);
+	if (k == PIN_REVOCABLE)
+		return dc_dcfs_pin_revocable(t->fs, f->fd, off, len, flags, tag, revoke_cb,
+					     (void *)(uintptr_t)x->serial, ps);
+	return dc_dcfs_pin(t->fs, f->fd, off, len, flags, tag, ps);
+}
+
+/*
+ * A DMA (@write: of stamps; else a read of the pages) over a random range
+ * of a file, through a short, user (view) or revocable pin.  @ms: its
+ * duration (0: a random few milliseconds).
+ */
+static void op_dma(struct t_worker *w, bool write, uint64_t ms, int kind)
+{
+	static const int ok[] = { -ENOSPC, -EAGAIN, -EFAULT, 0 };
+	struct torture *t = w->t;
+	unsigned slot = (unsigned)rnd(w, T_FILES);
+	struct t_file *f = &w->f[slot];
+	enum pin_kind k = kind >= 0 ? (enum pin_kind)kind : (enum pin_kind)rnd(w, 3);
+	enum dma_engine e = pick_engine(w);
+	struct dc_dcfs_pinset ps;
+	struct t_dma *x;
+	uint64_t p, n;
+	char tag[32];
+	bool gone, revoked;
+	int ret;
+
+	if (!ms)
+		ms = 1 + rnd(w, 12);
+	if (w->ndmas >= T_DMAS) /* room for one more: the finished ones, else wait for all */
+		reap(w, false);
+	if (w->ndmas >= T_DMAS)
+		reap(w, true);
+	if (f->fd < 0 || !pick_range(w, f, 64 * t->block / PG, &p, &n))
+		return;
+	if (k == PIN_USER && !f->mapped)
+		k = PIN_SHORT;
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return;
+	x->t = t;
+	x->serial = atomic_fetch_add(&t->next_serial, 1) + 1;
+	x->slot = slot;
+	x->fid = f->fid;
+	x->ino = f->ino;
+	x->off = p * PG;
+	x->len = n * PG;
+	x->write = write;
+	x->longterm = k == PIN_REVOCABLE;
+	snprintf(tag, sizeof(tag), "w%u.dma%" PRIu64, w->idx, x->serial);
+	if (x->longterm) {
+		pthread_mutex_lock(&rv_lock);
+		x->rv_next = rv_list;
+		rv_list = x;
+		pthread_mutex_unlock(&rv_lock);
+	}
+	ret = do_pin(w, f, k, x->off, x->len, write ? 0 : DC_DCFS_PIN_READONLY, tag, x, &ps);
+	t_count(t, k == PIN_USER ? OP_PIN_USER : k == PIN_REVOCABLE ? OP_PIN_REVOCABLE : OP_PIN);
+	if (ret) {
+		if (x->longterm) {
+			pthread_mutex_lock(&rv_lock);
+			*rv_link(x) = x->rv_next;
+			pthread_mutex_unlock(&rv_lock);
+		}
+		free(x);
+		(void)t_err_ok(w, f, ret, "pin", ok, &gone);
+		return;
+	}
+	pinset_check(t, &ps, x->ino, OWN_PINNED, write, write ? "dma write (before)" : "dma read (before)");
+	if (write) {
+		x->gen = ++w->gen;
+		x->byte = fill_byte(x->fid, x->gen);
+	} else {
+		x->byte = DMA_READ;
+	}
+	x->layout_gen = f->layout_gen;
+	pthread_mutex_lock(&rv_lock);
+	revoked = x->revoked;
+	if (!revoked) {
+		ret = dma_start_pass(t->fs, &ps, e, x->byte, ms, tag, pass_hook, x, &x->d);
+		if (ret)
+			revoked = true;
+	}
+	pthread_mutex_unlock(&rv_lock);
+	if (revoked) { /* asked back before it started, or no thread: never started */
+		if (x->longterm) {
+			pthread_mutex_lock(&rv_lock);
+			*rv_link(x) = x->rv_next;
+			pthread_mutex_unlock(&rv_lock);
+		}
+		ret = dc_dcfs_unpin(t->fs, &ps);
+		if (ret)
+			t_violation(t, V_UNEXPECTED, "unpin: %s", ename(ret));
+		free(x);
+		return;
+	}
+	if (write)
+		for (uint64_t i = p; i < p + n; i++) {
+			struct t_mpage *m = &f->m[i];
+
+			if (m->st == M_FLUX || dma_covers(w, f, i)) { /* two DMAs: either may land last */
+				m->st = M_UNKNOWN;
+				continue;
+			}
+			m->st = M_FLUX;
+			m->fid = x->fid;
+			m->page = i;
+			m->gen = x->gen;
+			m->dma = x->serial;
+		}
+	hist_add(w, write ? OP_DMA_WRITE : OP_DMA_READ, f->fid, x->gen, p, n, k);
+	x->next = w->dmas;
+	w->dmas = x;
+	w->ndmas++;
+	t_count(t, write ? OP_DMA_WRITE : OP_DMA_READ);
+}
+
+/* ---- data ---------------------------------------------------------------------------- */
+
+static void op_pwrite(struct t_worker *w)
+{
+	static const int ok[] = { -ENOSPC, 0 };
+	struct torture *t = w->t;
+	struct t_file *f = &w->f[rnd(w, T_FILES)];
+	uint64_t p = rnd(w, t->maxpages), n = 1 + rnd(w, t->maxpages - p < 32 ? t->maxpages - p : 32);
+	uint64_t gen = ++w->gen;
+	int64_t ret;
+	bool gone;
+
+	if (f->fd < 0)
+		return;
+	for (uint64_t i = 0; i < n; i++)
+		stamp_page(w->buf + i * PG, f->fid, p + i, gen);
+	ret = dc_dcfs_pwrite(t->fs, f->fd, w->buf, n * PG, p * PG);
+	t_count(t, OP_PWRITE);
+	hist_add(w, OP_PWRITE, f->fid, gen, p, n, ret);
+	if (ret < 0) {
+		m_unknown(t, f, (int)ret, p, p + n);
+		(void)t_err_ok(w, f, (int)ret, "pwrite", ok, &gone);
+		return;
+	}
+	for (uint64_t i = 0; i < (uint64_t)ret / PG; i++)
+		m_stamp(w, f, p + i, gen);
+	if (ret % PG)
+		f->m[p + (uint64_t)ret / PG].st = M_UNKNOWN;
+	if (p * PG + (uint64_t)ret > f->size)
+		f->size = (p * PG + (uint64_t)ret + PG - 1) & ~(uint64_t)(PG - 1);
+}
+
+static void op_pread(struct t_worker *w)
+{
+	struct torture *t = w->t;
+	struct t_file *f = &w->f[rnd(w, T_FILES)];
+	uint64_t p = rnd(w, t->maxpages), n = 1 + rnd(w, t->maxpages - p < 64 ? t->maxpages - p : 64);
+	uint64_t want;
+	int64_t ret;
+	bool gone;
+
+	if (f->fd < 0)
+		return;
+	want = p * PG >= f->size ? 0 : f->size - p * PG < n * PG ? f->size - p * PG : n * PG;
+	ret = dc_dcfs_pread(t->fs, f->fd, w->buf, n * PG, p * PG);
+	t_count(t, OP_PREAD);
+	if (ret < 0) {
+		(void)t_err_ok(w, f, (int)ret, "pread", NULL, &gone);
+		return;
+	}
+	if ((uint64_t)ret != want) {
+		t_violation(t, V_UNEXPECTED, "pread of %s at page %" PRIu64 ": %" PRId64 " bytes, the model says %" PRIu64,
+			    f->name, p, ret, want);
+		return;
+	}
+	for (uint64_t i = 0; i < want / PG; i++)
+		verify_page(w, f, p + i, w->buf + i * PG, "pread");
+}
+
+/* Accesses through a view, under the SIGBUS guard. */
+struct vacc {
+	unsigned char *base; /* the view's page @page */
+	unsigned char *buf;
+	uint64_t n;
+	uint32_t fid;
+	uint64_t page, gen;
+	bool store;
+};
+
+static void vacc_run(void *arg)
+{
+	struct vacc *a = arg;
+
+	for (uint64_t i = 0; i < a->n; i++) {
+		unsigned char *q = a->base + i * PG;
+
+		if (a->store) {
+			*(volatile unsigned char *)q = 0; /* the first access: the fault */
+			stamp_page(q, a->fid, a->page + i, a->gen);
+		} else {
+			(void)*(volatile unsigned char *)q;
+			memcpy(a->buf + i * PG, q, PG);
+		}
+	}
+}
+
+/* A SIGBUS at @at of a view of @f: the file's poison (recycled), or an injected failure. */
+static void view_sigbus(struct t_worker *w, struct t_file *f, void *at, const char *what)
+{
+	struct torture *t = w->t;
+
+	atomic_fetch_add(&t->sigbus, 1);
+	if (file_poisoned(w, f)) {
+		atomic_fetch_add(&t->poison_hits, 1);
+		recycle(w, f);
+		return;
+	}
+	if (t->o.fail_alloc) {
+		atomic_fetch_add(&t->enomem, 1);
+		return;
+	}
+	t_violation(t, V_UNEXPECTED, "%s of %s: SIGBUS at offset %" PRIu64 " (no poison)", what,
+		    f->name, (uint64_t)((char *)at - (char *)f->v.addr));
+}
+
+/* Stores of stamps into pages of a view (@explicit: dc_view_fault() first), then the rmap check. */
+static void op_store(struct t_worker *w, bool explicit_fault)
+{
+	struct torture *t = w->t;
+	struct t_file *f = &w->f[rnd(w, T_FILES)];
+	struct vacc a = { 0 };
+	uint64_t p, n;
+	void *at;
+
+	if (f->fd < 0 || !f->mapped || !pick_range(w, f, 16, &p, &n))
+		return;
+	if (explicit_fault) {
+		int ret = dc_view_fault(&f->v, p * PG, n * PG, DC_VIEW_FAULT_WRITE);
+		bool gone;
+
+		t_count(t, OP_STORE_FAULT);
+		if (ret) {
+			static const int ok[] = { -ENOSPC, 0 };
+
+			m_unknown(t, f, ret, p, p + n);
+			if (ret == -EHWPOISON)
+				ret = -EIO;
+			(void)t_err_ok(w, f, ret, "dc_view_fault", ok, &gone);
+			return;
+		}
+	}
+	a.base = (unsigned char *)f->v.addr + p * PG;
+	a.n = n;
+	a.fid = f->fid;
+	a.page = p;
+	a.gen = ++w->gen;
+	a.store = true;
+	t_count(t, OP_STORE);
+	hist_add(w, OP_STORE, f->fid, a.gen, p, n, 0);
+	if (sigbus_guard(vacc_run, &a, &at)) {
+		/* the pages stored before the fault hold the new stamp, the rest are unknown */
+		for (uint64_t i = p; i < p + n; i++)
+			f->m[i].st = M_UNKNOWN;
+		view_sigbus(w, f, at, "store");
+		return;
+	}
+	for (uint64_t i = p; i < p + n; i++) {
+		struct dc_dcfs_iomap map;
+
+		m_stamp(w, f, i, a.gen);
+		if (!dc_dcfs_iomap(t->fs, f->fd, i * PG, PG, 0, &map) &&
+		    map.type != DC_DCFS_IOMAP_HOLE)
+			own_check(t, map.pgoff, f->ino, i * PG, OWN_STORE, true, "store through a view");
+		else if (!f->m[i].st) /* a hole after a store: the store went nowhere */
+			t_violation(t, V_UNEXPECTED, "store into %s page %" PRIu64 ": still a hole",
+				    f->name, i);
+	}
+}
+
+static void op_load(struct t_worker *w)
+{
+	struct torture *t = w->t;
+	struct t_file *f = &w->f[rnd(w, T_FILES)];
+	struct vacc a = { 0 };
+	uint64_t p, n;
+	void *at;
+
+	if (f->fd < 0 || !f->mapped || !pick_range(w, f, 64, &p, &n))
+		return;
+	a.base = (unsigned char *)f->v.addr + p * PG;
+	a.buf = w->buf;
+	a.n = n;
+	t_count(t, OP_LOAD);
+	if (sigbus_guard(vacc_run, &a, &at)) {
+		view_sigbus(w, f, at, "load");
+		return;
+	}
+	for (uint64_t i = 0; i < n; i++)
+		verify_page(w, f, p + i, w->buf + i * PG, "load through a view");
+}
+
+/* A store past the end of file (revoked by the truncate that shrank it) must fault. */
+static void op_eof_store(struct t_worker *w)
+{
+	struct torture *t = w->t;
+	struct t_file *f = &w->f[rnd(w, T_FILES)];
+	struct vacc a = { 0 };
+	uint64_t p;
+	void *at;
+
+	if (f->fd < 0 || !f->mapped || f->size / PG >= t->maxpages)
+		return;
+	/* past the last block: inside it, the view maps the whole block */
+	p = (f->size + t->block - 1) / t->block * t->block / PG;
+	if (p >= t->maxpages)
+		return;
+	p += rnd(w, t->maxpages - p);
+	a.base = (unsigned char *)f->v.addr + p * PG;
+	a.n = 1;
+	a.fid = f->fid;
+	a.page = p;
+	a.gen = ++w->gen;
+	a.store = true;
+	t_count(t, OP_EOF_STORE);
+	if (sigbus_guard(vacc_run, &a, &at))
+		return; /* SIGBUS: as it must */
+	t_violation(t, V_STORE_LANDED, "a store into %s at page %" PRIu64 ", past its end (%" PRIu64 " bytes), did not fault",
+		    f->name, p, f->size);
+}
+
+/* ---- layout -------------------------------------------------------------------------- */
+
+static struct dc_wait_opts wait_opts(void)
+{
+	struct dc_wait_opts o = { 0 };
+
+	o.deadline_ns = dc_now_ns() + 20ull * 1000000000ull;
+	return o;
+}
+
+static void layout_done(struct t_worker *w, uint64_t t0)
+{
+	struct torture *t = w->t;
+	uint64_t d = dc_now_ns() - t0, max = atomic_load(&t->wait_max_ns);
+
+	while (d > max && !atomic_compare_exchange_weak(&t->wait_max_ns, &max, d))
+		;
+}
+
+/* Did a layout call give up waiting (its deadline) or fail acceptably? */
+static bool layout_err(struct t_worker *w, struct t_file *f, int ret, const char *op)
+{
+	static const int ok[] = { -ENOSPC, -EOVERFLOW, 0 };
+	bool gone;
+
+	if (ret == -ETIMEDOUT) {
+		atomic_fetch_add(&w->t->timeouts, 1);
+		t_violation(w->t, V_WATCHDOG, "%s of %s waited 20 s for pins", op, f->name);
+		return true;
+	}
+	(void)t_err_ok(w, f, ret, op, ok, &gone);
+	return true;
+}
+
+static void op_truncate(struct t_worker *w)
+{
+	struct torture *t = w->t;
+	struct t_file *f = &w->f[rnd(w, T_FILES)];
+	uint64_t np = rnd(w, t->maxpages + 1), t0 = dc_now_ns();
+	struct dc_wait_opts o = wait_opts();
+	int ret;
+
+	if (f->fd < 0)
+		return;
+	ret = dc_dcfs_truncate(t->fs, f->fd, np * PG, &o);
+	layout_done(w, t0);
+	t_count(t, OP_TRUNCATE);
+	hist_add(w, OP_TRUNCATE, f->fid, 0, np, UINT64_MAX, ret);
+	if (ret) {
+		m_unknown(t, f, ret, np, t->maxpages);
+		layout_err(w, f, ret, "truncate");
+		return;
+	}
+	f->layout_gen++;
+	m_set_zero(f, np, t->maxpages, t->maxpages);
+	f->size = np * PG;
+}
+
+static void op_falloc(struct t_worker *w, unsigned mode)
+{
+	struct torture *t = w->t;
+	struct t_file *f = &w->f[rnd(w, T_FILES)];
+	uint64_t bpp = t->block / PG, p, n, t0;
+	struct dc_wait_opts o;
+	static const enum t_op opn[] = { 0, OP_PUNCH, OP_ZERO, OP_COLLAPSE, OP_INSERT };
+	static const char *const name[] = { "", "punch", "zero", "collapse", "insert" };
+	int ret;
+
+	if (f->fd < 0)
+		return;
+	if (mode == DC_DCFS_FALLOC_PUNCH || mode == DC_DCFS_FALLOC_ZERO) {
+		p = rnd(w, t->maxpages);
+		n = 1 + rnd(w, t->maxpages - p < 64 ? t->maxpages - p : 64);
+	} else {
+		uint64_t blocks = f->size / t->block; /* whole blocks inside the size */
+
+		if (!blocks)
+			return;
+		if (mode == DC_DCFS_FALLOC_COLLAPSE) {
+			if (blocks * t->block == f->size && --blocks == 0)
+				return; /* off + len must stay below the size */
+			p = rnd(w, blocks);
+			n = 1 + rnd(w, blocks - p);
+		} else {
+			uint64_t room = (t->maxpages * PG - f->size) / t->block;
+
+			if (!room)
+				return;
+			p = rnd(w, (f->size + t->block - 1) / t->block);
+			n = 1 + rnd(w, room < 4 ? room : 4);
+		}
+		p *= bpp;
+		n *= bpp;
+	}
+	o = wait_opts();
+	t0 = dc_now_ns();
+	ret = dc_dcfs_fallocate(t->fs, f->fd, mode, p * PG, n * PG, &o);
+	layout_done(w, t0);
+	t_count(t, opn[mode]);
+	hist_add(w, (int)opn[mode], f->fid, 0, p, mode >= DC_DCFS_FALLOC_COLLAPSE ? UINT64_MAX : n, ret);
+	if (ret) {
+		m_unknown(t, f, ret, p, mode >= DC_DCFS_FALLOC_COLLAPSE ? t->maxpages : p + n);
+		layout_err(w, f, ret, name[mode]);
+		return;
+	}
+	f->layout_gen++;
+	if (mode == DC_DCFS_FALLOC_PUNCH) {
+		m_set_zero(f, p, n, f->size / PG);
+	} else if (mode == DC_DCFS_FALLOC_ZERO) {
+		m_set_zero(f, p, n, t->maxpages);
+		if ((p + n) * PG > f->size)
+			f->size = (p + n) * PG;
+	} else if (mode == DC_DCFS_FALLOC_COLLAPSE) {
+		memmove(&f->m[p], &f->m[p + n], (t->maxpages - p - n) * sizeof(*f->m));
+		m_set_zero(f, t->maxpages - n, n, t->maxpages);
+		f->size -= n * PG;
+	} else {
+		memmove(&f->m[p + n], &f->m[p], (t->maxpages - p - n) * sizeof(*f->m));
+		m_set_zero(f, p, n, t->maxpages);
+		f->size += n * PG;
+	}
+}
+
+static void op_reflink(struct t_worker *w)
+{
+	struct torture *t = w->t;
+	struct t_file *s = &w->f[rnd(w, T_FILES)], *d = &w->f[rnd(w, T_FILES)];
+	uint64_t bpp = t->block / PG, sb = s->size / t->block, maxb = t->maxpages / bpp;
+	uint64_t so, len, dof, t0;
+	struct dc_wait_opts o;
+	struct t_mpage *tmp;
+	int ret;
+
+	if (s->fd < 0 || d->fd < 0 || !sb)
+		return;
+	so = rnd(w, sb);
+	len = 1 + rnd(w, sb - so < 4 ? sb - so : 4);
+	dof = rnd(w, maxb - len + 1);
+	if (s == d && dof < so + len && so < dof + len)
+		return; /* overlapping */
+	so *= bpp;
+	len *= bpp;
+	dof *= bpp;
+	o = wait_opts();
+	t0 = dc_now_ns();
+	ret = dc_dcfs_reflink(t->fs, s->fd, so * PG, d->fd, dof * PG, len * PG, &o);
+	layout_done(w, t0);
+	t_count(t, OP_REFLINK);
+	hist_add(w, OP_REFLINK, d->fid, s->fid, dof, len, ret);
+	if (ret) {
+		m_unknown(t, d, ret, dof, dof + len); /* partly cloned: block by block */
+		layout_err(w, d, ret, "reflink");
+		return;
+	}
+	d->layout_gen++;
+	tmp = malloc(len * sizeof(*tmp));
+	if (!tmp) {
+		for (uint64_t i = dof; i < dof + len; i++)
+			d->m[i].st = M_UNKNOWN;
+	} else {
+		memcpy(tmp, &s->m[so], len * sizeof(*tmp));
+		for (uint64_t i = 0; i < len; i++)
+			if (tmp[i].st == M_FLUX) /* a DMA into the source: copied when? */
+				tmp[i].st = M_UNKNOWN;
+		memcpy(&d->m[dof], tmp, len * sizeof(*tmp));
+		free(tmp);
+	}
+	if ((dof + len) * PG > d->size)
+		d->size = (dof + len) * PG;
+}
+
+static void op_fsync(struct t_worker *w)
+{
+	struct t_file *f = &w->f[rnd(w, T_FILES)];
+	int ret;
+	bool gone;
+
+	if (f->fd < 0)
+		return;
+	ret = dc_dcfs_fsync(w->t->fs, f->fd, rnd(w, 2));
+	t_count(w->t, OP_FSYNC);
+	if (ret)
+		(void)t_err_ok(w, f, ret, "fsync", NULL, &gone);
+}
+
+/* A memory failure of a random device page: of one of our files' blocks, or anywhere. */
+static void op_poison(struct t_worker *w)
+{
+	struct torture *t = w->t;
+	struct t_file *f = &w->f[rnd(w, T_FILES)];
+	uint64_t pgoff = UINT64_MAX;
+	struct dc_dcfs_iomap map;
+	int ret;
+
+	pthread_mutex_lock(&t->log_lock);
+	ret = t->npoisoned >= 8;
+	pthread_mutex_unlock(&t->log_lock);
+	if (ret)
+		return;
+	if (f->fd >= 0 && f->size && !rnd(w, 2) &&
+	    !dc_dcfs_iomap(t->fs, f->fd, rnd(w, f->size / PG) * PG, PG, 0, &map) &&
+	    map.type != DC_DCFS_IOMAP_HOLE)
+		pgoff = map.pgoff;
+	if (pgoff == UINT64_MAX)
+		pgoff = rnd(w, t->npages);
+	t_poison_note(t, pgoff);
+	ret = dc_folio_memory_failure(t->r, pgoff, 1);
+	t_count(t, OP_POISON);
+	if (ret && ret != -EBUSY && !(ret == -ENOMEM && t->o.fail_alloc))
+		t_violation(t, V_UNEXPECTED, "memory failure of page %" PRIu64 ": %s (%s)", pgoff,
+			    ename(ret), dc_errmsg());
+}
+
+static void op_fail_alloc(struct t_worker *w)
+{
+	if (!dc__fault_set || !w->t->o.fail_alloc)
+		return;
+	dc__fault_set(1 + rnd(w, w->t->o.fail_alloc));
+	t_count(w->t, OP_FAIL_ALLOC);
+}
+
+/* ---- kill mode: a client thread cancelled mid-DMA ----------------------------------- */
+
+struct kill_client {
+	struct t_worker *w;
+	struct t_file *f;
+	uint64_t off, len;
+	char tag[32];
+	enum dma_engine engine;
+	struct t_dma x;
+	struct dma *d;
+	_Atomic int started; /* 1 running, -1 failed */
+};
+
+static void kill_cleanup(void *arg)
+{
+	struct kill_client *k = arg;
+
+	/* The client is cancelled inside dma_wait()'s join: stop its transfer, reap it. */
+	dma_cancel(k->d);
+	(void)dma_wait(k->d);
+}
+
+static void *kill_thread(void *arg)
+{
+	struct kill_client *k = arg;
+	struct torture *t = k->w->t;
+	struct dc_dcfs_pinset ps;
+	int ret;
+
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+	ret = dc_dcfs_pin(t->fs, k->f->fd, k->off, k->len, 0, k->tag, &ps);
+	if (!ret) {
+		ret = dma_start_pass(t->fs, &ps, k->engine, k->x.byte, 10000, k->tag, pass_hook,
+				     &k->x, &k->d);
+		if (ret)
+			(void)dc_dcfs_unpin(t->fs, &ps);
+	}
+	if (ret) {
+		atomic_store(&k->started, -1);
+		return NULL;
+	}
+	pthread_cleanup_push(kill_cleanup, k);
+	atomic_store(&k->started, 1);
+	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+	ret = dma_wait(k->d); /* 10 s, unless cancelled: the cancellation point */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+	pthread_cleanup_pop(0);
+	return NULL;
+}
+
+static void op_kill(struct t_worker *w)
+{
+	struct torture *t = w->t;
+	struct t_file *f = &w->f[rnd(w, T_FILES)];
+	struct dc_dcfs_pin_info pi[16];
+	struct kill_client *k;
+	uint64_t p, n;
+	pthread_t th;
+	int np;
+
+	if (f->fd < 0 || !pick_range(w, f, 32, &p, &n))
+		return;
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return;
+	k->w = w;
+	k->f = f;
+	k->off = p * PG;
+	k->len = n * PG;
+	k->x.t = t;
+	k->x.write = true;
+	k->x.fid = f->fid;
+	k->x.ino = f->ino;
+	k->x.gen = ++w->gen;
+	k->x.byte = fill_byte(f->fid, k->x.gen);
+	k->engine = pick_engine(w);
+	snprintf(k->tag, sizeof(k->tag), "w%u.kill%" PRIu64, w->idx, k->x.gen);
+	if (pthread_create(&th, NULL, kill_thread, k)) {
+		free(k);
+		return;
+	}
+	while (!atomic_load(&k->started))
+		sched_yield();
+	if (atomic_load(&k->started) > 0) {
+		struct timespec ts = { 0, (long)(1 + rnd(w, 5)) * 1000000 };
+
+		nanosleep(&ts, NULL);
+#ifdef __SANITIZE_THREAD__
+		/* ThreadSanitizer's runtime breaks on a thread cancelled inside
+		 * pthread_join(): kill its transfer through the engine instead. */
+		dma_cancel(k->d);
+#else
+		pthread_cancel(th);
+#endif
+	}
+	pthread_join(th, NULL);
+	t_count(t, OP_KILL);
+	if (atomic_load(&k->started) > 0) {
+		atomic_fetch_add(&t->kills, 1);
+		/* what it wrote before it died: unknown */
+		for (uint64_t i = p; i < p + n; i++)
+			f->m[i].st = M_UNKNOWN;
+		np = dc_dcfs_pins(t->fs, f->fd, 0, UINT64_MAX, pi, 16);
+		for (int i = 0; i < np && i < 16; i++)
+			if (!strcmp(pi[i].tag, k->tag))
+				t_violation(t, V_LEAK, "killed client %s: its pin (%" PRIu64 " pages) is still held",
+					    k->tag, pi[i].pages);
+	}
+	free(k);
+}
+
+/*
+ * A test aid for the watchdog (--ops stall): pin a page of a file and
+ * truncate the file under it with no deadline.  Without the quarantine the
+ * truncate waits for the pin, which this thread holds: nothing progresses,
+ * and the watchdog must report the pin and the wait and fail the run.
+ */
+static void op_stall(struct t_worker *w)
+{
+	struct torture *t = w->t;
+	struct t_file *f = &w->f[0];
+	struct dc_dcfs_pinset ps;
+	char tag[32];
+	int ret;
+
+	if (f->fd < 0 || (!f->size && dc_dcfs_truncate(t->fs, f->fd, PG, NULL)))
+		return;
+	f->size = f->size ? f->size : PG;
+	snprintf(tag, sizeof(tag), "w%u.stall", w->idx);
+	if (dc_dcfs_pin(t->fs, f->fd, 0, PG, 0, tag, &ps))
+		return;
+	t_count(t, OP_STALL);
+	ret = dc_dcfs_truncate(t->fs, f->fd, 0, NULL);
+	(void)dc_dcfs_unpin(t->fs, &ps);
+	if (!ret) {
+		f->layout_gen++;
+		m_set_zero(f, 0, t->maxpages, t->maxpages);
+		f->size = 0;
+	}
+}
+
+/* ---- the worker ---------------------------------------------------------------------- */
+
+struct weight {
+	unsigned w;
+	int op;
+};
+
+static const struct weight weights[] = {
+	{ 12, OP_PWRITE }, { 10, OP_PREAD }, { 8, OP_STORE }, { 4, OP_STORE_FAULT },
+	{ 6, OP_LOAD }, { 2, OP_EOF_STORE }, { 12, OP_DMA_WRITE }, { 3, OP_DMA_READ },
+	{ 5, OP_TRUNCATE }, { 5, OP_PUNCH }, { 3, OP_ZERO }, { 3, OP_COLLAPSE },
+	{ 3, OP_INSERT }, { 4, OP_REFLINK }, { 2, OP_FSYNC }, { 2, OP_RECYCLE },
+	{ 1, OP_POISON }, { 2, OP_FAIL_ALLOC }, { 1, OP_KILL }, { 0, OP_STALL },
+};
+
+static unsigned weight(const struct torture *t, unsigned i)
+{
+	if (!t->o.only)
+		return weights[i].w;
+	/* --ops: the operations named (stall only so) */
+	return t->o.only & (UINT64_C(1) << weights[i].op) ? (weights[i].w ? weights[i].w : 1) : 0;
+}
+
+static int pick_op(struct t_worker *w)
+{
+	unsigned total = 0, x;
+
+	for (unsigned i = 0; i < sizeof(weights) / sizeof(weights[0]); i++)
+		total += weight(w->t, i);
+	x = (unsigned)rnd(w, total);
+	for (unsigned i = 0;; i++) {
+		if (x < weight(w->t, i))
+			return weights[i].op;
+		x -= weight(w->t, i);
+	}
+}
+
+static void one_op(struct t_worker *w, int op)
+{
+	struct torture *t = w->t;
+
+	atomic_store(&w->op_t0, dc_now_ns());
+	atomic_store(&w->op, op);
+	switch (op) {
+	case OP_PWRITE: op_pwrite(w); break;
+	case OP_PREAD: op_pread(w); break;
+	case OP_STORE: op_store(w, false); break;
+	case OP_STORE_FAULT: op_store(w, true); break;
+	case OP_LOAD: op_load(w); break;
+	case OP_EOF_STORE: op_eof_store(w); break;
+	case OP_DMA_WRITE: op_dma(w, true, 0, -1); break;
+	case OP_DMA_READ: op_dma(w, false, 0, -1); break;
+	case OP_TRUNCATE: op_truncate(w); break;
+	case OP_PUNCH: op_falloc(w, DC_DCFS_FALLOC_PUNCH); break;
+	case OP_ZERO: op_falloc(w, DC_DCFS_FALLOC_ZERO); break;
+	case OP_COLLAPSE: op_falloc(w, DC_DCFS_FALLOC_COLLAPSE); break;
+	case OP_INSERT: op_falloc(w, DC_DCFS_FALLOC_INSERT); break;
+	case OP_REFLINK: op_reflink(w); break;
+	case OP_FSYNC: op_fsync(w); break;
+	case OP_RECYCLE:
+		recycle(w, &w->f[rnd(w, T_FILES)]);
+		t_count(t, OP_RECYCLE);
+		break;
+	case OP_POISON: op_poison(w); break;
+	case OP_FAIL_ALLOC: op_fail_alloc(w); break;
+	case OP_KILL:
+		if (t->o.kill)
+			op_kill(w);
+		break;
+	case OP_STALL: op_stall(w); break;
+	}
+	atomic_store(&w->op, -1);
+	atomic_fetch_add(&t->progress, 1);
+}
+
+void *t_worker_main(void *arg)
+{
+	struct t_worker *w = arg;
+	struct torture *t = w->t;
+
+	while (!atomic_load(&t->stop)) {
+		t_maybe_park(w);
+		if (atomic_load(&t->stop))
+			break;
+		one_op(w, pick_op(w));
+		reap(w, false);
+	}
+	reap(w, true);
+	return NULL;
+}
+
+uint64_t t_verify_all(struct t_worker *w)
+{
+	struct torture *t = w->t;
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < T_FILES; i++) {
+		struct t_file *f = &w->f[i];
+		int64_t ret;
+		bool gone;
+
+		if (f->fd < 0 || !f->size)
+			continue;
+		ret = dc_dcfs_pread(t->fs, f->fd, w->buf, f->size, 0);
+		if (ret < 0) {
+			(void)t_err_ok(w, f, (int)ret, "pread (quiescent)", NULL, &gone);
+			continue;
+		}
+		if ((uint64_t)ret != f->size) {
+			t_violation(t, V_UNEXPECTED, "%s: %" PRId64 " bytes read, the model says %" PRIu64,
+				    f->name, ret, f->size);
+			continue;
+		}
+		for (uint64_t p = 0; p < f->size / PG; p++)
+			verify_page(w, f, p, w->buf + p * PG, "quiescent read");
+		n += f->size / PG;
+	}
+	return n;
+}
+
+void t_hold_for_removal(struct t_worker *w)
+{
+	struct torture *t = w->t;
+	struct t_file *f = &w->f[0];
+
+	/* Something of each kind held: a view with stores in it, a revocable
+	 * long DMA (asked back by the removal), a short one, open files. */
+	if (f->fd >= 0 && f->size < 8 * PG)
+		(void)dc_dcfs_truncate(t->fs, f->fd, 8 * PG, NULL), f->size = 8 * PG;
+	op_store(w, false);
+	op_dma(w, true, 60000, PIN_REVOCABLE);
+	op_dma(w, true, 200, PIN_SHORT);
+}
+
+void t_worker_fini(struct t_worker *w)
+{
+	reap(w, true);
+	for (unsigned i = 0; i < T_FILES; i++) {
+		file_close(w, &w->f[i], false);
+		free(w->f[i].m);
+		w->f[i].m = NULL;
+	}
+	free(w->buf);
+	w->buf = NULL;
+}
+
+void t_worker_dump(struct t_worker *w, FILE *out)
+{
+	struct torture *t = w->t;
+	int op = atomic_load(&w->op);
+	uint64_t now = dc_now_ns();
+
+	fprintf(out, "  worker %u: %s%s for %.3f s, %u DMA(s) in flight\n", w->idx,
+		op < 0 ? "between operations" : t_op_name((enum t_op)op), atomic_load(&w->in_park) ? " (parked)" : "",
+		op < 0 ? 0.0 : (double)(now - atomic_load(&w->op_t0)) / 1e9, w->ndmas);
+	for (unsigned i = 0; i < T_FILES; i++) {
+		struct dc_dcfs_pin_info pi[16];
+		int fd = w->f[i].fd, n;
+
+		if (fd < 0)
+			continue;
+		n = dc_dcfs_pins(t->fs, fd, 0, UINT64_MAX, pi, 16);
+		for (int j = 0; j < n && j < 16; j++)
+			fprintf(out, "    pin %s: %s offset %" PRIu64 " %" PRIu64 " pages, age %.3f s%s\n",
+				pi[j].tag, w->f[i].name, pi[j].offset, pi[j].pages,
+				(double)pi[j].age_ns / 1e9,
+				pi[j].flags & DC_DCFS_PIN_LONGTERM ? " (long-term)" : "");
+	}
+}
