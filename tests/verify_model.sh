@@ -133,6 +133,7 @@ one share.quar.progress share progress pass QUARANTINE
 one share.bug5       share   safety   'assert:(wsh&&(w_p>0))' BUG_SHARE_NOT_ATOMIC
 one share.bug7       share   safety   end BUG_DELETE_NEEDS_IDLE
 one share.look_first share   safety   assert:freed QUARANTINE BUG_LOOK_THEN_QUAR
+one share.bug25      share   safety   'assert:((((!(freed)&&(assoc==0))&&!(wsh))&&(ref[0]==0))&&(dsh==0))' BUG_PUT_FREES_SHARED
 # the exclusive claim
 one claim            claim   safety   pass
 one claim.progress   claim   progress pass

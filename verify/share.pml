@@ -45,6 +45,8 @@
  *                          later store, not a CAS;
  * -DBUG_DELETE_NEEDS_IDLE  DC_REGRESS_BUG=7: "busy" means "not idle", so
  *                          another file's live entry makes the block busy;
+ * -DBUG_PUT_FREES_SHARED   DC_REGRESS_BUG=25: dcfs_blocks_put() of a block
+ *                          with sharers left releases it as if the last;
  * -DBUG_LOOK_THEN_QUAR     (no C switch) release_run() looks at the folio
  *                          first and sets QUAR after: a last put between the
  *                          two sees no QUAR, and the block is never freed.
@@ -153,7 +155,11 @@ inline free_block()
  */
 inline blocks_put()
 {
+#ifndef BUG_PUT_FREES_SHARED
 	atomic { !alock -> alock = true; dsh-- };
+#else
+	atomic { !alock -> alock = true; dsh = 0 }; /* DC_REGRESS_BUG=25: as if the last */
+#endif
 	if
 	:: dsh == 0 ->
 #ifndef BUG_LOOK_THEN_QUAR
