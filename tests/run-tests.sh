@@ -106,7 +106,7 @@ done <"$log/regress.log"
 
 # The spin model check of the lifetime protocol (tests/verify_model.sh,
 # docs/verification.md): every clean model passes, every bug switch fails.
-# About 40 s of CPU; the limit only catches a hang (a loaded machine may
+# About 75 s of CPU; the limit only catches a hang (a loaded machine may
 # take several times the CPU time in wall-clock).
 timeout -k 5 "${DAXCORE_VERIFY_TIMEOUT:-900}" sh tests/verify_model.sh build/verify \
     >"$log/verify.log" 2>&1; vrc=$?

@@ -6,7 +6,19 @@
  * file A's invalidate lock, five processes:
  *   Owner      faults page 0 in, then a CoW write fault moves it to a new
  *              block (dc_mapping_insert()'s replace path) and gives the old
- *              block back;
+ *              block back.  By default as dcfs runs it (src/dcfs/fault.c
+ *              cow(): DC_INSERT_COW | DC_INSERT_UNSHARE): replace_old()
+ *              has no busy test, and dcfs_cow_done() gives the pinned
+ *              original back through dcfs_give_back() -> dcfs_blocks_put()
+ *              -> release_run(): set QUAR, fence, look; a pinned block
+ *              stays quarantined and the last put's ->page_free
+ *              (dcfs_block_page_free(): fence, lockless QUAR test, lock,
+ *              re-check) frees it.  (The block's other sharer, whose
+ *              reflink made the CoW necessary, has let go already: A's put
+ *              is the last one; the shared owner word is share.pml's.)
+ *              With -DGENERIC_COW: an owner without UNSHARE, whose replace
+ *              tests the old block busy (-EBUSY: it gives the new block
+ *              back, waits for the old one unbusy, and faults again);
  *   Pinner     a lockless pinner with a DMA engine behind it: pin through
  *              the entry, re-check, refault on failure (twice at most),
  *              write a stamp into the pinned block, unpin;
@@ -21,9 +33,17 @@
  * Properties (assertions and end states):
  *   invariant 3  no pin succeeds through an entry after its zap began (the
  *                ghost zap_begun[] records, per inserted entry value, that a
- *                zap or a replace began on it);
- *   invariant 4  the DMA stamp lands only in a block of file A; no block
- *                goes back to the allocator unless idle;
+ *                zap or a replace began on it): at the re-read, the value
+ *                read is not one whose zap began; and the value the pinner
+ *                loaded is not one either, unless the re-read found a new
+ *                value with the same word (the same block refaulted: ABA,
+ *                benign, docs/verification.md);
+ *   invariant 4  the DMA stamp lands only in a block of file A, or in A's
+ *                pinned original held in quarantine; no block goes back to
+ *                the allocator unless idle, and none stays quarantined once
+ *                idle (init, when nothing else can move);
+ *   memory failure: the entry it locks maps block 0 and block 0 is A's, for
+ *                as long as it holds the lock;
  *   invariant 8  every process ends (no deadlock, no waiter asleep for
  *                ever on an unlocked entry): spin's end-state check.
  *
@@ -32,7 +52,10 @@
  *                        live (no ZAP first) and does not test it busy.
  * -DBUG_NO_PASS_ON       (no C switch) a zap or a lock_folio woken for an
  *                        entry it will not lock does not pass the wake-up
- *                        on.
+ *                        on;
+ * -DBUG_MF_NO_RECHECK    (no C switch) dc_mapping_lock_folio() locks the
+ *                        entry it waited for without re-checking that it
+ *                        still maps the block.
  */
 #define NWAITERS 4
 #include "common.pml"
@@ -42,6 +65,7 @@
 #define FILE_B 2
 #define NBLK   2
 #define NVER   8
+#define F_QUAR 3
 
 /* Entry kinds (dc_entry_t): no entry, EMPTY, ZERO (the zero page), real. */
 #define K_NONE  0
@@ -65,7 +89,10 @@ bool zap_begun[NVER];    /* ghost: a zap (or a replace) began on that value */
 byte ref[NBLK];          /* folio reference counts */
 byte own[NBLK];          /* owner word: 0 or the file whose entry claims it */
 bool mapped[NBLK];       /* the owner word's MAPPED bit (its entry is live) */
-byte fsown[NBLK];        /* dcfs: the file a block belongs to, 0 = free */
+byte fsown[NBLK];        /* dcfs: the file a block belongs to, 0 = free,
+                            F_QUAR = no file's, quarantined (pinned) */
+bool quar[NBLK];         /* dcfs: DCFS_B_QUAR */
+bool alock;              /* dcfs's allocator lock (fs->alloc.lock) */
 byte amap = 0;           /* dcfs extent: file A page 0 -> block (NONE: hole) */
 
 /* File A's invalidate lock: faults shared, truncate exclusive. */
@@ -117,6 +144,59 @@ inline wait_unlocked(me)
 	od
 }
 
+/* dcfs_free_blocks(): only an idle block goes back (invariant 4). */
+inline free_block(b)
+{
+	atomic {
+		assert(ref[b] == 0 && own[b] == 0);
+		fsown[b] = 0
+	}
+}
+
+/*
+ * dc_folio_put() / dc_folio_unpin() of n on block b: one atomic decrement;
+ * the last one runs ->page_free, dcfs_block_page_free(): fence, a lockless
+ * test of QUAR; only if set: the allocator lock, QUAR and idle again,
+ * clear and free.  The caller's last: 0, 1 (the last put), 2 (it freed the
+ * block from quarantine).
+ */
+inline put(b, n)
+{
+	atomic {
+		assert(ref[b] >= n); /* the C code's DC_BUG("put with refcount 0") */
+		ref[b] = ref[b] - n;
+		last = (ref[b] == 0)
+	}
+	if
+	:: last && quar[b] ->
+		atomic { !alock -> alock = true };
+		if
+		:: quar[b] && ref[b] == 0 -> quar[b] = false; free_block(b); last = 2
+		:: else
+		fi;
+		alock = false
+	:: else
+	fi
+}
+
+/*
+ * dcfs_blocks_put() of block b, its last sharer: release_run() under the
+ * allocator lock: set QUAR, fence, look (dc_folio_idle()): idle -> clear
+ * QUAR and free; else it stays quarantined.  Three steps, as in C.
+ */
+inline release_run(b)
+{
+	atomic { !alock -> alock = true; quar[b] = true };
+	/* dc__smp_mb() */
+	atomic {
+		if
+		:: ref[b] == 0 -> quar[b] = false; free_block(b)
+		:: else -> fsown[b] = F_QUAR /* a->nquar++: no file's now @reach */
+		fi
+	};
+	alock = false
+}
+
 /* dc__folio_take() + dc__folio_claim() (CLAIM_NEW / CLAIM_REMAP). */
 inline take_claim(b)
 {
@@ -164,14 +244,14 @@ inline insert(nb, ret)
 				}
 				/* fence; ->revoke; dc__entry_unmap_put() */
 				mapped[old] = false;
-				folio_sub(old, 1)
+				put(old, 1)
 			:: else
 			fi;
-#ifndef BUG_REPLACE_NO_ZAP
+#if !defined(BUG_REPLACE_NO_ZAP) && defined(GENERIC_COW)
 			if
 			:: busy(old) -> /* -EBUSY: untake_one() gives nb back */
 				atomic { mapped[nb] = false; own[nb] = 0 };
-				folio_sub(nb, 1);
+				put(nb, 1);
 				ret = 1
 			:: else
 			fi;
@@ -216,21 +296,15 @@ inline alloc(f, b)
 	}
 }
 
-/* dcfs_free_blocks(): only an idle block goes back (invariant 4). */
-inline free_block(b)
-{
-	atomic {
-		assert(ref[b] == 0 && own[b] == 0);
-		fsown[b] = 0
-	}
-}
-
-/* dcfs fault, then a CoW write fault: dcfs/fault.c -> dc_mapping_insert()
- * of a new block over the live entry (replace_old()); on -EBUSY wait for
- * the old block's pins, outside every lock, and fault again. */
+/* dcfs fault, then a CoW write fault: dcfs/fault.c cow() ->
+ * dc_mapping_insert(COW | UNSHARE) of a new block over the live entry
+ * (replace_old(), no busy test), then dcfs_cow_done(): the original goes
+ * back (release_run()), with the entry still locked and the invalidate lock
+ * held.  GENERIC_COW: an insert without UNSHARE; on -EBUSY wait for the
+ * old block's pins, outside every lock, and fault again. */
 proctype Owner()
 {
-	byte old = NONE, nb, ret;
+	byte old = NONE, nb, ret, last;
 
 	fault(P_OWNER);
 again:
@@ -242,6 +316,11 @@ again:
 		if
 		:: nb != NONE ->
 			insert(nb, ret);
+#ifndef GENERIC_COW
+			release_run(old); /* dcfs_cow_done() -> dcfs_give_back() */
+			unlock();
+			inv_unshared()
+#else
 			unlock();
 			inv_unshared();
 			if
@@ -251,6 +330,7 @@ again:
 				!busy(old); /* the owner's wait (dc__folio_wait_unbusy) */
 				goto again
 			fi
+#endif
 		:: else -> unlock(); inv_unshared()
 		fi
 	:: else -> unlock(); inv_unshared()
@@ -262,12 +342,13 @@ again:
  * failure refault and try again. */
 proctype Pinner()
 {
-	byte tries, b, k, old, ret;
+	byte tries, b, k, v, old, ret;
 	bool z, ok;
+	byte last;
 
 	do
 	:: tries < 2 ->
-		atomic { k = e_kind; z = e_zap; b = e_blk }
+		atomic { k = e_kind; z = e_zap; b = e_blk; v = e_ver }
 		if
 		:: k == K_REAL && !z ->
 			folio_get_unless_idle(b, PIN_BIAS, ok);
@@ -278,13 +359,20 @@ proctype Pinner()
 					if
 					:: e_kind == k && e_zap == z && e_blk == b ->
 						assert(!zap_begun[e_ver]); /* invariant 3 @reach */
+						/* the value loaded: its zap did not begin,
+						 * or the word re-read is a new value (ABA) */
+						assert(!zap_begun[v] || e_ver != v);
+						if
+						:: zap_begun[v] -> skip /* ABA: a new equal entry @reach */
+						:: else
+						fi;
 						ok = true
 					:: else -> ok = false
 					fi
 				}
 				if
 				:: ok -> goto dma
-				:: else -> folio_sub(b, PIN_BIAS) /* back out */
+				:: else -> put(b, PIN_BIAS) /* back out */
 				fi
 			:: else
 			fi
@@ -295,8 +383,13 @@ proctype Pinner()
 	:: else -> goto done
 	od;
 dma:
-	assert(fsown[b] == FILE_A); /* invariant 4: the stamp lands in A's block @reach */
-	folio_sub(b, PIN_BIAS);     /* dc_folio_unpin() */
+	/* invariant 4: the stamp lands in A's block, or its quarantined original */
+	assert(fsown[b] == FILE_A || fsown[b] == F_QUAR); /* @reach */
+	put(b, PIN_BIAS);           /* dc_folio_unpin() */
+	if
+	:: last == 2 -> skip /* it freed A's quarantined original @reach */
+	:: else
+	fi;
 done:
 	skip
 }
@@ -321,7 +414,7 @@ inline zap(bb)
 	}
 	if
 	:: zb != NONE -> /* step 2: fence; step 3: ->revoke, put */
-		folio_sub(zb, 1);
+		put(zb, 1);
 		if :: busy(zb) -> bb = zb :: else fi
 	:: else
 	fi
@@ -333,6 +426,7 @@ proctype Truncater()
 {
 	byte bb, zb, b;
 	bool stayed;
+	byte last;
 
 	inv_excl();
 	do
@@ -384,7 +478,11 @@ proctype Failure()
 			:: else -> break
 			od;
 			if
+#ifndef BUG_MF_NO_RECHECK
 			:: own[0] == FILE_A && e_kind == K_REAL && e_blk == 0 ->
+#else
+			:: e_kind != K_NONE ->
+#endif
 				e_locked = true; locked = true /* @reach */
 			:: else -> /* -EAGAIN / -ENOENT: dc__put_unlocked_entry() */
 #ifndef BUG_NO_PASS_ON
@@ -397,7 +495,9 @@ proctype Failure()
 		fi
 	}
 	if
-	:: locked -> unlock() /* after ->notify_failure */
+	:: locked -> /* ->notify_failure(A, page 0): the entry it locked */
+		assert(e_kind == K_REAL && e_blk == 0 && own[0] == FILE_A && fsown[0] == FILE_A);
+		unlock()
 	:: else
 	fi
 }
@@ -418,4 +518,6 @@ init {
 		run OtherFile();
 		run Failure()
 	}
+	timeout; /* nothing else can move: no idle block left in quarantine */
+	assert(!(quar[0] && ref[0] == 0) && !(quar[1] && ref[1] == 0))
 }

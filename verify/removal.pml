@@ -14,15 +14,21 @@
  *             dc_mapping_destroy() (grace period, drop the region hold);
  *   Pinner    dc_mapping_get_folio(pin) under RCU, then DMA and unpin;
  *   Direct    a direct-access user: dc_region_read_lock(), check alive,
- *             turn an offset into an address and store there, unlock.
+ *             turn an offset into an address and store there, unlock;
+ *   Requester dc_folio_request() of a second, idle folio: check dead, take
+ *             a new liveness reference (dc_liveref_tryget(), refused once
+ *             dc_liveref_kill() ran), use the folio, put it (the last put
+ *             drops the liveness reference).
  * RCU is modelled as one reader flag per reader (each enters its read side
  * once) and synchronize_rcu() as a wait until every reader that was inside
  * when it began has left.
  *
  * Property (invariant 6): after removal completed (ghost flag removed), no
  * process touches the region: every touch of its metadata or memory
- * asserts !removed, and the region is freed once.  Invariant 8: every
- * process ends.
+ * asserts !removed, and the region is freed once with no folio in use
+ * (liveness count 0: invariant 7).  page_free (a last put) never runs
+ * inside the putter's RCU read side (DC_REGRESS_BUG=13's property).
+ * Invariant 8: every process ends.
  *
  * -DBUG_REMOVE_NO_GRACE  removal skips its two grace periods (no C switch:
  *                        the class of DC_REGRESS_BUG=3 and 11, a removal
@@ -30,7 +36,17 @@
  *                        alive);
  * -DBUG_REMOVE_NO_HOLD   DC_REGRESS_BUG=3: mappings do not hold the region
  *                        (removal does not wait for them);
- * -DBUG_REMOVE_TWICE     DC_REGRESS_BUG=11: a second removal is not refused.
+ * -DBUG_REMOVE_TWICE     DC_REGRESS_BUG=11: a second removal is not refused;
+ * -DBUG_READ_AFTER_DEC   DC_REGRESS_BUG=4: a put that is not the last reads
+ *                        the folio after its decrement (folio.c's
+ *                        atomic_load(&f->ref)), when another put may have
+ *                        been the last and removal may have freed it;
+ * -DBUG_BACKOUT_IN_READ_SIDE  DC_REGRESS_BUG=13: the pinner's back-out put
+ *                        runs inside its read-side section, so a last put's
+ *                        page_free runs inside RCU;
+ * -DBUG_TRYGET_IGNORES_KILL   (no C switch) dc_liveref_tryget() does not
+ *                        test DYING: a request after the kill takes a
+ *                        liveness reference the drain has already passed.
  */
 #include "common.pml"
 
@@ -43,7 +59,9 @@ byte lr = 2;         /* liveness count: initial ref + non-idle folios */
 bool dead, removing, removing_started, mgone;
 byte nmappings = 1;
 bool removed;        /* ghost: the region was freed */
+bool dying;          /* the liveness ref's DYING (dc_liveref_kill()) */
 bool rcu[2];         /* readers inside their read-side section */
+byte pin_pid;        /* ghost: the Pinner's process number */
 
 #define touch()  assert(!removed)
 
@@ -54,7 +72,13 @@ inline synchronize_rcu()
 	(!s0 || !rcu[0]) && (!s1 || !rcu[1])
 }
 
-/* A put of n on the folio; the last one drops its liveness ref. */
+/*
+ * dc_folio_put() of n on the folio: one atomic decrement; the last one
+ * runs folio_last_put() (->page_free, never inside the putter's read side)
+ * and drops its liveness ref (folios_went_idle(): after this, hands off).
+ * A put that is not the last does not read the folio again (its waiter
+ * test uses the value the decrement returned).
+ */
 inline put(n)
 {
 	atomic {
@@ -62,10 +86,18 @@ inline put(n)
 		assert(ref[0] >= n);
 		ref[0] = ref[0] - n;
 		if
-		:: ref[0] == 0 -> lr-- /* folios_went_idle(): after this, hands off */
-		:: else
+		:: ref[0] == 0 ->
+			assert(!(rcu[R_PIN] && _pid == pin_pid)); /* page_free outside RCU */
+			lr--; last = true
+		:: else -> last = false
 		fi
 	}
+#ifdef BUG_READ_AFTER_DEC
+	if
+	:: !last -> touch() /* DC_REGRESS_BUG=4: atomic_load(&f->ref) after it */
+	:: else
+	fi
+#endif
 }
 
 /* dc_region_remove() after the removing flag (PRE_REMOVE is not a step:
@@ -83,7 +115,9 @@ inline remove_body()
 #ifndef BUG_REMOVE_NO_GRACE
 		synchronize_rcu(); /* nobody who saw it alive is in between */
 #endif
-		lr--  /* dc_liveref_kill(): the initial reference goes */
+		/* dc_liveref_kill(): DYING, its grace period (a tryget is one
+		 * step here, so none is in flight), the initial reference goes */
+		atomic { dying = true; lr-- }
 	:: else
 	fi;
 	lr == 0;        /* dc__drain_wait() on the folios */
@@ -93,7 +127,7 @@ inline remove_body()
 #ifndef BUG_REMOVE_NO_GRACE
 	synchronize_rcu(); /* a lockless pinner's read side ends */
 #endif
-	atomic { touch(); removed = true } /* region_free() */
+	atomic { touch(); assert(lr == 0); removed = true } /* region_free() */
 }
 
 proctype Remover()
@@ -132,7 +166,7 @@ out:
  * dc_mapping_truncate_final(), then dc_mapping_destroy(). */
 proctype Owner()
 {
-	bool s0, s1;
+	bool s0, s1, last;
 
 	do
 	:: atomic { e_state == 1 -> touch(); e_state = 2 } /* zap: ZAP, fence */
@@ -148,7 +182,7 @@ proctype Owner()
 /* dc_mapping_get_folio(pin) on the mapping while it exists, then DMA. */
 proctype Pinner()
 {
-	bool ok;
+	bool ok, last;
 
 end:	atomic { !mgone -> rcu[R_PIN] = true; touch() } /* m->region */
 	if
@@ -157,12 +191,20 @@ end:	atomic { !mgone -> rcu[R_PIN] = true; touch() } /* m->region */
 		if
 		:: ok ->
 			ok = (e_state == 1); /* re-read the entry */
-			rcu[R_PIN] = false;
+#ifdef BUG_BACKOUT_IN_READ_SIDE
 			if
-			:: ok -> touch() /* the DMA stamp @reach */
+			:: !ok -> put(PIN_BIAS) /* DC_REGRESS_BUG=13: back out inside RCU */
 			:: else
 			fi;
-			put(PIN_BIAS) /* unpin, or back out (outside the read side) */
+#endif
+			rcu[R_PIN] = false;
+			if
+			:: ok -> touch(); put(PIN_BIAS) /* the DMA stamp, unpin @reach */
+			:: else
+#ifndef BUG_BACKOUT_IN_READ_SIDE
+				put(PIN_BIAS) /* back out, outside the read side @reach */
+#endif
+			fi
 		:: else -> rcu[R_PIN] = false
 		fi
 	:: else -> rcu[R_PIN] = false
@@ -180,12 +222,41 @@ end:	atomic { !removed -> rcu[R_DIRECT] = true } /* it holds the region */
 	rcu[R_DIRECT] = false
 }
 
+/*
+ * dc_folio_request() of an idle folio by the region's holder (a call that
+ * begins before the region is freed, as Direct's): dc_region_alive(), then
+ * dc_liveref_tryget(): under RCU, refused once DYING is set (one step
+ * here); the folio is used, and its last put drops the liveness reference.
+ */
+proctype Requester()
+{
+	bool ok;
+
+end:	atomic { !removed -> touch() } /* r->dead is read: the region is there */
+	atomic {
+#ifndef BUG_TRYGET_IGNORES_KILL
+		if
+		:: !dying -> lr++; ok = true
+		:: else /* -ENXIO: the region is dying */
+		fi
+#else
+		lr++; ok = true
+#endif
+	}
+	if
+	:: ok -> touch(); /* the folio's metadata and memory @reach */
+		atomic { touch(); lr-- } /* its last put: folios_went_idle() */
+	:: else
+	fi
+}
+
 init {
 	atomic {
 		run Remover();
 		run Remover2();
 		run Owner();
-		run Pinner();
-		run Direct()
+		pin_pid = run Pinner();
+		run Direct();
+		run Requester()
 	}
 }

@@ -29,6 +29,10 @@
  *                with no transition pending, sharers equals the files
  *                whose entries name the block (ghost assoc);
  *   invariant 4  the DMA stamp never lands in a freed block;
+ *   no leak      when every process is done, the block has gone back to
+ *                the allocator (init's timeout, then assert(freed)): the
+ *                quarantine's "set QUAR, fence, look" against the last
+ *                put's lockless QUAR check loses no block;
  *   the C code's own consistency checks (own_bug(): a commit with nothing
  *   pending, an unmap with no live sharer, a disassoc with no sharer);
  *   invariant 8  every process ends (a delete that waits for ever for
@@ -40,7 +44,12 @@
  * -DBUG_SHARE_NOT_ATOMIC   DC_REGRESS_BUG=5: share_begin() is a load and a
  *                          later store, not a CAS;
  * -DBUG_DELETE_NEEDS_IDLE  DC_REGRESS_BUG=7: "busy" means "not idle", so
- *                          another file's live entry makes the block busy.
+ *                          another file's live entry makes the block busy;
+ * -DBUG_PUT_FREES_SHARED   DC_REGRESS_BUG=25: dcfs_blocks_put() of a block
+ *                          with sharers left releases it as if the last;
+ * -DBUG_LOOK_THEN_QUAR     (no C switch) release_run() looks at the folio
+ *                          first and sets QUAR after: a last put between the
+ *                          two sees no QUAR, and the block is never freed.
  */
 #include "common.pml"
 
@@ -50,8 +59,10 @@ bool wsh = true;
 byte w_s = 2, w_l = 1, w_p;
 byte assoc = 2;        /* ghost: files whose entries name the block (A, B) */
 byte dsh = 2;          /* dcfs's share count of the block (DCFS_B_SHARES) */
-bool quar, freed;      /* dcfs: quarantined; given back to the allocator */
+bool quar, freed;      /* dcfs: DCFS_B_QUAR; given back to the allocator */
+bool alock;            /* dcfs's allocator lock (fs->alloc.lock) */
 bool a_done;           /* A's truncate finished */
+byte ndone;            /* files (A, B, C) whose process finished */
 bool b_trunc;          /* B's truncate began: no reflink from B after that */
 byte c_entry;          /* C's entry: 0 none, 1 live, 2 zapped */
 
@@ -136,30 +147,63 @@ inline free_block()
 	freed = true
 }
 
-/* dcfs_blocks_put() -> release_run(): no sharer left -> free or quarantine. */
+/*
+ * dcfs_blocks_put() under the allocator lock: one sharer fewer; the last
+ * one goes to release_run(): set QUAR, fence, look at the folio: idle ->
+ * clear QUAR and free; else it stays quarantined (the last put frees it).
+ * Each of the three is its own step, as in C (only the lock is held).
+ */
 inline blocks_put()
 {
-	atomic {
-		dsh--;
-		if
-		:: dsh == 0 && ref[0] == 0 -> free_block()
-		:: dsh == 0 && ref[0] != 0 -> quar = true
-		:: else
+#ifndef BUG_PUT_FREES_SHARED
+	atomic { !alock -> alock = true; dsh-- };
+#else
+	atomic { !alock -> alock = true; dsh = 0 }; /* DC_REGRESS_BUG=25: as if the last */
+#endif
+	if
+	:: dsh == 0 ->
+#ifndef BUG_LOOK_THEN_QUAR
+		quar = true;                      /* blk_store(w | DCFS_B_QUAR) */
+		/* dc__smp_mb() */
+		if                                /* the look: dc_folio_idle() */
+		:: ref[0] == 0 -> quar = false; free_block()
+		:: else                           /* a->nquar++ */
 		fi
-	}
+#else
+		idle = (ref[0] == 0);             /* look first ... */
+		if
+		:: idle -> free_block()
+		:: else -> quar = true            /* ... quarantine after */
+		fi
+#endif
+	:: else
+	fi;
+	alock = false
 }
 
-/* A put; the last one while quarantined frees the block (->page_free). */
+/*
+ * dc_folio_put()/unpin() of n: one atomic decrement; the last one runs
+ * ->page_free, dcfs_block_page_free(): fence, a lockless test of QUAR,
+ * and only if set: the lock, QUAR and idle again, clear and free.  The
+ * caller's last: 0, 1 (the last put), 2 (it freed the quarantined block).
+ */
 inline put(n)
 {
 	atomic {
 		assert(ref[0] >= n);
 		ref[0] = ref[0] - n;
-		if
-		:: ref[0] == 0 && quar -> quar = false; free_block()
-		:: else
-		fi
+		last = (ref[0] == 0)
 	}
+	if
+	:: last && quar ->                    /* blk_load() & DCFS_B_QUAR */
+		atomic { !alock -> alock = true };
+		if
+		:: quar && ref[0] == 0 -> quar = false; free_block(); last = 2
+		:: else
+		fi;
+		alock = false
+	:: else
+	fi
 }
 
 /* A zapped entry's folio: unmap_begin, put, unmap_end (zap_put_one()). */
@@ -187,27 +231,37 @@ inline truncate_file()
 
 proctype TruncA()
 {
+	bool idle;
+	byte last;
+
 	truncate_file();
-	a_done = true
+	a_done = true;
+	ndone++
 }
 
 proctype FileB()
 {
 	byte ls, ll, lp;
+	bool idle;
+	byte last;
 
 	share_begin(0);   /* SHARE_REMAP: B's zapped entry names the block */
 	atomic { ref[0]++ };
 	share_end(0, 1);  /* dc__folio_share_commit() */
 	a_done;           /* B is deleted after A */
 	b_trunc = true;   /* (dcfs: reflink and truncate of B exclude each other) */
-	truncate_file()
+	truncate_file();
+	ndone++
 }
 
 proctype FileC()
 {
 	byte ls, ll, lp;
+	bool idle;
+	byte last;
 
 	atomic {                          /* dcfs_blocks_share(): reflink from B */
+		!alock;                           /* (under the allocator lock) */
 		if
 		:: !b_trunc -> assert(!freed && dsh > 0); dsh++ /* @reach */
 		:: else -> goto out               /* B is being deleted: no reflink */
@@ -225,20 +279,25 @@ proctype FileC()
 	disassoc();
 	blocks_put();
 out:
-	skip
+	ndone++
 }
 
 /* dc_mapping_get_folio(pin) through C's entry, a DMA stamp, unpin. */
 proctype Dma()
 {
 	bool ok;
+	byte last;
 
 end:	c_entry == 1;
 	atomic { if :: ref[0] > 0 -> ref[0] = ref[0] + PIN_BIAS; ok = true :: else fi }
 	if
 	:: ok && c_entry == 1 -> /* the re-read found it live */
 		assert(!freed); /* the stamp lands in a block C still has @reach */
-		put(PIN_BIAS)
+		put(PIN_BIAS);
+		if
+		:: last == 2 -> skip /* the unpin freed the quarantined block @reach:QUARANTINE */
+		:: else
+		fi
 	:: ok && c_entry != 1 -> put(PIN_BIAS)
 	:: else
 	fi
@@ -251,4 +310,7 @@ init {
 		run FileC();
 		run Dma()
 	}
+	ndone == 3;   /* the three files are done (a deadlock: init never ends) */
+	timeout;      /* and nothing else can move: the Dma ended or waits at end */
+	assert(freed) /* the block went back to the allocator: no leak */
 }
