@@ -25,6 +25,14 @@
 #                                     --watchdog 3: exit 1 having printed
 #                                     the worker, the pin (tag, age) and the
 #                                     slow wait
+#   race                              --ops race (a DMA's last pass lands on
+#                                     pages after a store or a second DMA of
+#                                     them began, and it is done before their
+#                                     model is set): no violation, in the
+#                                     fault-injection and TSan builds (the
+#                                     oracle once asked whether the DMA was
+#                                     done only after the write: a foreign
+#                                     stamp at every such op)
 #   usage                             help lists it, --help, bad arguments
 #                                     (exit 2, nothing run)
 #   fail_alloc_plain                  build/daxcore (no injector): --fail-alloc
@@ -107,6 +115,11 @@ watchdog)
         grep -q "$want" "$tmp/err" || { echo "FAIL: no line '$want'"; exit 1; }
     done
     echo "ok    watchdog";;
+race)
+    for bin in build/fault/daxcore build/tsan/daxcore; do
+        secs=3 run "$bin" --ops race --threads 2
+        grep -Eq '^ *race +[1-9]' "$tmp/out" || { echo "FAIL: no race op ran"; exit 1; }
+    done;;
 usage)
     build/daxcore help >"$tmp/out" 2>&1 && grep -q '^  torture \[-d SPEC\] \[--seconds N\]' "$tmp/out" ||
         { cat "$tmp/out"; echo "FAIL: help lists no torture"; exit 1; }

@@ -28,7 +28,7 @@ static const char *const op_names[OP_NR + 1] = {
 	"pwrite", "pread", "store", "store_fault", "load", "eof_store", "dma_write",
 	"dma_read", "pin", "pin_user", "pin_revocable", "truncate", "punch", "zero",
 	"collapse", "insert", "reflink", "fsync", "recycle", "poison", "fail_alloc", "kill",
-	"stall", "dma_done",
+	"stall", "race", "dma_done",
 };
 
 static const char *const viol_names[V_NR] = {
@@ -371,7 +371,8 @@ static void usage(FILE *f)
 		"  --ops LIST      only these operations (comma-separated, the names of the\n"
 		"                  summary: pwrite,pread,store,...; default all but 'stall',\n"
 		"                  a test aid that holds a pin across a truncate of it: the\n"
-		"                  watchdog must fire)\n"
+		"                  watchdog must fire, and 'race', a test aid: a DMA's last\n"
+		"                  pass lands after a store or DMA of its pages began)\n"
 		"  --json          the summary as one JSON object\n");
 }
 

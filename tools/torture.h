@@ -52,6 +52,7 @@ enum t_op {
 	OP_TRUNCATE, OP_PUNCH, OP_ZERO, OP_COLLAPSE, OP_INSERT, OP_REFLINK,
 	OP_FSYNC, OP_RECYCLE, OP_POISON, OP_FAIL_ALLOC, OP_KILL,
 	OP_STALL, /* a test aid (--ops stall only): a pin held across a truncate of it */
+	OP_RACE,  /* a test aid (--ops race only): a DMA's last pass after another write began */
 	OP_NR
 };
 
@@ -135,6 +136,9 @@ struct t_file {
 	bool mapped;
 };
 
+/* --ops race: a DMA held after its first pass (torture_ops.c, hold_step()). */
+enum t_hold { HOLD_NONE, HOLD_ARMED, HOLD_WAITING, HOLD_GO, HOLD_PASSED };
+
 struct t_dma {
 	struct torture *t;
 	struct t_dma *next;  /* the worker's list */
@@ -145,7 +149,9 @@ struct t_dma {
 	uint32_t fid;
 	uint64_t ino, off, len, gen, layout_gen;
 	bool write, longterm, revoked;
+	bool live;           /* not done at the worker's last dma_snap() (torture_ops.c) */
 	int byte;
+	_Atomic int hold;    /* --ops race: enum t_hold */
 };
 
 #define T_HIST 256

@@ -249,14 +249,30 @@ static void m_set_zero(struct t_file *f, uint64_t p, uint64_t n, uint64_t max)
 }
 
 /*
- * Can a DMA still write page @page of @f?  One of its DMAs not yet done
- * that covers it, or any not yet done after the file's layout changed
- * under it (on a quarantine mount collapse and insert move a pinned block).
+ * Before a write (pwrite, stores through a view, a DMA's start) of a
+ * file: note which DMAs are not done yet, for dma_covers().  Not after
+ * it: a DMA that ends while the write runs may have made its last pass
+ * after the write landed (its pass hook stamps the pages after every
+ * pass), and being done by then says nothing of that; one done before the
+ * write began wrote nothing after it (done is set after its unpin, with
+ * release order).
+ */
+static void dma_snap(struct t_worker *w)
+{
+	for (struct t_dma *x = w->dmas; x; x = x->next)
+		x->live = !dma_done(x->d);
+}
+
+/*
+ * Can a DMA write page @page of @f as much as the write that began at the
+ * last dma_snap()?  One of its DMAs not done then that covers it, or any
+ * not done then after the file's layout changed under it (on a quarantine
+ * mount collapse and insert move a pinned block).
  */
 static bool dma_covers(const struct t_worker *w, const struct t_file *f, uint64_t page)
 {
 	for (const struct t_dma *x = w->dmas; x; x = x->next) {
-		if (!x->write || x->fid != f->fid || dma_done(x->d))
+		if (!x->write || x->fid != f->fid || !x->live)
 			continue;
 		if (x->layout_gen != f->layout_gen ||
 		    (page >= x->off / PG && page < (x->off + x->len) / PG))
@@ -265,7 +281,10 @@ static bool dma_covers(const struct t_worker *w, const struct t_file *f, uint64_
 	return false;
 }
 
-/* Pages a write replaced while a DMA was writing them: either may win. */
+/*
+ * Pages a write replaced while a DMA was writing them: either may win
+ * (dma_snap() was called before the write began).
+ */
 static void m_stamp(struct t_worker *w, struct t_file *f, uint64_t page, uint64_t gen)
 {
 	struct t_mpage *m = &f->m[page];
@@ -476,6 +495,41 @@ static void revoke_cb(struct dc_dcfs *fs, const struct dc_dcfs_revoke *rv, void 
 	pthread_mutex_unlock(&rv_lock);
 }
 
+static void nap(void)
+{
+	struct timespec ts = { 0, 100000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * --ops race: a DMA held after its first pass (HOLD_ARMED, then
+ * HOLD_WAITING) until race_release() (HOLD_GO), which waits for the one
+ * pass more (HOLD_PASSED), then cancels it and waits for it to be done.
+ * Called by the DMA's pass hook, pins held.
+ */
+static void hold_step(struct t_dma *x)
+{
+	int h = HOLD_ARMED;
+
+	if (atomic_compare_exchange_strong(&x->hold, &h, HOLD_WAITING)) {
+		while (atomic_load(&x->hold) == HOLD_WAITING)
+			nap();
+	} else if (h == HOLD_GO) {
+		atomic_store(&x->hold, HOLD_PASSED);
+	}
+}
+
+static void race_release(struct t_dma *x)
+{
+	atomic_store(&x->hold, HOLD_GO);
+	while (atomic_load(&x->hold) != HOLD_PASSED)
+		nap();
+	dma_cancel(x->d);
+	while (!dma_done(x->d))
+		nap();
+}
+
 /* The DMA engine's pass hook: stamp every page it wrote, check every page is still the file's. */
 static void pass_hook(const struct dc_dcfs_pinset *ps, void *arg)
 {
@@ -493,6 +547,7 @@ static void pass_hook(const struct dc_dcfs_pinset *ps, void *arg)
 	}
 	if (!atomic_load(&t->removing))
 		pinset_check(t, ps, x->ino, OWN_UNDER_PIN, x->write, x->write ? "dma write (after a pass)" : "dma read (after a pass)");
+	hold_step(x);
 }
 
 /* Wait for DMA @x, settle the model of the pages it wrote, free it. */
@@ -597,38 +652,32 @@ static int do_pin(struct t_worker *w, struct t_file *f, enum pin_kind k, uint64_
 }
 
 /*
- * A DMA (@write: of stamps; else a read of the pages) over a random range
- * of a file, through a short, user (view) or revocable pin.  @ms: its
- * duration (0: a random few milliseconds).
+ * A DMA (@write: of stamps; else a read of the pages) of pages [@p, @p +
+ * @n) of file @slot through pin kind @k, by engine @e, for @ms ms.  @hold:
+ * held after its first pass (--ops race, race_release()).  @race (--ops
+ * race): a DMA held so, released once this one is done, before the model
+ * of the pages is set.  Return the DMA, in the worker's list; NULL if it
+ * did not start.
  */
-static void op_dma(struct t_worker *w, bool write, uint64_t ms, int kind)
+static struct t_dma *dma_run(struct t_worker *w, unsigned slot, uint64_t p, uint64_t n, bool write,
+			     uint64_t ms, enum pin_kind k, enum dma_engine e, bool hold,
+			     struct t_dma *race)
 {
 	static const int ok[] = { -ENOSPC, -EAGAIN, -EFAULT, 0 };
 	struct torture *t = w->t;
-	unsigned slot = (unsigned)rnd(w, T_FILES);
 	struct t_file *f = &w->f[slot];
-	enum pin_kind k = kind >= 0 ? (enum pin_kind)kind : (enum pin_kind)rnd(w, 3);
-	enum dma_engine e = pick_engine(w);
 	struct dc_dcfs_pinset ps;
 	struct t_dma *x;
-	uint64_t p, n;
 	char tag[32];
 	bool gone, revoked;
 	int ret;
 
-	if (!ms)
-		ms = 1 + rnd(w, 12);
-	if (w->ndmas >= T_DMAS) /* room for one more: the finished ones, else wait for all */
-		reap(w, false);
-	if (w->ndmas >= T_DMAS)
-		reap(w, true);
-	if (f->fd < 0 || !pick_range(w, f, 64 * t->block / PG, &p, &n))
-		return;
 	if (k == PIN_USER && !f->mapped)
 		k = PIN_SHORT;
 	x = calloc(1, sizeof(*x));
 	if (!x)
-		return;
+		return NULL;
+	atomic_init(&x->hold, hold ? HOLD_ARMED : HOLD_NONE);
 	x->t = t;
 	x->serial = atomic_fetch_add(&t->next_serial, 1) + 1;
 	x->slot = slot;
@@ -655,7 +704,7 @@ static void op_dma(struct t_worker *w, bool write, uint64_t ms, int kind)
 		}
 		free(x);
 		(void)t_err_ok(w, f, ret, "pin", ok, &gone);
-		return;
+		return NULL;
 	}
 	pinset_check(t, &ps, x->ino, OWN_PINNED, write, write ? "dma write (before)" : "dma read (before)");
 	if (write) {
@@ -665,6 +714,7 @@ static void op_dma(struct t_worker *w, bool write, uint64_t ms, int kind)
 		x->byte = DMA_READ;
 	}
 	x->layout_gen = f->layout_gen;
+	dma_snap(w);
 	pthread_mutex_lock(&rv_lock);
 	revoked = x->revoked;
 	if (!revoked) {
@@ -683,7 +733,12 @@ static void op_dma(struct t_worker *w, bool write, uint64_t ms, int kind)
 		if (ret)
 			t_violation(t, V_UNEXPECTED, "unpin: %s", ename(ret));
 		free(x);
-		return;
+		return NULL;
+	}
+	if (race) { /* this one's passes done, the held one's last pass lands on them */
+		while (!dma_done(x->d))
+			nap();
+		race_release(race);
 	}
 	if (write)
 		for (uint64_t i = p; i < p + n; i++) {
@@ -704,6 +759,31 @@ static void op_dma(struct t_worker *w, bool write, uint64_t ms, int kind)
 	w->dmas = x;
 	w->ndmas++;
 	t_count(t, write ? OP_DMA_WRITE : OP_DMA_READ);
+	return x;
+}
+
+/*
+ * A DMA (@write: of stamps; else a read of the pages) over a random range
+ * of a file, through a short, user (view) or revocable pin.  @ms: its
+ * duration (0: a random few milliseconds).
+ */
+static void op_dma(struct t_worker *w, bool write, uint64_t ms, int kind)
+{
+	unsigned slot = (unsigned)rnd(w, T_FILES);
+	struct t_file *f = &w->f[slot];
+	enum pin_kind k = kind >= 0 ? (enum pin_kind)kind : (enum pin_kind)rnd(w, 3);
+	enum dma_engine e = pick_engine(w);
+	uint64_t p, n;
+
+	if (!ms)
+		ms = 1 + rnd(w, 12);
+	if (w->ndmas >= T_DMAS) /* room for one more: the finished ones, else wait for all */
+		reap(w, false);
+	if (w->ndmas >= T_DMAS)
+		reap(w, true);
+	if (f->fd < 0 || !pick_range(w, f, 64 * w->t->block / PG, &p, &n))
+		return;
+	(void)dma_run(w, slot, p, n, write, ms, k, e, false, NULL);
 }
 
 /* ---- data ---------------------------------------------------------------------------- */
@@ -722,6 +802,7 @@ static void op_pwrite(struct t_worker *w)
 		return;
 	for (uint64_t i = 0; i < n; i++)
 		stamp_page(w->buf + i * PG, f->fid, p + i, gen);
+	dma_snap(w);
 	ret = dc_dcfs_pwrite(t->fs, f->fd, w->buf, n * PG, p * PG);
 	t_count(t, OP_PWRITE);
 	hist_add(w, OP_PWRITE, f->fid, gen, p, n, ret);
@@ -811,14 +892,15 @@ static void view_sigbus(struct t_worker *w, struct t_file *f, void *at, const ch
 		    f->name, (uint64_t)((char *)at - (char *)f->v.addr));
 }
 
+static void store_pages(struct t_worker *w, struct t_file *f, uint64_t p, uint64_t n,
+			struct t_dma *race);
+
 /* Stores of stamps into pages of a view (@explicit: dc_view_fault() first), then the rmap check. */
 static void op_store(struct t_worker *w, bool explicit_fault)
 {
 	struct torture *t = w->t;
 	struct t_file *f = &w->f[rnd(w, T_FILES)];
-	struct vacc a = { 0 };
 	uint64_t p, n;
-	void *at;
 
 	if (f->fd < 0 || !f->mapped || !pick_range(w, f, 16, &p, &n))
 		return;
@@ -837,6 +919,21 @@ static void op_store(struct t_worker *w, bool explicit_fault)
 			return;
 		}
 	}
+	store_pages(w, f, p, n, NULL);
+}
+
+/*
+ * Stores of stamps into view pages [@p, @p + @n) of @f, then the rmap
+ * check.  @race (--ops race): a held DMA, released once the stores landed,
+ * before their model is set.
+ */
+static void store_pages(struct t_worker *w, struct t_file *f, uint64_t p, uint64_t n,
+			struct t_dma *race)
+{
+	struct torture *t = w->t;
+	struct vacc a = { 0 };
+	void *at;
+
 	a.base = (unsigned char *)f->v.addr + p * PG;
 	a.n = n;
 	a.fid = f->fid;
@@ -845,6 +942,7 @@ static void op_store(struct t_worker *w, bool explicit_fault)
 	a.store = true;
 	t_count(t, OP_STORE);
 	hist_add(w, OP_STORE, f->fid, a.gen, p, n, 0);
+	dma_snap(w);
 	if (sigbus_guard(vacc_run, &a, &at)) {
 		/* the pages stored before the fault hold the new stamp, the rest are unknown */
 		for (uint64_t i = p; i < p + n; i++)
@@ -852,6 +950,8 @@ static void op_store(struct t_worker *w, bool explicit_fault)
 		view_sigbus(w, f, at, "store");
 		return;
 	}
+	if (race)
+		race_release(race);
 	for (uint64_t i = p; i < p + n; i++) {
 		struct dc_dcfs_iomap map;
 
@@ -865,16 +965,13 @@ static void op_store(struct t_worker *w, bool explicit_fault)
 	}
 }
 
-static void op_load(struct t_worker *w)
+/* Loads of view pages [@p, @p + @n) of @f, compared with the model. */
+static void load_pages(struct t_worker *w, struct t_file *f, uint64_t p, uint64_t n)
 {
 	struct torture *t = w->t;
-	struct t_file *f = &w->f[rnd(w, T_FILES)];
 	struct vacc a = { 0 };
-	uint64_t p, n;
 	void *at;
 
-	if (f->fd < 0 || !f->mapped || !pick_range(w, f, 64, &p, &n))
-		return;
 	a.base = (unsigned char *)f->v.addr + p * PG;
 	a.buf = w->buf;
 	a.n = n;
@@ -885,6 +982,16 @@ static void op_load(struct t_worker *w)
 	}
 	for (uint64_t i = 0; i < n; i++)
 		verify_page(w, f, p + i, w->buf + i * PG, "load through a view");
+}
+
+static void op_load(struct t_worker *w)
+{
+	struct t_file *f = &w->f[rnd(w, T_FILES)];
+	uint64_t p, n;
+
+	if (f->fd < 0 || !f->mapped || !pick_range(w, f, 64, &p, &n))
+		return;
+	load_pages(w, f, p, n);
 }
 
 /* A store past the end of file (revoked by the truncate that shrank it) must fault. */
@@ -1278,6 +1385,49 @@ static void op_stall(struct t_worker *w)
 	}
 }
 
+/*
+ * --ops race (a test aid): a write DMA makes its last pass over pages
+ * after another write of them began and ends before that write's model is
+ * set: stores through a view, or a second DMA (after stores while the DMA
+ * runs, so that the pages are unknown, not in flux).  The second write cannot be
+ * known to win, as the DMA was not done when it began: the model must say
+ * unknown (it said the second write's stamp when it asked whether the DMA
+ * was done only after the write), and the loads after them see the DMA's.
+ */
+static void op_race(struct t_worker *w)
+{
+	unsigned slot = (unsigned)rnd(w, T_FILES);
+	struct t_file *f = &w->f[slot];
+	bool dma = rnd(w, 2);
+	struct t_dma *x;
+	uint64_t p, n;
+
+	reap(w, true);
+	if (f->fd >= 0 && !f->size) { /* a new file: 16 pages of holes */
+		struct dc_wait_opts o = wait_opts();
+
+		if (dc_dcfs_truncate(w->t->fs, f->fd, 16 * PG, &o))
+			return;
+		f->layout_gen++;
+		f->size = 16 * PG;
+	}
+	if (f->fd < 0 || !f->mapped || !pick_range(w, f, 16, &p, &n))
+		return;
+	x = dma_run(w, slot, p, n, true, 10000, PIN_SHORT, DMA_MEMCPY, true, NULL);
+	if (!x)
+		return;
+	while (atomic_load(&x->hold) == HOLD_ARMED)
+		nap();
+	store_pages(w, f, p, n, NULL); /* under the DMA: unknown, no longer in flux */
+	if (!dma || !dma_run(w, slot, p, n, true, 1, PIN_SHORT, DMA_MEMCPY, false, x))
+		store_pages(w, f, p, n, x);
+	if (atomic_load(&x->hold) != HOLD_PASSED) /* a store faulted (SIGBUS) */
+		race_release(x);
+	reap(w, true);
+	load_pages(w, f, p, n);
+	t_count(w->t, OP_RACE);
+}
+
 /* ---- the worker ---------------------------------------------------------------------- */
 
 struct weight {
@@ -1291,6 +1441,7 @@ static const struct weight weights[] = {
 	{ 5, OP_TRUNCATE }, { 5, OP_PUNCH }, { 3, OP_ZERO }, { 3, OP_COLLAPSE },
 	{ 3, OP_INSERT }, { 4, OP_REFLINK }, { 2, OP_FSYNC }, { 2, OP_RECYCLE },
 	{ 1, OP_POISON }, { 2, OP_FAIL_ALLOC }, { 1, OP_KILL }, { 0, OP_STALL },
+	{ 0, OP_RACE },
 };
 
 static unsigned weight(const struct torture *t, unsigned i)
@@ -1348,6 +1499,7 @@ static void one_op(struct t_worker *w, int op)
 			op_kill(w);
 		break;
 	case OP_STALL: op_stall(w); break;
+	case OP_RACE: op_race(w); break;
 	}
 	atomic_store(&w->op, -1);
 	atomic_fetch_add(&t->progress, 1);
