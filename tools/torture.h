@@ -106,6 +106,8 @@ struct torture {
 	_Atomic uint64_t waits, wait_max_ns, timeouts, dma_bytes, kills, sigbus;
 	_Atomic uint32_t next_fid;
 	_Atomic uint64_t next_serial;
+	/* Memory failures begun and ended: did one overlap a call? (pwrite) */
+	_Atomic uint64_t mf_started, mf_finished;
 
 	pthread_mutex_t log_lock; /* violations, poisoned pages */
 	unsigned nlogged;
