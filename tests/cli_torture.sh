@@ -20,6 +20,10 @@
 #                                     drain; 26, quarantine frees pinned
 #                                     blocks) for a few seconds with a fixed
 #                                     seed must report violations, exit 1
+#   bug37                             the same with bug 37 (a revoke leaves
+#                                     the view's pages mapped: stores land in
+#                                     blocks that left the file): the store
+#                                     trace itself (store_astray) must count it
 #   watchdog                          --ops stall (a worker truncates a file
 #                                     under its own pin: no progress) with
 #                                     --watchdog 3: exit 1 having printed
@@ -105,6 +109,10 @@ assert set(o["violations_by_kind"]) >= {"foreign_stamp", "free_while_pinned"}, o
     echo "ok    json";;
 bug19)                broken 19;;
 bug26)                broken 26 -o quarantine;;
+bug37)
+    broken 37
+    grep -Eq '^violations: .* store_astray=[1-9]' "$tmp/out" ||
+        { echo "FAIL: the store trace counted no store_astray"; exit 1; };;
 watchdog)
     build/daxcore torture --ops stall --threads 1 --watchdog 3 --seconds 30 >"$tmp/out" 2>"$tmp/err"; rc=$?
     cat "$tmp/out" "$tmp/err"

@@ -35,6 +35,7 @@ static const char *const viol_names[V_NR] = {
 	"foreign_stamp", "bad_content", "block_left_file", "free_while_pinned",
 	"store_after_revoke", "poison_reused", "unexpected_result", "count_not_zero",
 	"check_failed", "removal_incomplete", "killed_client_leak", "watchdog",
+	"store_astray",
 };
 
 const char *t_op_name(enum t_op op)
@@ -298,6 +299,8 @@ static void print_text(struct torture *t, const struct summary *s)
 	printf("checks passed: %" PRIu64 " quiescent points, %" PRIu64 " pages verified, %" PRIu64 " skipped (in flux or unknown)\n",
 	       atomic_load(&t->checks), atomic_load(&t->verified_pages),
 	       atomic_load(&t->skipped_pages));
+	printf("stores traced: %" PRIu64 " pages to the device page their view maps, %" PRIu64 " revoked before the trace\n",
+	       atomic_load(&t->store_checked), atomic_load(&t->store_revoked));
 	printf("removal: %s in %" PRIu64 " ms; unmount: %s\n", ename(s->removal), s->removal_ms,
 	       ename(s->unmount));
 	printf("violations: %" PRIu64, s->viols);

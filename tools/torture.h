@@ -42,6 +42,7 @@
 #include <stdatomic.h>
 
 #define T_FILES   3 /* files per worker */
+#define T_STORE_MAX 16 /* pages per store op (op_store, op_race) */
 #define T_DMAS    2 /* DMAs in flight per worker */
 #define T_VIOL_LOG 16 /* violations printed in full */
 
@@ -60,7 +61,7 @@ enum t_op {
 enum t_viol {
 	V_FOREIGN,      /* a page shows a stamp its file's model does not allow */
 	V_CONTENT,      /* a page's bytes are neither its stamp nor zeros */
-	V_LEFT_FILE,    /* a pinned block (or a stored-into page) left its file */
+	V_LEFT_FILE,    /* a pinned block left its file */
 	V_FREE_PINNED,  /* a pinned block is free */
 	V_STORE_LANDED, /* a store past the end of file (revoked) did not fault */
 	V_POISON_REUSE, /* a poisoned page is free or mapped by a file again */
@@ -70,6 +71,8 @@ enum t_viol {
 	V_REMOVAL,      /* the device removal did not complete */
 	V_LEAK,         /* a killed client's pins stayed */
 	V_WATCHDOG,     /* no progress for the watchdog's period */
+	V_STORE_ASTRAY, /* a store through a view reached a device page that is not
+			 * the file's page, or the page it maps does not hold it */
 	V_NR
 };
 
@@ -102,6 +105,7 @@ struct torture {
 	_Atomic uint64_t progress; /* operations completed (the watchdog's) */
 	_Atomic uint64_t ops[OP_NR];
 	_Atomic uint64_t viol[V_NR];
+	_Atomic uint64_t store_checked, store_revoked;
 	_Atomic uint64_t checks, skipped_pages, verified_pages, poison_hits, enomem, eagain;
 	_Atomic uint64_t waits, wait_max_ns, timeouts, dma_bytes, kills, sigbus;
 	_Atomic uint32_t next_fid;

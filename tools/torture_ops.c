@@ -6,6 +6,8 @@
 #include "torture.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,7 +208,7 @@ static void own_check(struct torture *t, uint64_t pgoff, uint64_t ino, uint64_t 
 	if (blk.poisoned || blk.state == DC_DCFS_BLOCK_BAD || t_poisoned(t, pgoff))
 		return;
 	if (blk.state == DC_DCFS_BLOCK_FREE) {
-		t_violation(t, when == OWN_STORE ? V_LEFT_FILE : V_FREE_PINNED,
+		t_violation(t, when == OWN_STORE ? V_STORE_ASTRAY : V_FREE_PINNED,
 			    "%s: device page %" PRIu64 " of ino %" PRIu64 " offset %" PRIu64 " is free",
 			    what, pgoff, ino, off);
 		return;
@@ -218,7 +220,7 @@ static void own_check(struct torture *t, uint64_t pgoff, uint64_t ino, uint64_t 
 	for (int i = 0; i < n && i < 8; i++)
 		if (ow[i].ino == ino && (ow[i].offset + in_blk == off || (later && t->quarantine)))
 			return;
-	t_violation(t, V_LEFT_FILE,
+	t_violation(t, when == OWN_STORE ? V_STORE_ASTRAY : V_LEFT_FILE,
 		    "%s: device page %" PRIu64 " (ino %" PRIu64 " offset %" PRIu64 ") %s: state %d, %d owner(s), first ino %" PRIu64 " offset %" PRIu64,
 		    what, pgoff, ino, off, later ? "left its file under a pin" : "is not the file's",
 		    (int)blk.state, n, n > 0 ? ow[0].ino : 0, n > 0 ? ow[0].offset : 0);
@@ -935,6 +937,70 @@ static void op_store(struct t_worker *w, bool explicit_fault)
 }
 
 /*
+ * The device pages the @n view pages at @base map now, as the kernel has
+ * them (/proc/self/maps: a view maps the region's fd at the device page's
+ * offset, a revoked page is anonymous): @pg[i] = the page, or UINT64_MAX
+ * (not mapped to the region: revoked, or the trace failed).
+ */
+static void view_pages(struct torture *t, const unsigned char *base, uint64_t n, uint64_t *pg)
+{
+	uintptr_t lo = (uintptr_t)base, hi = lo + n * PG;
+	struct stat rst;
+	char line[512];
+	FILE *fp;
+
+	for (uint64_t i = 0; i < n; i++)
+		pg[i] = UINT64_MAX;
+	if (fstat(dc_region_fd(t->r), &rst) || !(fp = fopen("/proc/self/maps", "re")))
+		return;
+	while (fgets(line, sizeof(line), fp)) {
+		unsigned long long s, e, off, ino;
+		char perm[8];
+
+		if (sscanf(line, "%llx-%llx %7s %llx %*s %llu", &s, &e, perm, &off, &ino) != 5 ||
+		    e <= lo || s >= hi || perm[3] != 's' || ino != (unsigned long long)rst.st_ino)
+			continue;
+		for (uintptr_t a = s > lo ? s : lo; a < e && a < hi; a += PG)
+			pg[(a - lo) / PG] = (off + (a - s)) / PG;
+	}
+	fclose(fp);
+}
+
+/*
+ * After stores of @a through @f's view: the device page each stored-into
+ * view page maps now must hold the store's stamp (read through the region's
+ * linear map; unless a DMA of the file may have written it since) and be
+ * the file's page by the reverse map.  A page revoked meanwhile is not
+ * traced.
+ */
+static void store_trace(struct t_worker *w, struct t_file *f, const struct vacc *a, uint64_t *pg)
+{
+	struct torture *t = w->t;
+
+	view_pages(t, a->base, a->n, pg);
+	for (uint64_t i = 0; i < a->n; i++) {
+		uint64_t page = a->page + i;
+		const unsigned char *q;
+		struct stamp s;
+
+		if (pg[i] == UINT64_MAX || pg[i] >= t->npages) {
+			atomic_fetch_add(&t->store_revoked, 1);
+			continue;
+		}
+		atomic_fetch_add(&t->store_checked, 1);
+		q = dc_region_addr(t->r, pg[i]);
+		if (!t_poisoned(t, pg[i]) && f->m[page].st != M_FLUX && !dma_covers(w, f, page) &&
+		    !(stamp_read(q, &s) && s.fid == a->fid && s.page == page && s.gen == a->gen &&
+		      body_is(q, fill_byte(a->fid, a->gen))))
+			t_violation(t, V_STORE_ASTRAY,
+				    "store into %s page %" PRIu64 " gen %" PRIu64 ": device page %" PRIu64 " it maps does not hold it (%s file %u page %" PRIu64 " gen %" PRIu64 ")",
+				    f->name, page, a->gen, pg[i], stamp_read(q, &s) ? "shows" : "no stamp",
+				    s.fid, s.page, s.gen);
+		own_check(t, pg[i], f->ino, page * PG, OWN_STORE, true, "store through a view");
+	}
+}
+
+/*
  * Stores of stamps into view pages [@p, @p + @n) of @f, then the rmap
  * check.  @race (--ops race): a held DMA, released once the stores landed,
  * before their model is set.
@@ -944,8 +1010,11 @@ static void store_pages(struct t_worker *w, struct t_file *f, uint64_t p, uint64
 {
 	struct torture *t = w->t;
 	struct vacc a = { 0 };
+	uint64_t pgs[T_STORE_MAX];
 	void *at;
 
+	if (n > T_STORE_MAX)
+		n = T_STORE_MAX;
 	a.base = (unsigned char *)f->v.addr + p * PG;
 	a.n = n;
 	a.fid = f->fid;
@@ -962,16 +1031,16 @@ static void store_pages(struct t_worker *w, struct t_file *f, uint64_t p, uint64
 		view_sigbus(w, f, at, "store");
 		return;
 	}
+	/* before the held DMA goes on: it writes nothing meanwhile */
+	store_trace(w, f, &a, pgs);
 	if (race)
 		race_release(race);
 	for (uint64_t i = p; i < p + n; i++) {
 		struct dc_dcfs_iomap map;
 
 		m_stamp(w, f, i, a.gen);
-		if (!dc_dcfs_iomap(t->fs, f->fd, i * PG, PG, 0, &map) &&
-		    map.type != DC_DCFS_IOMAP_HOLE)
-			own_check(t, map.pgoff, f->ino, i * PG, OWN_STORE, true, "store through a view");
-		else if (!f->m[i].st) /* a hole after a store: the store went nowhere */
+		if ((dc_dcfs_iomap(t->fs, f->fd, i * PG, PG, 0, &map) ||
+		     map.type == DC_DCFS_IOMAP_HOLE) && !f->m[i].st) /* the store went nowhere */
 			t_violation(t, V_UNEXPECTED, "store into %s page %" PRIu64 ": still a hole",
 				    f->name, i);
 	}

@@ -296,6 +296,10 @@ void dc__view_revoke_pages(struct vview *v, uint64_t a, uint64_t b)
 	for (e = last = s; (e = vst_next(v, e, b, VST_MAPPED, true)) < b; e++)
 		last = e;
 	e = last + 1;
+	if (DC_REGRESS_BUG == 37) { /* the pages stay mapped: stores land in blocks that left the file */
+		dc__vst_set(v, s, e, 0);
+		return;
+	}
 	if (dc__view_reserve_at(v->addr + (s << DC_PAGE_SHIFT), (e - s) << DC_PAGE_SHIFT) == MAP_FAILED) {
 		s = 0;
 		e = v->npages;
