@@ -129,7 +129,8 @@ struct dc_devdax_stats {
  * @r:   a region of type devdax (DC_REGION_DEVDAX: "type=devdax" in its
  *       spec, or a devdax: backend).
  * @out: set to the new device on success.
- * Context: process context; never waits for another thread.
+ * Context: process context; never waits for another thread (on failure it
+ * gives the claim back, which waits for a grace period).
  * Return: 0; -EINVAL (NULL argument, or @r is not of type devdax:
  * dc_errmsg() names its type); -EBUSY (the region is open as a device
  * already, or another holder, such as a dcfs mount, has claimed it);
