@@ -28,7 +28,7 @@ static const char *const op_names[OP_NR + 1] = {
 	"pwrite", "pread", "store", "store_fault", "load", "eof_store", "dma_write",
 	"dma_read", "pin", "pin_user", "pin_revocable", "truncate", "punch", "zero",
 	"collapse", "insert", "reflink", "fsync", "recycle", "poison", "fail_alloc", "kill",
-	"stall", "race", "dma_done",
+	"stall", "race", "pin_probe", "dma_done",
 };
 
 static const char *const viol_names[V_NR] = {
@@ -111,7 +111,7 @@ static void park_all(struct torture *t)
 	pthread_mutex_lock(&t->park_lock);
 	atomic_store(&t->parked, 0);
 	atomic_store(&t->park, true);
-	while (atomic_load(&t->parked) < t->o.threads)
+	while (atomic_load(&t->parked) < 2 * t->o.threads) /* workers and partners */
 		pthread_cond_wait(&t->park_cond, &t->park_lock);
 	pthread_mutex_unlock(&t->park_lock);
 }

@@ -13,7 +13,8 @@
  * view, a DMA) begins with a stamp: (file id, file page, generation), and
  * its bytes after the stamp hold one fill byte derived from (file id,
  * generation).  Each file belongs to one worker, which keeps a model of
- * every page: zeros, a stamp (which may be another file's: reflink copies
+ * every page (shared with the worker's partner thread, under the file's
+ * lock: see "Threads" below): zeros, a stamp (which may be another file's: reflink copies
  * the source's model, so a destination's pages carry the source's stamps
  * legitimately), in flux (a DMA still writes it) or unknown (what a
  * cancelled DMA or an injected allocation failure left).  Reads (pread,
@@ -29,9 +30,33 @@
  * the seed and its index, so that the same seed replays the same sequence
  * of choices per worker; what the library answers, and so the interleaving
  * and the later choices that depend on answers, differ from run to run),
- * the DMA engines' threads, a watchdog, the main thread (quiescent points
- * and the end).  The counters below are atomics; a worker's files and
- * models are its own (its DMAs' pass hooks only read what they were given).
+ * each with a partner thread that works on the same files at the same time
+ * (layout changes, reflinks and pins, so that a fault, a store or a pin of
+ * the worker races a truncate, punch, collapse or insert of the very pages
+ * it touches), the DMA engines' threads, a watchdog, the main thread
+ * (quiescent points and the end).  The counters below are atomics.
+ *
+ * Two threads on one file: every operation on a file runs between
+ * f_begin() and f_end() (torture_ops.c), which say whether an operation of
+ * the other thread overlapped it.  An operation is one of four kinds:
+ * reads (pread, loads), writes (pwrite, stores), layout changes (truncate,
+ * fallocate, reflink into it) and pins (a DMA's start).  What overlapped
+ * decides what the oracle may conclude:
+ *   - a read that a write or layout change overlapped is not verified;
+ *   - a write and a layout change that overlapped, or two layout changes:
+ *     the order they took effect in is not known, so when both are done the
+ *     file's pages become unknown and its size is read back (a resync);
+ *   - a pin that a layout change overlapped is checked by the rules for a
+ *     pin held across a layout change (the block may have been quarantined
+ *     or moved, never freed, never another file's), and the DMA it starts
+ *     leaves the file's pages unknown (not the pages past its end: a DMA
+ *     must not reach them);
+ *   - a store that a layout change overlapped is traced only where the view
+ *     maps the same device page before and after the reverse-map lookup (a
+ *     revoke cannot come and go in between: only the worker faults).
+ * The ownership checks themselves stay exact: a pin, a DMA's pass or a
+ * store that reaches a free block, or a block of another file, is a
+ * violation however the operations interleaved.
  */
 #ifndef DC_TOOLS_TORTURE_H
 #define DC_TOOLS_TORTURE_H
@@ -54,6 +79,7 @@ enum t_op {
 	OP_FSYNC, OP_RECYCLE, OP_POISON, OP_FAIL_ALLOC, OP_KILL,
 	OP_STALL, /* a test aid (--ops stall only): a pin held across a truncate of it */
 	OP_RACE,  /* a test aid (--ops race only): a DMA's last pass after another write began */
+	OP_PROBE, /* the partner: a pin taken, checked and given back at once */
 	OP_NR
 };
 
@@ -112,6 +138,8 @@ struct torture {
 	_Atomic uint64_t next_serial;
 	/* Memory failures begun and ended: did one overlap a call? (pwrite) */
 	_Atomic uint64_t mf_started, mf_finished;
+	/* Operations that another on the same file overlapped; resyncs; pin probes. */
+	_Atomic uint64_t overlaps, resyncs, probes;
 
 	pthread_mutex_t log_lock; /* violations, poisoned pages */
 	unsigned nlogged;
@@ -131,6 +159,17 @@ struct t_mpage {
 };
 
 struct t_file {
+	/*
+	 * The file's lock: the fields below (the model, the size, the fd)
+	 * between the worker and its partner, and the two threads' operations
+	 * on it (f_begin(), f_end()).  Held across a library call only to
+	 * read the size back (a resync) and to recycle the file (f_end()).
+	 */
+	pthread_mutex_t lock;
+	int in[2];               /* worker, partner: the kind of its operation now + 1 (0: none) */
+	uint64_t begun[2][4];    /* operations begun, per thread and kind */
+	bool raced;              /* a write or layout change overlapped one: resync when done */
+	bool recycle;            /* make a new file when neither thread is in it */
 	int fd;              /* -1: none */
 	uint32_t fid;
 	uint64_t ino;
@@ -171,10 +210,13 @@ struct t_hist { /* a write or layout change of the worker, for diagnosis */
 struct t_worker {
 	struct torture *t;
 	unsigned idx;
+	int side;                /* 0: the worker, 1: its partner */
+	struct t_worker *peer;   /* the worker's partner; the partner's worker */
 	pthread_t th;
 	uint64_t rng;
 	uint64_t gen;
-	struct t_file f[T_FILES];
+	struct t_file *f;        /* T_FILES: the worker's files (its partner's too) */
+	struct t_file files[T_FILES]; /* the worker's (unused in a partner) */
 	struct t_dma *dmas;
 	unsigned ndmas;
 	unsigned char *buf;      /* maxpages pages */
@@ -209,7 +251,7 @@ void t_hold_for_removal(struct t_worker *w);
 void t_worker_fini(struct t_worker *w);
 /* Every pin set the worker knows it holds (0 at quiescent points). */
 unsigned t_pins_held(const struct t_worker *w);
-/* Print the pins of the worker's files and what it does (the watchdog). */
+/* Print the pins of the worker's files and what it and its partner do (the watchdog). */
 void t_worker_dump(struct t_worker *w, FILE *out);
 
 #endif

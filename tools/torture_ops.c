@@ -51,17 +51,25 @@ static void hist_add(struct t_worker *w, int op, uint32_t fid, uint64_t gen, uin
 	h->ret = ret;
 }
 
-static void hist_dump(struct t_worker *w, uint32_t fid, uint64_t page)
+static void hist_dump1(struct t_worker *w, uint32_t fid, uint64_t page)
 {
 	for (unsigned i = w->nhist > T_HIST ? w->nhist - T_HIST : 0; i < w->nhist; i++) {
 		const struct t_hist *h = &w->hist[i % T_HIST];
 
 		(void)page; /* collapse and insert move pages: the file's whole history */
 		if (h->fid == fid)
-			fprintf(stderr, "daxcore torture:   history of w%u: %s gen %" PRIu64 " pages %" PRIu64 "+%" PRIu64 " ret %" PRId64 "\n",
-				w->idx, t_op_name((enum t_op)h->op), h->gen, h->p,
+			fprintf(stderr, "daxcore torture:   history of %c%u: %s gen %" PRIu64 " pages %" PRIu64 "+%" PRIu64 " ret %" PRId64 "\n",
+				w->side ? 'p' : 'w', w->idx, t_op_name((enum t_op)h->op), h->gen, h->p,
 				h->n == UINT64_MAX ? 0 : h->n, h->ret);
 	}
+}
+
+/* The worker's and its partner's (read without a lock: a diagnosis only, printed once). */
+static void hist_dump(struct t_worker *w, uint32_t fid, uint64_t page)
+{
+	hist_dump1(w, fid, page);
+	if (w->peer)
+		hist_dump1(w->peer, fid, page);
 }
 
 /* ---- stamps ------------------------------------------------------------------------- */
@@ -150,6 +158,10 @@ static int verify_page(struct t_worker *w, struct t_file *f, uint64_t page, cons
 			t_violation(t, V_FOREIGN,
 				    "%s: %s page %" PRIu64 " should be zeros, shows the stamp of file %u page %" PRIu64 " gen %" PRIu64,
 				    how, f->name, page, s.fid, s.page, s.gen);
+			if (!w->hist_dumped++) {
+				hist_dump(w, f->fid, page);
+				hist_dump(w, s.fid, page);
+			}
 		} else {
 			t_violation(t, V_CONTENT, "%s: %s page %" PRIu64 " should be zeros: bytes %02x %02x ...",
 				    how, f->name, page, p[0], p[PG - 1]);
@@ -160,8 +172,11 @@ static int verify_page(struct t_worker *w, struct t_file *f, uint64_t page, cons
 	    body_is(p, fill_byte(m->fid, m->gen)))
 		return 0;
 	if (st && (s.fid != m->fid || s.page != m->page || s.gen != m->gen)) {
-		if (s.fid == f->fid && !w->hist_dumped++)
+		if (!w->hist_dumped++) {
 			hist_dump(w, f->fid, page);
+			if (s.fid != f->fid)
+				hist_dump(w, s.fid, page);
+		}
 		t_violation(t, V_FOREIGN,
 			    "%s: %s page %" PRIu64 " should hold file %u page %" PRIu64 " gen %" PRIu64 ", shows file %u page %" PRIu64 " gen %" PRIu64,
 			    how, f->name, page, m->fid, m->page, m->gen, s.fid, s.page, s.gen);
@@ -191,8 +206,8 @@ enum own_when { OWN_STORE, OWN_PINNED, OWN_UNDER_PIN };
  * a block shared by reflink without copying it: a write of the file copies,
  * the other sharers keep the original): never free.
  */
-static void own_check(struct torture *t, uint64_t pgoff, uint64_t ino, uint64_t off,
-		      enum own_when when, bool write, const char *what)
+static bool own_check(struct torture *t, uint64_t pgoff, uint64_t ino, uint64_t off,
+		      enum own_when when, bool write, bool report, const char *what)
 {
 	struct dc_dcfs_block blk;
 	struct dc_dcfs_owner ow[8];
@@ -202,33 +217,48 @@ static void own_check(struct torture *t, uint64_t pgoff, uint64_t ino, uint64_t 
 
 	n = dc_dcfs_rmap(t->fs, pgoff, &blk, ow, 8);
 	if (n < 0) {
-		t_violation(t, V_UNEXPECTED, "%s: dc_dcfs_rmap(%" PRIu64 "): %s", what, pgoff, ename(n));
-		return;
+		if (report)
+			t_violation(t, V_UNEXPECTED, "%s: dc_dcfs_rmap(%" PRIu64 "): %s", what, pgoff, ename(n));
+		return false;
 	}
 	if (blk.poisoned || blk.state == DC_DCFS_BLOCK_BAD || t_poisoned(t, pgoff))
-		return;
+		return true;
 	if (blk.state == DC_DCFS_BLOCK_FREE) {
-		t_violation(t, when == OWN_STORE ? V_STORE_ASTRAY : V_FREE_PINNED,
-			    "%s: device page %" PRIu64 " of ino %" PRIu64 " offset %" PRIu64 " is free",
-			    what, pgoff, ino, off);
-		return;
+		if (report)
+			t_violation(t, when == OWN_STORE ? V_STORE_ASTRAY : V_FREE_PINNED,
+				    "%s: device page %" PRIu64 " of ino %" PRIu64 " offset %" PRIu64 " is free",
+				    what, pgoff, ino, off);
+		return false;
 	}
 	if (later && blk.state == DC_DCFS_BLOCK_QUARANTINED && n == 0 && (t->quarantine || !write))
-		return;
+		return true;
 	if (later && !write)
-		return;
+		return true;
 	for (int i = 0; i < n && i < 8; i++)
 		if (ow[i].ino == ino && (ow[i].offset + in_blk == off || (later && t->quarantine)))
-			return;
-	t_violation(t, when == OWN_STORE ? V_STORE_ASTRAY : V_LEFT_FILE,
-		    "%s: device page %" PRIu64 " (ino %" PRIu64 " offset %" PRIu64 ") %s: state %d, %d owner(s), first ino %" PRIu64 " offset %" PRIu64,
-		    what, pgoff, ino, off, later ? "left its file under a pin" : "is not the file's",
-		    (int)blk.state, n, n > 0 ? ow[0].ino : 0, n > 0 ? ow[0].offset : 0);
+			return true;
+	if (report)
+		t_violation(t, when == OWN_STORE ? V_STORE_ASTRAY : V_LEFT_FILE,
+			    "%s: device page %" PRIu64 " (ino %" PRIu64 " offset %" PRIu64 ") %s: state %d, %d owner(s), first ino %" PRIu64 " offset %" PRIu64,
+			    what, pgoff, ino, off, later ? "left its file under a pin" : "is not the file's",
+			    (int)blk.state, n, n > 0 ? ow[0].ino : 0, n > 0 ? ow[0].offset : 0);
+	return false;
 }
 
-/* Every device page of @ps (file @ino) is still the file's. */
+struct f_op;
+static bool f_overlapped_now(struct t_file *f, const struct f_op *o);
+
+/*
+ * Every device page of @ps (file @ino) is still the file's.  @f, @o (a
+ * pin just taken by operation @o on @f; NULL: a DMA's pass, @when
+ * OWN_UNDER_PIN): a page that fails the rules of @when is checked again by
+ * those of a pin held across a layout change if an operation of the other
+ * thread overlapped @o by then (the one that failed may have been that
+ * operation's doing), and counted otherwise.
+ */
 static void pinset_check(struct torture *t, const struct dc_dcfs_pinset *ps, uint64_t ino,
-			 enum own_when when, bool write, const char *what)
+			 enum own_when when, bool write, const char *what, struct t_file *f,
+			 const struct f_op *o)
 {
 	uint64_t off = ps->offset;
 
@@ -237,8 +267,16 @@ static void pinset_check(struct torture *t, const struct dc_dcfs_pinset *ps, uin
 
 		if (s->pgoff == UINT64_MAX) /* the zero page */
 			continue;
-		for (uint64_t at = 0; at < s->len; at += PG)
-			own_check(t, s->pgoff + at / PG, ino, off + at, when, write, what);
+		for (uint64_t at = 0; at < s->len; at += PG) {
+			uint64_t pg = s->pgoff + at / PG;
+
+			if (own_check(t, pg, ino, off + at, when, write, !o, what) || !o)
+				continue;
+			if (f_overlapped_now(f, o))
+				(void)own_check(t, pg, ino, off + at, OWN_UNDER_PIN, write, true, what);
+			else
+				(void)own_check(t, pg, ino, off + at, when, write, true, what);
+		}
 	}
 }
 
@@ -327,18 +365,176 @@ static void m_unknown(struct torture *t, struct t_file *f, int err, uint64_t p, 
 	f->size = size;
 }
 
+/* ---- two threads on one file ------------------------------------------------------- */
+
+static int file_open(struct t_worker *w, struct t_file *f);
+static void file_close(struct t_worker *w, struct t_file *f, bool unlink);
+
+/* What an operation does to a file (torture.h, "Two threads on one file"). */
+enum f_kind { FK_READ, FK_WRITE, FK_LAYOUT, FK_PIN };
+
+struct f_op {
+	int side;
+	enum f_kind kind;
+	int other_in;          /* the other thread's operation at f_begin() (kind + 1, 0: none) */
+	uint64_t other[4];     /* its operations begun by then, per kind */
+	uint64_t layout_gen;   /* the file's at f_begin() */
+	bool ro;               /* FK_PIN: a read-only pin (a CoW of the other thread moves its page) */
+	uint32_t fid;          /* the file's at f_begin() (a recycle makes another) */
+};
+
+static void f_lock(struct t_file *f)
+{
+	pthread_mutex_lock(&f->lock);
+}
+
+static void f_unlock(struct t_file *f)
+{
+	pthread_mutex_unlock(&f->lock);
+}
+
+/*
+ * Begin an operation of kind @kind of @w's thread on @f: return with the
+ * file's lock held (the caller reads what it needs of the model and drops
+ * it before its library call).
+ */
+static void f_begin(struct t_worker *w, struct t_file *f, enum f_kind kind, struct f_op *o)
+{
+	int s = w->side;
+
+	f_lock(f);
+	o->side = s;
+	o->kind = kind;
+	o->other_in = f->in[!s];
+	memcpy(o->other, f->begun[!s], sizeof(o->other));
+	o->layout_gen = f->layout_gen;
+	o->ro = false;
+	o->fid = f->fid;
+	f->in[s] = (int)kind + 1;
+	f->begun[s][kind]++;
+}
+
+/* Did an operation of the other thread of kind @k overlap @o so far?  (lock held) */
+static bool f_saw(const struct t_file *f, const struct f_op *o, enum f_kind k)
+{
+	return o->other_in == (int)k + 1 || f->begun[!o->side][k] != o->other[k];
+}
+
+/* Could what @o did or saw have been changed by the other thread's operations so far?  (lock held) */
+static bool f_overlapped(const struct t_file *f, const struct f_op *o)
+{
+	if (o->kind == FK_PIN && o->ro) /* a store or a write pin may copy its shared block */
+		return f_saw(f, o, FK_LAYOUT) || f_saw(f, o, FK_WRITE) || f_saw(f, o, FK_PIN);
+	if (o->kind == FK_PIN || o->kind == FK_WRITE)
+		return f_saw(f, o, FK_LAYOUT);
+	return f_saw(f, o, FK_LAYOUT) || f_saw(f, o, FK_WRITE);
+}
+
+/*
+ * Could a page @o's view maps have been taken away and mapped anew (in
+ * another place) so far?  A layout change, or a pin of the other thread:
+ * a write pin copies a shared block.  (The lock taken.)
+ */
+static bool f_moved_now(struct t_file *f, const struct f_op *o)
+{
+	bool r;
+
+	f_lock(f);
+	r = f_saw(f, o, FK_LAYOUT) || f_saw(f, o, FK_PIN);
+	f_unlock(f);
+	return r;
+}
+
+/* The same, taking the lock: for a check made while the operation runs. */
+static bool f_overlapped_now(struct t_file *f, const struct f_op *o)
+{
+	bool r;
+
+	f_lock(f);
+	r = f_overlapped(f, o);
+	f_unlock(f);
+	return r;
+}
+
+/*
+ * A write and a layout change of @f overlapped (or two layout changes),
+ * and neither runs now: which took effect first is not known.  Every page
+ * inside the size becomes unknown, the size is what the file says, the
+ * pages past it zeros.  (Lock held.)
+ */
+static void f_resync(struct torture *t, struct t_file *f)
+{
+	struct dc_dcfs_stat st;
+	uint64_t size = f->size;
+
+	if (f->fd >= 0 && !dc_dcfs_fstat(t->fs, f->fd, &st))
+		size = (st.size + PG - 1) & ~(uint64_t)(PG - 1);
+	if (size > t->maxpages * PG)
+		size = t->maxpages * PG;
+	for (uint64_t i = 0; i < size / PG; i++)
+		f->m[i].st = M_UNKNOWN;
+	m_set_zero(f, size / PG, t->maxpages, t->maxpages);
+	f->size = size;
+	f->layout_gen++;
+	f->raced = false;
+	atomic_fetch_add(&t->resyncs, 1);
+}
+
+/*
+ * End operation @o on @f: return with the lock held, true if no operation
+ * of the other thread could have changed what it did or saw (the caller
+ * then settles the model exactly), false if one overlapped it (a read is
+ * then not verified; a write or layout change leaves the file to a resync,
+ * done here or by the other thread's f_end(), whichever ends last).
+ */
+static bool f_end(struct t_worker *w, struct t_file *f, struct f_op *o)
+{
+	int other;
+	bool over;
+
+	f_lock(f);
+	f->in[o->side] = 0;
+	over = f_overlapped(f, o);
+	if (over) {
+		atomic_fetch_add(&w->t->overlaps, 1);
+		if (o->kind == FK_WRITE || o->kind == FK_LAYOUT)
+			f->raced = true;
+	}
+	other = f->in[!o->side];
+	if (f->recycle && !other) { /* asked for (poison, OP_RECYCLE): the lock keeps the other out */
+		file_close(w, f, true);
+		(void)file_open(w, f);
+		f->recycle = f->raced = false;
+	}
+	if (f->raced && other != FK_WRITE + 1 && other != FK_LAYOUT + 1)
+		f_resync(w->t, f);
+	return !over && f->fid == o->fid;
+}
+
+/* An operation on @f that has nothing to do (after f_begin(), the lock held). */
+static void f_nothing(struct t_worker *w, struct t_file *f, struct f_op *o)
+{
+	f_unlock(f);
+	(void)f_end(w, f, o);
+	f_unlock(f);
+}
+
 /* ---- errors ------------------------------------------------------------------------- */
 
 /* Does any block of @f's first @pages pages carry poison? */
 static bool file_poisoned(struct t_worker *w, struct t_file *f)
 {
 	struct torture *t = w->t;
+	uint64_t size;
 
-	for (uint64_t off = 0; off < f->size;) {
+	f_lock(f);
+	size = f->size;
+	f_unlock(f);
+	for (uint64_t off = 0; off < size;) {
 		struct dc_dcfs_iomap map;
 		struct dc_dcfs_block blk;
 
-		if (dc_dcfs_iomap(t->fs, f->fd, off, f->size - off, 0, &map) || !map.length)
+		if (dc_dcfs_iomap(t->fs, f->fd, off, size - off, 0, &map) || !map.length)
 			return false;
 		if (map.type != DC_DCFS_IOMAP_HOLE)
 			for (uint64_t p = 0; p < map.length; p += t->block)
@@ -357,10 +553,12 @@ static void recycle(struct t_worker *w, struct t_file *f);
  * allows besides the always-possible ones.  Return true if acceptable
  * (the model is then the caller's to settle), false having counted a
  * violation.  -EIO is accepted when the file carries poison (it is then
- * recycled: *@gone), -ENOMEM when allocations fail by injection.
+ * recycled: *@gone), -ENOMEM when allocations fail by injection, -EINVAL
+ * and -EFAULT (a range past the end) when @raced (a layout change of the
+ * other thread overlapped the call).
  */
 static bool t_err_ok(struct t_worker *w, struct t_file *f, int err, const char *op,
-		     const int *allowed, bool *gone)
+		     const int *allowed, bool *gone, bool raced)
 {
 	struct torture *t = w->t;
 
@@ -368,6 +566,9 @@ static bool t_err_ok(struct t_worker *w, struct t_file *f, int err, const char *
 	for (; allowed && *allowed; allowed++)
 		if (err == *allowed)
 			return true;
+	/* The range was chosen from a size the other thread changed meanwhile. */
+	if (raced && (err == -EINVAL || err == -EFAULT))
+		return true;
 	if (err == -ENOMEM && t->o.fail_alloc) {
 		atomic_fetch_add(&t->enomem, 1);
 		return true;
@@ -440,22 +641,42 @@ static void file_close(struct t_worker *w, struct t_file *f, bool unlink)
 	f->fd = -1;
 }
 
-/* Unlink and close @f (its DMAs run on: eviction waits for them), make a new one. */
+/*
+ * Unlink and close @f (its DMAs run on: eviction waits for them), make a
+ * new one: at the end of an operation on it (f_end()), the other thread
+ * out of it (the lock held keeps it out).  Inside an operation on @f.
+ */
 static void recycle(struct t_worker *w, struct t_file *f)
 {
-	file_close(w, f, true);
-	(void)file_open(w, f);
+	(void)w;
+	f_lock(f);
+	f->recycle = true;
+	f_unlock(f);
 }
 
 int t_worker_init(struct t_worker *w)
 {
 	struct torture *t = w->t;
 
+	struct t_worker *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
 	w->rng = t->o.seed ^ (UINT64_C(0xD1B54A32D192ED03) * (w->idx + 1));
+	w->f = w->files;
+	w->peer = p;
+	p->t = t;
+	p->idx = w->idx;
+	p->side = 1;
+	p->peer = w;
+	p->f = w->files;
+	p->rng = ~t->o.seed ^ (UINT64_C(0x9FB21C651E98DF25) * (w->idx + 1));
+	atomic_store(&p->op, -1);
 	w->buf = aligned_alloc(PG, t->maxpages * PG);
 	if (!w->buf)
 		return -ENOMEM;
 	for (unsigned i = 0; i < T_FILES; i++) {
+		pthread_mutex_init(&w->f[i].lock, NULL);
 		w->f[i].fd = -1;
 		w->f[i].m = calloc(t->maxpages, sizeof(*w->f[i].m));
 		if (!w->f[i].m)
@@ -548,7 +769,8 @@ static void pass_hook(const struct dc_dcfs_pinset *ps, void *arg)
 			dma_stamp((char *)s->addr + at, x->fid, (off + at) / PG, x->gen);
 	}
 	if (!atomic_load(&t->removing))
-		pinset_check(t, ps, x->ino, OWN_UNDER_PIN, x->write, x->write ? "dma write (after a pass)" : "dma read (after a pass)");
+		pinset_check(t, ps, x->ino, OWN_UNDER_PIN, x->write,
+			     x->write ? "dma write (after a pass)" : "dma read (after a pass)", NULL, NULL);
 	hold_step(x);
 }
 
@@ -569,6 +791,7 @@ static void dma_finish(struct t_worker *w, struct t_dma *x)
 	ret = dma_wait(x->d);
 	if (ret && !atomic_load(&t->removing))
 		t_violation(t, V_UNEXPECTED, "dma of %s: %s", f->name, ename(ret));
+	f_lock(f);
 	hist_add(w, OP_NR, x->fid, x->gen, x->off / PG, x->len / PG,
 		 revoked * 2 + (f->layout_gen == x->layout_gen)); /* "dma_done" */
 	if (x->write && f->fid == x->fid)
@@ -579,6 +802,7 @@ static void dma_finish(struct t_worker *w, struct t_dma *x)
 				continue;
 			m->st = !revoked && f->layout_gen == x->layout_gen ? M_STAMP : M_UNKNOWN;
 		}
+	f_unlock(f);
 	free(x);
 	w->ndmas--;
 }
@@ -655,15 +879,16 @@ static int do_pin(struct t_worker *w, struct t_file *f, enum pin_kind k, uint64_
 
 /*
  * A DMA (@write: of stamps; else a read of the pages) of pages [@p, @p +
- * @n) of file @slot through pin kind @k, by engine @e, for @ms ms.  @hold:
- * held after its first pass (--ops race, race_release()).  @race (--ops
- * race): a DMA held so, released once this one is done, before the model
- * of the pages is set.  Return the DMA, in the worker's list; NULL if it
- * did not start.
+ * @n) of file @slot through pin kind @k, by engine @e, for @ms ms, as
+ * operation @o (FK_PIN, begun by the caller, the lock dropped: ended
+ * here).  @hold: held after its first pass (--ops race, race_release()).
+ * @race (--ops race): a DMA held so, released once this one is done,
+ * before the model of the pages is set.  Return the DMA, in the worker's
+ * list; NULL if it did not start.
  */
 static struct t_dma *dma_run(struct t_worker *w, unsigned slot, uint64_t p, uint64_t n, bool write,
 			     uint64_t ms, enum pin_kind k, enum dma_engine e, bool hold,
-			     struct t_dma *race)
+			     struct t_dma *race, struct f_op *o)
 {
 	static const int ok[] = { -ENOSPC, -EAGAIN, -EFAULT, 0 };
 	struct torture *t = w->t;
@@ -671,14 +896,18 @@ static struct t_dma *dma_run(struct t_worker *w, unsigned slot, uint64_t p, uint
 	struct dc_dcfs_pinset ps;
 	struct t_dma *x;
 	char tag[32];
-	bool gone, revoked;
+	bool gone, revoked, exact;
 	int ret;
 
+	o->ro = !write;
 	if (k == PIN_USER && !f->mapped)
 		k = PIN_SHORT;
 	x = calloc(1, sizeof(*x));
-	if (!x)
+	if (!x) {
+		(void)f_end(w, f, o);
+		f_unlock(f);
 		return NULL;
+	}
 	atomic_init(&x->hold, hold ? HOLD_ARMED : HOLD_NONE);
 	x->t = t;
 	x->serial = atomic_fetch_add(&t->next_serial, 1) + 1;
@@ -689,6 +918,7 @@ static struct t_dma *dma_run(struct t_worker *w, unsigned slot, uint64_t p, uint
 	x->len = n * PG;
 	x->write = write;
 	x->longterm = k == PIN_REVOCABLE;
+	x->layout_gen = o->layout_gen;
 	snprintf(tag, sizeof(tag), "w%u.dma%" PRIu64, w->idx, x->serial);
 	if (x->longterm) {
 		pthread_mutex_lock(&rv_lock);
@@ -705,17 +935,19 @@ static struct t_dma *dma_run(struct t_worker *w, unsigned slot, uint64_t p, uint
 			pthread_mutex_unlock(&rv_lock);
 		}
 		free(x);
-		(void)t_err_ok(w, f, ret, "pin", ok, &gone);
+		(void)t_err_ok(w, f, ret, "pin", ok, &gone, false);
+		(void)f_end(w, f, o);
+		f_unlock(f);
 		return NULL;
 	}
-	pinset_check(t, &ps, x->ino, OWN_PINNED, write, write ? "dma write (before)" : "dma read (before)");
+	pinset_check(t, &ps, x->ino, OWN_PINNED, write, write ? "dma write (before)" : "dma read (before)",
+		     f, o);
 	if (write) {
 		x->gen = ++w->gen;
 		x->byte = fill_byte(x->fid, x->gen);
 	} else {
 		x->byte = DMA_READ;
 	}
-	x->layout_gen = f->layout_gen;
 	dma_snap(w);
 	pthread_mutex_lock(&rv_lock);
 	revoked = x->revoked;
@@ -735,6 +967,8 @@ static struct t_dma *dma_run(struct t_worker *w, unsigned slot, uint64_t p, uint
 		if (ret)
 			t_violation(t, V_UNEXPECTED, "unpin: %s", ename(ret));
 		free(x);
+		(void)f_end(w, f, o);
+		f_unlock(f);
 		return NULL;
 	}
 	if (race) { /* this one's passes done, the held one's last pass lands on them */
@@ -742,7 +976,17 @@ static struct t_dma *dma_run(struct t_worker *w, unsigned slot, uint64_t p, uint
 			nap();
 		race_release(race);
 	}
-	if (write)
+	exact = f_end(w, f, o);
+	if (write && !exact) {
+		/*
+		 * A layout change overlapped the pin: where the pinned blocks are
+		 * in the file now is not known (a collapse or insert on a
+		 * quarantine mount moves them), so every page inside the size may
+		 * see the DMA.  Not the pages past the end: no DMA may reach them.
+		 */
+		for (uint64_t i = 0; i < f->size / PG; i++)
+			f->m[i].st = M_UNKNOWN;
+	} else if (write) {
 		for (uint64_t i = p; i < p + n; i++) {
 			struct t_mpage *m = &f->m[i];
 
@@ -756,6 +1000,8 @@ static struct t_dma *dma_run(struct t_worker *w, unsigned slot, uint64_t p, uint
 			m->gen = x->gen;
 			m->dma = x->serial;
 		}
+	}
+	f_unlock(f);
 	hist_add(w, write ? OP_DMA_WRITE : OP_DMA_READ, f->fid, x->gen, p, n, k);
 	x->next = w->dmas;
 	w->dmas = x;
@@ -775,7 +1021,9 @@ static void op_dma(struct t_worker *w, bool write, uint64_t ms, int kind)
 	struct t_file *f = &w->f[slot];
 	enum pin_kind k = kind >= 0 ? (enum pin_kind)kind : (enum pin_kind)rnd(w, 3);
 	enum dma_engine e = pick_engine(w);
+	struct f_op o;
 	uint64_t p, n;
+	bool any;
 
 	if (!ms)
 		ms = 1 + rnd(w, 12);
@@ -783,9 +1031,15 @@ static void op_dma(struct t_worker *w, bool write, uint64_t ms, int kind)
 		reap(w, false);
 	if (w->ndmas >= T_DMAS)
 		reap(w, true);
-	if (f->fd < 0 || !pick_range(w, f, 64 * w->t->block / PG, &p, &n))
+	f_begin(w, f, FK_PIN, &o);
+	any = f->fd >= 0 && pick_range(w, f, 64 * w->t->block / PG, &p, &n);
+	f_unlock(f);
+	if (!any) {
+		(void)f_end(w, f, &o);
+		f_unlock(f);
 		return;
-	(void)dma_run(w, slot, p, n, write, ms, k, e, false, NULL);
+	}
+	(void)dma_run(w, slot, p, n, write, ms, k, e, false, NULL, &o);
 }
 
 /* ---- data ---------------------------------------------------------------------------- */
@@ -797,20 +1051,26 @@ static void op_pwrite(struct t_worker *w)
 	struct t_file *f = &w->f[rnd(w, T_FILES)];
 	uint64_t p = rnd(w, t->maxpages), n = 1 + rnd(w, t->maxpages - p < 32 ? t->maxpages - p : 32);
 	uint64_t gen = ++w->gen, mf0;
+	struct f_op o;
 	int64_t ret;
 	bool gone;
 
-	if (f->fd < 0)
+	f_begin(w, f, FK_WRITE, &o);
+	if (f->fd < 0) {
+		f_unlock(f);
+		(void)f_end(w, f, &o);
+		f_unlock(f);
 		return;
+	}
+	dma_snap(w);
+	f_unlock(f);
 	for (uint64_t i = 0; i < n; i++)
 		stamp_page(w->buf + i * PG, f->fid, p + i, gen);
-	dma_snap(w);
 	mf0 = atomic_load(&t->mf_finished);
 	ret = dc_dcfs_pwrite(t->fs, f->fd, w->buf, n * PG, p * PG);
 	t_count(t, OP_PWRITE);
 	hist_add(w, OP_PWRITE, f->fid, gen, p, n, ret);
 	if (ret < 0) {
-		m_unknown(t, f, (int)ret, p, p + n);
 		/*
 		 * A memory failure of a free block that overlapped the call may
 		 * hit the block the write has just allocated: -EIO, and a write
@@ -818,19 +1078,25 @@ static void op_pwrite(struct t_worker *w)
 		 * what it allocated past the end), so the file shows no poison.
 		 * Only a failure that overlapped this call can do that.
 		 */
-		if (ret == -EIO && atomic_load(&t->mf_started) > mf0 && !file_poisoned(w, f)) {
+		gone = false;
+		if (ret == -EIO && atomic_load(&t->mf_started) > mf0 && !file_poisoned(w, f))
 			atomic_fetch_add(&t->poison_hits, 1);
-			return;
-		}
-		(void)t_err_ok(w, f, (int)ret, "pwrite", ok, &gone);
+		else
+			(void)t_err_ok(w, f, (int)ret, "pwrite", ok, &gone, false);
+		if (f_end(w, f, &o) && !gone)
+			m_unknown(t, f, (int)ret, p, p + n);
+		f_unlock(f);
 		return;
 	}
-	for (uint64_t i = 0; i < (uint64_t)ret / PG; i++)
-		m_stamp(w, f, p + i, gen);
-	if (ret % PG)
-		f->m[p + (uint64_t)ret / PG].st = M_UNKNOWN;
-	if (p * PG + (uint64_t)ret > f->size)
-		f->size = (p * PG + (uint64_t)ret + PG - 1) & ~(uint64_t)(PG - 1);
+	if (f_end(w, f, &o)) {
+		for (uint64_t i = 0; i < (uint64_t)ret / PG; i++)
+			m_stamp(w, f, p + i, gen);
+		if (ret % PG)
+			f->m[p + (uint64_t)ret / PG].st = M_UNKNOWN;
+		if (p * PG + (uint64_t)ret > f->size)
+			f->size = (p * PG + (uint64_t)ret + PG - 1) & ~(uint64_t)(PG - 1);
+	}
+	f_unlock(f);
 }
 
 static void op_pread(struct t_worker *w)
@@ -839,25 +1105,39 @@ static void op_pread(struct t_worker *w)
 	struct t_file *f = &w->f[rnd(w, T_FILES)];
 	uint64_t p = rnd(w, t->maxpages), n = 1 + rnd(w, t->maxpages - p < 64 ? t->maxpages - p : 64);
 	uint64_t want;
+	struct f_op o;
 	int64_t ret;
 	bool gone;
 
-	if (f->fd < 0)
-		return;
+	f_begin(w, f, FK_READ, &o);
 	want = p * PG >= f->size ? 0 : f->size - p * PG < n * PG ? f->size - p * PG : n * PG;
+	f_unlock(f);
+	if (f->fd < 0) {
+		(void)f_end(w, f, &o);
+		f_unlock(f);
+		return;
+	}
 	ret = dc_dcfs_pread(t->fs, f->fd, w->buf, n * PG, p * PG);
 	t_count(t, OP_PREAD);
-	if (ret < 0) {
-		(void)t_err_ok(w, f, (int)ret, "pread", NULL, &gone);
+	if (ret < 0)
+		(void)t_err_ok(w, f, (int)ret, "pread", NULL, &gone, false);
+	if (!f_end(w, f, &o) || ret < 0) { /* the size or the pages changed under it: not checked */
+		f_unlock(f);
 		return;
 	}
 	if ((uint64_t)ret != want) {
-		t_violation(t, V_UNEXPECTED, "pread of %s at page %" PRIu64 ": %" PRId64 " bytes, the model says %" PRIu64,
-			    f->name, p, ret, want);
-		return;
+		struct dc_dcfs_stat st = { 0 };
+
+		(void)dc_dcfs_fstat(t->fs, f->fd, &st);
+		t_violation(t, V_UNEXPECTED, "pread of %s at page %" PRIu64 ": %" PRId64 " bytes, the model says %" PRIu64 " (size %" PRIu64 ", the model's %" PRIu64 ")",
+			    f->name, p, ret, want, st.size, f->size);
+		if (!w->hist_dumped++)
+			hist_dump(w, f->fid, 0);
 	}
-	for (uint64_t i = 0; i < want / PG; i++)
-		verify_page(w, f, p + i, w->buf + i * PG, "pread");
+	else
+		for (uint64_t i = 0; i < want / PG; i++)
+			verify_page(w, f, p + i, w->buf + i * PG, "pread");
+	f_unlock(f);
 }
 
 /* Accesses through a view, under the SIGBUS guard. */
@@ -887,12 +1167,19 @@ static void vacc_run(void *arg)
 	}
 }
 
-/* A SIGBUS at @at of a view of @f: the file's poison (recycled), or an injected failure. */
-static void view_sigbus(struct t_worker *w, struct t_file *f, void *at, const char *what)
+/*
+ * A SIGBUS at @at of a view of @f in operation @o: the file's poison
+ * (recycled), an injected failure, or past an end of file the other thread
+ * moved meanwhile.
+ */
+static void view_sigbus(struct t_worker *w, struct t_file *f, void *at, const char *what,
+			const struct f_op *o)
 {
 	struct torture *t = w->t;
 
 	atomic_fetch_add(&t->sigbus, 1);
+	if (f_overlapped_now(f, o))
+		return;
 	if (file_poisoned(w, f)) {
 		atomic_fetch_add(&t->poison_hits, 1);
 		recycle(w, f);
@@ -902,23 +1189,33 @@ static void view_sigbus(struct t_worker *w, struct t_file *f, void *at, const ch
 		atomic_fetch_add(&t->enomem, 1);
 		return;
 	}
-	t_violation(t, V_UNEXPECTED, "%s of %s: SIGBUS at offset %" PRIu64 " (no poison)", what,
-		    f->name, (uint64_t)((char *)at - (char *)f->v.addr));
+	{
+		struct dc_dcfs_stat st = { 0 };
+		struct dc_dcfs_statfs sf = { 0 };
+
+		(void)dc_dcfs_fstat(t->fs, f->fd, &st);
+		dc_dcfs_statfs(t->fs, &sf);
+		t_violation(t, V_UNEXPECTED, "%s of %s: SIGBUS at offset %" PRIu64 " (no poison; size %" PRIu64 ", free blocks %" PRIu64 ")", what,
+			    f->name, (uint64_t)((char *)at - (char *)f->v.addr), st.size, sf.blocks_free);
+	}
 }
 
 static void store_pages(struct t_worker *w, struct t_file *f, uint64_t p, uint64_t n,
-			struct t_dma *race);
+			struct t_dma *race, struct f_op *o);
 
 /* Stores of stamps into pages of a view (@explicit: dc_view_fault() first), then the rmap check. */
 static void op_store(struct t_worker *w, bool explicit_fault)
 {
 	struct torture *t = w->t;
 	struct t_file *f = &w->f[rnd(w, T_FILES)];
+	struct f_op o;
 	uint64_t p, n;
+	bool any;
 
-	if (f->fd < 0 || !f->mapped || !pick_range(w, f, 16, &p, &n))
-		return;
-	if (explicit_fault) {
+	f_begin(w, f, FK_WRITE, &o);
+	any = f->fd >= 0 && f->mapped && pick_range(w, f, 16, &p, &n);
+	f_unlock(f);
+	if (any && explicit_fault) {
 		int ret = dc_view_fault(&f->v, p * PG, n * PG, DC_VIEW_FAULT_WRITE);
 		bool gone;
 
@@ -926,14 +1223,21 @@ static void op_store(struct t_worker *w, bool explicit_fault)
 		if (ret) {
 			static const int ok[] = { -ENOSPC, 0 };
 
-			m_unknown(t, f, ret, p, p + n);
 			if (ret == -EHWPOISON)
 				ret = -EIO;
-			(void)t_err_ok(w, f, ret, "dc_view_fault", ok, &gone);
+			(void)t_err_ok(w, f, ret, "dc_view_fault", ok, &gone, f_overlapped_now(f, &o));
+			if (f_end(w, f, &o) && !gone)
+				m_unknown(t, f, ret, p, p + n);
+			f_unlock(f);
 			return;
 		}
 	}
-	store_pages(w, f, p, n, NULL);
+	if (any) {
+		store_pages(w, f, p, n, NULL, &o);
+	} else {
+		(void)f_end(w, f, &o);
+		f_unlock(f);
+	}
 }
 
 /*
@@ -967,15 +1271,28 @@ static void view_pages(struct torture *t, const unsigned char *base, uint64_t n,
 }
 
 /*
- * After stores of @a through @f's view: the device page each stored-into
- * view page maps now must hold the store's stamp (read through the region's
- * linear map; unless a DMA of the file may have written it since) and be
- * the file's page by the reverse map.  A page revoked meanwhile is not
- * traced.
+ * After stores of @a through @f's view (operation @o): the device page each
+ * stored-into view page maps now must hold the store's stamp (read through
+ * the region's linear map; unless a DMA of the file may have written it
+ * since: @dma[i]) and be the file's page by the reverse map.  A page revoked
+ * meanwhile is not traced.  If an operation of the other thread overlapped
+ * the stores, a page that fails counts only if the view still maps the same
+ * device page after the check: then no revoke came in between (a revoke
+ * comes before a block leaves the file, and only this thread faults the
+ * view in again), so the view mapped it all along; and the content is not
+ * checked: the fault of a later store maps a window around it anew
+ * (fault-around), which may take in an earlier page in its new place, and
+ * a store of one page that a revoke cuts in two lands in two blocks.
  */
-static void store_trace(struct t_worker *w, struct t_file *f, const struct vacc *a, uint64_t *pg)
+static void store_trace(struct t_worker *w, struct t_file *f, const struct vacc *a,
+			const bool *dma, struct f_op *o)
 {
 	struct torture *t = w->t;
+	uint64_t pg[T_STORE_MAX], again[T_STORE_MAX];
+	char why[T_STORE_MAX][160];
+	bool bad[T_STORE_MAX] = { false }, any = false, own_bad[T_STORE_MAX] = { false };
+	/* a layout change or a copy since the stores began: the content is not checked */
+	bool over = f_moved_now(f, o);
 
 	view_pages(t, a->base, a->n, pg);
 	for (uint64_t i = 0; i < a->n; i++) {
@@ -989,28 +1306,59 @@ static void store_trace(struct t_worker *w, struct t_file *f, const struct vacc 
 		}
 		atomic_fetch_add(&t->store_checked, 1);
 		q = dc_region_addr(t->r, pg[i]);
-		if (!t_poisoned(t, pg[i]) && f->m[page].st != M_FLUX && !dma_covers(w, f, page) &&
+		if (!t_poisoned(t, pg[i]) && !dma[i] && !over &&
 		    !(stamp_read(q, &s) && s.fid == a->fid && s.page == page && s.gen == a->gen &&
-		      body_is(q, fill_byte(a->fid, a->gen))))
+		      body_is(q, fill_byte(a->fid, a->gen)))) {
+			bool st = stamp_read(q, &s);
+
+			snprintf(why[i], sizeof(why[i]), "%s file %u page %" PRIu64 " gen %" PRIu64,
+				 st ? "shows" : "no stamp", s.fid, s.page, s.gen);
+			bad[i] = any = true;
+		}
+		if (!own_check(t, pg[i], f->ino, page * PG, OWN_STORE, true, false, "store through a view"))
+			own_bad[i] = any = true;
+	}
+	if (!any)
+		return;
+	if (f_moved_now(f, o))
+		view_pages(t, a->base, a->n, again);
+	else
+		memcpy(again, pg, a->n * sizeof(pg[0]));
+	for (uint64_t i = 0; i < a->n; i++) {
+		if (again[i] != pg[i]) { /* revoked meanwhile: not traced */
+			atomic_fetch_add(&t->store_revoked, 1);
+			continue;
+		}
+		if ((bad[i] || own_bad[i]) && !w->hist_dumped++) {
+			fprintf(stderr, "daxcore torture:   store of pages %" PRIu64 "+%" PRIu64 " gen %" PRIu64 ", overlapped %d:", a->page, a->n, a->gen, (int)f_overlapped_now(f, o));
+			for (uint64_t j = 0; j < a->n; j++)
+				fprintf(stderr, " %" PRId64, (int64_t)pg[j]);
+			fprintf(stderr, "\n");
+			hist_dump(w, f->fid, 0);
+		}
+		if (bad[i])
 			t_violation(t, V_STORE_ASTRAY,
-				    "store into %s page %" PRIu64 " gen %" PRIu64 ": device page %" PRIu64 " it maps does not hold it (%s file %u page %" PRIu64 " gen %" PRIu64 ")",
-				    f->name, page, a->gen, pg[i], stamp_read(q, &s) ? "shows" : "no stamp",
-				    s.fid, s.page, s.gen);
-		own_check(t, pg[i], f->ino, page * PG, OWN_STORE, true, "store through a view");
+				    "store into %s page %" PRIu64 " gen %" PRIu64 ": device page %" PRIu64 " it maps does not hold it (%s)",
+				    f->name, a->page + i, a->gen, pg[i], why[i]);
+		if (own_bad[i])
+			(void)own_check(t, pg[i], f->ino, (a->page + i) * PG, OWN_STORE, true, true,
+					"store through a view");
 	}
 }
 
 /*
  * Stores of stamps into view pages [@p, @p + @n) of @f, then the rmap
- * check.  @race (--ops race): a held DMA, released once the stores landed,
- * before their model is set.
+ * check, as operation @o (FK_WRITE, begun by the caller, the lock dropped:
+ * ended here).  @race (--ops race): a held DMA, released once the stores
+ * landed, before their model is set.
  */
 static void store_pages(struct t_worker *w, struct t_file *f, uint64_t p, uint64_t n,
-			struct t_dma *race)
+			struct t_dma *race, struct f_op *op)
 {
 	struct torture *t = w->t;
 	struct vacc a = { 0 };
-	uint64_t pgs[T_STORE_MAX];
+	bool dma[T_STORE_MAX], hole[T_STORE_MAX];
+	struct f_op o = *op;
 	void *at;
 
 	if (n > T_STORE_MAX)
@@ -1023,34 +1371,51 @@ static void store_pages(struct t_worker *w, struct t_file *f, uint64_t p, uint64
 	a.store = true;
 	t_count(t, OP_STORE);
 	hist_add(w, OP_STORE, f->fid, a.gen, p, n, 0);
+	f_lock(f);
 	dma_snap(w);
+	for (uint64_t i = 0; i < n; i++) /* a DMA of the file may write the page after the store */
+		dma[i] = f->m[p + i].st == M_FLUX || dma_covers(w, f, p + i);
+	f_unlock(f);
 	if (sigbus_guard(vacc_run, &a, &at)) {
 		/* the pages stored before the fault hold the new stamp, the rest are unknown */
-		for (uint64_t i = p; i < p + n; i++)
-			f->m[i].st = M_UNKNOWN;
-		view_sigbus(w, f, at, "store");
+		view_sigbus(w, f, at, "store", &o);
+		if (f_end(w, f, &o))
+			for (uint64_t i = p; i < p + n; i++)
+				f->m[i].st = M_UNKNOWN;
+		f_unlock(f);
 		return;
 	}
 	/* before the held DMA goes on: it writes nothing meanwhile */
-	store_trace(w, f, &a, pgs);
+	store_trace(w, f, &a, dma, &o);
 	if (race)
 		race_release(race);
-	for (uint64_t i = p; i < p + n; i++) {
+	for (uint64_t i = 0; i < n; i++) {
 		struct dc_dcfs_iomap map;
 
-		m_stamp(w, f, i, a.gen);
-		if ((dc_dcfs_iomap(t->fs, f->fd, i * PG, PG, 0, &map) ||
-		     map.type == DC_DCFS_IOMAP_HOLE) && !f->m[i].st) /* the store went nowhere */
-			t_violation(t, V_UNEXPECTED, "store into %s page %" PRIu64 ": still a hole",
-				    f->name, i);
+		hole[i] = dc_dcfs_iomap(t->fs, f->fd, (p + i) * PG, PG, 0, &map) ||
+			  map.type == DC_DCFS_IOMAP_HOLE;
 	}
+	if (f_end(w, f, &o)) {
+		for (uint64_t i = 0; i < n; i++) {
+			m_stamp(w, f, p + i, a.gen);
+			if (hole[i]) /* the store went nowhere */
+				t_violation(t, V_UNEXPECTED, "store into %s page %" PRIu64 ": still a hole",
+					    f->name, p + i);
+		}
+	}
+	f_unlock(f);
 }
 
-/* Loads of view pages [@p, @p + @n) of @f, compared with the model. */
-static void load_pages(struct t_worker *w, struct t_file *f, uint64_t p, uint64_t n)
+/*
+ * Loads of view pages [@p, @p + @n) of @f, compared with the model, as
+ * operation @op (FK_READ, begun by the caller, the lock dropped: ended here).
+ */
+static void load_pages(struct t_worker *w, struct t_file *f, uint64_t p, uint64_t n,
+		       struct f_op *op)
 {
 	struct torture *t = w->t;
 	struct vacc a = { 0 };
+	struct f_op o = *op;
 	void *at;
 
 	a.base = (unsigned char *)f->v.addr + p * PG;
@@ -1058,21 +1423,30 @@ static void load_pages(struct t_worker *w, struct t_file *f, uint64_t p, uint64_
 	a.n = n;
 	t_count(t, OP_LOAD);
 	if (sigbus_guard(vacc_run, &a, &at)) {
-		view_sigbus(w, f, at, "load");
+		view_sigbus(w, f, at, "load", &o);
+		(void)f_end(w, f, &o);
+		f_unlock(f);
 		return;
 	}
-	for (uint64_t i = 0; i < n; i++)
-		verify_page(w, f, p + i, w->buf + i * PG, "load through a view");
+	if (f_end(w, f, &o))
+		for (uint64_t i = 0; i < n; i++)
+			verify_page(w, f, p + i, w->buf + i * PG, "load through a view");
+	f_unlock(f);
 }
 
 static void op_load(struct t_worker *w)
 {
 	struct t_file *f = &w->f[rnd(w, T_FILES)];
+	struct f_op o;
 	uint64_t p, n;
+	bool any;
 
-	if (f->fd < 0 || !f->mapped || !pick_range(w, f, 64, &p, &n))
-		return;
-	load_pages(w, f, p, n);
+	f_begin(w, f, FK_READ, &o);
+	any = f->fd >= 0 && f->mapped && pick_range(w, f, 64, &p, &n);
+	if (!any)
+		return f_nothing(w, f, &o);
+	f_unlock(f);
+	load_pages(w, f, p, n, &o);
 }
 
 /* A store past the end of file (revoked by the truncate that shrank it) must fault. */
@@ -1081,15 +1455,21 @@ static void op_eof_store(struct t_worker *w)
 	struct torture *t = w->t;
 	struct t_file *f = &w->f[rnd(w, T_FILES)];
 	struct vacc a = { 0 };
-	uint64_t p;
+	struct f_op o;
+	uint64_t p, size;
 	void *at;
+	bool faulted;
 
-	if (f->fd < 0 || !f->mapped || f->size / PG >= t->maxpages)
-		return;
+	f_begin(w, f, FK_WRITE, &o);
+	size = f->size;
+	f_unlock(f);
 	/* past the last block: inside it, the view maps the whole block */
-	p = (f->size + t->block - 1) / t->block * t->block / PG;
-	if (p >= t->maxpages)
+	p = (size + t->block - 1) / t->block * t->block / PG;
+	if (f->fd < 0 || !f->mapped || p >= t->maxpages) {
+		(void)f_end(w, f, &o);
+		f_unlock(f);
 		return;
+	}
 	p += rnd(w, t->maxpages - p);
 	a.base = (unsigned char *)f->v.addr + p * PG;
 	a.n = 1;
@@ -1098,10 +1478,12 @@ static void op_eof_store(struct t_worker *w)
 	a.gen = ++w->gen;
 	a.store = true;
 	t_count(t, OP_EOF_STORE);
-	if (sigbus_guard(vacc_run, &a, &at))
-		return; /* SIGBUS: as it must */
-	t_violation(t, V_STORE_LANDED, "a store into %s at page %" PRIu64 ", past its end (%" PRIu64 " bytes), did not fault",
-		    f->name, p, f->size);
+	faulted = sigbus_guard(vacc_run, &a, &at);
+	/* a layout change meanwhile (a truncate up) may have made the store legal */
+	if (f_end(w, f, &o) && !faulted)
+		t_violation(t, V_STORE_LANDED, "a store into %s at page %" PRIu64 ", past its end (%" PRIu64 " bytes), did not fault",
+			    f->name, p, size);
+	f_unlock(f);
 }
 
 /* ---- layout -------------------------------------------------------------------------- */
@@ -1124,7 +1506,7 @@ static void layout_done(struct t_worker *w, uint64_t t0)
 }
 
 /* Did a layout call give up waiting (its deadline) or fail acceptably? */
-static bool layout_err(struct t_worker *w, struct t_file *f, int ret, const char *op)
+static bool layout_err(struct t_worker *w, struct t_file *f, int ret, const char *op, bool raced)
 {
 	static const int ok[] = { -ENOSPC, -EOVERFLOW, 0 };
 	bool gone;
@@ -1134,7 +1516,7 @@ static bool layout_err(struct t_worker *w, struct t_file *f, int ret, const char
 		t_violation(w->t, V_WATCHDOG, "%s of %s waited 20 s for pins", op, f->name);
 		return true;
 	}
-	(void)t_err_ok(w, f, ret, op, ok, &gone);
+	(void)t_err_ok(w, f, ret, op, ok, &gone, raced);
 	return true;
 }
 
@@ -1144,22 +1526,30 @@ static void op_truncate(struct t_worker *w)
 	struct t_file *f = &w->f[rnd(w, T_FILES)];
 	uint64_t np = rnd(w, t->maxpages + 1), t0 = dc_now_ns();
 	struct dc_wait_opts o = wait_opts();
+	struct f_op fo;
 	int ret;
 
+	f_begin(w, f, FK_LAYOUT, &fo);
 	if (f->fd < 0)
-		return;
+		return f_nothing(w, f, &fo);
+	f_unlock(f);
 	ret = dc_dcfs_truncate(t->fs, f->fd, np * PG, &o);
 	layout_done(w, t0);
 	t_count(t, OP_TRUNCATE);
 	hist_add(w, OP_TRUNCATE, f->fid, 0, np, UINT64_MAX, ret);
 	if (ret) {
-		m_unknown(t, f, ret, np, t->maxpages);
-		layout_err(w, f, ret, "truncate");
+		layout_err(w, f, ret, "truncate", f_overlapped_now(f, &fo));
+		if (f_end(w, f, &fo))
+			m_unknown(t, f, ret, np, t->maxpages);
+		f_unlock(f);
 		return;
 	}
-	f->layout_gen++;
-	m_set_zero(f, np, t->maxpages, t->maxpages);
-	f->size = np * PG;
+	if (f_end(w, f, &fo)) {
+		f->layout_gen++;
+		m_set_zero(f, np, t->maxpages, t->maxpages);
+		f->size = np * PG;
+	}
+	f_unlock(f);
 }
 
 static void op_falloc(struct t_worker *w, unsigned mode)
@@ -1170,10 +1560,12 @@ static void op_falloc(struct t_worker *w, unsigned mode)
 	struct dc_wait_opts o;
 	static const enum t_op opn[] = { 0, OP_PUNCH, OP_ZERO, OP_COLLAPSE, OP_INSERT };
 	static const char *const name[] = { "", "punch", "zero", "collapse", "insert" };
+	struct f_op fo;
 	int ret;
 
+	f_begin(w, f, FK_LAYOUT, &fo);
 	if (f->fd < 0)
-		return;
+		return f_nothing(w, f, &fo);
 	if (mode == DC_DCFS_FALLOC_PUNCH || mode == DC_DCFS_FALLOC_ZERO) {
 		p = rnd(w, t->maxpages);
 		n = 1 + rnd(w, t->maxpages - p < 64 ? t->maxpages - p : 64);
@@ -1181,32 +1573,39 @@ static void op_falloc(struct t_worker *w, unsigned mode)
 		uint64_t blocks = f->size / t->block; /* whole blocks inside the size */
 
 		if (!blocks)
-			return;
+			return f_nothing(w, f, &fo);
 		if (mode == DC_DCFS_FALLOC_COLLAPSE) {
 			if (blocks * t->block == f->size && --blocks == 0)
-				return; /* off + len must stay below the size */
+				return f_nothing(w, f, &fo); /* off + len must stay below the size */
 			p = rnd(w, blocks);
 			n = 1 + rnd(w, blocks - p);
 		} else {
 			uint64_t room = (t->maxpages * PG - f->size) / t->block;
 
 			if (!room)
-				return;
+				return f_nothing(w, f, &fo);
 			p = rnd(w, (f->size + t->block - 1) / t->block);
 			n = 1 + rnd(w, room < 4 ? room : 4);
 		}
 		p *= bpp;
 		n *= bpp;
 	}
+	f_unlock(f);
 	o = wait_opts();
 	t0 = dc_now_ns();
 	ret = dc_dcfs_fallocate(t->fs, f->fd, mode, p * PG, n * PG, &o);
 	layout_done(w, t0);
 	t_count(t, opn[mode]);
-	hist_add(w, (int)opn[mode], f->fid, 0, p, mode >= DC_DCFS_FALLOC_COLLAPSE ? UINT64_MAX : n, ret);
+	hist_add(w, (int)opn[mode], f->fid, 0, p, n, ret);
 	if (ret) {
-		m_unknown(t, f, ret, p, mode >= DC_DCFS_FALLOC_COLLAPSE ? t->maxpages : p + n);
-		layout_err(w, f, ret, name[mode]);
+		layout_err(w, f, ret, name[mode], f_overlapped_now(f, &fo));
+		if (f_end(w, f, &fo))
+			m_unknown(t, f, ret, p, mode >= DC_DCFS_FALLOC_COLLAPSE ? t->maxpages : p + n);
+		f_unlock(f);
+		return;
+	}
+	if (!f_end(w, f, &fo)) {
+		f_unlock(f);
 		return;
 	}
 	f->layout_gen++;
@@ -1225,25 +1624,44 @@ static void op_falloc(struct t_worker *w, unsigned mode)
 		m_set_zero(f, p, n, t->maxpages);
 		f->size += n * PG;
 	}
+	f_unlock(f);
 }
 
+/*
+ * A reflink between two of the worker's files (or within one): a layout
+ * change of the destination, a read of the source (its model is copied:
+ * only if no write of the other thread overlapped, else the copy is
+ * unknown).  The two files' locks are taken in slot order.
+ */
 static void op_reflink(struct t_worker *w)
 {
 	struct torture *t = w->t;
-	struct t_file *s = &w->f[rnd(w, T_FILES)], *d = &w->f[rnd(w, T_FILES)];
-	uint64_t bpp = t->block / PG, sb = s->size / t->block, maxb = t->maxpages / bpp;
+	unsigned si = (unsigned)rnd(w, T_FILES), di = (unsigned)rnd(w, T_FILES);
+	struct t_file *s = &w->f[si], *d = &w->f[di];
+	uint64_t bpp = t->block / PG, sb, maxb = t->maxpages / bpp;
 	uint64_t so, len, dof, t0;
 	struct dc_wait_opts o;
+	struct f_op os, od;
 	struct t_mpage *tmp;
+	bool ex_s = true, ex_d;
 	int ret;
 
-	if (s->fd < 0 || d->fd < 0 || !sb)
-		return;
+	if (s != d) {
+		f_begin(w, s, FK_READ, &os);
+		f_unlock(s);
+	}
+	f_begin(w, d, FK_LAYOUT, &od);
+	f_unlock(d);
+	f_lock(s);
+	sb = s->size / t->block;
+	f_unlock(s);
 	so = rnd(w, sb);
 	len = 1 + rnd(w, sb - so < 4 ? sb - so : 4);
 	dof = rnd(w, maxb - len + 1);
-	if (s == d && dof < so + len && so < dof + len)
-		return; /* overlapping */
+	if (s->fd < 0 || d->fd < 0 || !sb || (s == d && dof < so + len && so < dof + len)) {
+		ret = 1; /* nothing to do; overlapping within one file */
+		goto out;
+	}
 	so *= bpp;
 	len *= bpp;
 	dof *= bpp;
@@ -1253,40 +1671,65 @@ static void op_reflink(struct t_worker *w)
 	layout_done(w, t0);
 	t_count(t, OP_REFLINK);
 	hist_add(w, OP_REFLINK, d->fid, s->fid, dof, len, ret);
-	if (ret) {
-		m_unknown(t, d, ret, dof, dof + len); /* partly cloned: block by block */
-		layout_err(w, d, ret, "reflink");
-		return;
-	}
-	d->layout_gen++;
-	tmp = malloc(len * sizeof(*tmp));
-	if (!tmp) {
-		for (uint64_t i = dof; i < dof + len; i++)
-			d->m[i].st = M_UNKNOWN;
+	if (ret)
+		layout_err(w, d, ret, "reflink", f_overlapped_now(d, &od) || (s != d && f_overlapped_now(s, &os)));
+out:
+	/*
+	 * The source's model is copied: not if a DMA into it started
+	 * meanwhile (it writes before its pages are marked in flux, at the
+	 * end of its start).
+	 */
+	if (s != d && si < di) {
+		ex_s = f_end(w, s, &os) && !f_saw(s, &os, FK_PIN);
+		ex_d = f_end(w, d, &od);
 	} else {
-		memcpy(tmp, &s->m[so], len * sizeof(*tmp));
-		for (uint64_t i = 0; i < len; i++)
-			if (tmp[i].st == M_FLUX) /* a DMA into the source: copied when? */
-				tmp[i].st = M_UNKNOWN;
-		memcpy(&d->m[dof], tmp, len * sizeof(*tmp));
-		free(tmp);
+		ex_d = f_end(w, d, &od);
+		if (s != d)
+			ex_s = f_end(w, s, &os) && !f_saw(s, &os, FK_PIN);
+		else
+			ex_s = !f_saw(d, &od, FK_PIN);
 	}
-	if ((dof + len) * PG > d->size)
-		d->size = (dof + len) * PG;
+	if (ret < 0 && ex_d) {
+		m_unknown(t, d, ret, dof, dof + len); /* partly cloned: block by block */
+	} else if (!ret && ex_d) {
+		d->layout_gen++;
+		tmp = ex_s ? malloc(len * sizeof(*tmp)) : NULL;
+		if (!tmp) { /* a write of the source overlapped: which version was cloned? */
+			for (uint64_t i = dof; i < dof + len; i++)
+				d->m[i].st = M_UNKNOWN;
+		} else {
+			memcpy(tmp, &s->m[so], len * sizeof(*tmp));
+			for (uint64_t i = 0; i < len; i++)
+				if (tmp[i].st == M_FLUX) /* a DMA into the source: copied when? */
+					tmp[i].st = M_UNKNOWN;
+			memcpy(&d->m[dof], tmp, len * sizeof(*tmp));
+			free(tmp);
+		}
+		if ((dof + len) * PG > d->size)
+			d->size = (dof + len) * PG;
+	}
+	f_unlock(d);
+	if (s != d)
+		f_unlock(s);
 }
 
 static void op_fsync(struct t_worker *w)
 {
 	struct t_file *f = &w->f[rnd(w, T_FILES)];
+	struct f_op o;
 	int ret;
 	bool gone;
 
+	f_begin(w, f, FK_READ, &o);
 	if (f->fd < 0)
-		return;
+		return f_nothing(w, f, &o);
+	f_unlock(f);
 	ret = dc_dcfs_fsync(w->t->fs, f->fd, rnd(w, 2));
 	t_count(w->t, OP_FSYNC);
 	if (ret)
-		(void)t_err_ok(w, f, ret, "fsync", NULL, &gone);
+		(void)t_err_ok(w, f, ret, "fsync", NULL, &gone, false);
+	(void)f_end(w, f, &o);
+	f_unlock(f);
 }
 
 /* A memory failure of a random device page: of one of our files' blocks, or anywhere. */
@@ -1303,10 +1746,20 @@ static void op_poison(struct t_worker *w)
 	pthread_mutex_unlock(&t->log_lock);
 	if (ret)
 		return;
-	if (f->fd >= 0 && f->size && !rnd(w, 2) &&
-	    !dc_dcfs_iomap(t->fs, f->fd, rnd(w, f->size / PG) * PG, PG, 0, &map) &&
-	    map.type != DC_DCFS_IOMAP_HOLE)
-		pgoff = map.pgoff;
+	{
+		struct f_op o;
+		uint64_t size;
+
+		f_begin(w, f, FK_READ, &o);
+		size = f->size;
+		f_unlock(f);
+		if (f->fd >= 0 && size && !rnd(w, 2) &&
+		    !dc_dcfs_iomap(t->fs, f->fd, rnd(w, size / PG) * PG, PG, 0, &map) &&
+		    map.type != DC_DCFS_IOMAP_HOLE)
+			pgoff = map.pgoff;
+		(void)f_end(w, f, &o);
+		f_unlock(f);
+	}
 	if (pgoff == UINT64_MAX)
 		pgoff = rnd(w, t->npages);
 	t_poison_note(t, pgoff);
@@ -1385,13 +1838,19 @@ static void op_kill(struct t_worker *w)
 	struct kill_client *k;
 	uint64_t p, n;
 	pthread_t th;
+	struct f_op o;
 	int np;
 
+	f_begin(w, f, FK_WRITE, &o); /* the killed client's DMA writes the pages */
 	if (f->fd < 0 || !pick_range(w, f, 32, &p, &n))
-		return;
+		return f_nothing(w, f, &o);
+	f_unlock(f);
 	k = calloc(1, sizeof(*k));
-	if (!k)
+	if (!k) {
+		(void)f_end(w, f, &o);
+		f_unlock(f);
 		return;
+	}
 	k->w = w;
 	k->f = f;
 	k->off = p * PG;
@@ -1406,6 +1865,8 @@ static void op_kill(struct t_worker *w)
 	snprintf(k->tag, sizeof(k->tag), "w%u.kill%" PRIu64, w->idx, k->x.gen);
 	if (pthread_create(&th, NULL, kill_thread, k)) {
 		free(k);
+		(void)f_end(w, f, &o);
+		f_unlock(f);
 		return;
 	}
 	while (!atomic_load(&k->started))
@@ -1427,14 +1888,18 @@ static void op_kill(struct t_worker *w)
 	if (atomic_load(&k->started) > 0) {
 		atomic_fetch_add(&t->kills, 1);
 		/* what it wrote before it died: unknown */
+		f_lock(f);
 		for (uint64_t i = p; i < p + n; i++)
 			f->m[i].st = M_UNKNOWN;
+		f_unlock(f);
 		np = dc_dcfs_pins(t->fs, f->fd, 0, UINT64_MAX, pi, 16);
 		for (int i = 0; i < np && i < 16; i++)
 			if (!strcmp(pi[i].tag, k->tag))
 				t_violation(t, V_LEAK, "killed client %s: its pin (%" PRIu64 " pages) is still held",
 					    k->tag, pi[i].pages);
 	}
+	(void)f_end(w, f, &o);
+	f_unlock(f);
 	free(k);
 }
 
@@ -1449,23 +1914,49 @@ static void op_stall(struct t_worker *w)
 	struct torture *t = w->t;
 	struct t_file *f = &w->f[0];
 	struct dc_dcfs_pinset ps;
+	struct f_op o;
 	char tag[32];
 	int ret;
 
+	f_begin(w, f, FK_LAYOUT, &o);
 	if (f->fd < 0 || (!f->size && dc_dcfs_truncate(t->fs, f->fd, PG, NULL)))
-		return;
+		return f_nothing(w, f, &o);
 	f->size = f->size ? f->size : PG;
+	f_unlock(f);
 	snprintf(tag, sizeof(tag), "w%u.stall", w->idx);
-	if (dc_dcfs_pin(t->fs, f->fd, 0, PG, 0, tag, &ps))
-		return;
-	t_count(t, OP_STALL);
-	ret = dc_dcfs_truncate(t->fs, f->fd, 0, NULL);
-	(void)dc_dcfs_unpin(t->fs, &ps);
+	ret = dc_dcfs_pin(t->fs, f->fd, 0, PG, 0, tag, &ps);
 	if (!ret) {
+		t_count(t, OP_STALL);
+		ret = dc_dcfs_truncate(t->fs, f->fd, 0, NULL);
+		(void)dc_dcfs_unpin(t->fs, &ps);
+	}
+	if (f_end(w, f, &o) && !ret) {
 		f->layout_gen++;
 		m_set_zero(f, 0, t->maxpages, t->maxpages);
 		f->size = 0;
 	}
+	f_unlock(f);
+}
+
+/* store_pages() as an operation of its own. */
+static void store_op(struct t_worker *w, struct t_file *f, uint64_t p, uint64_t n, struct t_dma *race)
+{
+	struct f_op o;
+
+	f_begin(w, f, FK_WRITE, &o);
+	f_unlock(f);
+	store_pages(w, f, p, n, race, &o);
+}
+
+/* dma_run() as an operation of its own. */
+static struct t_dma *dma_op(struct t_worker *w, unsigned slot, uint64_t p, uint64_t n, uint64_t ms,
+			    bool hold, struct t_dma *race)
+{
+	struct f_op o;
+
+	f_begin(w, &w->f[slot], FK_PIN, &o);
+	f_unlock(&w->f[slot]);
+	return dma_run(w, slot, p, n, true, ms, PIN_SHORT, DMA_MEMCPY, hold, race, &o);
 }
 
 /*
@@ -1483,31 +1974,43 @@ static void op_race(struct t_worker *w)
 	struct t_file *f = &w->f[slot];
 	bool dma = rnd(w, 2);
 	struct t_dma *x;
+	struct f_op o;
 	uint64_t p, n;
+	bool any;
 
 	reap(w, true);
+	f_begin(w, f, FK_LAYOUT, &o);
 	if (f->fd >= 0 && !f->size) { /* a new file: 16 pages of holes */
-		struct dc_wait_opts o = wait_opts();
+		struct dc_wait_opts wo = wait_opts();
 
-		if (dc_dcfs_truncate(w->t->fs, f->fd, 16 * PG, &o))
+		f_unlock(f);
+		if (dc_dcfs_truncate(w->t->fs, f->fd, 16 * PG, &wo)) {
+			(void)f_end(w, f, &o);
+			f_unlock(f);
 			return;
+		}
+		f_lock(f);
 		f->layout_gen++;
 		f->size = 16 * PG;
 	}
-	if (f->fd < 0 || !f->mapped || !pick_range(w, f, 16, &p, &n))
+	any = f->fd >= 0 && f->mapped && pick_range(w, f, 16, &p, &n);
+	f_nothing(w, f, &o);
+	if (!any)
 		return;
-	x = dma_run(w, slot, p, n, true, 10000, PIN_SHORT, DMA_MEMCPY, true, NULL);
+	x = dma_op(w, slot, p, n, 10000, true, NULL);
 	if (!x)
 		return;
 	while (atomic_load(&x->hold) == HOLD_ARMED)
 		nap();
-	store_pages(w, f, p, n, NULL); /* under the DMA: unknown, no longer in flux */
-	if (!dma || !dma_run(w, slot, p, n, true, 1, PIN_SHORT, DMA_MEMCPY, false, x))
-		store_pages(w, f, p, n, x);
+	store_op(w, f, p, n, NULL); /* under the DMA: unknown, no longer in flux */
+	if (!dma || !dma_op(w, slot, p, n, 1, false, x))
+		store_op(w, f, p, n, x);
 	if (atomic_load(&x->hold) != HOLD_PASSED) /* a store faulted (SIGBUS) */
 		race_release(x);
 	reap(w, true);
-	load_pages(w, f, p, n);
+	f_begin(w, f, FK_READ, &o);
+	f_unlock(f);
+	load_pages(w, f, p, n, &o);
 	t_count(w->t, OP_RACE);
 }
 
@@ -1521,38 +2024,112 @@ struct weight {
 static const struct weight weights[] = {
 	{ 12, OP_PWRITE }, { 10, OP_PREAD }, { 8, OP_STORE }, { 4, OP_STORE_FAULT },
 	{ 6, OP_LOAD }, { 2, OP_EOF_STORE }, { 12, OP_DMA_WRITE }, { 3, OP_DMA_READ },
-	{ 5, OP_TRUNCATE }, { 5, OP_PUNCH }, { 3, OP_ZERO }, { 3, OP_COLLAPSE },
-	{ 3, OP_INSERT }, { 4, OP_REFLINK }, { 2, OP_FSYNC }, { 2, OP_RECYCLE },
+	{ 2, OP_TRUNCATE }, { 2, OP_PUNCH }, { 1, OP_ZERO }, { 1, OP_COLLAPSE },
+	{ 1, OP_INSERT }, { 2, OP_REFLINK }, { 2, OP_FSYNC }, { 2, OP_RECYCLE },
 	{ 1, OP_POISON }, { 2, OP_FAIL_ALLOC }, { 1, OP_KILL }, { 0, OP_STALL },
 	{ 0, OP_RACE },
 };
 
-static unsigned weight(const struct torture *t, unsigned i)
+/*
+ * The partner's: layout changes and pins of the worker's files while the
+ * worker faults, stores, pins and DMAs into them; OP_NAP (not an
+ * operation: a pause of up to half a millisecond) leaves the worker
+ * stretches with its files to itself, where the model is exact.
+ */
+#define OP_NAP (-2)
+static const struct weight partner_weights[] = {
+	{ 5, OP_TRUNCATE }, { 5, OP_PUNCH }, { 3, OP_ZERO }, { 3, OP_COLLAPSE },
+	{ 3, OP_INSERT }, { 3, OP_REFLINK }, { 8, OP_PROBE }, { 1, OP_FSYNC }, { 12, OP_NAP },
+};
+
+static unsigned weight(const struct torture *t, const struct weight *wt)
 {
+	if (wt->op == OP_NAP)
+		return wt->w;
 	if (!t->o.only)
-		return weights[i].w;
+		return wt->w;
 	/* --ops: the operations named (stall only so) */
-	return t->o.only & (UINT64_C(1) << weights[i].op) ? (weights[i].w ? weights[i].w : 1) : 0;
+	return t->o.only & (UINT64_C(1) << wt->op) ? (wt->w ? wt->w : 1) : 0;
 }
 
 static int pick_op(struct t_worker *w)
 {
+	const struct weight *tab = w->side ? partner_weights : weights;
+	unsigned n = w->side ? sizeof(partner_weights) / sizeof(partner_weights[0]) :
+			       sizeof(weights) / sizeof(weights[0]);
 	unsigned total = 0, x;
 
-	for (unsigned i = 0; i < sizeof(weights) / sizeof(weights[0]); i++)
-		total += weight(w->t, i);
+	for (unsigned i = 0; i < n; i++)
+		total += weight(w->t, &tab[i]);
 	x = (unsigned)rnd(w, total);
 	for (unsigned i = 0;; i++) {
-		if (x < weight(w->t, i))
-			return weights[i].op;
-		x -= weight(w->t, i);
+		if (x < weight(w->t, &tab[i]))
+			return tab[i].op;
+		x -= weight(w->t, &tab[i]);
 	}
+}
+
+/*
+ * The partner: a pin of a random range, checked right away (a layout
+ * change or a copy-on-write of the worker's meanwhile: by the rules of a
+ * pin held across it) and given back.
+ */
+static void op_probe(struct t_worker *w)
+{
+	static const int ok[] = { -ENOSPC, -EAGAIN, -EFAULT, 0 };
+	struct torture *t = w->t;
+	struct t_file *f = &w->f[rnd(w, T_FILES)];
+	bool write = rnd(w, 3) != 0, any, gone;
+	struct dc_dcfs_pinset ps;
+	struct f_op o;
+	uint64_t p, n;
+	char tag[32];
+	int ret;
+
+	f_begin(w, f, FK_PIN, &o);
+	o.ro = !write;
+	any = f->fd >= 0 && pick_range(w, f, 16, &p, &n);
+	if (!any)
+		return f_nothing(w, f, &o);
+	f_unlock(f);
+	snprintf(tag, sizeof(tag), "p%u.probe", w->idx);
+	ret = dc_dcfs_pin(t->fs, f->fd, p * PG, n * PG, write ? 0 : DC_DCFS_PIN_READONLY, tag, &ps);
+	t_count(t, OP_PROBE);
+	if (ret) {
+		(void)t_err_ok(w, f, ret, "pin (probe)", ok, &gone, false);
+	} else {
+		atomic_fetch_add(&t->probes, 1);
+		pinset_check(t, &ps, f->ino, OWN_PINNED, write, write ? "pin probe" : "read pin probe",
+			     f, &o);
+		ret = dc_dcfs_unpin(t->fs, &ps);
+		if (ret)
+			t_violation(t, V_UNEXPECTED, "unpin (probe): %s", ename(ret));
+	}
+	(void)f_end(w, f, &o);
+	f_unlock(f);
+}
+
+static void op_recycle(struct t_worker *w)
+{
+	struct t_file *f = &w->f[rnd(w, T_FILES)];
+	struct f_op o;
+
+	f_begin(w, f, FK_LAYOUT, &o);
+	f->recycle = true; /* done by f_end(), or by the other thread's */
+	f_nothing(w, f, &o);
+	t_count(w->t, OP_RECYCLE);
 }
 
 static void one_op(struct t_worker *w, int op)
 {
 	struct torture *t = w->t;
 
+	if (op == OP_NAP) {
+		struct timespec ts = { 0, (long)rnd(w, 500) * 1000 };
+
+		nanosleep(&ts, NULL);
+		return;
+	}
 	atomic_store(&w->op_t0, dc_now_ns());
 	atomic_store(&w->op, op);
 	switch (op) {
@@ -1571,10 +2148,7 @@ static void one_op(struct t_worker *w, int op)
 	case OP_INSERT: op_falloc(w, DC_DCFS_FALLOC_INSERT); break;
 	case OP_REFLINK: op_reflink(w); break;
 	case OP_FSYNC: op_fsync(w); break;
-	case OP_RECYCLE:
-		recycle(w, &w->f[rnd(w, T_FILES)]);
-		t_count(t, OP_RECYCLE);
-		break;
+	case OP_RECYCLE: op_recycle(w); break;
 	case OP_POISON: op_poison(w); break;
 	case OP_FAIL_ALLOC: op_fail_alloc(w); break;
 	case OP_KILL:
@@ -1583,9 +2157,25 @@ static void one_op(struct t_worker *w, int op)
 		break;
 	case OP_STALL: op_stall(w); break;
 	case OP_RACE: op_race(w); break;
+	case OP_PROBE: op_probe(w); break;
 	}
 	atomic_store(&w->op, -1);
 	atomic_fetch_add(&t->progress, 1);
+}
+
+/* The partner thread: until the run stops, parking with the worker. */
+static void *partner_main(void *arg)
+{
+	struct t_worker *p = arg;
+	struct torture *t = p->t;
+
+	while (!atomic_load(&t->stop)) {
+		t_maybe_park(p);
+		if (atomic_load(&t->stop))
+			break;
+		one_op(p, pick_op(p));
+	}
+	return NULL;
 }
 
 void *t_worker_main(void *arg)
@@ -1593,6 +2183,10 @@ void *t_worker_main(void *arg)
 	struct t_worker *w = arg;
 	struct torture *t = w->t;
 
+	if (pthread_create(&w->peer->th, NULL, partner_main, w->peer)) {
+		fprintf(stderr, "daxcore torture: worker %u: cannot start its partner thread\n", w->idx);
+		abort(); /* the barrier counts on it */
+	}
 	while (!atomic_load(&t->stop)) {
 		t_maybe_park(w);
 		if (atomic_load(&t->stop))
@@ -1600,6 +2194,7 @@ void *t_worker_main(void *arg)
 		one_op(w, pick_op(w));
 		reap(w, false);
 	}
+	pthread_join(w->peer->th, NULL);
 	reap(w, true);
 	return NULL;
 }
@@ -1618,7 +2213,7 @@ uint64_t t_verify_all(struct t_worker *w)
 			continue;
 		ret = dc_dcfs_pread(t->fs, f->fd, w->buf, f->size, 0);
 		if (ret < 0) {
-			(void)t_err_ok(w, f, (int)ret, "pread (quiescent)", NULL, &gone);
+			(void)t_err_ok(w, f, (int)ret, "pread (quiescent)", NULL, &gone, false);
 			continue;
 		}
 		if ((uint64_t)ret != f->size) {
@@ -1640,8 +2235,8 @@ void t_hold_for_removal(struct t_worker *w)
 
 	/* Something of each kind held: a view with stores in it, a revocable
 	 * long DMA (asked back by the removal), a short one, open files. */
-	if (f->fd >= 0 && f->size < 8 * PG)
-		(void)dc_dcfs_truncate(t->fs, f->fd, 8 * PG, NULL), f->size = 8 * PG;
+	if (f->fd >= 0 && f->size < 8 * PG && !dc_dcfs_truncate(t->fs, f->fd, 8 * PG, NULL))
+		f->size = 8 * PG; /* the partner is done: no lock needed */
 	op_store(w, false);
 	op_dma(w, true, 60000, PIN_REVOCABLE);
 	op_dma(w, true, 200, PIN_SHORT);
@@ -1654,9 +2249,12 @@ void t_worker_fini(struct t_worker *w)
 		file_close(w, &w->f[i], false);
 		free(w->f[i].m);
 		w->f[i].m = NULL;
+		pthread_mutex_destroy(&w->f[i].lock);
 	}
 	free(w->buf);
 	w->buf = NULL;
+	free(w->peer);
+	w->peer = NULL;
 }
 
 void t_worker_dump(struct t_worker *w, FILE *out)
@@ -1668,6 +2266,14 @@ void t_worker_dump(struct t_worker *w, FILE *out)
 	fprintf(out, "  worker %u: %s%s for %.3f s, %u DMA(s) in flight\n", w->idx,
 		op < 0 ? "between operations" : t_op_name((enum t_op)op), atomic_load(&w->in_park) ? " (parked)" : "",
 		op < 0 ? 0.0 : (double)(now - atomic_load(&w->op_t0)) / 1e9, w->ndmas);
+	if (w->peer) {
+		int pop = atomic_load(&w->peer->op);
+
+		fprintf(out, "  partner %u: %s%s for %.3f s\n", w->idx,
+			pop < 0 ? "between operations" : t_op_name((enum t_op)pop),
+			atomic_load(&w->peer->in_park) ? " (parked)" : "",
+			pop < 0 ? 0.0 : (double)(now - atomic_load(&w->peer->op_t0)) / 1e9);
+	}
 	for (unsigned i = 0; i < T_FILES; i++) {
 		struct dc_dcfs_pin_info pi[16];
 		int fd = w->f[i].fd, n;
