@@ -6,10 +6,11 @@
  * and, quiescent, runs dc_dcfs_check(), the invariants of DESIGN.md that
  * the API shows (below), and reads every file back against its model.  A
  * watchdog prints every worker, pin holder and slow wait when nothing has
- * progressed for 10 s, and fails the run.  At the end the workers stop,
- * each leaves a view with stores in it, a revocable long DMA and a short
- * one behind, and the region is removed under them: the removal must
- * complete, every count must return to zero, the unmount must succeed.
+ * progressed for 10 s (until the unmount returns), and fails the run.  At
+ * the end the workers stop, each leaves a view with stores in it, a
+ * revocable long DMA and a short one behind, and the region is removed
+ * under them: the removal must complete, every count must return to zero,
+ * the unmount must succeed.
  */
 #include "torture.h"
 
@@ -232,6 +233,70 @@ static void on_drain(void *arg, uint64_t n)
 	atomic_store(&outstanding, n);
 }
 
+/*
+ * Where the run is, for the watchdog: it keeps watching through the end
+ * (a hung removal or unmount must fire it too) and must know what it may
+ * still look at: the workers until they have been given back
+ * (t_worker_fini() frees their buffers), the mount until the unmount
+ * begins (a successful one frees it).
+ */
+enum wd_phase { WD_RUN, WD_END, WD_REMOVAL, WD_FINI, WD_AFTER, WD_UNMOUNT };
+static const char *const wd_phase_names[] = {
+	"running", "the end: stopping the workers, the last check, holding things",
+	"the device removal", "giving back what was held across the removal",
+	"the checks after the removal", "the unmount",
+};
+static _Atomic int wd_phase = WD_RUN;
+
+/* A step of the end: progress, as the watchdog sees it. */
+static void set_phase(struct torture *t, enum wd_phase p)
+{
+	atomic_store(&wd_phase, p);
+	atomic_fetch_add(&t->progress, 1);
+}
+
+/*
+ * Everything the watchdog can know of who waits and who holds: each
+ * worker's operation and its age, its DMAs, every pin of its files (tag,
+ * age), the mount's pin count (pins on files no worker has open, e.g. of
+ * files being closed, show as the difference), the last slow-wait reports
+ * (which layout call waits how long for which pins) and the removal's
+ * outstanding references.  Read while those threads may still move: the
+ * watchdog prints this only when nothing moved for --watchdog seconds,
+ * and exits right after.
+ */
+static void wd_report(struct torture *t)
+{
+	int phase = atomic_load(&wd_phase);
+	uint64_t on_files = 0;
+
+	fprintf(stderr, "daxcore torture: watchdog: no progress for %u s (seed %" PRIu64
+		"), during %s:\n", t->o.watchdog_s, t->o.seed, wd_phase_names[phase]);
+	if (phase < WD_AFTER)
+		for (unsigned i = 0; i < t->o.threads; i++)
+			on_files += t_worker_dump(&t->w[i], stderr);
+	if (phase < WD_UNMOUNT) {
+		struct dc_dcfs_statfs st;
+
+		dc_dcfs_statfs(t->fs, &st);
+		fprintf(stderr, "  mount: %" PRIu64 " pin sets (%" PRIu64 " pages) held, %" PRIu64
+			" of them on the workers' files; %" PRIu64 " files open, %" PRIu64
+			" views\n", st.pins, st.pinned_pages, on_files, st.open, st.views);
+	}
+	pthread_mutex_lock(&ev_lock);
+	for (unsigned i = ev_n > 8 ? ev_n - 8 : 0; i < ev_n; i++)
+		fprintf(stderr, "  slow wait: %s\n", ev_ring[i % 8]);
+	pthread_mutex_unlock(&ev_lock);
+	if (phase == WD_REMOVAL && atomic_load(&outstanding) == UINT64_MAX)
+		fprintf(stderr, "  removal: no drain progress reported yet\n");
+	else if (phase == WD_REMOVAL)
+		fprintf(stderr, "  removal: %" PRIu64 " references outstanding\n",
+			atomic_load(&outstanding));
+	else if (phase == WD_UNMOUNT)
+		fprintf(stderr, "  (the mount is being unmounted: not asked for its pins)\n");
+	fflush(stderr);
+}
+
 static void *watchdog(void *arg)
 {
 	struct torture *t = arg;
@@ -246,18 +311,7 @@ static void *watchdog(void *arg)
 			since = now;
 		} else if (now - since > t->o.watchdog_s * 1000000000ull) {
 			t_violation(t, V_WATCHDOG, "no progress for %u s", t->o.watchdog_s);
-			fprintf(stderr, "daxcore torture: watchdog: no progress for %u s (seed %" PRIu64 "):\n",
-				t->o.watchdog_s, t->o.seed);
-			for (unsigned i = 0; i < t->o.threads; i++)
-				t_worker_dump(&t->w[i], stderr);
-			pthread_mutex_lock(&ev_lock);
-			for (unsigned i = ev_n > 8 ? ev_n - 8 : 0; i < ev_n; i++)
-				fprintf(stderr, "  slow wait: %s\n", ev_ring[i % 8]);
-			pthread_mutex_unlock(&ev_lock);
-			if (atomic_load(&t->removing))
-				fprintf(stderr, "  removal: %" PRIu64 " references outstanding\n",
-					atomic_load(&outstanding));
-			fflush(stderr);
+			wd_report(t);
 			_exit(1);
 		}
 		nanosleep(&ts, NULL);
@@ -327,14 +381,16 @@ static void print_json(struct torture *t, const struct summary *s)
 	       ", \"memory_failures\": %" PRIu64 ", \"poisoned_pages\": %u, \"poison_hits\": %" PRIu64
 	       ", \"enomem\": %" PRIu64 ", \"kills\": %" PRIu64 ", \"sigbus\": %" PRIu64
 	       ", \"checks_passed\": %" PRIu64 ", \"pages_verified\": %" PRIu64
-	       ", \"pages_skipped\": %" PRIu64 ", \"removal\": \"%s\", \"removal_ms\": %" PRIu64
+	       ", \"pages_skipped\": %" PRIu64 ", \"store_checked\": %" PRIu64
+	       ", \"store_revoked\": %" PRIu64 ", \"removal\": \"%s\", \"removal_ms\": %" PRIu64
 	       ", \"unmount\": \"%s\", \"violations\": %" PRIu64 ", \"violations_by_kind\": {",
 	       s->break_waits, (double)atomic_load(&t->wait_max_ns) / 1e6, atomic_load(&t->timeouts),
 	       q_max, s->faults, s->signal_faults, atomic_load(&t->dma_bytes), s->revokes, s->cow,
 	       s->memory_failures, t->npoisoned, atomic_load(&t->poison_hits),
 	       atomic_load(&t->enomem), atomic_load(&t->kills), atomic_load(&t->sigbus),
 	       atomic_load(&t->checks), atomic_load(&t->verified_pages),
-	       atomic_load(&t->skipped_pages), ename(s->removal), s->removal_ms, ename(s->unmount),
+	       atomic_load(&t->skipped_pages), atomic_load(&t->store_checked),
+	       atomic_load(&t->store_revoked), ename(s->removal), s->removal_ms, ename(s->unmount),
 	       s->viols);
 	for (unsigned i = 0; i < V_NR; i++)
 		printf("%s\"%s\": %" PRIu64, i ? ", " : "", viol_names[i], atomic_load(&t->viol[i]));
@@ -601,6 +657,7 @@ int torture_main(int argc, char **argv)
 		sample(t);
 		nanosleep(&ts, NULL);
 	}
+	set_phase(t, WD_END);
 	atomic_store(&t->stop, true);
 	unpark_all(t);
 	for (unsigned i = 0; i < t->o.threads; i++)
@@ -620,6 +677,7 @@ int torture_main(int argc, char **argv)
 	for (unsigned i = 0; i < t->o.threads; i++)
 		t_hold_for_removal(&t->w[i]);
 	atomic_store(&t->removing, true);
+	set_phase(t, WD_REMOVAL);
 	r0 = dc_now_ns();
 	{
 		struct dc_drain_opts d = { 0 };
@@ -632,8 +690,10 @@ int torture_main(int argc, char **argv)
 	s.removal_ms = (dc_now_ns() - r0) / 1000000u;
 	if (s.removal)
 		t_violation(t, V_REMOVAL, "dc_region_remove: %s (%s)", ename(s.removal), dc_errmsg());
+	set_phase(t, WD_FINI);
 	for (unsigned i = 0; i < t->o.threads; i++)
 		t_worker_fini(&t->w[i]);
+	set_phase(t, WD_AFTER);
 	dc_dcfs_statfs(t->fs, &st);
 	if (st.pins || st.pinned_pages || st.open || st.views)
 		t_violation(t, V_COUNT, "after the removal: %" PRIu64 " pins, %" PRIu64 " pinned pages, %" PRIu64 " open, %" PRIu64 " views",
@@ -647,9 +707,11 @@ int torture_main(int argc, char **argv)
 		if (ret >= 0)
 			(void)dc_dcfs_close(t->fs, ret);
 	}
+	set_phase(t, WD_UNMOUNT);
+	s.unmount = dc_dcfs_unmount(t->fs, NULL);
+	/* Only now: a hung unmount fires the watchdog (which then leaves the mount alone). */
 	atomic_store(&t->quit_watchdog, true);
 	pthread_join(wd, NULL);
-	s.unmount = dc_dcfs_unmount(t->fs, NULL);
 	if (s.unmount)
 		t_violation(t, V_COUNT, "unmount after the removal: %s (%s)", ename(s.unmount),
 			    dc_errmsg());

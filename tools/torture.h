@@ -251,7 +251,8 @@ void t_hold_for_removal(struct t_worker *w);
 void t_worker_fini(struct t_worker *w);
 /* Every pin set the worker knows it holds (0 at quiescent points). */
 unsigned t_pins_held(const struct t_worker *w);
-/* Print the pins of the worker's files and what it and its partner do (the watchdog). */
-void t_worker_dump(struct t_worker *w, FILE *out);
+/* Print what the worker and its partner do, its DMAs and the pins of its files (the watchdog):
+ * return the pins its files have (listed or not). */
+unsigned t_worker_dump(struct t_worker *w, FILE *out);
 
 #endif

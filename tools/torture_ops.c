@@ -2257,11 +2257,14 @@ void t_worker_fini(struct t_worker *w)
 	w->peer = NULL;
 }
 
-void t_worker_dump(struct t_worker *w, FILE *out)
+#define T_DUMP_PINS 64 /* pins listed per file */
+
+unsigned t_worker_dump(struct t_worker *w, FILE *out)
 {
 	struct torture *t = w->t;
 	int op = atomic_load(&w->op);
 	uint64_t now = dc_now_ns();
+	unsigned pins = 0;
 
 	fprintf(out, "  worker %u: %s%s for %.3f s, %u DMA(s) in flight\n", w->idx,
 		op < 0 ? "between operations" : t_op_name((enum t_op)op), atomic_load(&w->in_park) ? " (parked)" : "",
@@ -2274,17 +2277,28 @@ void t_worker_dump(struct t_worker *w, FILE *out)
 			atomic_load(&w->peer->in_park) ? " (parked)" : "",
 			pop < 0 ? 0.0 : (double)(now - atomic_load(&w->peer->op_t0)) / 1e9);
 	}
+	/* Its DMAs, done or not: one not done holds its pins (pins below, by tag, with age). */
+	for (const struct t_dma *x = w->dmas; x; x = x->next)
+		fprintf(out, "    dma w%u.dma%" PRIu64 ": %s%s of ino %" PRIu64 " offset %" PRIu64
+			" %" PRIu64 " pages, %s, %" PRIu64 " bytes moved\n", w->idx, x->serial,
+			x->write ? "write" : "read", x->longterm ? " (long-term)" : "", x->ino,
+			x->off, x->len / DC_PAGE_SIZE, dma_done(x->d) ? "done" : "in flight",
+			dma_bytes(x->d));
 	for (unsigned i = 0; i < T_FILES; i++) {
-		struct dc_dcfs_pin_info pi[16];
+		struct dc_dcfs_pin_info pi[T_DUMP_PINS];
 		int fd = w->f[i].fd, n;
 
 		if (fd < 0)
 			continue;
-		n = dc_dcfs_pins(t->fs, fd, 0, UINT64_MAX, pi, 16);
-		for (int j = 0; j < n && j < 16; j++)
+		n = dc_dcfs_pins(t->fs, fd, 0, UINT64_MAX, pi, T_DUMP_PINS);
+		for (int j = 0; j < n && j < T_DUMP_PINS; j++)
 			fprintf(out, "    pin %s: %s offset %" PRIu64 " %" PRIu64 " pages, age %.3f s%s\n",
 				pi[j].tag, w->f[i].name, pi[j].offset, pi[j].pages,
 				(double)pi[j].age_ns / 1e9,
 				pi[j].flags & DC_DCFS_PIN_LONGTERM ? " (long-term)" : "");
+		if (n > T_DUMP_PINS)
+			fprintf(out, "    and %d more pins of %s\n", n - T_DUMP_PINS, w->f[i].name);
+		pins += n > 0 ? (unsigned)n : 0;
 	}
+	return pins;
 }
