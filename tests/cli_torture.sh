@@ -30,6 +30,18 @@
 #                                     the view's pages mapped: stores land in
 #                                     blocks that left the file): the store
 #                                     trace itself (store_astray) must count it
+#   bug21                             bug 21 (a new block is not zeroed): a
+#                                     write of part of a page into a hole, or
+#                                     a file grown after a truncate to inside
+#                                     a page, shows stale bytes (foreign_stamp
+#                                     or bad_content)
+#   bug28                             bug 28 (a view fault maps what a revoke
+#                                     took meanwhile): stores racing the
+#                                     partner thread's layout changes land
+#                                     outside the file (store_astray)
+#   bug38                             switch 38 (an entry unlock wakes no
+#                                     waiter): the run hangs, the watchdog
+#                                     (--watchdog 3) must fire
 #   watchdog                          --ops stall (a worker truncates a file
 #                                     under its own pin: no progress) with
 #                                     --watchdog 3: exit 1 having printed
@@ -212,6 +224,16 @@ json)
 bug19)                broken 19 'block_left_file free_while_pinned';;
 bug26)                broken 26 free_while_pinned -o quarantine;;
 bug37)                broken 37 store_astray;;
+bug21)                broken 21 'foreign_stamp bad_content';;
+bug28)                broken 28 store_astray;;
+bug38) # the watchdog ends the run (exit 1) before any summary
+    build/bug38/daxcore torture --seconds 10 --seed 1 --watchdog 3 >"$tmp/out" 2>"$tmp/err"; rc=$?
+    cat "$tmp/out"; sed 's/^/stderr: /' "$tmp/err" | head -n 20
+    [ "$rc" = 1 ] || { echo "FAIL: exit $rc with bug 38, expected 1"; exit 1; }
+    grep -q '^daxcore torture: VIOLATION watchdog: no progress for 3 s' "$tmp/err" &&
+        grep -q '^daxcore torture: watchdog: no progress for 3 s (seed 1)' "$tmp/err" ||
+        { echo "FAIL: bug 38: the watchdog did not fire"; exit 1; }
+    echo "ok    bug38: the watchdog fires with bug 38";;
 watchdog)
     build/daxcore torture --ops stall --threads 1 --watchdog 3 --seconds 30 >"$tmp/out" 2>"$tmp/err"; rc=$?
     cat "$tmp/out" "$tmp/err"

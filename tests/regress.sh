@@ -5,7 +5,8 @@
 # (sharing and quarantine, 24-27), of views (28), found by the torture
 # (29, 30), of device-dax (31; its review: 32-34), of the region claim (35)
 # or a mutation of views that only the torture's store trace sees (37: a
-# revoke leaves the pages mapped) brought back (-DDC_REGRESS_BUG=N, see
+# revoke leaves the pages mapped; 38, an entry unlock that wakes nobody, is
+# seen by the torture's watchdog: tests/cli_torture.sh bug38) brought back (-DDC_REGRESS_BUG=N, see
 # src/base/base.h) and check that the test case written for it fails,
 # while the same case passes on the real library.  Prints one PASS/FAIL
 # line per case; exit status 0 if every case caught its bug.
@@ -122,20 +123,23 @@ for line in \
 done
 
 # The torture's oracle (tools/torture*.c): `daxcore torture` against the
-# library with bug 19 (truncate frees blocks before their pins drain) and
-# with bug 26 (the quarantine frees pinned blocks, on a quarantine mount)
-# and with bug 37 (a revoke leaves the pages of the views mapped)
-# must report violations and exit 1, against the real one exit 0.
+# library with bug 19 (truncate frees blocks before their pins drain), bug
+# 21 (a new block is not zeroed: stale data), bug 26 (the quarantine frees
+# pinned blocks, on a quarantine mount), bug 28 (a view fault maps what a
+# revoke took meanwhile: seen only when a fault races a layout change of
+# its file by another thread) and bug 37 (a revoke leaves the pages of the
+# views mapped) must report violations of the kind named and exit 1,
+# against the real one exit 0.
 tool() { # bug -> $out/daxcore.bug$bug (the tool's objects compiled once)
     [ -x "$out/daxcore.bug$1" ] && return 0
     objs "$out/tools" 0 tools/*.c && lib "$1" &&
         $cc $flags "$out"/tools/*.o -o "$out/daxcore.bug$1" "$out/lib$1.a" $libs -luring
 }
-# Bug 37 (a revoke leaves the view's pages mapped) must be reported by the
-# store trace itself: the violation kind store_astray.
-for line in "19" "26 -o quarantine" "37"; do
+# Bugs 28 and 37 must be reported by the store trace itself: store_astray.
+for line in "19 block_left_file" "21 foreign_stamp" "26 free_while_pinned -o quarantine" \
+            "28 store_astray" "37 store_astray"; do
     set -- $line
-    bug=$1; shift
+    bug=$1; kind=$2; shift 2
     if ! { tool 0 && tool "$bug"; } >"$out/build.torture.$bug.log" 2>&1; then
         echo "FAIL  regress build torture bug $bug (see $out/build.torture.$bug.log)"
         rc=1
@@ -147,8 +151,7 @@ for line in "19" "26 -o quarantine" "37"; do
     for try in 1 2 3; do
         timeout -k 5 120 "$out/daxcore.bug$bug" torture --seconds 5 --seed 1 "$@" \
             >"$out/torture.bug$bug.log" 2>&1; broken=$?
-        want=VIOLATION
-        [ "$bug" = 37 ] && want='VIOLATION store_astray'
+        want="VIOLATION $kind"
         [ "$broken" = 1 ] && grep -q "$want" "$out/torture.bug$bug.log" && break
     done
     if [ "$fixed" = 0 ] && [ "$broken" = 1 ] && grep -q "$want" "$out/torture.bug$bug.log"; then

@@ -80,6 +80,7 @@ enum t_op {
 	OP_STALL, /* a test aid (--ops stall only): a pin held across a truncate of it */
 	OP_RACE,  /* a test aid (--ops race only): a DMA's last pass after another write began */
 	OP_PROBE, /* the partner: a pin taken, checked and given back at once */
+	OP_PWRITE_PART, /* a pwrite of part of one page */
 	OP_NR
 };
 
@@ -151,8 +152,17 @@ struct torture {
 
 /* One page of a file's model. */
 enum t_mstate { M_ZERO = 0, M_STAMP, M_FLUX, M_UNKNOWN };
+/*
+ * A page's bytes, as the model has them: the base (zeros, or the stamped
+ * page of (fid, page, gen)), zeros from byte @keep on (a truncate to inside
+ * the page; 0: none), then bytes [@ooff, @ooff + @olen) all @obyte (a write
+ * of part of the page; one such write at most, a second leaves the page
+ * unknown).
+ */
 struct t_mpage {
 	uint8_t st;
+	uint8_t obyte;
+	uint16_t keep, ooff, olen;
 	uint32_t fid;     /* M_STAMP, M_FLUX: the stamp the page must (will) hold */
 	uint64_t page, gen;
 	uint64_t dma;     /* M_FLUX: the DMA's serial */
@@ -174,7 +184,7 @@ struct t_file {
 	uint32_t fid;
 	uint64_t ino;
 	char name[48];
-	uint64_t size;       /* bytes, a multiple of 4 KiB */
+	uint64_t size;       /* bytes */
 	uint64_t layout_gen; /* bumped by every operation that changes the layout */
 	struct t_mpage *m;   /* maxpages */
 	struct dc_view v;

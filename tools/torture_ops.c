@@ -121,71 +121,65 @@ static bool stamp_read(const void *p, struct stamp *s)
 	return s->magic == STAMP_MAGIC && s->sum == stamp_sum(s->fid, s->page, s->gen);
 }
 
-/* The page's bytes after the stamp all equal @b (a few of them sampled, and the last). */
-static bool body_is(const unsigned char *p, int b)
+/* The bytes page model @m says the page holds (M_ZERO, M_STAMP). */
+static void m_expect(const struct t_mpage *m, unsigned char *buf)
 {
-	static const unsigned at[] = { sizeof(struct stamp), 100, 1000, 2048, 3000, PG - 1 };
-
-	for (unsigned i = 0; i < sizeof(at) / sizeof(at[0]); i++)
-		if (p[at[i]] != (unsigned char)b)
-			return false;
-	return true;
+	if (m->st == M_STAMP)
+		stamp_page(buf, m->fid, m->page, m->gen);
+	else
+		memset(buf, 0, PG);
+	if (m->keep && m->keep < PG)
+		memset(buf + m->keep, 0, PG - m->keep);
+	if (m->olen)
+		memset(buf + m->ooff, m->obyte, m->olen);
 }
 
 /*
- * Page @page of @f holds @p: compare with the model.  Return 0, or 1
+ * The first @len bytes of page @page of @f (the rest is past the end of
+ * file) are @p: compare them, every byte, with the model.  Return 0, or 1
  * having counted a violation.
  */
 static int verify_page(struct t_worker *w, struct t_file *f, uint64_t page, const unsigned char *p,
-		       const char *how)
+		       uint64_t len, const char *how)
 {
 	struct torture *t = w->t;
 	const struct t_mpage *m = &f->m[page];
+	unsigned char want[PG];
 	struct stamp s;
-	bool st = stamp_read(p, &s);
+	uint64_t at;
+	bool st;
 
 	if (m->st == M_FLUX || m->st == M_UNKNOWN) {
 		atomic_fetch_add(&t->skipped_pages, 1);
 		return 0;
 	}
 	atomic_fetch_add(&t->verified_pages, 1);
-	if (m->st == M_ZERO) {
-		static const unsigned char zero[sizeof(struct stamp)];
-
-		if (!memcmp(p, zero, sizeof(zero)) && body_is(p, 0))
-			return 0;
-		if (st) {
-			t_violation(t, V_FOREIGN,
-				    "%s: %s page %" PRIu64 " should be zeros, shows the stamp of file %u page %" PRIu64 " gen %" PRIu64,
-				    how, f->name, page, s.fid, s.page, s.gen);
-			if (!w->hist_dumped++) {
-				hist_dump(w, f->fid, page);
-				hist_dump(w, s.fid, page);
-			}
-		} else {
-			t_violation(t, V_CONTENT, "%s: %s page %" PRIu64 " should be zeros: bytes %02x %02x ...",
-				    how, f->name, page, p[0], p[PG - 1]);
-		}
-		return 1;
-	}
-	if (st && s.fid == m->fid && s.page == m->page && s.gen == m->gen &&
-	    body_is(p, fill_byte(m->fid, m->gen)))
+	m_expect(m, want);
+	if (!memcmp(p, want, len))
 		return 0;
-	if (st && (s.fid != m->fid || s.page != m->page || s.gen != m->gen)) {
+	for (at = 0; at < len && p[at] == want[at]; at++)
+		;
+	st = len >= sizeof(s) && stamp_read(p, &s);
+	if (st && (m->st == M_ZERO || s.fid != m->fid || s.page != m->page || s.gen != m->gen)) {
 		if (!w->hist_dumped++) {
 			hist_dump(w, f->fid, page);
 			if (s.fid != f->fid)
 				hist_dump(w, s.fid, page);
 		}
-		t_violation(t, V_FOREIGN,
-			    "%s: %s page %" PRIu64 " should hold file %u page %" PRIu64 " gen %" PRIu64 ", shows file %u page %" PRIu64 " gen %" PRIu64,
-			    how, f->name, page, m->fid, m->page, m->gen, s.fid, s.page, s.gen);
-	} else {
-		t_violation(t, V_CONTENT,
-			    "%s: %s page %" PRIu64 " should hold file %u page %" PRIu64 " gen %" PRIu64 ": %s",
-			    how, f->name, page, m->fid, m->page, m->gen,
-			    st ? "its bytes after the stamp differ" : "no stamp");
+		if (m->st == M_ZERO)
+			t_violation(t, V_FOREIGN,
+				    "%s: %s page %" PRIu64 " should be zeros, shows the stamp of file %u page %" PRIu64 " gen %" PRIu64,
+				    how, f->name, page, s.fid, s.page, s.gen);
+		else
+			t_violation(t, V_FOREIGN,
+				    "%s: %s page %" PRIu64 " should hold file %u page %" PRIu64 " gen %" PRIu64 ", shows file %u page %" PRIu64 " gen %" PRIu64,
+				    how, f->name, page, m->fid, m->page, m->gen, s.fid, s.page, s.gen);
+		return 1;
 	}
+	t_violation(t, V_CONTENT,
+		    "%s: %s page %" PRIu64 " (%s file %u page %" PRIu64 " gen %" PRIu64 ", zeros from %u, bytes %u+%u of %02x): byte %" PRIu64 " is %02x, not %02x",
+		    how, f->name, page, m->st == M_ZERO ? "zeros, not" : "the stamp of", m->fid, m->page,
+		    m->gen, m->keep, m->ooff, m->olen, m->obyte, at, p[at], want[at]);
 	return 1;
 }
 
@@ -288,6 +282,21 @@ static void m_set_zero(struct t_file *f, uint64_t p, uint64_t n, uint64_t max)
 		memset(&f->m[i], 0, sizeof(f->m[i]));
 }
 
+/* A truncate to byte @r of the page: its bytes from @r on are zeros (when the file grows again). */
+static void m_clamp(struct t_mpage *m, uint64_t r)
+{
+	if (m->st == M_FLUX) { /* the DMA may land after the truncate's zeroing: not asked */
+		m->st = M_UNKNOWN;
+		return;
+	}
+	if (!m->keep || m->keep > r)
+		m->keep = (uint16_t)r;
+	if (m->ooff >= r)
+		m->olen = 0;
+	else if (m->ooff + m->olen > r)
+		m->olen = (uint16_t)(r - m->ooff);
+}
+
 /*
  * Before a write (pwrite, stores through a view, a DMA's start) of a
  * file: note which DMAs are not done yet, for dma_covers().  Not after
@@ -333,6 +342,7 @@ static void m_stamp(struct t_worker *w, struct t_file *f, uint64_t page, uint64_
 		m->st = M_UNKNOWN;
 		return;
 	}
+	memset(m, 0, sizeof(*m));
 	m->st = M_STAMP;
 	m->fid = f->fid;
 	m->page = page;
@@ -352,16 +362,16 @@ static void m_unknown(struct torture *t, struct t_file *f, int err, uint64_t p, 
 	if (err != -ENOMEM || !t->o.fail_alloc)
 		return;
 	for (uint64_t i = p; i < end && i < t->maxpages; i++)
-		if (f->m[i].st != M_ZERO || i < f->size / PG)
+		if (f->m[i].st != M_ZERO || i < (f->size + PG - 1) / PG)
 			f->m[i].st = M_UNKNOWN;
 	/* The size too (a reflink cut short may have grown the destination). */
 	if (dc_dcfs_fstat(t->fs, f->fd, &st))
 		return;
-	size = (st.size + PG - 1) & ~(uint64_t)(PG - 1);
-	for (uint64_t i = f->size / PG; i < size / PG && i < t->maxpages; i++)
+	size = st.size;
+	for (uint64_t i = f->size / PG; i < (size + PG - 1) / PG && i < t->maxpages; i++)
 		f->m[i].st = M_UNKNOWN;
 	if (size < f->size)
-		m_set_zero(f, size / PG, t->maxpages, t->maxpages);
+		m_set_zero(f, (size + PG - 1) / PG, t->maxpages, t->maxpages);
 	f->size = size;
 }
 
@@ -468,12 +478,12 @@ static void f_resync(struct torture *t, struct t_file *f)
 	uint64_t size = f->size;
 
 	if (f->fd >= 0 && !dc_dcfs_fstat(t->fs, f->fd, &st))
-		size = (st.size + PG - 1) & ~(uint64_t)(PG - 1);
+		size = st.size;
 	if (size > t->maxpages * PG)
 		size = t->maxpages * PG;
-	for (uint64_t i = 0; i < size / PG; i++)
+	for (uint64_t i = 0; i < (size + PG - 1) / PG; i++)
 		f->m[i].st = M_UNKNOWN;
-	m_set_zero(f, size / PG, t->maxpages, t->maxpages);
+	m_set_zero(f, (size + PG - 1) / PG, t->maxpages, t->maxpages);
 	f->size = size;
 	f->layout_gen++;
 	f->raced = false;
@@ -984,7 +994,7 @@ static struct t_dma *dma_run(struct t_worker *w, unsigned slot, uint64_t p, uint
 		 * quarantine mount moves them), so every page inside the size may
 		 * see the DMA.  Not the pages past the end: no DMA may reach them.
 		 */
-		for (uint64_t i = 0; i < f->size / PG; i++)
+		for (uint64_t i = 0; i < (f->size + PG - 1) / PG; i++)
 			f->m[i].st = M_UNKNOWN;
 	} else if (write) {
 		for (uint64_t i = p; i < p + n; i++) {
@@ -994,6 +1004,7 @@ static struct t_dma *dma_run(struct t_worker *w, unsigned slot, uint64_t p, uint
 				m->st = M_UNKNOWN;
 				continue;
 			}
+			memset(m, 0, sizeof(*m));
 			m->st = M_FLUX;
 			m->fid = x->fid;
 			m->page = i;
@@ -1044,16 +1055,85 @@ static void op_dma(struct t_worker *w, bool write, uint64_t ms, int kind)
 
 /* ---- data ---------------------------------------------------------------------------- */
 
-static void op_pwrite(struct t_worker *w)
+/* A pwrite of pages [@p, @end) of @f (operation @o) failed with @err: end the operation. */
+static void pwrite_err(struct t_worker *w, struct t_file *f, struct f_op *o, int err, uint64_t mf0,
+		       uint64_t p, uint64_t end)
 {
 	static const int ok[] = { -ENOSPC, 0 };
+	struct torture *t = w->t;
+	bool gone = false;
+
+	/*
+	 * A memory failure of a free block that overlapped the call may hit
+	 * the block the write has just allocated: -EIO, and a write past the
+	 * end of file then gives the block back (dcfs trims what it allocated
+	 * past the end), so the file shows no poison.  Only a failure that
+	 * overlapped this call can do that.
+	 */
+	if (err == -EIO && atomic_load(&t->mf_started) > mf0 && !file_poisoned(w, f))
+		atomic_fetch_add(&t->poison_hits, 1);
+	else
+		(void)t_err_ok(w, f, err, "pwrite", ok, &gone, false);
+	if (f_end(w, f, o) && !gone)
+		m_unknown(t, f, err, p, end);
+	f_unlock(f);
+}
+
+/*
+ * A pwrite of bytes [@off, @off + @len) of one page (@len < 4 KiB), into a
+ * hole, a zeroed page, a page past the end or a stamped one: the rest of
+ * the page must read what it held (zeros where a block was just allocated:
+ * the stale data of a block's last owner must never show).
+ */
+static void op_pwrite_part(struct t_worker *w)
+{
+	struct torture *t = w->t;
+	struct t_file *f = &w->f[rnd(w, T_FILES)];
+	uint64_t p = rnd(w, t->maxpages), off = rnd(w, PG), len = 1 + rnd(w, PG - off - 1 ? PG - off - 1 : 1);
+	uint64_t gen = ++w->gen, mf0;
+	struct t_mpage *m;
+	struct f_op o;
+	int64_t ret;
+	int byte;
+
+	f_begin(w, f, FK_WRITE, &o);
+	if (f->fd < 0)
+		return f_nothing(w, f, &o);
+	dma_snap(w);
+	f_unlock(f);
+	byte = fill_byte(f->fid, gen);
+	memset(w->buf, byte, len);
+	mf0 = atomic_load(&t->mf_finished);
+	ret = dc_dcfs_pwrite(t->fs, f->fd, w->buf, len, p * PG + off);
+	t_count(t, OP_PWRITE_PART);
+	hist_add(w, OP_PWRITE_PART, f->fid, gen, p, 1, ret);
+	if (ret < 0)
+		return pwrite_err(w, f, &o, (int)ret, mf0, p, p + 1);
+	if (f_end(w, f, &o)) {
+		m = &f->m[p];
+		if ((uint64_t)ret != len || m->st == M_FLUX || m->st == M_UNKNOWN ||
+		    dma_covers(w, f, p) ||
+		    (m->olen && (off > m->ooff || off + len < (uint64_t)m->ooff + m->olen))) {
+			m->st = M_UNKNOWN; /* short, under a DMA, or a second part: not modelled */
+		} else {
+			m->ooff = (uint16_t)off;
+			m->olen = (uint16_t)len;
+			m->obyte = (uint8_t)byte;
+		}
+		if (p * PG + off + (uint64_t)ret > f->size)
+			f->size = p * PG + off + (uint64_t)ret;
+	}
+	f_unlock(f);
+}
+
+static void op_pwrite(struct t_worker *w)
+{
 	struct torture *t = w->t;
 	struct t_file *f = &w->f[rnd(w, T_FILES)];
 	uint64_t p = rnd(w, t->maxpages), n = 1 + rnd(w, t->maxpages - p < 32 ? t->maxpages - p : 32);
 	uint64_t gen = ++w->gen, mf0;
 	struct f_op o;
 	int64_t ret;
-	bool gone;
 
 	f_begin(w, f, FK_WRITE, &o);
 	if (f->fd < 0) {
@@ -1070,31 +1150,15 @@ static void op_pwrite(struct t_worker *w)
 	ret = dc_dcfs_pwrite(t->fs, f->fd, w->buf, n * PG, p * PG);
 	t_count(t, OP_PWRITE);
 	hist_add(w, OP_PWRITE, f->fid, gen, p, n, ret);
-	if (ret < 0) {
-		/*
-		 * A memory failure of a free block that overlapped the call may
-		 * hit the block the write has just allocated: -EIO, and a write
-		 * past the end of file then gives the block back (dcfs trims
-		 * what it allocated past the end), so the file shows no poison.
-		 * Only a failure that overlapped this call can do that.
-		 */
-		gone = false;
-		if (ret == -EIO && atomic_load(&t->mf_started) > mf0 && !file_poisoned(w, f))
-			atomic_fetch_add(&t->poison_hits, 1);
-		else
-			(void)t_err_ok(w, f, (int)ret, "pwrite", ok, &gone, false);
-		if (f_end(w, f, &o) && !gone)
-			m_unknown(t, f, (int)ret, p, p + n);
-		f_unlock(f);
-		return;
-	}
+	if (ret < 0)
+		return pwrite_err(w, f, &o, (int)ret, mf0, p, p + n);
 	if (f_end(w, f, &o)) {
 		for (uint64_t i = 0; i < (uint64_t)ret / PG; i++)
 			m_stamp(w, f, p + i, gen);
 		if (ret % PG)
 			f->m[p + (uint64_t)ret / PG].st = M_UNKNOWN;
 		if (p * PG + (uint64_t)ret > f->size)
-			f->size = (p * PG + (uint64_t)ret + PG - 1) & ~(uint64_t)(PG - 1);
+			f->size = p * PG + (uint64_t)ret;
 	}
 	f_unlock(f);
 }
@@ -1135,8 +1199,9 @@ static void op_pread(struct t_worker *w)
 			hist_dump(w, f->fid, 0);
 	}
 	else
-		for (uint64_t i = 0; i < want / PG; i++)
-			verify_page(w, f, p + i, w->buf + i * PG, "pread");
+		for (uint64_t i = 0; i * PG < want; i++)
+			verify_page(w, f, p + i, w->buf + i * PG, want - i * PG < PG ? want - i * PG : PG,
+				    "pread");
 	f_unlock(f);
 }
 
@@ -1293,6 +1358,7 @@ static void store_trace(struct t_worker *w, struct t_file *f, const struct vacc 
 	bool bad[T_STORE_MAX] = { false }, any = false, own_bad[T_STORE_MAX] = { false };
 	/* a layout change or a copy since the stores began: the content is not checked */
 	bool over = f_moved_now(f, o);
+	unsigned char want[PG];
 
 	view_pages(t, a->base, a->n, pg);
 	for (uint64_t i = 0; i < a->n; i++) {
@@ -1306,9 +1372,8 @@ static void store_trace(struct t_worker *w, struct t_file *f, const struct vacc 
 		}
 		atomic_fetch_add(&t->store_checked, 1);
 		q = dc_region_addr(t->r, pg[i]);
-		if (!t_poisoned(t, pg[i]) && !dma[i] && !over &&
-		    !(stamp_read(q, &s) && s.fid == a->fid && s.page == page && s.gen == a->gen &&
-		      body_is(q, fill_byte(a->fid, a->gen)))) {
+		stamp_page(want, a->fid, page, a->gen);
+		if (!t_poisoned(t, pg[i]) && !dma[i] && !over && memcmp(q, want, PG)) {
 			bool st = stamp_read(q, &s);
 
 			snprintf(why[i], sizeof(why[i]), "%s file %u page %" PRIu64 " gen %" PRIu64,
@@ -1430,7 +1495,7 @@ static void load_pages(struct t_worker *w, struct t_file *f, uint64_t p, uint64_
 	}
 	if (f_end(w, f, &o))
 		for (uint64_t i = 0; i < n; i++)
-			verify_page(w, f, p + i, w->buf + i * PG, "load through a view");
+			verify_page(w, f, p + i, w->buf + i * PG, PG, "load through a view");
 	f_unlock(f);
 }
 
@@ -1525,6 +1590,8 @@ static void op_truncate(struct t_worker *w)
 	struct torture *t = w->t;
 	struct t_file *f = &w->f[rnd(w, T_FILES)];
 	uint64_t np = rnd(w, t->maxpages + 1), t0 = dc_now_ns();
+	/* half of them to inside a page: its tail must read zeros when the file grows again */
+	uint64_t r = np < t->maxpages && rnd(w, 2) ? rnd(w, PG) : 0;
 	struct dc_wait_opts o = wait_opts();
 	struct f_op fo;
 	int ret;
@@ -1533,7 +1600,7 @@ static void op_truncate(struct t_worker *w)
 	if (f->fd < 0)
 		return f_nothing(w, f, &fo);
 	f_unlock(f);
-	ret = dc_dcfs_truncate(t->fs, f->fd, np * PG, &o);
+	ret = dc_dcfs_truncate(t->fs, f->fd, np * PG + r, &o);
 	layout_done(w, t0);
 	t_count(t, OP_TRUNCATE);
 	hist_add(w, OP_TRUNCATE, f->fid, 0, np, UINT64_MAX, ret);
@@ -1546,8 +1613,10 @@ static void op_truncate(struct t_worker *w)
 	}
 	if (f_end(w, f, &fo)) {
 		f->layout_gen++;
-		m_set_zero(f, np, t->maxpages, t->maxpages);
-		f->size = np * PG;
+		m_set_zero(f, np + !!r, t->maxpages, t->maxpages);
+		if (r)
+			m_clamp(&f->m[np], r);
+		f->size = np * PG + r;
 	}
 	f_unlock(f);
 }
@@ -1610,7 +1679,7 @@ static void op_falloc(struct t_worker *w, unsigned mode)
 	}
 	f->layout_gen++;
 	if (mode == DC_DCFS_FALLOC_PUNCH) {
-		m_set_zero(f, p, n, f->size / PG);
+		m_set_zero(f, p, n, (f->size + PG - 1) / PG);
 	} else if (mode == DC_DCFS_FALLOC_ZERO) {
 		m_set_zero(f, p, n, t->maxpages);
 		if ((p + n) * PG > f->size)
@@ -2022,7 +2091,7 @@ struct weight {
 };
 
 static const struct weight weights[] = {
-	{ 12, OP_PWRITE }, { 10, OP_PREAD }, { 8, OP_STORE }, { 4, OP_STORE_FAULT },
+	{ 12, OP_PWRITE }, { 4, OP_PWRITE_PART }, { 10, OP_PREAD }, { 8, OP_STORE }, { 4, OP_STORE_FAULT },
 	{ 6, OP_LOAD }, { 2, OP_EOF_STORE }, { 12, OP_DMA_WRITE }, { 3, OP_DMA_READ },
 	{ 2, OP_TRUNCATE }, { 2, OP_PUNCH }, { 1, OP_ZERO }, { 1, OP_COLLAPSE },
 	{ 1, OP_INSERT }, { 2, OP_REFLINK }, { 2, OP_FSYNC }, { 2, OP_RECYCLE },
@@ -2134,6 +2203,7 @@ static void one_op(struct t_worker *w, int op)
 	atomic_store(&w->op, op);
 	switch (op) {
 	case OP_PWRITE: op_pwrite(w); break;
+	case OP_PWRITE_PART: op_pwrite_part(w); break;
 	case OP_PREAD: op_pread(w); break;
 	case OP_STORE: op_store(w, false); break;
 	case OP_STORE_FAULT: op_store(w, true); break;
@@ -2221,9 +2291,10 @@ uint64_t t_verify_all(struct t_worker *w)
 				    f->name, ret, f->size);
 			continue;
 		}
-		for (uint64_t p = 0; p < f->size / PG; p++)
-			verify_page(w, f, p, w->buf + p * PG, "quiescent read");
-		n += f->size / PG;
+		for (uint64_t p = 0; p * PG < f->size; p++)
+			verify_page(w, f, p, w->buf + p * PG, f->size - p * PG < PG ? f->size - p * PG : PG,
+				    "quiescent read");
+		n += (f->size + PG - 1) / PG;
 	}
 	return n;
 }
