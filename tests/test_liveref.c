@@ -541,6 +541,40 @@ TEST(enomem)
 	obj_finish(&o);
 }
 
+/* The per-thread injector (src/base/base.h): only the arming thread's own count. */
+void *dc__malloc(size_t n);
+void dc__fault_set_thread(unsigned long nth);
+
+static void *alloc_thread(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 5; i++) { /* neither fail by the other's target nor move it */
+		void *p = dc__malloc(8);
+
+		CHECK(p != NULL);
+		free(p);
+	}
+	return NULL;
+}
+
+TEST(fault_set_thread)
+{
+	pthread_t th;
+	void *p;
+
+	dc__fault_set_thread(2);
+	p = dc__malloc(8); /* this thread's first: not yet */
+	CHECK(p != NULL);
+	free(p);
+	CHECK_EQ(pthread_create(&th, NULL, alloc_thread, NULL), 0);
+	CHECK_EQ(pthread_join(th, NULL), 0);
+	CHECK(dc__malloc(8) == NULL); /* its second, whatever the other thread did */
+	p = dc__malloc(8); /* once */
+	CHECK(p != NULL);
+	free(p);
+	dc__fault_set_thread(0);
+}
+
 /* ---- every slot taken, slots recycled ---------------------------------- */
 
 enum { RECYCLE = 64 };

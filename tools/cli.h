@@ -130,6 +130,9 @@ int dma_start(struct dc_dcfs *fs, struct dc_dcfs_pinset *ps, enum dma_engine eng
 typedef void (*dma_pass_fn)(const struct dc_dcfs_pinset *ps, void *arg);
 /* memset() as the memcpy engine writes pinned memory (what a pass hook may use too). */
 void dma_mem_set(void *p, int byte, uint64_t n);
+/* memcpy() from device memory as a device reads it (unseen by ThreadSanitizer: a DMA,
+ * a fault's zeroing or another file's store may race it by design; the caller judges). */
+void dma_mem_copy(void *dst, const void *src, uint64_t n);
 int dma_start_pass(struct dc_dcfs *fs, struct dc_dcfs_pinset *ps, enum dma_engine engine,
 		   int byte, uint64_t ms, const char *tag, dma_pass_fn pass, void *pass_arg,
 		   struct dma **out);

@@ -131,6 +131,15 @@ __attribute__((no_sanitize("thread"))) void dma_mem_set(void *p, int byte, uint6
 		q[i] = (unsigned char)byte;
 }
 
+__attribute__((no_sanitize("thread"))) void dma_mem_copy(void *dst, const void *src, uint64_t n)
+{
+	const volatile unsigned char *q = src;
+	unsigned char *d = dst;
+
+	for (uint64_t i = 0; i < n; i++)
+		d[i] = q[i];
+}
+
 __attribute__((no_sanitize("thread"))) static uint64_t mem_sum(const void *p, uint64_t n)
 {
 	const volatile unsigned char *q = p;
@@ -144,6 +153,11 @@ __attribute__((no_sanitize("thread"))) static uint64_t mem_sum(const void *p, ui
 void dma_mem_set(void *p, int byte, uint64_t n)
 {
 	memset(p, byte, n);
+}
+
+void dma_mem_copy(void *dst, const void *src, uint64_t n)
+{
+	memcpy(dst, src, n);
 }
 
 static uint64_t mem_sum(const void *p, uint64_t n)

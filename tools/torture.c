@@ -14,6 +14,7 @@
  */
 #include "torture.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -77,12 +78,32 @@ bool t_poisoned(struct torture *t, uint64_t pgoff)
 	return hit;
 }
 
+/* Room for every page: each worker poisons T_POISON_BUDGET at most (op_poison()). */
 void t_poison_note(struct torture *t, uint64_t pgoff)
 {
+	bool full;
+
 	pthread_mutex_lock(&t->log_lock);
-	if (t->npoisoned < sizeof(t->poisoned) / sizeof(t->poisoned[0]))
+	full = t->npoisoned >= sizeof(t->poisoned) / sizeof(t->poisoned[0]);
+	if (!full)
 		t->poisoned[t->npoisoned++] = pgoff;
 	pthread_mutex_unlock(&t->log_lock);
+	if (full) /* the budget is broken: t_poisoned() would miss this page */
+		t_violation(t, V_CHECK, "page %" PRIu64 " poisoned past the record's room", pgoff);
+}
+
+int t_fds_open(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n - 1; /* not opendir()'s own */
 }
 
 /* ---- the barrier --------------------------------------------------------------------- */
@@ -153,7 +174,8 @@ static void quiescent(struct torture *t, const char *when)
 	struct dc_dcfs_statfs st;
 	struct dc_region_stats rs;
 	uint64_t busy = 0, order = dc_region_folio_order(t->r), pages = 0, v0 = 0, v1 = 0;
-	int ret;
+	static int fds0 = -1;
+	int ret, fds;
 
 	for (unsigned i = 0; i < V_NR; i++)
 		v0 += atomic_load(&t->viol[i]);
@@ -184,6 +206,14 @@ static void quiescent(struct torture *t, const char *when)
 		if (blk.state == DC_DCFS_BLOCK_FREE && t_poisoned(t, pg))
 			t_violation(t, V_POISON_REUSE, "%s: poisoned page %" PRIu64 " is free again", when, pg);
 	}
+	/* Every DMA reaped, no kill in progress: descriptors as at the first
+	 * point (an io_uring ring or data file a DMA or a killed client left) */
+	fds = t_fds_open();
+	if (fds0 < 0)
+		fds0 = fds;
+	else if (fds >= 0 && fds != fds0)
+		t_violation(t, V_LEAK, "%s: %d descriptors open, %d at the first quiescent point",
+			    when, fds, fds0);
 	dc_region_stats(t->r, &rs);
 	if (rs.busy != busy)
 		t_violation(t, V_CHECK, "%s: the region's liveness count is %" PRIu64 ", %" PRIu64 " folios are not idle (invariant 7)",
@@ -357,6 +387,12 @@ static void print_text(struct torture *t, const struct summary *s)
 	       atomic_load(&t->store_checked), atomic_load(&t->store_revoked));
 	printf("removal: %s in %" PRIu64 " ms; unmount: %s\n", ename(s->removal), s->removal_ms,
 	       ename(s->unmount));
+	/* A test aid: the same seed, the same choices (docs/cli.md says when) */
+	printf("replay: first %u operations:", T_REPLAY_OPS);
+	for (unsigned i = 0; i < t->o.threads; i++)
+		printf(t->w[i].nops < T_REPLAY_OPS ? " w%u %016" PRIx64 " (%" PRIu64 " only)" :
+		       " w%u %016" PRIx64, i, t->w[i].replay, t->w[i].nops);
+	printf("\n");
 	printf("violations: %" PRIu64, s->viols);
 	for (unsigned i = 0; i < V_NR; i++)
 		if (atomic_load(&t->viol[i]))
@@ -422,8 +458,9 @@ static void usage(FILE *f)
 		"                  answers and the choices that follow, differ run to run\n"
 		"  -o MOUNTOPTS    dcfs mount options (e.g. quarantine)\n"
 		"  --kill          also cancel client threads mid-DMA and check their pins go\n"
-		"  --fail-alloc N  inject allocation failures (one of the next N allocations,\n"
-		"                  now and then): needs a library built with -DDC_FAULT_INJECT\n"
+		"  --fail-alloc N  inject allocation failures (one of a worker's own next N\n"
+		"                  allocations, now and then): needs a library built with\n"
+		"                  -DDC_FAULT_INJECT\n"
 		"                  (build/fault/daxcore, build/asan/daxcore, build/tsan/daxcore)\n"
 		"  --watchdog S    no progress for S seconds (default 10): print every worker,\n"
 		"                  pin holder and slow wait, and exit 1\n"
@@ -511,7 +548,7 @@ static int parse_opts(int argc, char **argv, struct t_opts *o)
 			if (!strcmp(a, "--seconds")) {
 				o->seconds = v;
 			} else if (!strcmp(a, "--threads")) {
-				if (!v || v > 64) {
+				if (!v || v > T_THREADS_MAX) {
 					fprintf(stderr, "daxcore torture: --threads: 1 to 64\n");
 					return -1;
 				}

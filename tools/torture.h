@@ -70,6 +70,14 @@
 #define T_STORE_MAX 16 /* pages per store op (op_store, op_race) */
 #define T_DMAS    2 /* DMAs in flight per worker */
 #define T_VIOL_LOG 16 /* violations printed in full */
+#define T_THREADS_MAX 64 /* --threads at most (torture.c, parse_opts()) */
+/*
+ * Memory failures per worker (op_poison()): a budget of its own, not a cap
+ * shared by all, so that whether a worker poisons depends on its own
+ * choices only.  The run's record of poisoned pages holds every worker's.
+ */
+#define T_POISON_BUDGET 2
+#define T_REPLAY_OPS 1000 /* operations of each worker in its replay hash */
 
 /* Operation kinds (counted, per second in the summary). */
 enum t_op {
@@ -144,7 +152,7 @@ struct torture {
 
 	pthread_mutex_t log_lock; /* violations, poisoned pages */
 	unsigned nlogged;
-	uint64_t poisoned[64];
+	uint64_t poisoned[T_THREADS_MAX * T_POISON_BUDGET]; /* every worker's, never full */
 	unsigned npoisoned;
 
 	struct t_worker *w;
@@ -235,6 +243,10 @@ struct t_worker {
 	_Atomic bool in_park;
 	struct t_hist hist[T_HIST];
 	unsigned nhist, hist_dumped;
+	unsigned npoisoned;      /* memory failures it caused (T_POISON_BUDGET at most) */
+	/* A test aid: a hash of every choice (rnd()'s bound and answer) of the
+	 * first T_REPLAY_OPS operations, printed in the summary ("replay:"). */
+	uint64_t replay, nops;
 };
 
 /* torture.c */
@@ -244,6 +256,8 @@ void t_count(struct torture *t, enum t_op op);
 /* Has device page @pgoff been poisoned by the run? */
 bool t_poisoned(struct torture *t, uint64_t pgoff);
 void t_poison_note(struct torture *t, uint64_t pgoff);
+/* Descriptors the process has open (/proc/self/fd); -1 if unknown. */
+int t_fds_open(void);
 const char *t_op_name(enum t_op op);
 /* Park at the barrier if the main thread asks (workers, between operations). */
 void t_maybe_park(struct t_worker *w);

@@ -18,7 +18,7 @@
 #define STAMP_MAGIC UINT32_C(0x44435452) /* "DCTR" */
 
 /* The allocation injector of DC_FAULT_INJECT builds (src/base/base.h): absent otherwise. */
-extern void dc__fault_set(unsigned long nth) __attribute__((weak));
+extern void dc__fault_set_thread(unsigned long nth) __attribute__((weak));
 
 /* ---- the PRNG: one per worker, seeded from (seed, index) ------------------------------ */
 
@@ -33,7 +33,12 @@ static uint64_t splitmix(uint64_t *x)
 
 static uint64_t rnd(struct t_worker *w, uint64_t n)
 {
-	return n ? splitmix(&w->rng) % n : 0;
+	uint64_t r = n ? splitmix(&w->rng) % n : 0;
+
+	/* the replay hash: a choice's bound is what the answers fed back */
+	if (w->nops < T_REPLAY_OPS)
+		w->replay = (w->replay ^ n ^ r * UINT64_C(0x9E3779B97F4A7C15)) * UINT64_C(0x100000001B3);
+	return r;
 }
 
 /* ---- the worker's last writes (printed with a foreign stamp of its own file) ------------- */
@@ -1358,7 +1363,7 @@ static void store_trace(struct t_worker *w, struct t_file *f, const struct vacc 
 	bool bad[T_STORE_MAX] = { false }, any = false, own_bad[T_STORE_MAX] = { false };
 	/* a layout change or a copy since the stores began: the content is not checked */
 	bool over = f_moved_now(f, o);
-	unsigned char want[PG];
+	unsigned char want[PG], got[PG];
 
 	view_pages(t, a->base, a->n, pg);
 	for (uint64_t i = 0; i < a->n; i++) {
@@ -1371,7 +1376,8 @@ static void store_trace(struct t_worker *w, struct t_file *f, const struct vacc 
 			continue;
 		}
 		atomic_fetch_add(&t->store_checked, 1);
-		q = dc_region_addr(t->r, pg[i]);
+		dma_mem_copy(got, dc_region_addr(t->r, pg[i]), PG);
+		q = got;
 		stamp_page(want, a->fid, page, a->gen);
 		if (!t_poisoned(t, pg[i]) && !dma[i] && !over && memcmp(q, want, PG)) {
 			bool st = stamp_read(q, &s);
@@ -1810,11 +1816,9 @@ static void op_poison(struct t_worker *w)
 	struct dc_dcfs_iomap map;
 	int ret;
 
-	pthread_mutex_lock(&t->log_lock);
-	ret = t->npoisoned >= 8;
-	pthread_mutex_unlock(&t->log_lock);
-	if (ret)
+	if (w->npoisoned >= T_POISON_BUDGET) /* its own budget: not what the others did */
 		return;
+	w->npoisoned++;
 	{
 		struct f_op o;
 		uint64_t size;
@@ -1843,14 +1847,42 @@ static void op_poison(struct t_worker *w)
 
 static void op_fail_alloc(struct t_worker *w)
 {
-	if (!dc__fault_set || !w->t->o.fail_alloc)
+	if (!dc__fault_set_thread || !w->t->o.fail_alloc)
 		return;
-	dc__fault_set(1 + rnd(w, w->t->o.fail_alloc));
+	/* one of this worker's own next allocations: not another thread's */
+	dc__fault_set_thread(1 + rnd(w, w->t->o.fail_alloc));
 	t_count(w->t, OP_FAIL_ALLOC);
 }
 
 /* ---- kill mode: a client thread cancelled mid-DMA ----------------------------------- */
 
+/*
+ * A client (a thread of its own) pins a range of a file and starts a 10 s
+ * DMA into it, then sleeps until the DMA is done; the worker cancels it in
+ * that sleep.  What a kernel does for a killed process (its file release
+ * tells the driver to stop the device), the client's cleanup handler does:
+ * it asks the DMA engine to stop, and the DMA unpins when it stops, as a
+ * device's completion would.  Then the worker checks the library, not this
+ * code: (a) the killed range, written again by pwrite, reads back exactly
+ * (its model exact again, not unknown); (b) no pin of the file carries the
+ * killed tag and the file holds as many pins as before the kill, and with
+ * one worker so does the mount (dc_dcfs_statfs()); (c) with one worker, the
+ * process holds as many descriptors as before (an io_uring ring or data
+ * file a killed client leaked shows there; with more workers their DMAs
+ * open and close descriptors meanwhile: every quiescent point checks them
+ * instead, torture.c).
+ *
+ * The cancellation point is nanosleep() in a loop on dma_done(), not
+ * pthread_join() inside dma_wait().  Under ThreadSanitizer a thread
+ * cancelled inside a call TSan intercepts (pthread_join(), nanosleep())
+ * runs its cleanup handlers and thread-specific destructors with TSan's
+ * interceptors off, so TSan misses their locks and reports races that are
+ * none (google/sanitizers#646; here one in the library's liveref
+ * thread-exit fold, under its mutex), and an asynchronous cancellation in
+ * a bare loop hung one TSan run of two.  So the TSan build naps with
+ * cancellation disabled and takes it in pthread_testcancel(), which TSan
+ * does not intercept: its clients are cancelled too, between naps.
+ */
 struct kill_client {
 	struct t_worker *w;
 	struct t_file *f;
@@ -1866,9 +1898,8 @@ static void kill_cleanup(void *arg)
 {
 	struct kill_client *k = arg;
 
-	/* The client is cancelled inside dma_wait()'s join: stop its transfer, reap it. */
+	/* the killed process's file release: stop the device (the worker reaps it) */
 	dma_cancel(k->d);
-	(void)dma_wait(k->d);
 }
 
 static void *kill_thread(void *arg)
@@ -1892,23 +1923,109 @@ static void *kill_thread(void *arg)
 	}
 	pthread_cleanup_push(kill_cleanup, k);
 	atomic_store(&k->started, 1);
+#ifdef __SANITIZE_THREAD__
+	while (!dma_done(k->d)) { /* 10 s, unless cancelled in pthread_testcancel() */
+		nap();
+		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+		pthread_testcancel();
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+	}
+#else
 	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
-	ret = dma_wait(k->d); /* 10 s, unless cancelled: the cancellation point */
+	while (!dma_done(k->d)) /* 10 s, unless cancelled in nap()'s nanosleep() */
+		nap();
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+#endif
 	pthread_cleanup_pop(0);
 	return NULL;
+}
+
+/*
+ * The worker's pins of @f's file (all of them, not the first 16; not its
+ * partner's probes, which come and go meanwhile): how many; *@tagged: with
+ * @tag.
+ */
+static int kill_pins(struct torture *t, struct t_file *f, const char *tag, int *tagged)
+{
+	struct dc_dcfs_pin_info one[16], *pi = one, *all;
+	int n = dc_dcfs_pins(t->fs, f->fd, 0, UINT64_MAX, pi, 16), max = 16, mine = 0;
+
+	*tagged = 0;
+	if (n > max && (all = calloc((size_t)n, sizeof(*all)))) {
+		pi = all;
+		max = n;
+		n = dc_dcfs_pins(t->fs, f->fd, 0, UINT64_MAX, pi, (unsigned)max);
+	}
+	for (int i = 0; i < n && i < max; i++) {
+		*tagged += !strcmp(pi[i].tag, tag);
+		mine += pi[i].tag[0] == 'w';
+	}
+	if (pi != one)
+		free(pi);
+	if (n < 0 && (n != -ENOMEM || !t->o.fail_alloc))
+		t_violation(t, V_UNEXPECTED, "dc_dcfs_pins of %s: %s", f->name, ename(n));
+	return n < 0 ? n : mine;
+}
+
+/* (a) after a kill: pages [@p, @p + @n) of @f written again and read back, the model exact. */
+/*
+ * (a) after a kill: pages [@p, @p + @n) of @f written again and read back,
+ * the model exact (an operation of its own: if the partner changed the
+ * layout meanwhile, nothing is concluded).
+ */
+static void kill_restamp(struct t_worker *w, struct t_file *f, uint64_t p, uint64_t n)
+{
+	static const int ok[] = { -ENOSPC, 0 };
+	struct torture *t = w->t;
+	uint64_t gen = ++w->gen;
+	struct f_op o;
+	int64_t ret;
+	bool gone = false, exact;
+
+	f_begin(w, f, FK_WRITE, &o);
+	dma_snap(w);
+	f_unlock(f);
+	for (uint64_t i = 0; i < n; i++)
+		stamp_page(w->buf + i * PG, f->fid, p + i, gen);
+	ret = dc_dcfs_pwrite(t->fs, f->fd, w->buf, n * PG, p * PG);
+	hist_add(w, OP_PWRITE, f->fid, gen, p, n, ret);
+	if (ret < 0)
+		(void)t_err_ok(w, f, (int)ret, "pwrite after a kill", ok, &gone, false);
+	if (ret == (int64_t)(n * PG)) /* read back inside the operation: the layout as written */
+		ret = dc_dcfs_pread(t->fs, f->fd, w->buf + n * PG, n * PG, p * PG);
+	else
+		ret = -ENOSPC;
+	exact = f_end(w, f, &o) && !gone;
+	if (exact && ret != (int64_t)(n * PG)) { /* short (no space), or failed: unknown */
+		m_unknown(t, f, (int)ret, p, p + n);
+		for (uint64_t i = p; i < p + n; i++)
+			f->m[i].st = M_UNKNOWN;
+	} else if (exact) {
+		for (uint64_t i = p; i < p + n; i++) {
+			m_stamp(w, f, i, gen); /* no DMA of the worker runs: exact */
+			if (f->m[i].st != M_STAMP)
+				t_violation(t, V_UNEXPECTED, "%s page %" PRIu64 ": unknown after its pwrite after a kill",
+					    f->name, i);
+		}
+		if (p * PG + n * PG > f->size)
+			f->size = p * PG + n * PG;
+		for (uint64_t i = 0; i < n; i++)
+			verify_page(w, f, p + i, w->buf + (n + i) * PG, PG, "read after a kill");
+	}
+	f_unlock(f);
 }
 
 static void op_kill(struct t_worker *w)
 {
 	struct torture *t = w->t;
 	struct t_file *f = &w->f[rnd(w, T_FILES)];
-	struct dc_dcfs_pin_info pi[16];
+	bool solo = t->o.threads == 1; /* the descriptors are the worker's alone (and its partner's) */
 	struct kill_client *k;
+	int pins0, pins1, tagged, fds0 = -1, fds1, ret;
 	uint64_t p, n;
 	pthread_t th;
+	void *res;
 	struct f_op o;
-	int np;
 
 	f_begin(w, f, FK_WRITE, &o); /* the killed client's DMA writes the pages */
 	if (f->fd < 0 || !pick_range(w, f, 32, &p, &n))
@@ -1932,6 +2049,10 @@ static void op_kill(struct t_worker *w)
 	k->x.byte = fill_byte(f->fid, k->x.gen);
 	k->engine = pick_engine(w);
 	snprintf(k->tag, sizeof(k->tag), "w%u.kill%" PRIu64, w->idx, k->x.gen);
+	reap(w, true); /* none of the worker's DMAs in flight: the counts below are exact */
+	pins0 = kill_pins(t, f, k->tag, &tagged);
+	if (solo)
+		fds0 = t_fds_open();
 	if (pthread_create(&th, NULL, kill_thread, k)) {
 		free(k);
 		(void)f_end(w, f, &o);
@@ -1944,32 +2065,43 @@ static void op_kill(struct t_worker *w)
 		struct timespec ts = { 0, (long)(1 + rnd(w, 5)) * 1000000 };
 
 		nanosleep(&ts, NULL);
-#ifdef __SANITIZE_THREAD__
-		/* ThreadSanitizer's runtime breaks on a thread cancelled inside
-		 * pthread_join(): kill its transfer through the engine instead. */
-		dma_cancel(k->d);
-#else
 		pthread_cancel(th);
-#endif
 	}
-	pthread_join(th, NULL);
+	pthread_join(th, &res);
 	t_count(t, OP_KILL);
-	if (atomic_load(&k->started) > 0) {
+	if (atomic_load(&k->started) < 0) {
+		free(k);
+		(void)f_end(w, f, &o);
+		f_unlock(f);
+		return;
+	}
+	if (res == PTHREAD_CANCELED)
 		atomic_fetch_add(&t->kills, 1);
-		/* what it wrote before it died: unknown */
-		f_lock(f);
+	else
+		t_violation(t, V_UNEXPECTED, "client %s: not cancelled", k->tag);
+	/* the DMA stopped (kill_cleanup()): it has unpinned once it is done */
+	ret = dma_wait(k->d);
+	if (ret)
+		t_violation(t, V_UNEXPECTED, "killed client %s: its DMA: %s", k->tag, ename(ret));
+	pins1 = kill_pins(t, f, k->tag, &tagged);
+	if (tagged)
+		t_violation(t, V_LEAK, "killed client %s: %d pin(s) with its tag still held", k->tag,
+			    tagged);
+	if (pins0 >= 0 && pins1 >= 0 && pins1 != pins0)
+		t_violation(t, V_LEAK, "killed client %s: %s holds %d pin(s) of the worker, %d before the kill",
+			    k->tag, f->name, pins1, pins0);
+	if (solo) {
+		fds1 = t_fds_open();
+		if (fds0 >= 0 && fds1 >= 0 && fds1 != fds0)
+			t_violation(t, V_LEAK, "killed client %s: %d descriptors open, %d before the kill",
+				    k->tag, fds1, fds0);
+	}
+	if (f_end(w, f, &o)) /* what it wrote before it died: unknown */
 		for (uint64_t i = p; i < p + n; i++)
 			f->m[i].st = M_UNKNOWN;
-		f_unlock(f);
-		np = dc_dcfs_pins(t->fs, f->fd, 0, UINT64_MAX, pi, 16);
-		for (int i = 0; i < np && i < 16; i++)
-			if (!strcmp(pi[i].tag, k->tag))
-				t_violation(t, V_LEAK, "killed client %s: its pin (%" PRIu64 " pages) is still held",
-					    k->tag, pi[i].pages);
-	}
-	(void)f_end(w, f, &o);
 	f_unlock(f);
 	free(k);
+	kill_restamp(w, f, p, n);
 }
 
 /*
@@ -2231,6 +2363,7 @@ static void one_op(struct t_worker *w, int op)
 	}
 	atomic_store(&w->op, -1);
 	atomic_fetch_add(&t->progress, 1);
+	w->nops++;
 }
 
 /* The partner thread: until the run stops, parking with the worker. */

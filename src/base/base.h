@@ -100,9 +100,10 @@ static inline void dc__cb_exit(void) { dc__cb_depth--; }
  * Allocation that tests can make fail.  Built with -DDC_FAULT_INJECT (the
  * libraries the tests link), dc__malloc/calloc/zalloc_aligned return NULL
  * when the fault injector says so (DAXCORE_FAIL_ALLOC=N fails every Nth call,
- * or dc__fault_set() from a test).  Without it (the installed library, the
+ * or dc__fault_set() from a test, or dc__fault_set_thread() for one thread's
+ * own allocations).  Without it (the installed library, the
  * tool) they are the plain allocators, dc__fault_alloc() is false, and
- * dc__fault_set()/dc__alloc_count() do not exist.
+ * dc__fault_set()/dc__fault_set_thread()/dc__alloc_count() do not exist.
  */
 #ifdef DC_FAULT_INJECT
 void *dc__malloc(size_t n);
@@ -111,6 +112,13 @@ void *dc__zalloc_aligned(size_t align, size_t n);
 bool dc__fault_alloc(void);
 /* Tests: fail allocation number @nth from now (1 = the next), 0 = never. */
 void dc__fault_set(unsigned long nth);
+/*
+ * Fail the @nth allocation made by the calling thread from now (1 = its
+ * next), 0 = never; other threads' allocations neither fail by it nor move
+ * it (dc__fault_set() counts every thread's: which call fails there depends
+ * on the interleaving).  Independent of dc__fault_set(): both may be armed.
+ */
+void dc__fault_set_thread(unsigned long nth);
 unsigned long dc__alloc_count(void);
 #else
 static inline bool dc__fault_alloc(void)

@@ -113,10 +113,23 @@ static _Atomic unsigned long alloc_calls;
 static _Atomic unsigned long fail_at; /* absolute call number, 0 = never */
 static _Atomic unsigned long fail_every;
 static atomic_bool fault_env_read;
+/*
+ * The per-thread injector (dc__fault_set_thread()): this thread's own
+ * allocation count and target.  Thread-local, so that which allocation
+ * fails depends only on what this thread allocates: a torture worker that
+ * arms it fails the same call of its own whatever the other threads do,
+ * and its seed replays.
+ */
+static _Thread_local unsigned long thread_calls, thread_fail_at;
 
 void dc__fault_set(unsigned long nth)
 {
 	st_relaxed(&fail_at, nth ? ld_relaxed(&alloc_calls) + nth : 0);
+}
+
+void dc__fault_set_thread(unsigned long nth)
+{
+	thread_fail_at = nth ? thread_calls + nth : 0;
 }
 
 unsigned long dc__alloc_count(void)
@@ -127,8 +140,12 @@ unsigned long dc__alloc_count(void)
 bool dc__fault_alloc(void)
 {
 	unsigned long n = atomic_fetch_add_explicit(&alloc_calls, 1, memory_order_relaxed) + 1;
-	unsigned long at, every;
+	unsigned long at, every, tn = ++thread_calls;
 
+	if (unlikely(thread_fail_at && tn == thread_fail_at)) {
+		thread_fail_at = 0;
+		return true;
+	}
 	if (unlikely(!ld_relaxed(&fault_env_read))) {
 		const char *e = getenv("DAXCORE_FAIL_ALLOC");
 
