@@ -137,7 +137,7 @@ $(eval $(call TORTURE_TOOL,build/fault,$(CC),-O2 $(FAULT),))
 $(eval $(call TORTURE_TOOL,build/asan,$(CLANG),$(ASAN_CFLAGS) $(FAULT),-fsanitize=address$(comma)undefined))
 $(eval $(call TORTURE_TOOL,build/tsan,$(TSAN_CC),$(TSAN_CFLAGS) $(FAULT),-fsanitize=thread))
 
-TORTURE_BUGS    := 19 21 26 28 37 38
+TORTURE_BUGS    := 19 21 26 28 37 38 39
 SWITCHED_SRCS   := $(shell grep -l DC_REGRESS_BUG $(LIB_SRCS))
 define TORTURE_BUG
 build/bug$(1)/obj/%.o: %.c

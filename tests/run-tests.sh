@@ -90,7 +90,7 @@ done
 # against libraries with bugs 19, 26 and 37, the watchdog, the oracle's model
 # of a DMA's last pass (race), a seed's replay (tests/cli_torture.sh).
 for c in normal_4k normal_4k_quarantine normal_2m normal_2m_quarantine huge asan_4k \
-         asan_4k_quarantine tsan_4k tsan_4k_quarantine json bug19 bug21 bug26 bug28 bug37 bug38 watchdog usage fail_alloc_plain \
+         asan_4k_quarantine tsan_4k tsan_4k_quarantine json bug19 bug21 bug26 bug28 bug37 bug38 bug39 watchdog usage fail_alloc_plain \
          race replay; do
     cli "torture_$c" 0 sh tests/cli_torture.sh "$c"
 done

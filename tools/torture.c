@@ -37,7 +37,7 @@ static const char *const viol_names[V_NR] = {
 	"foreign_stamp", "bad_content", "block_left_file", "free_while_pinned",
 	"store_after_revoke", "poison_reused", "unexpected_result", "count_not_zero",
 	"check_failed", "removal_incomplete", "killed_client_leak", "watchdog",
-	"store_astray",
+	"store_astray", "memory_failure_misrouted",
 };
 
 const char *t_op_name(enum t_op op)
@@ -79,6 +79,17 @@ bool t_poisoned(struct torture *t, uint64_t pgoff)
 }
 
 /* Room for every page: each worker poisons T_POISON_BUDGET at most (op_poison()). */
+void t_poison_done(struct torture *t, uint64_t pgoff)
+{
+	pthread_mutex_lock(&t->log_lock);
+	for (unsigned i = t->npoisoned; i-- > 0;)
+		if (t->poisoned[i] == pgoff) {
+			t->poison_done[i] = true;
+			break;
+		}
+	pthread_mutex_unlock(&t->log_lock);
+}
+
 void t_poison_note(struct torture *t, uint64_t pgoff)
 {
 	bool full;
@@ -88,6 +99,8 @@ void t_poison_note(struct torture *t, uint64_t pgoff)
 	if (!full)
 		t->poisoned[t->npoisoned++] = pgoff;
 	pthread_mutex_unlock(&t->log_lock);
+	if (!full)
+		t->poison_done[t->npoisoned - 1] = false;
 	if (full) /* the budget is broken: t_poisoned() would miss this page */
 		t_violation(t, V_CHECK, "page %" PRIu64 " poisoned past the record's room", pgoff);
 }
@@ -206,6 +219,31 @@ static void quiescent(struct torture *t, const char *when)
 		if (blk.state == DC_DCFS_BLOCK_FREE && t_poisoned(t, pg))
 			t_violation(t, V_POISON_REUSE, "%s: poisoned page %" PRIu64 " is free again", when, pg);
 	}
+	/*
+	 * Invariant 10: a page whose memory failure was taken is out of
+	 * service for good: bad, or still in the file that had it, marked
+	 * poisoned (reads of it fail) until punched; never in use unmarked
+	 * (allocated again, or its poison forgotten).
+	 */
+	for (unsigned i = 0;; i++) {
+		struct dc_dcfs_block blk;
+		uint64_t pg;
+		bool done, more;
+
+		pthread_mutex_lock(&t->log_lock); /* t_violation() takes it */
+		more = i < t->npoisoned;
+		pg = more ? t->poisoned[i] : 0;
+		done = more && t->poison_done[i];
+		pthread_mutex_unlock(&t->log_lock);
+		if (!more)
+			break;
+		if (!done || dc_dcfs_rmap(t->fs, pg, &blk, NULL, 0) < 0)
+			continue;
+		if (blk.state != DC_DCFS_BLOCK_BAD && !(blk.state != DC_DCFS_BLOCK_FREE && blk.poisoned))
+			t_violation(t, V_POISON_REUSE, "%s: poisoned page %" PRIu64 " is %s, not bad (block state %d)",
+				    when, pg, blk.state == DC_DCFS_BLOCK_FREE ? "free" : "in use unmarked",
+				    (int)blk.state);
+	}
 	/* Every DMA reaped, no kill in progress: descriptors as at the first
 	 * point (an io_uring ring or data file a DMA or a killed client left) */
 	fds = t_fds_open();
@@ -235,6 +273,21 @@ static char ev_ring[8][256];
 static unsigned ev_n;
 static _Atomic uint64_t outstanding = UINT64_MAX; /* the removal's drain, as it reports */
 
+/* The memory failures reported to this thread (torture_ops.c, op_poison()). */
+static __thread struct t_mf_ev mf_ev[T_MF_EVS];
+static __thread unsigned mf_n;
+
+void t_mf_reset(void)
+{
+	mf_n = 0;
+}
+
+unsigned t_mf_events(const struct t_mf_ev **ev)
+{
+	*ev = mf_ev;
+	return mf_n;
+}
+
 static void on_event(struct dc_dcfs *fs, const struct dc_dcfs_event *ev, void *arg)
 {
 	char *s;
@@ -242,6 +295,12 @@ static void on_event(struct dc_dcfs *fs, const struct dc_dcfs_event *ev, void *a
 
 	(void)fs;
 	(void)arg;
+	if (ev->type == DC_DCFS_EV_MEMORY_FAILURE) {
+		if (mf_n < T_MF_EVS)
+			mf_ev[mf_n] = (struct t_mf_ev){ ev->ino, ev->offset, ev->length, ev->pgoff };
+		mf_n++;
+		return;
+	}
 	if (ev->type != DC_DCFS_EV_SLOW_WAIT)
 		return;
 	pthread_mutex_lock(&ev_lock);
@@ -375,9 +434,11 @@ static void print_text(struct torture *t, const struct summary *s)
 	       s->break_waits, (double)atomic_load(&t->wait_max_ns) / 1e6, atomic_load(&t->timeouts));
 	printf("quarantined blocks: at most %" PRIu64 " seen; faults served: %" PRIu64 " (%" PRIu64 " through SIGSEGV)\n",
 	       q_max, s->faults, s->signal_faults);
-	printf("dma: %" PRIu64 " bytes; revokes %" PRIu64 "; copy-on-write %" PRIu64 "; memory failures reported %" PRIu64 " (%u pages poisoned, %" PRIu64 " hits)\n",
+	printf("dma: %" PRIu64 " bytes; revokes %" PRIu64 "; copy-on-write %" PRIu64 "; memory failures reported %" PRIu64 " (%u pages poisoned, %" PRIu64 " hits, %" PRIu64 " checked reported to their file)\n",
 	       atomic_load(&t->dma_bytes), s->revokes, s->cow, s->memory_failures, t->npoisoned,
-	       atomic_load(&t->poison_hits));
+	       atomic_load(&t->poison_hits), atomic_load(&t->mf_routed));
+	printf("two threads a file: %" PRIu64 " operations overlapped by the other's, %" PRIu64 " resyncs, %" PRIu64 " pin probes\n",
+	       atomic_load(&t->overlaps), atomic_load(&t->resyncs), atomic_load(&t->probes));
 	printf("injected: %" PRIu64 " allocation failures seen; kills %" PRIu64 "; SIGBUS %" PRIu64 "\n",
 	       atomic_load(&t->enomem), atomic_load(&t->kills), atomic_load(&t->sigbus));
 	printf("checks passed: %" PRIu64 " quiescent points, %" PRIu64 " pages verified, %" PRIu64 " skipped (in flux or unknown)\n",
@@ -415,6 +476,8 @@ static void print_json(struct torture *t, const struct summary *s)
 	       ", \"quarantined_max\": %" PRIu64 ", \"faults\": %" PRIu64 ", \"signal_faults\": %" PRIu64
 	       ", \"dma_bytes\": %" PRIu64 ", \"revokes\": %" PRIu64 ", \"cow_copies\": %" PRIu64
 	       ", \"memory_failures\": %" PRIu64 ", \"poisoned_pages\": %u, \"poison_hits\": %" PRIu64
+	       ", \"mf_routed\": %" PRIu64 ", \"overlaps\": %" PRIu64 ", \"resyncs\": %" PRIu64
+	       ", \"probes\": %" PRIu64
 	       ", \"enomem\": %" PRIu64 ", \"kills\": %" PRIu64 ", \"sigbus\": %" PRIu64
 	       ", \"checks_passed\": %" PRIu64 ", \"pages_verified\": %" PRIu64
 	       ", \"pages_skipped\": %" PRIu64 ", \"store_checked\": %" PRIu64
@@ -423,7 +486,8 @@ static void print_json(struct torture *t, const struct summary *s)
 	       s->break_waits, (double)atomic_load(&t->wait_max_ns) / 1e6, atomic_load(&t->timeouts),
 	       q_max, s->faults, s->signal_faults, atomic_load(&t->dma_bytes), s->revokes, s->cow,
 	       s->memory_failures, t->npoisoned, atomic_load(&t->poison_hits),
-	       atomic_load(&t->enomem), atomic_load(&t->kills), atomic_load(&t->sigbus),
+	       atomic_load(&t->mf_routed), atomic_load(&t->overlaps), atomic_load(&t->resyncs),
+	       atomic_load(&t->probes), atomic_load(&t->enomem), atomic_load(&t->kills), atomic_load(&t->sigbus),
 	       atomic_load(&t->checks), atomic_load(&t->verified_pages),
 	       atomic_load(&t->skipped_pages), atomic_load(&t->store_checked),
 	       atomic_load(&t->store_revoked), ename(s->removal), s->removal_ms, ename(s->unmount),

@@ -76,7 +76,7 @@
  * shared by all, so that whether a worker poisons depends on its own
  * choices only.  The run's record of poisoned pages holds every worker's.
  */
-#define T_POISON_BUDGET 2
+#define T_POISON_BUDGET 4
 #define T_REPLAY_OPS 1000 /* operations of each worker in its replay hash */
 
 /* Operation kinds (counted, per second in the summary). */
@@ -108,6 +108,7 @@ enum t_viol {
 	V_WATCHDOG,     /* no progress for the watchdog's period */
 	V_STORE_ASTRAY, /* a store through a view reached a device page that is not
 			 * the file's page, or the page it maps does not hold it */
+	V_MF_ROUTE,     /* a memory failure not reported to the (file, offset) that has the page */
 	V_NR
 };
 
@@ -149,10 +150,12 @@ struct torture {
 	_Atomic uint64_t mf_started, mf_finished;
 	/* Operations that another on the same file overlapped; resyncs; pin probes. */
 	_Atomic uint64_t overlaps, resyncs, probes;
+	_Atomic uint64_t mf_routed; /* memory failures of a file's block checked reported to it */
 
 	pthread_mutex_t log_lock; /* violations, poisoned pages */
 	unsigned nlogged;
 	uint64_t poisoned[T_THREADS_MAX * T_POISON_BUDGET]; /* every worker's, never full */
+	bool poison_done[T_THREADS_MAX * T_POISON_BUDGET];  /* the memory failure returned 0 */
 	unsigned npoisoned;
 
 	struct t_worker *w;
@@ -238,6 +241,7 @@ struct t_worker {
 	struct t_dma *dmas;
 	unsigned ndmas;
 	unsigned char *buf;      /* maxpages pages */
+	uint64_t io_lo, io_hi;   /* the bytes of the file its calls touch now (t_err_ok()) */
 	_Atomic int op;          /* what it does now (-1: between operations) */
 	_Atomic uint64_t op_t0;  /* since when */
 	_Atomic bool in_park;
@@ -256,6 +260,16 @@ void t_count(struct torture *t, enum t_op op);
 /* Has device page @pgoff been poisoned by the run? */
 bool t_poisoned(struct torture *t, uint64_t pgoff);
 void t_poison_note(struct torture *t, uint64_t pgoff);
+/* The memory failure of @pgoff returned 0: the page must stay out of service. */
+void t_poison_done(struct torture *t, uint64_t pgoff);
+/* Memory failures reported to the calling thread (DC_DCFS_EV_MEMORY_FAILURE, in the
+ * thread of the failure) since its last t_mf_reset(). */
+struct t_mf_ev {
+	uint64_t ino, offset, length, pgoff;
+};
+#define T_MF_EVS 16
+void t_mf_reset(void);
+unsigned t_mf_events(const struct t_mf_ev **ev);
 /* Descriptors the process has open (/proc/self/fd); -1 if unknown. */
 int t_fds_open(void);
 const char *t_op_name(enum t_op op);

@@ -220,7 +220,12 @@ static bool own_check(struct torture *t, uint64_t pgoff, uint64_t ino, uint64_t 
 			t_violation(t, V_UNEXPECTED, "%s: dc_dcfs_rmap(%" PRIu64 "): %s", what, pgoff, ename(n));
 		return false;
 	}
-	if (blk.poisoned || blk.state == DC_DCFS_BLOCK_BAD || t_poisoned(t, pgoff))
+	/*
+	 * A bad block is out of service for good: a pin may hold it.  A block
+	 * poisoned while in a file stays the file's until punched: checked as
+	 * any other.
+	 */
+	if (blk.state == DC_DCFS_BLOCK_BAD)
 		return true;
 	if (blk.state == DC_DCFS_BLOCK_FREE) {
 		if (report)
@@ -537,7 +542,7 @@ static void f_nothing(struct t_worker *w, struct t_file *f, struct f_op *o)
 /* ---- errors ------------------------------------------------------------------------- */
 
 /* Does any block of @f's first @pages pages carry poison? */
-static bool file_poisoned(struct t_worker *w, struct t_file *f)
+static bool file_poisoned(struct t_worker *w, struct t_file *f, uint64_t lo, uint64_t hi)
 {
 	struct torture *t = w->t;
 	uint64_t size;
@@ -545,7 +550,9 @@ static bool file_poisoned(struct t_worker *w, struct t_file *f)
 	f_lock(f);
 	size = f->size;
 	f_unlock(f);
-	for (uint64_t off = 0; off < size;) {
+	if (size > hi)
+		size = hi;
+	for (uint64_t off = lo & ~(t->block - 1); off < size;) {
 		struct dc_dcfs_iomap map;
 		struct dc_dcfs_block blk;
 
@@ -588,7 +595,13 @@ static bool t_err_ok(struct t_worker *w, struct t_file *f, int err, const char *
 		atomic_fetch_add(&t->enomem, 1);
 		return true;
 	}
-	if ((err == -EIO || err == -EHWPOISON) && file_poisoned(w, f)) {
+	/*
+	 * -EIO for poison in the bytes the call touched (w->io_lo, w->io_hi,
+	 * set by the operation; anywhere in the file if the other thread
+	 * changed the layout meanwhile: the poisoned block may have moved).
+	 */
+	if ((err == -EIO || err == -EHWPOISON) &&
+	    file_poisoned(w, f, raced ? 0 : w->io_lo, raced ? UINT64_MAX : w->io_hi)) {
 		atomic_fetch_add(&t->poison_hits, 1);
 		recycle(w, f);
 		*gone = true;
@@ -941,6 +954,8 @@ static struct t_dma *dma_run(struct t_worker *w, unsigned slot, uint64_t p, uint
 		rv_list = x;
 		pthread_mutex_unlock(&rv_lock);
 	}
+	w->io_lo = x->off;
+	w->io_hi = x->off + x->len;
 	ret = do_pin(w, f, k, x->off, x->len, write ? 0 : DC_DCFS_PIN_READONLY, tag, x, &ps);
 	t_count(t, k == PIN_USER ? OP_PIN_USER : k == PIN_REVOCABLE ? OP_PIN_REVOCABLE : OP_PIN);
 	if (ret) {
@@ -1075,7 +1090,7 @@ static void pwrite_err(struct t_worker *w, struct t_file *f, struct f_op *o, int
 	 * past the end), so the file shows no poison.  Only a failure that
 	 * overlapped this call can do that.
 	 */
-	if (err == -EIO && atomic_load(&t->mf_started) > mf0 && !file_poisoned(w, f))
+	if (err == -EIO && atomic_load(&t->mf_started) > mf0 && !file_poisoned(w, f, 0, UINT64_MAX))
 		atomic_fetch_add(&t->poison_hits, 1);
 	else
 		(void)t_err_ok(w, f, err, "pwrite", ok, &gone, false);
@@ -1109,6 +1124,8 @@ static void op_pwrite_part(struct t_worker *w)
 	byte = fill_byte(f->fid, gen);
 	memset(w->buf, byte, len);
 	mf0 = atomic_load(&t->mf_finished);
+	w->io_lo = p * PG + off;
+	w->io_hi = p * PG + off + len;
 	ret = dc_dcfs_pwrite(t->fs, f->fd, w->buf, len, p * PG + off);
 	t_count(t, OP_PWRITE_PART);
 	hist_add(w, OP_PWRITE_PART, f->fid, gen, p, 1, ret);
@@ -1152,6 +1169,8 @@ static void op_pwrite(struct t_worker *w)
 	for (uint64_t i = 0; i < n; i++)
 		stamp_page(w->buf + i * PG, f->fid, p + i, gen);
 	mf0 = atomic_load(&t->mf_finished);
+	w->io_lo = p * PG;
+	w->io_hi = (p + n) * PG;
 	ret = dc_dcfs_pwrite(t->fs, f->fd, w->buf, n * PG, p * PG);
 	t_count(t, OP_PWRITE);
 	hist_add(w, OP_PWRITE, f->fid, gen, p, n, ret);
@@ -1186,6 +1205,8 @@ static void op_pread(struct t_worker *w)
 		f_unlock(f);
 		return;
 	}
+	w->io_lo = p * PG;
+	w->io_hi = (p + n) * PG;
 	ret = dc_dcfs_pread(t->fs, f->fd, w->buf, n * PG, p * PG);
 	t_count(t, OP_PREAD);
 	if (ret < 0)
@@ -1250,7 +1271,9 @@ static void view_sigbus(struct t_worker *w, struct t_file *f, void *at, const ch
 	atomic_fetch_add(&t->sigbus, 1);
 	if (f_overlapped_now(f, o))
 		return;
-	if (file_poisoned(w, f)) {
+	w->io_lo = (uint64_t)((char *)at - (char *)f->v.addr) & ~(uint64_t)(PG - 1);
+	w->io_hi = w->io_lo + PG;
+	if (file_poisoned(w, f, w->io_lo, w->io_hi)) {
 		atomic_fetch_add(&t->poison_hits, 1);
 		recycle(w, f);
 		return;
@@ -1286,7 +1309,11 @@ static void op_store(struct t_worker *w, bool explicit_fault)
 	any = f->fd >= 0 && f->mapped && pick_range(w, f, 16, &p, &n);
 	f_unlock(f);
 	if (any && explicit_fault) {
-		int ret = dc_view_fault(&f->v, p * PG, n * PG, DC_VIEW_FAULT_WRITE);
+		int ret;
+
+		w->io_lo = p * PG;
+		w->io_hi = (p + n) * PG;
+		ret = dc_view_fault(&f->v, p * PG, n * PG, DC_VIEW_FAULT_WRITE);
 		bool gone;
 
 		t_count(t, OP_STORE_FAULT);
@@ -1606,6 +1633,7 @@ static void op_truncate(struct t_worker *w)
 	if (f->fd < 0)
 		return f_nothing(w, f, &fo);
 	f_unlock(f);
+	w->io_lo = np * PG + r;
 	ret = dc_dcfs_truncate(t->fs, f->fd, np * PG + r, &o);
 	layout_done(w, t0);
 	t_count(t, OP_TRUNCATE);
@@ -1668,6 +1696,8 @@ static void op_falloc(struct t_worker *w, unsigned mode)
 	f_unlock(f);
 	o = wait_opts();
 	t0 = dc_now_ns();
+	w->io_lo = p * PG; /* collapse and insert move what follows */
+	w->io_hi = mode >= DC_DCFS_FALLOC_COLLAPSE ? UINT64_MAX : (p + n) * PG;
 	ret = dc_dcfs_fallocate(t->fs, f->fd, mode, p * PG, n * PG, &o);
 	layout_done(w, t0);
 	t_count(t, opn[mode]);
@@ -1807,42 +1837,94 @@ static void op_fsync(struct t_worker *w)
 	f_unlock(f);
 }
 
-/* A memory failure of a random device page: of one of our files' blocks, or anywhere. */
+/*
+ * A memory failure of a random device page: of one of our files' blocks, or
+ * anywhere.  Of our file's block, with no layout change or copy of the
+ * partner's meanwhile: it must be reported to that file at that offset
+ * (DC_DCFS_EV_MEMORY_FAILURE, in this thread), and every report must name
+ * one of the worker's files (a block of ours is shared by ours only).
+ */
 static void op_poison(struct t_worker *w)
 {
 	struct torture *t = w->t;
 	struct t_file *f = &w->f[rnd(w, T_FILES)];
-	uint64_t pgoff = UINT64_MAX;
+	uint64_t pgoff = UINT64_MAX, fpage = 0, size, ino;
+	const struct t_mf_ev *ev;
 	struct dc_dcfs_iomap map;
+	bool own = false, quiet;
+	struct f_op o;
+	unsigned nev;
 	int ret;
 
 	if (w->npoisoned >= T_POISON_BUDGET) /* its own budget: not what the others did */
 		return;
 	w->npoisoned++;
-	{
-		struct f_op o;
-		uint64_t size;
-
-		f_begin(w, f, FK_READ, &o);
-		size = f->size;
-		f_unlock(f);
-		if (f->fd >= 0 && size && !rnd(w, 2) &&
-		    !dc_dcfs_iomap(t->fs, f->fd, rnd(w, size / PG) * PG, PG, 0, &map) &&
-		    map.type != DC_DCFS_IOMAP_HOLE)
-			pgoff = map.pgoff;
-		(void)f_end(w, f, &o);
-		f_unlock(f);
+	f_begin(w, f, FK_READ, &o);
+	size = f->size;
+	f_unlock(f);
+	if (f->fd >= 0 && size && !rnd(w, 2)) { /* the first page with a block from a random one on */
+		fpage = rnd(w, (size + PG - 1) / PG);
+		for (unsigned i = 0; i < 8 && fpage * PG < size; i++) {
+			if (dc_dcfs_iomap(t->fs, f->fd, fpage * PG, size - fpage * PG, 0, &map) ||
+			    !map.length || map.offset > fpage * PG)
+				break;
+			if (map.type != DC_DCFS_IOMAP_HOLE) {
+				pgoff = map.pgoff + (fpage * PG - map.offset) / PG;
+				own = true;
+				break;
+			}
+			fpage = (map.offset + map.length + PG - 1) / PG;
+		}
 	}
 	if (pgoff == UINT64_MAX)
 		pgoff = rnd(w, t->npages);
 	t_poison_note(t, pgoff);
+	t_mf_reset();
 	atomic_fetch_add(&t->mf_started, 1);
 	ret = dc_folio_memory_failure(t->r, pgoff, 1);
 	atomic_fetch_add(&t->mf_finished, 1);
 	t_count(t, OP_POISON);
+	if (!ret)
+		t_poison_done(t, pgoff);
+	nev = t_mf_events(&ev);
+	quiet = !f_moved_now(f, &o);
+	ino = f->ino;
+	(void)f_end(w, f, &o);
+	f_unlock(f);
 	if (ret && ret != -EBUSY && !(ret == -ENOMEM && t->o.fail_alloc))
 		t_violation(t, V_UNEXPECTED, "memory failure of page %" PRIu64 ": %s (%s)", pgoff,
 			    ename(ret), dc_errmsg());
+	if (ret || !own || !quiet)
+		return;
+	atomic_fetch_add(&t->mf_routed, 1);
+	if (nev > T_MF_EVS) {
+		t_violation(t, V_MF_ROUTE, "memory failure of page %" PRIu64 ": %u reports for one block",
+			    pgoff, nev);
+		return;
+	}
+	for (unsigned i = 0; i < nev; i++) {
+		bool ours = false;
+
+		for (unsigned j = 0; j < T_FILES && !ours; j++) {
+			f_lock(&w->f[j]);
+			ours = w->f[j].ino == ev[i].ino;
+			f_unlock(&w->f[j]);
+		}
+		if (!ours)
+			t_violation(t, V_MF_ROUTE, "memory failure of page %" PRIu64 " (%s page %" PRIu64 ") reported to ino %" PRIu64 " offset %" PRIu64 ", not a file of the worker's",
+				    pgoff, f->name, fpage, ev[i].ino, ev[i].offset);
+		if (ev[i].ino == ino && ev[i].offset <= fpage * PG &&
+		    fpage * PG < ev[i].offset + ev[i].length) {
+			if (ev[i].pgoff + (fpage * PG - ev[i].offset) / PG != pgoff)
+				t_violation(t, V_MF_ROUTE, "memory failure of page %" PRIu64 " reported to %s at offset %" PRIu64 " as device page %" PRIu64,
+					    pgoff, f->name, fpage * PG,
+					    ev[i].pgoff + (fpage * PG - ev[i].offset) / PG);
+			own = false; /* seen */
+		}
+	}
+	if (own)
+		t_violation(t, V_MF_ROUTE, "memory failure of page %" PRIu64 " (%s page %" PRIu64 ", ino %" PRIu64 "): not reported to the file (%u reports)",
+			    pgoff, f->name, fpage, ino, nev);
 }
 
 static void op_fail_alloc(struct t_worker *w)
@@ -1987,6 +2069,8 @@ static void kill_restamp(struct t_worker *w, struct t_file *f, uint64_t p, uint6
 	f_unlock(f);
 	for (uint64_t i = 0; i < n; i++)
 		stamp_page(w->buf + i * PG, f->fid, p + i, gen);
+	w->io_lo = p * PG;
+	w->io_hi = (p + n) * PG;
 	ret = dc_dcfs_pwrite(t->fs, f->fd, w->buf, n * PG, p * PG);
 	hist_add(w, OP_PWRITE, f->fid, gen, p, n, ret);
 	if (ret < 0)
@@ -2294,6 +2378,8 @@ static void op_probe(struct t_worker *w)
 		return f_nothing(w, f, &o);
 	f_unlock(f);
 	snprintf(tag, sizeof(tag), "p%u.probe", w->idx);
+	w->io_lo = p * PG;
+	w->io_hi = (p + n) * PG;
 	ret = dc_dcfs_pin(t->fs, f->fd, p * PG, n * PG, write ? 0 : DC_DCFS_PIN_READONLY, tag, &ps);
 	t_count(t, OP_PROBE);
 	if (ret) {
@@ -2333,6 +2419,8 @@ static void one_op(struct t_worker *w, int op)
 	}
 	atomic_store(&w->op_t0, dc_now_ns());
 	atomic_store(&w->op, op);
+	w->io_lo = 0; /* the bytes its calls touch: an operation narrows it (t_err_ok()) */
+	w->io_hi = UINT64_MAX;
 	switch (op) {
 	case OP_PWRITE: op_pwrite(w); break;
 	case OP_PWRITE_PART: op_pwrite_part(w); break;
