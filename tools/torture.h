@@ -179,6 +179,20 @@ struct t_mpage {
 	uint64_t dma;     /* M_FLUX: the DMA's serial */
 };
 
+/*
+ * A collapse or an insert of a file, as a DMA's pass hook sees it: on a
+ * quarantine mount they move the extents past a pin, so a pinned block may
+ * be found at the offset its page moved to.  Pages from @from on move by
+ * @delta pages, pages [@cut, @from) leave the file; @any: the layout
+ * changed in a way not known (a resync).
+ */
+struct t_shift {
+	uint64_t cut, from; /* pages [cut, from) are cut out (a collapse) */
+	int64_t delta;
+	bool any;
+};
+#define T_SHIFTS 64
+
 struct t_file {
 	/*
 	 * The file's lock: the fields below (the model, the size, the fd)
@@ -191,6 +205,13 @@ struct t_file {
 	uint64_t begun[2][4];    /* operations begun, per thread and kind */
 	bool raced;              /* a write or layout change overlapped one: resync when done */
 	bool recycle;            /* make a new file when neither thread is in it */
+	/* The collapses and inserts begun, oldest first (a ring), and how many;
+	 * the DMAs' pass hooks read it (its own lock: the file's is held across
+	 * a close, which waits for the pins the hooks run under). */
+	pthread_mutex_t shift_lock;
+	struct t_shift shift[T_SHIFTS];
+	uint64_t nshift;
+	unsigned shift_pending; /* collapses and inserts under way */
 	int fd;              /* -1: none */
 	uint32_t fid;
 	uint64_t ino;
@@ -210,6 +231,8 @@ struct t_dma {
 	struct t_dma *next;  /* the worker's list */
 	struct t_dma *rv_next; /* the revocable ones' list (torture_ops.c) */
 	struct dma *d;
+	struct t_file *file;
+	uint64_t shift_pin;  /* the file's nshift when its pin was asked for */
 	uint64_t serial;
 	unsigned slot;       /* the worker's file */
 	uint32_t fid;

@@ -190,6 +190,76 @@ static int verify_page(struct t_worker *w, struct t_file *f, uint64_t page, cons
 
 /* ---- ownership: the reverse map ------------------------------------------------------ */
 
+/*
+ * A collapse or insert (or, @any, a layout change not known) of @f begins.
+ * Two at once (the worker's and the partner's) move blocks in an order not
+ * known: then anywhere in the file, from here on.
+ */
+static void shift_log(struct t_file *f, uint64_t cut, uint64_t from, int64_t delta, bool any)
+{
+	pthread_mutex_lock(&f->shift_lock);
+	if (!any && f->shift_pending++)
+		any = true;
+	f->shift[f->nshift % T_SHIFTS] = (struct t_shift){ cut, from, delta, any };
+	f->nshift++;
+	pthread_mutex_unlock(&f->shift_lock);
+}
+
+/* The collapse or insert shift_log() noted is over. */
+static void shift_end(struct t_file *f)
+{
+	pthread_mutex_lock(&f->shift_lock);
+	f->shift_pending--;
+	pthread_mutex_unlock(&f->shift_lock);
+}
+
+static uint64_t shift_now(struct t_file *f)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&f->shift_lock);
+	n = f->nshift;
+	pthread_mutex_unlock(&f->shift_lock);
+	return n;
+}
+
+/*
+ * May the block DMA @x pinned at file page @page be at file page @at now?
+ * Where the collapses and inserts begun since its pin moved it (each
+ * prefix of them: one may not have moved it yet), counting from the one
+ * begun last before its pin too (it may have been under way).
+ */
+static bool shift_allows(struct t_dma *x, uint64_t page, uint64_t at)
+{
+	struct t_file *f = x->file;
+	bool ok = page == at;
+
+	pthread_mutex_lock(&f->shift_lock);
+	for (uint64_t k = x->shift_pin ? x->shift_pin - 1 : 0; k <= x->shift_pin && !ok; k++) {
+		uint64_t pg = page;
+
+		if (f->nshift - k > T_SHIFTS) { /* the log wrapped: anywhere in the file */
+			ok = true;
+			break;
+		}
+		for (uint64_t i = k; i < f->nshift && !ok; i++) {
+			const struct t_shift *e = &f->shift[i % T_SHIFTS];
+
+			if (e->any) {
+				ok = true;
+				break;
+			}
+			if (pg >= e->from)
+				pg = (uint64_t)((int64_t)pg + e->delta);
+			else if (pg >= e->cut)
+				break; /* cut out: quarantined, not in the file */
+			ok = pg == at;
+		}
+	}
+	pthread_mutex_unlock(&f->shift_lock);
+	return ok;
+}
+
 /* When a block is checked: after a store, right after its pin, while a DMA holds it. */
 enum own_when { OWN_STORE, OWN_PINNED, OWN_UNDER_PIN };
 
@@ -206,7 +276,7 @@ enum own_when { OWN_STORE, OWN_PINNED, OWN_UNDER_PIN };
  * the other sharers keep the original): never free.
  */
 static bool own_check(struct torture *t, uint64_t pgoff, uint64_t ino, uint64_t off,
-		      enum own_when when, bool write, bool report, const char *what)
+		      enum own_when when, bool write, bool report, const char *what, struct t_dma *x)
 {
 	struct dc_dcfs_block blk;
 	struct dc_dcfs_owner ow[8];
@@ -238,8 +308,12 @@ static bool own_check(struct torture *t, uint64_t pgoff, uint64_t ino, uint64_t 
 		return true;
 	if (later && !write)
 		return true;
+	/* on a quarantine mount a collapse or insert moves it (x: where to; NULL: anywhere) */
 	for (int i = 0; i < n && i < 8; i++)
-		if (ow[i].ino == ino && (ow[i].offset + in_blk == off || (later && t->quarantine)))
+		if (ow[i].ino == ino &&
+		    (ow[i].offset + in_blk == off ||
+		     (later && t->quarantine &&
+		      (!x || shift_allows(x, off / PG, (ow[i].offset + in_blk) / PG)))))
 			return true;
 	if (report)
 		t_violation(t, when == OWN_STORE ? V_STORE_ASTRAY : V_LEFT_FILE,
@@ -262,7 +336,7 @@ static bool f_overlapped_now(struct t_file *f, const struct f_op *o);
  */
 static void pinset_check(struct torture *t, const struct dc_dcfs_pinset *ps, uint64_t ino,
 			 enum own_when when, bool write, const char *what, struct t_file *f,
-			 const struct f_op *o)
+			 const struct f_op *o, struct t_dma *x)
 {
 	uint64_t off = ps->offset;
 
@@ -274,12 +348,12 @@ static void pinset_check(struct torture *t, const struct dc_dcfs_pinset *ps, uin
 		for (uint64_t at = 0; at < s->len; at += PG) {
 			uint64_t pg = s->pgoff + at / PG;
 
-			if (own_check(t, pg, ino, off + at, when, write, !o, what) || !o)
+			if (own_check(t, pg, ino, off + at, when, write, !o, what, x) || !o)
 				continue;
 			if (f_overlapped_now(f, o))
-				(void)own_check(t, pg, ino, off + at, OWN_UNDER_PIN, write, true, what);
+				(void)own_check(t, pg, ino, off + at, OWN_UNDER_PIN, write, true, what, NULL);
 			else
-				(void)own_check(t, pg, ino, off + at, when, write, true, what);
+				(void)own_check(t, pg, ino, off + at, when, write, true, what, NULL);
 		}
 	}
 }
@@ -497,6 +571,7 @@ static void f_resync(struct torture *t, struct t_file *f)
 	f->size = size;
 	f->layout_gen++;
 	f->raced = false;
+	shift_log(f, 0, 0, 0, true); /* two layout changes in an order not known */
 	atomic_fetch_add(&t->resyncs, 1);
 }
 
@@ -705,6 +780,7 @@ int t_worker_init(struct t_worker *w)
 		return -ENOMEM;
 	for (unsigned i = 0; i < T_FILES; i++) {
 		pthread_mutex_init(&w->f[i].lock, NULL);
+		pthread_mutex_init(&w->f[i].shift_lock, NULL);
 		w->f[i].fd = -1;
 		w->f[i].m = calloc(t->maxpages, sizeof(*w->f[i].m));
 		if (!w->f[i].m)
@@ -798,7 +874,8 @@ static void pass_hook(const struct dc_dcfs_pinset *ps, void *arg)
 	}
 	if (!atomic_load(&t->removing))
 		pinset_check(t, ps, x->ino, OWN_UNDER_PIN, x->write,
-			     x->write ? "dma write (after a pass)" : "dma read (after a pass)", NULL, NULL);
+			     x->write ? "dma write (after a pass)" : "dma read (after a pass)", NULL, NULL,
+			     x->file ? x : NULL);
 	hold_step(x);
 }
 
@@ -947,6 +1024,8 @@ static struct t_dma *dma_run(struct t_worker *w, unsigned slot, uint64_t p, uint
 	x->write = write;
 	x->longterm = k == PIN_REVOCABLE;
 	x->layout_gen = o->layout_gen;
+	x->file = f;
+	x->shift_pin = shift_now(f);
 	snprintf(tag, sizeof(tag), "w%u.dma%" PRIu64, w->idx, x->serial);
 	if (x->longterm) {
 		pthread_mutex_lock(&rv_lock);
@@ -971,7 +1050,7 @@ static struct t_dma *dma_run(struct t_worker *w, unsigned slot, uint64_t p, uint
 		return NULL;
 	}
 	pinset_check(t, &ps, x->ino, OWN_PINNED, write, write ? "dma write (before)" : "dma read (before)",
-		     f, o);
+		     f, o, NULL);
 	if (write) {
 		x->gen = ++w->gen;
 		x->byte = fill_byte(x->fid, x->gen);
@@ -1413,7 +1492,8 @@ static void store_trace(struct t_worker *w, struct t_file *f, const struct vacc 
 				 st ? "shows" : "no stamp", s.fid, s.page, s.gen);
 			bad[i] = any = true;
 		}
-		if (!own_check(t, pg[i], f->ino, page * PG, OWN_STORE, true, false, "store through a view"))
+		if (!own_check(t, pg[i], f->ino, page * PG, OWN_STORE, true, false, "store through a view",
+			       NULL))
 			own_bad[i] = any = true;
 	}
 	if (!any)
@@ -1440,7 +1520,7 @@ static void store_trace(struct t_worker *w, struct t_file *f, const struct vacc 
 				    f->name, a->page + i, a->gen, pg[i], why[i]);
 		if (own_bad[i])
 			(void)own_check(t, pg[i], f->ino, (a->page + i) * PG, OWN_STORE, true, true,
-					"store through a view");
+					"store through a view", NULL);
 	}
 }
 
@@ -1578,9 +1658,15 @@ static void op_eof_store(struct t_worker *w)
 	t_count(t, OP_EOF_STORE);
 	faulted = sigbus_guard(vacc_run, &a, &at);
 	/* a layout change meanwhile (a truncate up) may have made the store legal */
-	if (f_end(w, f, &o) && !faulted)
-		t_violation(t, V_STORE_LANDED, "a store into %s at page %" PRIu64 ", past its end (%" PRIu64 " bytes), did not fault",
-			    f->name, p, size);
+	if (f_end(w, f, &o) && !faulted) {
+		struct dc_dcfs_stat st = { 0 };
+
+		(void)dc_dcfs_fstat(t->fs, f->fd, &st);
+		t_violation(t, V_STORE_LANDED, "a store into %s at page %" PRIu64 ", past its end (%" PRIu64 " bytes; the file says %" PRIu64 "), did not fault",
+			    f->name, p, size, st.size);
+		if (!w->hist_dumped++)
+			hist_dump(w, f->fid, p);
+	}
 	f_unlock(f);
 }
 
@@ -1696,9 +1782,15 @@ static void op_falloc(struct t_worker *w, unsigned mode)
 	f_unlock(f);
 	o = wait_opts();
 	t0 = dc_now_ns();
+	if (mode == DC_DCFS_FALLOC_COLLAPSE)
+		shift_log(f, p, p + n, -(int64_t)n, false);
+	else if (mode == DC_DCFS_FALLOC_INSERT)
+		shift_log(f, p, p, (int64_t)n, false);
 	w->io_lo = p * PG; /* collapse and insert move what follows */
 	w->io_hi = mode >= DC_DCFS_FALLOC_COLLAPSE ? UINT64_MAX : (p + n) * PG;
 	ret = dc_dcfs_fallocate(t->fs, f->fd, mode, p * PG, n * PG, &o);
+	if (mode >= DC_DCFS_FALLOC_COLLAPSE)
+		shift_end(f);
 	layout_done(w, t0);
 	t_count(t, opn[mode]);
 	hist_add(w, (int)opn[mode], f->fid, 0, p, n, ret);
@@ -2387,7 +2479,7 @@ static void op_probe(struct t_worker *w)
 	} else {
 		atomic_fetch_add(&t->probes, 1);
 		pinset_check(t, &ps, f->ino, OWN_PINNED, write, write ? "pin probe" : "read pin probe",
-			     f, &o);
+			     f, &o, NULL);
 		ret = dc_dcfs_unpin(t->fs, &ps);
 		if (ret)
 			t_violation(t, V_UNEXPECTED, "unpin (probe): %s", ename(ret));
@@ -2542,6 +2634,7 @@ void t_worker_fini(struct t_worker *w)
 		free(w->f[i].m);
 		w->f[i].m = NULL;
 		pthread_mutex_destroy(&w->f[i].lock);
+		pthread_mutex_destroy(&w->f[i].shift_lock);
 	}
 	free(w->buf);
 	w->buf = NULL;
