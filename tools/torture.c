@@ -30,7 +30,7 @@ static const char *const op_names[OP_NR + 1] = {
 	"pwrite", "pread", "store", "store_fault", "load", "eof_store", "dma_write",
 	"dma_read", "pin", "pin_user", "pin_revocable", "truncate", "punch", "zero",
 	"collapse", "insert", "reflink", "fsync", "recycle", "poison", "fail_alloc", "kill",
-	"stall", "race", "pin_probe", "pwrite_part", "dma_done",
+	"stall", "race", "pin_probe", "pwrite_part", "tail_store", "dma_done",
 };
 
 static const char *const viol_names[V_NR] = {

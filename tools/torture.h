@@ -89,6 +89,7 @@ enum t_op {
 	OP_RACE,  /* a test aid (--ops race only): a DMA's last pass after another write began */
 	OP_PROBE, /* the partner: a pin taken, checked and given back at once */
 	OP_PWRITE_PART, /* a pwrite of part of one page */
+	OP_TAIL_STORE,  /* stores past the end of file inside its last block */
 	OP_NR
 };
 
@@ -162,7 +163,10 @@ struct torture {
 };
 
 /* One page of a file's model. */
-enum t_mstate { M_ZERO = 0, M_STAMP, M_FLUX, M_UNKNOWN };
+/* M_TAIL: bytes from @keep on are zeros, those before it not known (a DMA
+ * still wrote the page when a truncate cut it there: the truncate zeroes the
+ * tail, and no DMA may write it again). */
+enum t_mstate { M_ZERO = 0, M_STAMP, M_FLUX, M_UNKNOWN, M_TAIL };
 /*
  * A page's bytes, as the model has them: the base (zeros, or the stamped
  * page of (fid, page, gen)), zeros from byte @keep on (a truncate to inside
@@ -232,6 +236,7 @@ struct t_dma {
 	struct t_dma *rv_next; /* the revocable ones' list (torture_ops.c) */
 	struct dma *d;
 	struct t_file *file;
+	int fd;              /* the file's when it was pinned (-1: none; a recycle may reuse it) */
 	uint64_t shift_pin;  /* the file's nshift when its pin was asked for */
 	uint64_t serial;
 	unsigned slot;       /* the worker's file */

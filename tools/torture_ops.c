@@ -159,6 +159,16 @@ static int verify_page(struct t_worker *w, struct t_file *f, uint64_t page, cons
 		return 0;
 	}
 	atomic_fetch_add(&t->verified_pages, 1);
+	if (m->st == M_TAIL) { /* only the tail is known: zeros */
+		memset(want, 0, PG);
+		for (at = m->keep; at < len && !p[at]; at++)
+			;
+		if (at >= len)
+			return 0;
+		t_violation(t, V_CONTENT, "%s: %s page %" PRIu64 " (cut at byte %u by a truncate): byte %" PRIu64 " is %02x, not 0",
+			    how, f->name, page, m->keep, at, p[at]);
+		return 1;
+	}
 	m_expect(m, want);
 	if (!memcmp(p, want, len))
 		return 0;
@@ -181,6 +191,8 @@ static int verify_page(struct t_worker *w, struct t_file *f, uint64_t page, cons
 				    how, f->name, page, m->fid, m->page, m->gen, s.fid, s.page, s.gen);
 		return 1;
 	}
+	if (!w->hist_dumped++)
+		hist_dump(w, f->fid, page);
 	t_violation(t, V_CONTENT,
 		    "%s: %s page %" PRIu64 " (%s file %u page %" PRIu64 " gen %" PRIu64 ", zeros from %u, bytes %u+%u of %02x): byte %" PRIu64 " is %02x, not %02x",
 		    how, f->name, page, m->st == M_ZERO ? "zeros, not" : "the stamp of", m->fid, m->page,
@@ -369,8 +381,12 @@ static void m_set_zero(struct t_file *f, uint64_t p, uint64_t n, uint64_t max)
 /* A truncate to byte @r of the page: its bytes from @r on are zeros (when the file grows again). */
 static void m_clamp(struct t_mpage *m, uint64_t r)
 {
-	if (m->st == M_FLUX) { /* the DMA may land after the truncate's zeroing: not asked */
-		m->st = M_UNKNOWN;
+	if (m->st == M_FLUX || m->st == M_UNKNOWN || m->st == M_TAIL) {
+		/* what the DMA (or whoever) left before byte @r is not known; after it, zeros */
+		if (m->st != M_TAIL || m->keep > r)
+			m->keep = (uint16_t)r;
+		m->st = M_TAIL;
+		m->olen = 0;
 		return;
 	}
 	if (!m->keep || m->keep > r)
@@ -504,6 +520,9 @@ static void f_begin(struct t_worker *w, struct t_file *f, enum f_kind kind, stru
 	o->layout_gen = f->layout_gen;
 	o->ro = false;
 	o->fid = f->fid;
+	/* a DMA done from now on may have met the change (dma_finish()) */
+	if (kind == FK_LAYOUT)
+		f->layout_gen++;
 	f->in[s] = (int)kind + 1;
 	f->begun[s][kind]++;
 }
@@ -563,8 +582,19 @@ static void f_resync(struct torture *t, struct t_file *f)
 
 	if (f->fd >= 0 && !dc_dcfs_fstat(t->fs, f->fd, &st))
 		size = st.size;
-	if (size > t->maxpages * PG)
+	if (size > t->maxpages * PG) {
+		/*
+		 * Racing growths took it past what the model (and the view)
+		 * covers: cut it back if no operation runs on it (the lock keeps
+		 * new ones out), or have it recycled when none does.
+		 */
+		struct dc_wait_opts o = { 0 };
+
+		o.deadline_ns = dc_now_ns() + 20ull * 1000000000ull;
+		if (f->in[0] || f->in[1] || dc_dcfs_truncate(t->fs, f->fd, t->maxpages * PG, &o))
+			f->recycle = true;
 		size = t->maxpages * PG;
+	}
 	for (uint64_t i = 0; i < (size + PG - 1) / PG; i++)
 		f->m[i].st = M_UNKNOWN;
 	m_set_zero(f, (size + PG - 1) / PG, t->maxpages, t->maxpages);
@@ -872,6 +902,26 @@ static void pass_hook(const struct dc_dcfs_pinset *ps, void *arg)
 		for (uint64_t at = 0; at < s->len; at += PG)
 			dma_stamp((char *)s->addr + at, x->fid, (off + at) / PG, x->gen);
 	}
+	/*
+	 * Without the quarantine a truncate or collapse waits for the pins on
+	 * what it takes: while a write pin is held, its blocks are inside the
+	 * file.  Not a read pin's: the zero page it holds over holes, or a
+	 * block it shares with another file (reflink), leave the file without
+	 * a wait, as neither is freed.
+	 */
+	if (!atomic_load(&t->removing) && !t->quarantine && x->fd >= 0 && x->write) {
+		struct dc_dcfs_stat st;
+		uint64_t end = 0, o = ps->offset;
+
+		for (unsigned i = 0; i < ps->nsegs; o += ps->segs[i].len, i++)
+			if (ps->segs[i].pgoff != UINT64_MAX) /* a block, not the zero page */
+				end = o + ps->segs[i].len;
+		if (end && !dc_dcfs_fstat(t->fs, x->fd, &st) && st.ino == x->ino &&
+		    (st.size + PG - 1) / PG * PG < end)
+			t_violation(t, V_LEFT_FILE, "%s pinned blocks of pages %" PRIu64 "+%" PRIu64 " of ino %" PRIu64 " past its end (%" PRIu64 " bytes)",
+				    x->write ? "dma write" : "dma read", x->off / PG, (end - x->off) / PG,
+				    x->ino, st.size);
+	}
 	if (!atomic_load(&t->removing))
 		pinset_check(t, ps, x->ino, OWN_UNDER_PIN, x->write,
 			     x->write ? "dma write (after a pass)" : "dma read (after a pass)", NULL, NULL,
@@ -1025,6 +1075,7 @@ static struct t_dma *dma_run(struct t_worker *w, unsigned slot, uint64_t p, uint
 	x->longterm = k == PIN_REVOCABLE;
 	x->layout_gen = o->layout_gen;
 	x->file = f;
+	x->fd = f->fd;
 	x->shift_pin = shift_now(f);
 	snprintf(tag, sizeof(tag), "w%u.dma%" PRIu64, w->idx, x->serial);
 	if (x->longterm) {
@@ -1212,7 +1263,7 @@ static void op_pwrite_part(struct t_worker *w)
 		return pwrite_err(w, f, &o, (int)ret, mf0, p, p + 1);
 	if (f_end(w, f, &o)) {
 		m = &f->m[p];
-		if ((uint64_t)ret != len || m->st == M_FLUX || m->st == M_UNKNOWN ||
+		if ((uint64_t)ret != len || m->st == M_FLUX || m->st == M_UNKNOWN || m->st == M_TAIL ||
 		    dma_covers(w, f, p) ||
 		    (m->olen && (off > m->ooff || off + len < (uint64_t)m->ooff + m->olen))) {
 			m->st = M_UNKNOWN; /* short, under a DMA, or a second part: not modelled */
@@ -1318,12 +1369,18 @@ struct vacc {
 	uint32_t fid;
 	uint64_t page, gen;
 	bool store;
+	uint64_t raw;        /* a store of @raw bytes of @byte at @base instead (op_tail_store()) */
+	int byte;
 };
 
 static void vacc_run(void *arg)
 {
 	struct vacc *a = arg;
 
+	if (a->raw) {
+		memset(a->base, a->byte, a->raw);
+		return;
+	}
 	for (uint64_t i = 0; i < a->n; i++) {
 		unsigned char *q = a->base + i * PG;
 
@@ -1670,6 +1727,37 @@ static void op_eof_store(struct t_worker *w)
 	f_unlock(f);
 }
 
+/*
+ * Stores through the view past the end of file inside its last block (the
+ * view maps the whole block: they may land, or get SIGBUS): whatever lands
+ * there is not the file's, and when the file grows those bytes must read
+ * zeros (the model keeps them zeros: a growth that does not zero the old
+ * last block's tail shows them).
+ */
+static void op_tail_store(struct t_worker *w)
+{
+	struct torture *t = w->t;
+	struct t_file *f = &w->f[rnd(w, T_FILES)];
+	struct vacc a = { 0 };
+	struct f_op o;
+	uint64_t size, end;
+	void *at;
+
+	f_begin(w, f, FK_WRITE, &o); /* a racing growth may make them the file's: a resync */
+	size = f->size;
+	end = (size + t->block - 1) / t->block * t->block;
+	if (f->fd < 0 || !f->mapped || end == size || end > t->maxpages * PG)
+		return f_nothing(w, f, &o);
+	f_unlock(f);
+	a.base = (unsigned char *)f->v.addr + size;
+	a.raw = 1 + rnd(w, end - size);
+	a.byte = fill_byte(f->fid, ++w->gen);
+	t_count(t, OP_TAIL_STORE);
+	(void)sigbus_guard(vacc_run, &a, &at);
+	(void)f_end(w, f, &o);
+	f_unlock(f);
+}
+
 /* ---- layout -------------------------------------------------------------------------- */
 
 static struct dc_wait_opts wait_opts(void)
@@ -1755,9 +1843,16 @@ static void op_falloc(struct t_worker *w, unsigned mode)
 	f_begin(w, f, FK_LAYOUT, &fo);
 	if (f->fd < 0)
 		return f_nothing(w, f, &fo);
-	if (mode == DC_DCFS_FALLOC_PUNCH || mode == DC_DCFS_FALLOC_ZERO) {
+	if ((mode == DC_DCFS_FALLOC_PUNCH || mode == DC_DCFS_FALLOC_ZERO) && (bpp == 1 || rnd(w, 2))) {
 		p = rnd(w, t->maxpages);
 		n = 1 + rnd(w, t->maxpages - p < 64 ? t->maxpages - p : 64);
+	} else if (mode == DC_DCFS_FALLOC_PUNCH || mode == DC_DCFS_FALLOC_ZERO) {
+		/* whole blocks (2 MiB ones too): blocks leave the file, not only pages of them */
+		uint64_t maxb = t->maxpages / bpp;
+
+		p = rnd(w, maxb);
+		n = (1 + rnd(w, maxb - p < 2 ? maxb - p : 2)) * bpp;
+		p *= bpp;
 	} else {
 		uint64_t blocks = f->size / t->block; /* whole blocks inside the size */
 
@@ -2218,6 +2313,7 @@ static void op_kill(struct t_worker *w)
 	k->off = p * PG;
 	k->len = n * PG;
 	k->x.t = t;
+	k->x.fd = -1; /* no size check of its own: the kill is checked after */
 	k->x.write = true;
 	k->x.fid = f->fid;
 	k->x.ino = f->ino;
@@ -2400,7 +2496,7 @@ struct weight {
 
 static const struct weight weights[] = {
 	{ 12, OP_PWRITE }, { 4, OP_PWRITE_PART }, { 10, OP_PREAD }, { 8, OP_STORE }, { 4, OP_STORE_FAULT },
-	{ 6, OP_LOAD }, { 2, OP_EOF_STORE }, { 12, OP_DMA_WRITE }, { 3, OP_DMA_READ },
+	{ 6, OP_LOAD }, { 2, OP_EOF_STORE }, { 3, OP_TAIL_STORE }, { 12, OP_DMA_WRITE }, { 3, OP_DMA_READ },
 	{ 2, OP_TRUNCATE }, { 2, OP_PUNCH }, { 1, OP_ZERO }, { 1, OP_COLLAPSE },
 	{ 1, OP_INSERT }, { 2, OP_REFLINK }, { 2, OP_FSYNC }, { 2, OP_RECYCLE },
 	{ 1, OP_POISON }, { 2, OP_FAIL_ALLOC }, { 1, OP_KILL }, { 0, OP_STALL },
@@ -2521,6 +2617,7 @@ static void one_op(struct t_worker *w, int op)
 	case OP_STORE_FAULT: op_store(w, true); break;
 	case OP_LOAD: op_load(w); break;
 	case OP_EOF_STORE: op_eof_store(w); break;
+	case OP_TAIL_STORE: op_tail_store(w); break;
 	case OP_DMA_WRITE: op_dma(w, true, 0, -1); break;
 	case OP_DMA_READ: op_dma(w, false, 0, -1); break;
 	case OP_TRUNCATE: op_truncate(w); break;
@@ -2589,10 +2686,16 @@ uint64_t t_verify_all(struct t_worker *w)
 
 	for (unsigned i = 0; i < T_FILES; i++) {
 		struct t_file *f = &w->f[i];
+		struct dc_dcfs_stat st;
 		int64_t ret;
 		bool gone;
 
-		if (f->fd < 0 || !f->size)
+		if (f->fd < 0)
+			continue;
+		if (!dc_dcfs_fstat(t->fs, f->fd, &st) && st.size != f->size) /* the model drifted */
+			t_violation(t, V_UNEXPECTED, "%s: the file's size is %" PRIu64 ", the model's %" PRIu64,
+				    f->name, st.size, f->size);
+		if (!f->size)
 			continue;
 		ret = dc_dcfs_pread(t->fs, f->fd, w->buf, f->size, 0);
 		if (ret < 0) {
