@@ -1728,8 +1728,8 @@ static void op_eof_store(struct t_worker *w)
 }
 
 /*
- * Stores through the view past the end of file inside its last block (the
- * view maps the whole block: they may land, or get SIGBUS): whatever lands
+ * Stores through the view past the end of file inside its last page (the
+ * view maps the page whole: they land; SIGBUS is taken too): whatever lands
  * there is not the file's, and when the file grows those bytes must read
  * zeros (the model keeps them zeros: a growth that does not zero the old
  * last block's tail shows them).
@@ -1745,7 +1745,7 @@ static void op_tail_store(struct t_worker *w)
 
 	f_begin(w, f, FK_WRITE, &o); /* a racing growth may make them the file's: a resync */
 	size = f->size;
-	end = (size + t->block - 1) / t->block * t->block;
+	end = (size + PG - 1) / PG * PG; /* the last page's tail: a view maps the page whole */
 	if (f->fd < 0 || !f->mapped || end == size || end > t->maxpages * PG)
 		return f_nothing(w, f, &o);
 	f_unlock(f);
@@ -1800,15 +1800,24 @@ static void op_truncate(struct t_worker *w)
 	/* half of them to inside a page: its tail must read zeros when the file grows again */
 	uint64_t r = np < t->maxpages && rnd(w, 2) ? rnd(w, PG) : 0;
 	struct dc_wait_opts o = wait_opts();
+	unsigned char old[PG];
+	uint64_t s0, len = 0;
 	struct f_op fo;
 	int ret;
 
 	f_begin(w, f, FK_LAYOUT, &fo);
 	if (f->fd < 0)
 		return f_nothing(w, f, &fo);
+	s0 = f->size;
 	f_unlock(f);
 	w->io_lo = np * PG + r;
 	ret = dc_dcfs_truncate(t->fs, f->fd, np * PG + r, &o);
+	/* grown from inside a page: that page read back at once, its old tail must be zeros */
+	if (!ret && s0 % PG && np * PG + r > s0) {
+		int64_t got = dc_dcfs_pread(t->fs, f->fd, old, PG, s0 / PG * PG);
+
+		len = got > 0 ? (uint64_t)got : 0;
+	}
 	layout_done(w, t0);
 	t_count(t, OP_TRUNCATE);
 	hist_add(w, OP_TRUNCATE, f->fid, 0, np, UINT64_MAX, ret);
@@ -1820,6 +1829,8 @@ static void op_truncate(struct t_worker *w)
 		return;
 	}
 	if (f_end(w, f, &fo)) {
+		if (len)
+			verify_page(w, f, s0 / PG, old, len, "read after a truncate that grew the file");
 		f->layout_gen++;
 		m_set_zero(f, np + !!r, t->maxpages, t->maxpages);
 		if (r)
@@ -2692,6 +2703,8 @@ uint64_t t_verify_all(struct t_worker *w)
 
 		if (f->fd < 0)
 			continue;
+		w->io_lo = 0; /* the whole file (t_err_ok()) */
+		w->io_hi = UINT64_MAX;
 		if (!dc_dcfs_fstat(t->fs, f->fd, &st) && st.size != f->size) /* the model drifted */
 			t_violation(t, V_UNEXPECTED, "%s: the file's size is %" PRIu64 ", the model's %" PRIu64,
 				    f->name, st.size, f->size);
