@@ -57,9 +57,10 @@
 #                                     oracle once asked whether the DMA was
 #                                     done only after the write: a foreign
 #                                     stamp at every such op)
-#   replay                            --threads 1 --seed 3 --kill --fail-alloc
-#                                     300 twice: the same 'replay:' hash (every
-#                                     choice of the first 1000 operations)
+#   replay                            --seed 3 --kill --fail-alloc 300 twice:
+#                                     the same 'replay:' hashes (the kind and
+#                                     seed of the first 500 operations of each
+#                                     worker and partner)
 #   usage                             help lists it, --help, bad arguments
 #                                     (exit 2, nothing run)
 #   fail_alloc_plain                  build/daxcore (no injector): --fail-alloc
@@ -266,18 +267,17 @@ race)
         grep -Eq '^ *race +[1-9]' "$tmp/out" || { echo "FAIL: no race op ran"; exit 1; }
     done;;
 replay)
+    # The same seed, the same sequence of operations (kind, seed) in every
+    # thread, partners included, with every operation and both injectors on.
     for i in 1 2; do
-        # no operation the partner thread does (layout changes, pin probes): it
-        # only naps, and the worker's choices depend on nothing another thread does
-        secs=4 run build/fault/daxcore --threads 1 --seed 3 --kill --fail-alloc 300 \
-            --ops pwrite,pwrite_part,pread,store,store_fault,load,eof_store,dma_write,dma_read,fsync,recycle,poison,fail_alloc,kill
+        secs=6 run build/fault/daxcore --seed 3 --kill --fail-alloc 300
         grep '^replay: ' "$tmp/out" >"$tmp/replay$i"
     done
-    grep -Eq '^replay: first 1000 operations: w0 [0-9a-f]{16}$' "$tmp/replay1" ||
-        { echo "FAIL: no replay hash of 1000 operations"; exit 1; }
+    grep -Eq '^replay: first 500 operations:( [wp][0-9]+ [0-9a-f]{16}){8}$' "$tmp/replay1" ||
+        { cat "$tmp/replay1"; echo "FAIL: no replay hash of 500 operations of each of 8 threads"; exit 1; }
     cmp -s "$tmp/replay1" "$tmp/replay2" ||
         { cat "$tmp/replay1" "$tmp/replay2"; echo "FAIL: the same seed made other choices"; exit 1; }
-    echo "ok    replay: the same choices twice";;
+    echo "ok    replay: the same operations twice";;
 usage)
     build/daxcore help >"$tmp/out" 2>&1 && grep -q '^  torture \[-d SPEC\] \[--seconds N\]' "$tmp/out" ||
         { cat "$tmp/out"; echo "FAIL: help lists no torture"; exit 1; }

@@ -450,9 +450,12 @@ static void print_text(struct torture *t, const struct summary *s)
 	       ename(s->unmount));
 	/* A test aid: the same seed, the same choices (docs/cli.md says when) */
 	printf("replay: first %u operations:", T_REPLAY_OPS);
-	for (unsigned i = 0; i < t->o.threads; i++)
+	for (unsigned i = 0; i < t->o.threads; i++) {
 		printf(t->w[i].nops < T_REPLAY_OPS ? " w%u %016" PRIx64 " (%" PRIu64 " only)" :
 		       " w%u %016" PRIx64, i, t->w[i].replay, t->w[i].nops);
+		printf(t->w[i].pnops < T_REPLAY_OPS ? " p%u %016" PRIx64 " (%" PRIu64 " only)" :
+		       " p%u %016" PRIx64, i, t->w[i].preplay, t->w[i].pnops);
+	}
 	printf("\n");
 	printf("violations: %" PRIu64, s->viols);
 	for (unsigned i = 0; i < V_NR; i++)
@@ -515,11 +518,12 @@ static void usage(FILE *f)
 		"every --check-ms (default 2000) the workers park and dc_dcfs_check(), the\n"
 		"counts and every file's contents are checked.  Exit 1 on any violation.\n"
 		"  --seconds N     run time (default 10)\n"
-		"  --threads T     workers (default 4), each with 3 files of its own\n"
+		"  --threads T     workers (default 4), each with 3 files of its own and a\n"
+		"                  partner thread that changes their layout and pins them\n"
 		"  --seed S        the seed (default: from the clock; printed): the same seed\n"
-		"                  replays the same sequence of choices in each worker; the\n"
-		"                  interleaving of the workers, and so what the library\n"
-		"                  answers and the choices that follow, differ run to run\n"
+		"                  replays the same sequence of operations (each kind and the\n"
+		"                  seed of its choices) in every thread; the interleaving, and\n"
+		"                  so the sizes and holes the choices meet, differ run to run\n"
 		"  -o MOUNTOPTS    dcfs mount options (e.g. quarantine)\n"
 		"  --kill          also cancel client threads mid-DMA and check their pins go\n"
 		"  --fail-alloc N  inject allocation failures (one of a worker's own next N\n"

@@ -27,9 +27,10 @@
  * a store through a view checks the same of the page it stored into.
  *
  * Threads: workers (one per --threads, each with its own PRNG seeded from
- * the seed and its index, so that the same seed replays the same sequence
- * of choices per worker; what the library answers, and so the interleaving
- * and the later choices that depend on answers, differ from run to run),
+ * the seed and its index, drawn from once per operation to seed that
+ * operation's choices, so that the same seed replays the same sequence of
+ * operations per thread; what the library answers, and so what the choices
+ * resolve to, differ from run to run with the interleaving),
  * each with a partner thread that works on the same files at the same time
  * (layout changes, reflinks and pins, so that a fault, a store or a pin of
  * the worker races a truncate, punch, collapse or insert of the very pages
@@ -77,7 +78,7 @@
  * choices only.  The run's record of poisoned pages holds every worker's.
  */
 #define T_POISON_BUDGET 4
-#define T_REPLAY_OPS 1000 /* operations of each worker in its replay hash */
+#define T_REPLAY_OPS 500 /* operations of each worker in its replay hash */
 
 /* Operation kinds (counted, per second in the summary). */
 enum t_op {
@@ -276,9 +277,11 @@ struct t_worker {
 	struct t_hist hist[T_HIST];
 	unsigned nhist, hist_dumped;
 	unsigned npoisoned;      /* memory failures it caused (T_POISON_BUDGET at most) */
-	/* A test aid: a hash of every choice (rnd()'s bound and answer) of the
-	 * first T_REPLAY_OPS operations, printed in the summary ("replay:"). */
-	uint64_t replay, nops;
+	uint64_t oprng;          /* the operation's PRNG (torture_ops.c, rnd(), next_op()) */
+	/* A test aid: a hash of the (seed, kind) of its first T_REPLAY_OPS
+	 * operations, printed in the summary ("replay:"); the partner's, kept
+	 * in its worker once it is gone. */
+	uint64_t replay, nops, preplay, pnops;
 };
 
 /* torture.c */

@@ -31,14 +31,16 @@ static uint64_t splitmix(uint64_t *x)
 	return z ^ (z >> 31);
 }
 
+/*
+ * A choice of the operation under way: from the operation's own PRNG, which
+ * the thread's seeds with one draw per operation (next_op()).  So however
+ * many choices an operation makes (they depend on what it meets: a size, a
+ * hole), the thread's sequence of operations and of their seeds is the
+ * same for the same --seed, whatever the interleaving.
+ */
 static uint64_t rnd(struct t_worker *w, uint64_t n)
 {
-	uint64_t r = n ? splitmix(&w->rng) % n : 0;
-
-	/* the replay hash: a choice's bound is what the answers fed back */
-	if (w->nops < T_REPLAY_OPS)
-		w->replay = (w->replay ^ n ^ r * UINT64_C(0x9E3779B97F4A7C15)) * UINT64_C(0x100000001B3);
-	return r;
+	return n ? splitmix(&w->oprng) % n : 0;
 }
 
 /* ---- the worker's last writes (printed with a foreign stamp of its own file) ------------- */
@@ -2543,6 +2545,23 @@ static unsigned weight(const struct torture *t, const struct weight *wt)
 	return t->o.only & (UINT64_C(1) << wt->op) ? (wt->w ? wt->w : 1) : 0;
 }
 
+static int pick_op(struct t_worker *w);
+
+/* The thread's next operation: its seed (one draw of the thread's PRNG), then its kind. */
+static int next_op(struct t_worker *w)
+{
+	uint64_t seed = splitmix(&w->rng);
+	int op;
+
+	w->oprng = seed;
+	op = pick_op(w);
+	if (w->nops < T_REPLAY_OPS) /* the replay hash: the sequence of (seed, kind) */
+		w->replay = (w->replay ^ seed ^ (uint64_t)(op + 3) * UINT64_C(0x9E3779B97F4A7C15)) *
+			    UINT64_C(0x100000001B3);
+	w->nops++;
+	return op;
+}
+
 static int pick_op(struct t_worker *w)
 {
 	const struct weight *tab = w->side ? partner_weights : weights;
@@ -2658,7 +2677,6 @@ static void one_op(struct t_worker *w, int op)
 	}
 	atomic_store(&w->op, -1);
 	atomic_fetch_add(&t->progress, 1);
-	w->nops++;
 }
 
 /* The partner thread: until the run stops, parking with the worker. */
@@ -2671,7 +2689,7 @@ static void *partner_main(void *arg)
 		t_maybe_park(p);
 		if (atomic_load(&t->stop))
 			break;
-		one_op(p, pick_op(p));
+		one_op(p, next_op(p));
 	}
 	return NULL;
 }
@@ -2689,7 +2707,7 @@ void *t_worker_main(void *arg)
 		t_maybe_park(w);
 		if (atomic_load(&t->stop))
 			break;
-		one_op(w, pick_op(w));
+		one_op(w, next_op(w));
 		reap(w, false);
 	}
 	pthread_join(w->peer->th, NULL);
@@ -2761,6 +2779,10 @@ void t_worker_fini(struct t_worker *w)
 	}
 	free(w->buf);
 	w->buf = NULL;
+	if (w->peer) { /* its replay hash, for the summary */
+		w->preplay = w->peer->replay;
+		w->pnops = w->peer->nops;
+	}
 	free(w->peer);
 	w->peer = NULL;
 }
