@@ -566,7 +566,7 @@ static bool f_overlapped_now(struct t_file *f, const struct f_op *o)
 	bool r;
 
 	f_lock(f);
-	r = f_overlapped(f, o);
+	r = f_overlapped(f, o) || f->recycle; /* a recycle to come: the model is not the file's */
 	f_unlock(f);
 	return r;
 }
@@ -635,7 +635,8 @@ static bool f_end(struct t_worker *w, struct t_file *f, struct f_op *o)
 	}
 	if (f->raced && other != FK_WRITE + 1 && other != FK_LAYOUT + 1)
 		f_resync(w->t, f);
-	return !over && f->fid == o->fid;
+	/* a recycle still to come (a file past the view, cut back later): the model is not the file's */
+	return !over && f->fid == o->fid && !f->recycle;
 }
 
 /* An operation on @f that has nothing to do (after f_begin(), the lock held). */
@@ -708,7 +709,10 @@ static bool t_err_ok(struct t_worker *w, struct t_file *f, int err, const char *
 	 * changed the layout meanwhile: the poisoned block may have moved).
 	 */
 	if ((err == -EIO || err == -EHWPOISON) &&
-	    file_poisoned(w, f, raced ? 0 : w->io_lo, raced ? UINT64_MAX : w->io_hi)) {
+	    (file_poisoned(w, f, raced ? 0 : w->io_lo, raced ? UINT64_MAX : w->io_hi) ||
+	     atomic_load(&t->mf_started) != w->mf0)) {
+		/* (or a memory failure began during the operation: the block it hit
+		 * may be gone by now, punched or moved by the partner) */
 		atomic_fetch_add(&t->poison_hits, 1);
 		recycle(w, f);
 		*gone = true;
@@ -1097,7 +1101,7 @@ static struct t_dma *dma_run(struct t_worker *w, unsigned slot, uint64_t p, uint
 			pthread_mutex_unlock(&rv_lock);
 		}
 		free(x);
-		(void)t_err_ok(w, f, ret, "pin", ok, &gone, false);
+		(void)t_err_ok(w, f, ret, "pin", ok, &gone, f_overlapped_now(f, o));
 		(void)f_end(w, f, o);
 		f_unlock(f);
 		return NULL;
@@ -1409,6 +1413,15 @@ static void view_sigbus(struct t_worker *w, struct t_file *f, void *at, const ch
 	atomic_fetch_add(&t->sigbus, 1);
 	if (f_overlapped_now(f, o))
 		return;
+	{
+		struct dc_dcfs_statfs sf;
+
+		dc_dcfs_statfs(t->fs, &sf);
+		/* a write fault with no block to give (-ENOSPC): the device full or
+		 * nearly so (the others free and take blocks meanwhile) */
+		if (sf.blocks_free < 4 * (uint64_t)t->o.threads)
+			return;
+	}
 	w->io_lo = (uint64_t)((char *)at - (char *)f->v.addr) & ~(uint64_t)(PG - 1);
 	w->io_hi = w->io_lo + PG;
 	if (file_poisoned(w, f, w->io_lo, w->io_hi)) {
@@ -2608,7 +2621,7 @@ static void op_probe(struct t_worker *w)
 	ret = dc_dcfs_pin(t->fs, f->fd, p * PG, n * PG, write ? 0 : DC_DCFS_PIN_READONLY, tag, &ps);
 	t_count(t, OP_PROBE);
 	if (ret) {
-		(void)t_err_ok(w, f, ret, "pin (probe)", ok, &gone, false);
+		(void)t_err_ok(w, f, ret, "pin (probe)", ok, &gone, f_overlapped_now(f, &o));
 	} else {
 		atomic_fetch_add(&t->probes, 1);
 		pinset_check(t, &ps, f->ino, OWN_PINNED, write, write ? "pin probe" : "read pin probe",
@@ -2646,6 +2659,7 @@ static void one_op(struct t_worker *w, int op)
 	atomic_store(&w->op, op);
 	w->io_lo = 0; /* the bytes its calls touch: an operation narrows it (t_err_ok()) */
 	w->io_hi = UINT64_MAX;
+	w->mf0 = atomic_load(&t->mf_started);
 	switch (op) {
 	case OP_PWRITE: op_pwrite(w); break;
 	case OP_PWRITE_PART: op_pwrite_part(w); break;

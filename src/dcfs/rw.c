@@ -43,10 +43,20 @@ DC_API int64_t dc_dcfs_pread(struct dc_dcfs *fs, int fd, void *buf, size_t len, 
 		struct dcfs_ext map;
 		bool mapped, fresh;
 
+		/*
+		 * ext_lock held across the copy: the I/O lock keeps this file's
+		 * layout changes out, not a copy-on-write of its pages by a write
+		 * fault or a write pin, which holds ext_lock for its step.  Were
+		 * it let in, a block shared with another file could become that
+		 * file's alone while the copy runs, and that file's writes (a
+		 * punch's zeroing in place) land in what this read returns (bug
+		 * 40, found by the torture's partner threads under ThreadSanitizer).
+		 */
 		pthread_mutex_lock(&ino->ext_lock);
 		ret = dcfs_iomap(ino, pos >> DC_PAGE_SHIFT, dcfs_size_pages(in + len - done), 1, 0,
 				 &map, &mapped, &fresh, NULL);
-		pthread_mutex_unlock(&ino->ext_lock);
+		if (DC_REGRESS_BUG == 40) /* bug 40: the copy after the lock is dropped */
+			pthread_mutex_unlock(&ino->ext_lock);
 		n = (map.len << DC_PAGE_SHIFT) - in;
 		if (n > len - done)
 			n = len - done;
@@ -57,6 +67,8 @@ DC_API int64_t dc_dcfs_pread(struct dc_dcfs *fs, int fd, void *buf, size_t len, 
 			if (!dc_region_alive(fs->r) ||
 			    dcfs_poisoned(fs, map.pgoff, dcfs_size_pages(in + n))) {
 				dc_region_read_unlock(fs->r);
+				if (DC_REGRESS_BUG != 40)
+					pthread_mutex_unlock(&ino->ext_lock);
 				ret = dc_region_alive(fs->r)
 					      ? dc__fail(-EIO, "dcfs read: bytes at %llu lie in a "
 							 "poisoned block", (unsigned long long)pos)
@@ -66,6 +78,8 @@ DC_API int64_t dc_dcfs_pread(struct dc_dcfs *fs, int fd, void *buf, size_t len, 
 			memcpy((char *)buf + done, (char *)dc_region_addr(fs->r, map.pgoff) + in, n);
 			dc_region_read_unlock(fs->r);
 		}
+		if (DC_REGRESS_BUG != 40)
+			pthread_mutex_unlock(&ino->ext_lock);
 		done += n;
 	}
 out:
