@@ -1245,7 +1245,7 @@ static void op_pwrite_part(struct t_worker *w)
 {
 	struct torture *t = w->t;
 	struct t_file *f = &w->f[rnd(w, T_FILES)];
-	uint64_t p = rnd(w, t->maxpages), off = rnd(w, PG), len = 1 + rnd(w, PG - off - 1 ? PG - off - 1 : 1);
+	uint64_t p = rnd(w, t->maxpages), off = rnd(w, PG), len = 1 + rnd(w, PG - off - 1);
 	uint64_t gen = ++w->gen, mf0;
 	struct t_mpage *m;
 	struct f_op o;
@@ -1294,12 +1294,8 @@ static void op_pwrite(struct t_worker *w)
 	int64_t ret;
 
 	f_begin(w, f, FK_WRITE, &o);
-	if (f->fd < 0) {
-		f_unlock(f);
-		(void)f_end(w, f, &o);
-		f_unlock(f);
-		return;
-	}
+	if (f->fd < 0)
+		return f_nothing(w, f, &o);
 	dma_snap(w);
 	f_unlock(f);
 	for (uint64_t i = 0; i < n; i++)
@@ -1334,13 +1330,10 @@ static void op_pread(struct t_worker *w)
 	bool gone;
 
 	f_begin(w, f, FK_READ, &o);
+	if (f->fd < 0)
+		return f_nothing(w, f, &o);
 	want = p * PG >= f->size ? 0 : f->size - p * PG < n * PG ? f->size - p * PG : n * PG;
 	f_unlock(f);
-	if (f->fd < 0) {
-		(void)f_end(w, f, &o);
-		f_unlock(f);
-		return;
-	}
 	w->io_lo = p * PG;
 	w->io_hi = (p + n) * PG;
 	ret = dc_dcfs_pread(t->fs, f->fd, w->buf, n * PG, p * PG);
