@@ -3,7 +3,7 @@
 # bug of the foundation review (1-13), of the review of its fixes (14-18)
 # of dcfs (19-21, 23), of the batched pin path (22) or of dcfs part 2
 # (sharing and quarantine, 24-27), of views (28), found by the torture
-# (29, 30), of device-dax (31; its review: 32-34), of the region claim (35)
+# (29, 30; 41, a write pin racing a CoW of its page), of device-dax (31; its review: 32-34), of the region claim (35)
 # or a mutation of views that only the torture's store trace sees (37: a
 # revoke leaves the pages mapped; 38, an entry unlock that wakes nobody, is
 # seen by the torture's watchdog: tests/cli_torture.sh bug38) brought back (-DDC_REGRESS_BUG=N, see
@@ -99,7 +99,9 @@ for line in \
     "33 test_mapping get_folio_at_the_reference_limit" \
     "34 test_devdax removal_during_open_fails_it_cleanly" \
     "34 test_conc_devdax open_and_close_vs_removal" \
-    "35 test_region claim_racing_removal_fails"; do
+    "35 test_region claim_racing_removal_fails" \
+    "41 test_dcfs_share write_pin_racing_a_cow_of_its_page" \
+    "41 test_conc_dcfs write_pins_vs_cow"; do
     set -- $line
     bug=$1 test=$2 case=$3
     if ! { bin "$test" 0 && bin "$test" "$bug"; } >"$out/build.$test.$bug.log" 2>&1; then

@@ -13,6 +13,7 @@
  * dc_dcfs_pins() and the slow-wait reports read.
  */
 #include "dcfs/dcfs_int.h"
+#include <sched.h>
 
 struct dcfs_pin {
 	uint64_t id;
@@ -153,7 +154,26 @@ static uint64_t unshared_prefix(struct dcfs_inode *ino, struct dcfs_pin *p, uint
 	return n;
 }
 
-/* Pin every page of @p: fast path, fault what is missing, retry. */
+#ifdef DC_FAULT_INJECT
+/* Test builds: run after the fast path pinned pages, before they are checked for sharing. */
+void (*dc__test_pin_hook)(struct dc_dcfs *fs);
+#endif
+
+/*
+ * Pin every page of @p: fast path, fault what is missing, retry.
+ *
+ * A write pin of a file that shares blocks checks the pages it pinned for
+ * sharing, and copies a shared one first.  The check comes after the
+ * pin, so a CoW of the same page by another thread may run in between:
+ * it zaps the entry after the fast path's re-check (the pin holds the
+ * old block), then drops the file's share, and the check then finds the
+ * old block unshared, but it is the other sharer's alone.  So the pin
+ * also reads the file's CoW count before the fast path and again after
+ * the check: a CoW that dropped a share the check saw counted before the
+ * drop, and one counted before the first read zapped its entry before
+ * the fast path looked (dcfs_cow_done()).  If the count moved, the pages
+ * are put back and pinned again.
+ */
 static int pin_pages(struct dcfs_inode *ino, struct dcfs_pin *p)
 {
 	bool write = !(p->flags & DC_DCFS_PIN_READONLY);
@@ -161,6 +181,7 @@ static int pin_pages(struct dcfs_inode *ino, struct dcfs_pin *p)
 
 	while (i < p->npages) {
 		struct dc_dcfs_fault_result res;
+		uint64_t cows = atomic_load_explicit(&ino->cow_seq, memory_order_acquire);
 		int n = dc_mapping_get_folios(ino->m, p->first + i, p->npages - i, true,
 					      &p->folios[i]);
 		int ret;
@@ -170,8 +191,16 @@ static int pin_pages(struct dcfs_inode *ino, struct dcfs_pin *p)
 			return n;
 		}
 		if (write && n && atomic_load(&ino->shared_ever)) {
-			uint64_t k = unshared_prefix(ino, p, i, (uint64_t)n);
+			uint64_t k;
 
+			DC_TEST_HOOK(dc__test_pin_hook, ino->fs);
+			k = unshared_prefix(ino, p, i, (uint64_t)n);
+			if (DC_REGRESS_BUG != 41 && /* bug 41: a CoW meanwhile left a sharer's block pinned */
+			    atomic_load_explicit(&ino->cow_seq, memory_order_relaxed) != cows) {
+				dc_mapping_put_folios(&p->folios[i], (uint64_t)n, true);
+				sched_yield(); /* the CoW may be halfway: let it finish */
+				continue;
+			}
 			if (k < (uint64_t)n) { /* copy the shared block, then pin the copy */
 				dc_mapping_put_folios(&p->folios[i + k], (uint64_t)n - k, true);
 				i += k;
