@@ -271,7 +271,7 @@ struct t_worker {
 	unsigned ndmas;
 	unsigned char *buf;      /* maxpages pages */
 	uint64_t io_lo, io_hi;   /* the bytes of the file its calls touch now (t_err_ok()) */
-	uint64_t mf0;            /* the memory failures begun when its operation began */
+	uint64_t mf0;            /* the memory failures finished when its operation began */
 	_Atomic int op;          /* what it does now (-1: between operations) */
 	_Atomic uint64_t op_t0;  /* since when */
 	_Atomic bool in_park;

@@ -710,9 +710,10 @@ static bool t_err_ok(struct t_worker *w, struct t_file *f, int err, const char *
 	 */
 	if ((err == -EIO || err == -EHWPOISON) &&
 	    (file_poisoned(w, f, raced ? 0 : w->io_lo, raced ? UINT64_MAX : w->io_hi) ||
-	     atomic_load(&t->mf_started) != w->mf0)) {
-		/* (or a memory failure began during the operation: the block it hit
-		 * may be gone by now, punched or moved by the partner) */
+	     atomic_load(&t->mf_started) > w->mf0)) {
+		/* (or a memory failure was under way during the operation: the
+		 * block it hit may be gone by now, punched or moved by the
+		 * partner, or a free block it poisoned was just allocated) */
 		atomic_fetch_add(&t->poison_hits, 1);
 		recycle(w, f);
 		*gone = true;
@@ -1212,7 +1213,7 @@ static void op_dma(struct t_worker *w, bool write, uint64_t ms, int kind)
 /* ---- data ---------------------------------------------------------------------------- */
 
 /* A pwrite of pages [@p, @end) of @f (operation @o) failed with @err: end the operation. */
-static void pwrite_err(struct t_worker *w, struct t_file *f, struct f_op *o, int err, uint64_t mf0,
+static void pwrite_err(struct t_worker *w, struct t_file *f, struct f_op *o, int err,
 		       uint64_t p, uint64_t end)
 {
 	static const int ok[] = { -ENOSPC, 0 };
@@ -1226,7 +1227,7 @@ static void pwrite_err(struct t_worker *w, struct t_file *f, struct f_op *o, int
 	 * past the end), so the file shows no poison.  Only a failure that
 	 * overlapped this call can do that.
 	 */
-	if (err == -EIO && atomic_load(&t->mf_started) > mf0 && !file_poisoned(w, f, 0, UINT64_MAX))
+	if (err == -EIO && atomic_load(&t->mf_started) > w->mf0 && !file_poisoned(w, f, 0, UINT64_MAX))
 		atomic_fetch_add(&t->poison_hits, 1);
 	else
 		(void)t_err_ok(w, f, err, "pwrite", ok, &gone, false);
@@ -1246,7 +1247,7 @@ static void op_pwrite_part(struct t_worker *w)
 	struct torture *t = w->t;
 	struct t_file *f = &w->f[rnd(w, T_FILES)];
 	uint64_t p = rnd(w, t->maxpages), off = rnd(w, PG), len = 1 + rnd(w, PG - off - 1);
-	uint64_t gen = ++w->gen, mf0;
+	uint64_t gen = ++w->gen;
 	struct t_mpage *m;
 	struct f_op o;
 	int64_t ret;
@@ -1259,14 +1260,13 @@ static void op_pwrite_part(struct t_worker *w)
 	f_unlock(f);
 	byte = fill_byte(f->fid, gen);
 	memset(w->buf, byte, len);
-	mf0 = atomic_load(&t->mf_finished);
 	w->io_lo = p * PG + off;
 	w->io_hi = p * PG + off + len;
 	ret = dc_dcfs_pwrite(t->fs, f->fd, w->buf, len, p * PG + off);
 	t_count(t, OP_PWRITE_PART);
 	hist_add(w, OP_PWRITE_PART, f->fid, gen, p, 1, ret);
 	if (ret < 0)
-		return pwrite_err(w, f, &o, (int)ret, mf0, p, p + 1);
+		return pwrite_err(w, f, &o, (int)ret, p, p + 1);
 	if (f_end(w, f, &o)) {
 		m = &f->m[p];
 		if ((uint64_t)ret != len || m->st == M_FLUX || m->st == M_UNKNOWN || m->st == M_TAIL ||
@@ -1289,7 +1289,7 @@ static void op_pwrite(struct t_worker *w)
 	struct torture *t = w->t;
 	struct t_file *f = &w->f[rnd(w, T_FILES)];
 	uint64_t p = rnd(w, t->maxpages), n = 1 + rnd(w, t->maxpages - p < 32 ? t->maxpages - p : 32);
-	uint64_t gen = ++w->gen, mf0;
+	uint64_t gen = ++w->gen;
 	struct f_op o;
 	int64_t ret;
 
@@ -1300,14 +1300,13 @@ static void op_pwrite(struct t_worker *w)
 	f_unlock(f);
 	for (uint64_t i = 0; i < n; i++)
 		stamp_page(w->buf + i * PG, f->fid, p + i, gen);
-	mf0 = atomic_load(&t->mf_finished);
 	w->io_lo = p * PG;
 	w->io_hi = (p + n) * PG;
 	ret = dc_dcfs_pwrite(t->fs, f->fd, w->buf, n * PG, p * PG);
 	t_count(t, OP_PWRITE);
 	hist_add(w, OP_PWRITE, f->fid, gen, p, n, ret);
 	if (ret < 0)
-		return pwrite_err(w, f, &o, (int)ret, mf0, p, p + n);
+		return pwrite_err(w, f, &o, (int)ret, p, p + n);
 	if (f_end(w, f, &o)) {
 		for (uint64_t i = 0; i < (uint64_t)ret / PG; i++)
 			m_stamp(w, f, p + i, gen);
@@ -2652,7 +2651,7 @@ static void one_op(struct t_worker *w, int op)
 	atomic_store(&w->op, op);
 	w->io_lo = 0; /* the bytes its calls touch: an operation narrows it (t_err_ok()) */
 	w->io_hi = UINT64_MAX;
-	w->mf0 = atomic_load(&t->mf_started);
+	w->mf0 = atomic_load(&t->mf_finished);
 	switch (op) {
 	case OP_PWRITE: op_pwrite(w); break;
 	case OP_PWRITE_PART: op_pwrite_part(w); break;
