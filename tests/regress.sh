@@ -101,7 +101,11 @@ for line in \
     "34 test_conc_devdax open_and_close_vs_removal" \
     "35 test_region claim_racing_removal_fails" \
     "41 test_dcfs_share write_pin_racing_a_cow_of_its_page" \
-    "41 test_conc_dcfs write_pins_vs_cow"; do
+    "41 test_dcfs_share write_pin_racing_a_quarantine_punch" \
+    "41 test_dcfs_share write_pin_racing_a_quarantine_collapse" \
+    "41 test_dcfs_share write_pin_racing_a_quarantine_reflink" \
+    "41 test_conc_dcfs write_pins_vs_cow" \
+    "41 test_conc_dcfs write_pins_vs_quarantine_punch"; do
     set -- $line
     bug=$1 test=$2 case=$3
     if ! { bin "$test" 0 && bin "$test" "$bug"; } >"$out/build.$test.$bug.log" 2>&1; then

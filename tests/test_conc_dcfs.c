@@ -51,9 +51,11 @@
  * Q), or nothing at all (QUARANTINED): never another file, never free.  O
  * must never show the pattern.  At the end nothing is quarantined.
  *
- * write_pins_vs_cow: write pins of A's pages against writes that copy A's
- * shared blocks and reflinks that share them again; a held write pin must
- * be on a block of A alone, at the pinned offset (bug 41).
+ * write_pins_vs_cow, write_pins_vs_quarantine_punch: write pins of A's
+ * pages against writes that copy A's shared blocks (and, on a quarantine
+ * mount, punches) and reflinks that share them again; a held write pin
+ * must be on a block of A alone, at the pinned offset, or quarantined
+ * (bug 41).
  *
  * namespace_races, faults_vs_layout, parallel_writers_model: the namespace,
  * the fault path and writers of separate files (one allocator, each file
@@ -1079,6 +1081,7 @@ TEST(reflink_writers_vs_reflink_truncate)
 #define WC_NP 16
 static int wc_a, wc_b;
 static uint64_t wc_ia;
+static bool wc_quar; /* a quarantine mount, and the writer punches too */
 static atomic_long wc_astray, wc_pins, wc_cows, wc_shares, wc_pinners_left;
 
 /*
@@ -1100,7 +1103,10 @@ static void *wc_pinner(void *arg)
 
 		CHECK_EQ(dc_dcfs_pin(FS, wc_a, p * PG, PG, 0, "wc", &ps), 0);
 		v = rmap_of(ps.segs[0].pgoff);
-		if (v.blk.state != DC_DCFS_BLOCK_USED || v.n != 1 || !rmap_has(&v, wc_ia, p * PG)) {
+		if (wc_quar && v.blk.state == DC_DCFS_BLOCK_QUARANTINED && v.n == 0)
+			; /* punched under the pin: it waits in the quarantine */
+		else if (v.blk.state != DC_DCFS_BLOCK_USED || v.n != 1 ||
+			 !rmap_has(&v, wc_ia, p * PG)) {
 			if (atomic_fetch_add(&wc_astray, 1) < 5)
 				fprintf(stderr, "[%s] write pin of A page %llu holds device page %llu: "
 					"state %d, %d owner(s), first ino %llu offset %llu (A is %llu)\n",
@@ -1126,7 +1132,11 @@ static void wc_widen(struct dc_dcfs *fs)
 	sched_yield();
 }
 
-/* CoW: small writes into A's pages (pwrite or a write fault), which copy a shared block. */
+/*
+ * CoW: small writes into A's pages (pwrite or a write fault), which copy a
+ * shared block; on a quarantine mount also punches of single pages, which
+ * take the block out without waiting for pins.
+ */
 static void *wc_cower(void *arg)
 {
 	uint64_t rng = t_seed(13000);
@@ -1137,7 +1147,9 @@ static void *wc_cower(void *arg)
 		uint64_t r = t_rand(&rng), p = (r >> 8) % WC_NP;
 
 		stamp++;
-		if ((r >> 20) & 1) {
+		if (wc_quar && (r >> 24) % 3 == 0) {
+			CHECK_EQ(dc_dcfs_fallocate(FS, wc_a, DC_DCFS_FALLOC_PUNCH, p * PG, PG, NULL), 0);
+		} else if ((r >> 20) & 1) {
 			CHECK_EQ(dc_dcfs_pwrite(FS, wc_a, &stamp, sizeof(stamp), p * PG + 64),
 				 (int64_t)sizeof(stamp));
 		} else {
@@ -1175,14 +1187,19 @@ static void *wc_sharer(void *arg)
  * loop (test builds widen the window between a pin's fast path and its
  * sharing check with a yield).  Counts write pins that held a block not
  * A's alone at the pinned offset; at the end the check passes.
+ *
+ * write_pins_vs_quarantine_punch: the same on a quarantine mount, the
+ * writer punching pages too; a pinned block may also be quarantined (it
+ * left A under the pin), never another file's.
  */
-TEST(write_pins_vs_cow)
+static void write_pins_vs_drops(bool quarantine)
 {
 	pthread_t pin[2], cow, share;
 	uint64_t cow0;
 
 	t_watchdog(t_case_limit() < 120 ? t_case_limit() : 120);
-	fx("mem:16M", NULL);
+	wc_quar = quarantine;
+	fx("mem:16M", quarantine ? "quarantine" : NULL);
 	atomic_store(&wc_astray, 0);
 	atomic_store(&wc_pins, 0);
 	atomic_store(&wc_cows, 0);
@@ -1221,6 +1238,16 @@ TEST(write_pins_vs_cow)
 	xclose(wc_a);
 	xclose(wc_b);
 	check_fs();
+}
+
+TEST(write_pins_vs_cow)
+{
+	write_pins_vs_drops(false);
+}
+
+TEST(write_pins_vs_quarantine_punch)
+{
+	write_pins_vs_drops(true);
 }
 
 static uint64_t q_ino;

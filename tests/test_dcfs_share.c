@@ -2811,65 +2811,109 @@ TEST(pin_rechecks_size_after_pinning)
 }
 
 /*
- * A write pin and a CoW of the same page by another caller (bug 41, found
- * by the torture): the CoW runs, here from the pin's test hook, after the
- * fast path pinned the shared block and before the pin checks the block
- * for sharing.  The CoW drops a's share, so the check finds the old block
- * unshared, but it is b's alone now: the pin must hold a's copy, never
- * b's block (a DMA would write b's data, and a punch of b would free the
- * block under the pin).
+ * A write pin and a share drop of the same page by another caller (bug
+ * 41, found by the torture): the drop runs, here from the pin's test
+ * hook, after the fast path pinned the shared block and before the pin
+ * checks the block for sharing.  It takes a's share, so the check finds
+ * the old block unshared, but it is b's alone now: the pin must hold a
+ * block of a alone, at the pinned offset, never b's (a DMA would write
+ * b's data, and a punch of b would free the block under the pin).  The
+ * drop: a CoW of the page (a pwrite), or on a quarantine mount, where
+ * they do not wait for pins, a punch, a collapse or a reflink onto it
+ * (the last three found by a hostile review of the first fix).
  */
 extern void (*dc__test_pin_hook)(struct dc_dcfs *fs) __attribute__((weak));
 
-static void cow_in_the_pin(struct dc_dcfs *fs)
+enum drop { DROP_COW, DROP_PUNCH, DROP_COLLAPSE, DROP_REFLINK };
+static enum drop drop_mode;
+static int drop_src;
+
+static void drop_in_the_pin(struct dc_dcfs *fs)
 {
 	(void)fs;
-	if (atomic_exchange(&hook_armed, 0))
+	if (!atomic_exchange(&hook_armed, 0))
+		return;
+	switch (drop_mode) {
+	case DROP_COW:
 		xwrite_byte(hook_fd, 'C', 100, 10); /* a's page 0 copied, b keeps the block */
+		break;
+	case DROP_PUNCH:
+		CHECK_EQ(dc_dcfs_fallocate(FS, hook_fd, DC_DCFS_FALLOC_PUNCH, 0, PG, NULL), 0);
+		break;
+	case DROP_COLLAPSE:
+		CHECK_EQ(dc_dcfs_fallocate(FS, hook_fd, DC_DCFS_FALLOC_COLLAPSE, 0, PG, NULL), 0);
+		break;
+	case DROP_REFLINK:
+		CHECK_EQ(dc_dcfs_reflink(FS, drop_src, 0, hook_fd, 0, PG, NULL), 0);
+		break;
+	}
 }
 
-TEST(write_pin_racing_a_cow_of_its_page)
+static void write_pin_racing_a_drop(enum drop mode)
 {
 	struct dc_dcfs_fault_result res;
 	struct dc_dcfs_pinset ps = { 0 };
-	uint8_t am[2 * 4096], bm[2 * 4096];
-	uint64_t ia, ib, x;
-	int a, b;
+	uint8_t bm[3 * 4096];
+	uint64_t ia, ib, x, got;
+	int a, b, c;
 
 	if (!&dc__test_pin_hook)
 		t_skip("the library has no test hooks (built without DC_FAULT_INJECT)");
-	fx("mem:16M", NULL);
+	fx("mem:16M", mode == DROP_COW ? NULL : "quarantine");
 	a = xcreate("a");
 	b = xcreate("b");
+	c = xcreate("c");
 	ia = ino_of(a);
 	ib = ino_of(b);
-	xwrite_byte(a, 'A', 2 * PG, 0);
+	xwrite_byte(a, 'A', 3 * PG, 0);
+	xwrite_byte(c, 'C', 3 * PG, 0);
 	x = pg_of(a, 0);
-	CHECK_EQ(dc_dcfs_reflink(FS, a, 0, b, 0, 2 * PG, NULL), 0);
+	CHECK_EQ(dc_dcfs_reflink(FS, a, 0, b, 0, 3 * PG, NULL), 0);
 	CHECK_EQ(dc_dcfs_fault(FS, a, 0, 0, 0, &res), 0); /* mapped: the shared block */
 	CHECK_EQ(res.pgoff, x);
 	hook_fd = a;
+	drop_mode = mode;
+	drop_src = c;
 	atomic_store(&hook_armed, 1);
-	dc__test_pin_hook = cow_in_the_pin;
+	dc__test_pin_hook = drop_in_the_pin;
 	CHECK_EQ(dc_dcfs_pin(FS, a, 0, PG, 0, "dma", &ps), 0);
 	dc__test_pin_hook = NULL;
-	CHECK_EQ(atomic_load(&hook_armed), 0); /* the CoW ran inside the pin */
+	CHECK_EQ(atomic_load(&hook_armed), 0); /* the drop ran inside the pin */
 	check_segs(&ps, 0, PG);
-	CHECK(ps.segs[0].pgoff != x);
-	CHECK_EQ(ps.segs[0].pgoff, pg_of(a, 0));
+	got = ps.segs[0].pgoff;
+	CHECK(got != x);
+	CHECK_EQ(got, pg_of(a, 0));
+	expect_block(got, DC_DCFS_BLOCK_USED, 1, ia, U(0));
 	expect_block(x, DC_DCFS_BLOCK_USED, 1, ib, U(0));
-	expect_block(ps.segs[0].pgoff, DC_DCFS_BLOCK_USED, 1, ia, U(0));
 	dma_write(&ps, 0xD7);
 	CHECK_EQ(dc_dcfs_unpin(FS, &ps), 0);
-	memset(am, 'A', sizeof(am));
-	memset(am, 0xD7, PG);
 	memset(bm, 'A', sizeof(bm));
-	check_contents(a, am, sizeof(am));
 	check_contents(b, bm, sizeof(bm));
 	check_fs();
 	xclose(a);
 	xclose(b);
+	xclose(c);
 	check_fs();
+}
+
+TEST(write_pin_racing_a_cow_of_its_page)
+{
+	write_pin_racing_a_drop(DROP_COW);
+}
+
+TEST(write_pin_racing_a_quarantine_punch)
+{
+	write_pin_racing_a_drop(DROP_PUNCH);
+}
+
+TEST(write_pin_racing_a_quarantine_collapse)
+{
+	write_pin_racing_a_drop(DROP_COLLAPSE);
+}
+
+TEST(write_pin_racing_a_quarantine_reflink)
+{
+	write_pin_racing_a_drop(DROP_REFLINK);
 }
 
 T_MAIN(setup, teardown)

@@ -196,9 +196,9 @@ struct dcfs_inode {
 	struct dcfs_pin *pins_head, *pins_tail; /* pin_lock, oldest first */
 	uint64_t pinned_pages;       /* pin_lock */
 	_Atomic unsigned pins_busy;  /* dc_dcfs_pin() calls on the file in flight */
-	_Atomic uint64_t cow_seq;    /* CoWs of the file: bumped after the old entry's zap,
-				      * before the file's share of the old block drops
-				      * (dcfs_cow_done()); a write pin's check (pin.c) */
+	_Atomic uint64_t give_backs; /* share drops of the file's blocks (dcfs_give_back(),
+				      * after their entries went, before the drop); a
+				      * write pin's check (pin.c pin_pages()) */
 	unsigned brk_n;              /* pin_lock: operations asking pins back now */
 	uint64_t brk_first, brk_last; /* pin_lock: the file pages they cover (a union) */
 };

@@ -131,9 +131,6 @@ void dcfs_cow_done(struct dcfs_inode *ino, uint64_t fpage, uint64_t x, uint64_t 
 	if (!ok) { /* nothing maps the copy: give it back (its record is a tail) */
 		dcfs_give_back(ino, fpage, y, n);
 	} else {
-		/* Before the share drop (a release store): a write pin that sees
-		 * the drop sees this too, and one that saw this sees the zap. */
-		atomic_fetch_add_explicit(&ino->cow_seq, 1, memory_order_release);
 		DC_BUG_ON(dcfs_ext_remove(&ino->ext, fpage, n, dcfs_give_back, ino)); /* reserved */
 		DC_BUG_ON(dcfs_ext_insert(&ino->ext, fpage, y, n));
 		atomic_fetch_add_explicit(&fs->cow_copies, 1, memory_order_relaxed);

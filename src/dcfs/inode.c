@@ -169,6 +169,10 @@ void dcfs_give_back(void *arg, uint64_t fpage, uint64_t pgoff, uint64_t len)
 
 	(void)dcfs_ext_remove(&ino->dirty, pgoff, len, NULL, NULL);
 	atomic_fetch_sub(&ino->pages, len);
+	/* Before the share drop (a release store): a write pin whose sharing
+	 * check sees the drop sees this too, and one whose first look saw
+	 * this looked after the entries went (pin_pages()). */
+	atomic_fetch_add_explicit(&ino->give_backs, 1, memory_order_release);
 	dcfs_blocks_put(ino->fs, ino, fpage, pgoff, len);
 }
 

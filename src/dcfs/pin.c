@@ -13,7 +13,6 @@
  * dc_dcfs_pins() and the slow-wait reports read.
  */
 #include "dcfs/dcfs_int.h"
-#include <sched.h>
 
 struct dcfs_pin {
 	uint64_t id;
@@ -164,15 +163,17 @@ void (*dc__test_pin_hook)(struct dc_dcfs *fs);
  *
  * A write pin of a file that shares blocks checks the pages it pinned for
  * sharing, and copies a shared one first.  The check comes after the
- * pin, so a CoW of the same page by another thread may run in between:
- * it zaps the entry after the fast path's re-check (the pin holds the
- * old block), then drops the file's share, and the check then finds the
- * old block unshared, but it is the other sharer's alone.  So the pin
- * also reads the file's CoW count before the fast path and again after
- * the check: a CoW that dropped a share the check saw counted before the
- * drop, and one counted before the first read zapped its entry before
- * the fast path looked (dcfs_cow_done()).  If the count moved, the pages
- * are put back and pinned again.
+ * pin, so the file may let go of the block in between: a CoW of the page
+ * by another thread, or on a quarantine mount a punch, collapse or
+ * reflink onto it (they do not wait for pins), removes the entry after
+ * the fast path's re-check (the pin holds the old block), then drops the
+ * file's share, and the check then finds the old block unshared, but it
+ * is the other sharer's alone.  So the pin also reads the file's count
+ * of share drops before the fast path and again after the check: a drop
+ * the check saw was counted before it, and one counted before the first
+ * read removed its entry before the fast path looked (dcfs_give_back()).
+ * If the count moved, the pages are put back and pinned again (the
+ * entry is gone or replaced by then: no spin).
  */
 static int pin_pages(struct dcfs_inode *ino, struct dcfs_pin *p)
 {
@@ -181,7 +182,7 @@ static int pin_pages(struct dcfs_inode *ino, struct dcfs_pin *p)
 
 	while (i < p->npages) {
 		struct dc_dcfs_fault_result res;
-		uint64_t cows = atomic_load_explicit(&ino->cow_seq, memory_order_acquire);
+		uint64_t drops = atomic_load_explicit(&ino->give_backs, memory_order_acquire);
 		int n = dc_mapping_get_folios(ino->m, p->first + i, p->npages - i, true,
 					      &p->folios[i]);
 		int ret;
@@ -195,10 +196,9 @@ static int pin_pages(struct dcfs_inode *ino, struct dcfs_pin *p)
 
 			DC_TEST_HOOK(dc__test_pin_hook, ino->fs);
 			k = unshared_prefix(ino, p, i, (uint64_t)n);
-			if (DC_REGRESS_BUG != 41 && /* bug 41: a CoW meanwhile left a sharer's block pinned */
-			    atomic_load_explicit(&ino->cow_seq, memory_order_relaxed) != cows) {
+			if (DC_REGRESS_BUG != 41 && /* bug 41: a drop meanwhile left a sharer's block pinned */
+			    atomic_load_explicit(&ino->give_backs, memory_order_relaxed) != drops) {
 				dc_mapping_put_folios(&p->folios[i], (uint64_t)n, true);
-				sched_yield(); /* the CoW may be halfway: let it finish */
 				continue;
 			}
 			if (k < (uint64_t)n) { /* copy the shared block, then pin the copy */
