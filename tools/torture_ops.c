@@ -639,12 +639,28 @@ static bool f_end(struct t_worker *w, struct t_file *f, struct f_op *o)
 	return !over && f->fid == o->fid && !f->recycle;
 }
 
+/* End @o on @f when nothing of the model is to be settled (the lock not held). */
+static void f_done(struct t_worker *w, struct t_file *f, struct f_op *o)
+{
+	(void)f_end(w, f, o);
+	f_unlock(f);
+}
+
 /* An operation on @f that has nothing to do (after f_begin(), the lock held). */
 static void f_nothing(struct t_worker *w, struct t_file *f, struct f_op *o)
 {
 	f_unlock(f);
-	(void)f_end(w, f, o);
-	f_unlock(f);
+	f_done(w, f, o);
+}
+
+/* f_begin(), and false (the operation ended) if the file is closed (a recycle failed). */
+static bool f_begin_open(struct t_worker *w, struct t_file *f, enum f_kind kind, struct f_op *o)
+{
+	f_begin(w, f, kind, o);
+	if (f->fd >= 0)
+		return true;
+	f_nothing(w, f, o);
+	return false;
 }
 
 /* ---- errors ------------------------------------------------------------------------- */
@@ -1066,8 +1082,7 @@ static struct t_dma *dma_run(struct t_worker *w, unsigned slot, uint64_t p, uint
 		k = PIN_SHORT;
 	x = calloc(1, sizeof(*x));
 	if (!x) {
-		(void)f_end(w, f, o);
-		f_unlock(f);
+		f_done(w, f, o);
 		return NULL;
 	}
 	atomic_init(&x->hold, hold ? HOLD_ARMED : HOLD_NONE);
@@ -1103,8 +1118,7 @@ static struct t_dma *dma_run(struct t_worker *w, unsigned slot, uint64_t p, uint
 		}
 		free(x);
 		(void)t_err_ok(w, f, ret, "pin", ok, &gone, f_overlapped_now(f, o));
-		(void)f_end(w, f, o);
-		f_unlock(f);
+		f_done(w, f, o);
 		return NULL;
 	}
 	pinset_check(t, &ps, x->ino, OWN_PINNED, write, write ? "dma write (before)" : "dma read (before)",
@@ -1134,8 +1148,7 @@ static struct t_dma *dma_run(struct t_worker *w, unsigned slot, uint64_t p, uint
 		if (ret)
 			t_violation(t, V_UNEXPECTED, "unpin: %s", ename(ret));
 		free(x);
-		(void)f_end(w, f, o);
-		f_unlock(f);
+		f_done(w, f, o);
 		return NULL;
 	}
 	if (race) { /* this one's passes done, the held one's last pass lands on them */
@@ -1203,8 +1216,7 @@ static void op_dma(struct t_worker *w, bool write, uint64_t ms, int kind)
 	any = f->fd >= 0 && pick_range(w, f, 64 * w->t->block / PG, &p, &n);
 	f_unlock(f);
 	if (!any) {
-		(void)f_end(w, f, &o);
-		f_unlock(f);
+		f_done(w, f, &o);
 		return;
 	}
 	(void)dma_run(w, slot, p, n, write, ms, k, e, false, NULL, &o);
@@ -1253,9 +1265,8 @@ static void op_pwrite_part(struct t_worker *w)
 	int64_t ret;
 	int byte;
 
-	f_begin(w, f, FK_WRITE, &o);
-	if (f->fd < 0)
-		return f_nothing(w, f, &o);
+	if (!f_begin_open(w, f, FK_WRITE, &o))
+		return;
 	dma_snap(w);
 	f_unlock(f);
 	byte = fill_byte(f->fid, gen);
@@ -1293,9 +1304,8 @@ static void op_pwrite(struct t_worker *w)
 	struct f_op o;
 	int64_t ret;
 
-	f_begin(w, f, FK_WRITE, &o);
-	if (f->fd < 0)
-		return f_nothing(w, f, &o);
+	if (!f_begin_open(w, f, FK_WRITE, &o))
+		return;
 	dma_snap(w);
 	f_unlock(f);
 	for (uint64_t i = 0; i < n; i++)
@@ -1328,9 +1338,8 @@ static void op_pread(struct t_worker *w)
 	int64_t ret;
 	bool gone;
 
-	f_begin(w, f, FK_READ, &o);
-	if (f->fd < 0)
-		return f_nothing(w, f, &o);
+	if (!f_begin_open(w, f, FK_READ, &o))
+		return;
 	want = p * PG >= f->size ? 0 : f->size - p * PG < n * PG ? f->size - p * PG : n * PG;
 	f_unlock(f);
 	w->io_lo = p * PG;
@@ -1475,8 +1484,7 @@ static void op_store(struct t_worker *w, bool explicit_fault)
 	if (any) {
 		store_pages(w, f, p, n, NULL, &o);
 	} else {
-		(void)f_end(w, f, &o);
-		f_unlock(f);
+		f_done(w, f, &o);
 	}
 }
 
@@ -1666,8 +1674,7 @@ static void load_pages(struct t_worker *w, struct t_file *f, uint64_t p, uint64_
 	t_count(t, OP_LOAD);
 	if (sigbus_guard(vacc_run, &a, &at)) {
 		view_sigbus(w, f, at, "load", &o);
-		(void)f_end(w, f, &o);
-		f_unlock(f);
+		f_done(w, f, &o);
 		return;
 	}
 	if (f_end(w, f, &o))
@@ -1708,8 +1715,7 @@ static void op_eof_store(struct t_worker *w)
 	/* past the last block: inside it, the view maps the whole block */
 	p = (size + t->block - 1) / t->block * t->block / PG;
 	if (f->fd < 0 || !f->mapped || p >= t->maxpages) {
-		(void)f_end(w, f, &o);
-		f_unlock(f);
+		f_done(w, f, &o);
 		return;
 	}
 	p += rnd(w, t->maxpages - p);
@@ -1761,8 +1767,7 @@ static void op_tail_store(struct t_worker *w)
 	a.byte = fill_byte(f->fid, ++w->gen);
 	t_count(t, OP_TAIL_STORE);
 	(void)sigbus_guard(vacc_run, &a, &at);
-	(void)f_end(w, f, &o);
-	f_unlock(f);
+	f_done(w, f, &o);
 }
 
 /* ---- layout -------------------------------------------------------------------------- */
@@ -1814,9 +1819,8 @@ static void op_truncate(struct t_worker *w)
 
 	bool back;
 
-	f_begin(w, f, FK_LAYOUT, &fo);
-	if (f->fd < 0)
-		return f_nothing(w, f, &fo);
+	if (!f_begin_open(w, f, FK_LAYOUT, &fo))
+		return;
 	s0 = f->size;
 	/*
 	 * Grown from inside a page: that page is read back at once, its old
@@ -1865,9 +1869,8 @@ static void op_falloc(struct t_worker *w, unsigned mode)
 	struct f_op fo;
 	int ret;
 
-	f_begin(w, f, FK_LAYOUT, &fo);
-	if (f->fd < 0)
-		return f_nothing(w, f, &fo);
+	if (!f_begin_open(w, f, FK_LAYOUT, &fo))
+		return;
 	if ((mode == DC_DCFS_FALLOC_PUNCH || mode == DC_DCFS_FALLOC_ZERO) && (bpp == 1 || rnd(w, 2))) {
 		p = rnd(w, t->maxpages);
 		n = 1 + rnd(w, t->maxpages - p < 64 ? t->maxpages - p : 64);
@@ -2037,16 +2040,14 @@ static void op_fsync(struct t_worker *w)
 	int ret;
 	bool gone;
 
-	f_begin(w, f, FK_READ, &o);
-	if (f->fd < 0)
-		return f_nothing(w, f, &o);
+	if (!f_begin_open(w, f, FK_READ, &o))
+		return;
 	f_unlock(f);
 	ret = dc_dcfs_fsync(w->t->fs, f->fd, rnd(w, 2));
 	t_count(w->t, OP_FSYNC);
 	if (ret)
 		(void)t_err_ok(w, f, ret, "fsync", NULL, &gone, false);
-	(void)f_end(w, f, &o);
-	f_unlock(f);
+	f_done(w, f, &o);
 }
 
 /*
@@ -2101,8 +2102,7 @@ static void op_poison(struct t_worker *w)
 	nev = t_mf_events(&ev);
 	quiet = !f_moved_now(f, &o);
 	ino = f->ino;
-	(void)f_end(w, f, &o);
-	f_unlock(f);
+	f_done(w, f, &o);
 	if (ret && ret != -EBUSY && !(ret == -ENOMEM && t->o.fail_alloc))
 		t_violation(t, V_UNEXPECTED, "memory failure of page %" PRIu64 ": %s (%s)", pgoff,
 			    ename(ret), dc_errmsg());
@@ -2329,8 +2329,7 @@ static void op_kill(struct t_worker *w)
 	f_unlock(f);
 	k = calloc(1, sizeof(*k));
 	if (!k) {
-		(void)f_end(w, f, &o);
-		f_unlock(f);
+		f_done(w, f, &o);
 		return;
 	}
 	k->w = w;
@@ -2352,8 +2351,7 @@ static void op_kill(struct t_worker *w)
 		fds0 = t_fds_open();
 	if (pthread_create(&th, NULL, kill_thread, k)) {
 		free(k);
-		(void)f_end(w, f, &o);
-		f_unlock(f);
+		f_done(w, f, &o);
 		return;
 	}
 	while (!atomic_load(&k->started))
@@ -2368,8 +2366,7 @@ static void op_kill(struct t_worker *w)
 	t_count(t, OP_KILL);
 	if (atomic_load(&k->started) < 0) {
 		free(k);
-		(void)f_end(w, f, &o);
-		f_unlock(f);
+		f_done(w, f, &o);
 		return;
 	}
 	if (res == PTHREAD_CANCELED)
@@ -2483,8 +2480,7 @@ static void op_race(struct t_worker *w)
 
 		f_unlock(f);
 		if (dc_dcfs_truncate(w->t->fs, f->fd, 16 * PG, &wo)) {
-			(void)f_end(w, f, &o);
-			f_unlock(f);
+			f_done(w, f, &o);
 			return;
 		}
 		f_lock(f);
@@ -2622,8 +2618,7 @@ static void op_probe(struct t_worker *w)
 		if (ret)
 			t_violation(t, V_UNEXPECTED, "unpin (probe): %s", ename(ret));
 	}
-	(void)f_end(w, f, &o);
-	f_unlock(f);
+	f_done(w, f, &o);
 }
 
 static void op_recycle(struct t_worker *w)
