@@ -198,6 +198,8 @@ struct t_shift {
 };
 #define T_SHIFTS 64
 
+#define T_OLD_INOS 16
+
 struct t_file {
 	/*
 	 * The file's lock: the fields below (the model, the size, the fd)
@@ -220,6 +222,11 @@ struct t_file {
 	int fd;              /* -1: none */
 	uint32_t fid;
 	uint64_t ino;
+	/* The inos of its last T_OLD_INOS files before this one: unlinked, a
+	 * DMA still running may keep one (its blocks with it: a memory
+	 * failure of a block it shares with this file is reported to it). */
+	uint64_t old_ino[T_OLD_INOS];
+	unsigned nold;
 	char name[48];
 	uint64_t size;       /* bytes */
 	uint64_t layout_gen; /* bumped by every operation that changes the layout */

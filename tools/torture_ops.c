@@ -624,7 +624,12 @@ static bool f_end(struct t_worker *w, struct t_file *f, struct f_op *o)
 	over = f_overlapped(f, o);
 	if (over) {
 		atomic_fetch_add(&w->t->overlaps, 1);
-		if (o->kind == FK_WRITE || o->kind == FK_LAYOUT)
+		/*
+		 * A write pin too: its DMA writes on after the pin, and may land
+		 * after a layout change it overlapped that ends later and would
+		 * otherwise settle its pages exactly (zeros, say).
+		 */
+		if (o->kind == FK_WRITE || o->kind == FK_LAYOUT || (o->kind == FK_PIN && !o->ro))
 			f->raced = true;
 	}
 	other = f->in[!o->side];
@@ -633,8 +638,10 @@ static bool f_end(struct t_worker *w, struct t_file *f, struct f_op *o)
 		(void)file_open(w, f);
 		f->recycle = f->raced = false;
 	}
-	if (f->raced && other != FK_WRITE + 1 && other != FK_LAYOUT + 1)
+	if (f->raced && other != FK_WRITE + 1 && other != FK_LAYOUT + 1) {
 		f_resync(w->t, f);
+		over = true; /* the model is the resync's now: nothing to settle */
+	}
 	/* a recycle still to come (a file past the view, cut back later): the model is not the file's */
 	return !over && f->fid == o->fid && !f->recycle;
 }
@@ -721,12 +728,13 @@ static bool t_err_ok(struct t_worker *w, struct t_file *f, int err, const char *
 	}
 	/*
 	 * -EIO for poison in the bytes the call touched (w->io_lo, w->io_hi,
-	 * set by the operation; anywhere in the file if the other thread
-	 * changed the layout meanwhile: the poisoned block may have moved).
+	 * set by the operation); if the other thread changed the layout
+	 * meanwhile, for any poison: the poisoned block may have moved in
+	 * the file, or left it (a punch after the call hit it).
 	 */
 	if ((err == -EIO || err == -EHWPOISON) &&
-	    (file_poisoned(w, f, raced ? 0 : w->io_lo, raced ? UINT64_MAX : w->io_hi) ||
-	     atomic_load(&t->mf_started) > w->mf0)) {
+	    ((raced && atomic_load(&t->mf_finished) > 0) ||
+	     file_poisoned(w, f, w->io_lo, w->io_hi) || atomic_load(&t->mf_started) > w->mf0)) {
 		/* (or a memory failure was under way during the operation: the
 		 * block it hit may be gone by now, punched or moved by the
 		 * partner, or a free block it poisoned was just allocated) */
@@ -795,6 +803,7 @@ static void file_close(struct t_worker *w, struct t_file *f, bool unlink)
 	if (ret)
 		t_violation(t, V_UNEXPECTED, "close %s: %s (%s)", f->name, ename(ret), dc_errmsg());
 	f->fd = -1;
+	f->old_ino[f->nold++ % T_OLD_INOS] = f->ino;
 }
 
 /*
@@ -2055,7 +2064,8 @@ static void op_fsync(struct t_worker *w)
  * anywhere.  Of our file's block, with no layout change or copy of the
  * partner's meanwhile: it must be reported to that file at that offset
  * (DC_DCFS_EV_MEMORY_FAILURE, in this thread), and every report must name
- * one of the worker's files (a block of ours is shared by ours only).
+ * one of the worker's files (a block of ours is shared by ours only), or
+ * one it unlinked that a DMA still keeps.
  */
 static void op_poison(struct t_worker *w)
 {
@@ -2118,9 +2128,13 @@ static void op_poison(struct t_worker *w)
 		bool ours = false;
 
 		for (unsigned j = 0; j < T_FILES && !ours; j++) {
-			f_lock(&w->f[j]);
-			ours = w->f[j].ino == ev[i].ino;
-			f_unlock(&w->f[j]);
+			struct t_file *g = &w->f[j];
+
+			f_lock(g);
+			ours = g->ino == ev[i].ino;
+			for (unsigned k = 0; k < T_OLD_INOS && k < g->nold && !ours; k++)
+				ours = g->old_ino[k] == ev[i].ino; /* unlinked, kept by a DMA */
+			f_unlock(g);
 		}
 		if (!ours)
 			t_violation(t, V_MF_ROUTE, "memory failure of page %" PRIu64 " (%s page %" PRIu64 ") reported to ino %" PRIu64 " offset %" PRIu64 ", not a file of the worker's",
