@@ -2670,6 +2670,47 @@ TEST(quarantine_reflink_waits_for_source_pins)
 }
 
 /*
+ * The same after a layout change elsewhere in the pinned block's entry
+ * took the entry away (bug 42, found by the torture): with the quarantine
+ * a break abandons whole entries, so a punch of one page under a 2 MiB
+ * entry of 4 KiB blocks leaves the other 511 blocks in the file, one of
+ * them pinned, and no entry maps them.  A reflink of that block must still
+ * wait for the pin: it asks the file's pins, not only the entries' folios
+ * (else a DMA goes on writing a block the destination shares).
+ */
+TEST(quarantine_reflink_waits_for_pins_an_abandon_hid)
+{
+	struct dc_dcfs_fault_result res;
+	struct dc_dcfs_pinset ps = { 0 };
+	struct dc_wait_opts w;
+	uint8_t buf[64];
+	int a, b;
+
+	fx("mem:64M", "quarantine");
+	a = xcreate("a");
+	b = xcreate("b");
+	CHECK_EQ(dc_dcfs_fallocate(FS, a, DC_DCFS_FALLOC_ZERO, 0, 2 * 1024 * 1024, NULL), 0);
+	CHECK_EQ(dc_dcfs_fault(FS, a, 5, DC_DCFS_FAULT_WRITE, 9, &res), 0);
+	if (res.order != 9)
+		t_skip("no 2 MiB entry for an aligned 2 MiB extent here");
+	CHECK_EQ(dc_dcfs_pin(FS, a, 5 * PG, PG, 0, "dma", &ps), 0);
+	/* One page punched: the whole entry abandoned, page 5's block stays. */
+	CHECK_EQ(dc_dcfs_fallocate(FS, a, DC_DCFS_FALLOC_PUNCH, 100 * PG, PG, NULL), 0);
+	CHECK_EQ(ps.segs[0].pgoff, pg_of(a, 5 * PG));
+	w = deadline_in_ms(100);
+	CHECK_EQ(dc_dcfs_reflink(FS, a, 5 * PG, b, 0, PG, &w), -ETIMEDOUT);
+	CHECK_EQ(fsize(b), 0);
+	dma_write(&ps, 'Z');
+	CHECK_EQ(dc_dcfs_unpin(FS, &ps), 0);
+	CHECK_EQ(dc_dcfs_reflink(FS, a, 5 * PG, b, 0, PG, NULL), 0);
+	CHECK_EQ(dc_dcfs_pread(FS, b, buf, sizeof(buf), 0), (int64_t)sizeof(buf));
+	CHECK(all_bytes(buf, 'Z', sizeof(buf)));
+	check_fs();
+	xclose(a);
+	xclose(b);
+}
+
+/*
  * Insert range in a file that maps one block at two offsets (a reflink
  * within it): each reverse-map record moves once (the review's D3: both
  * moved to the same offset, the check passed, a punch then died).

@@ -195,7 +195,8 @@ struct dcfs_inode {
 
 	struct dcfs_pin *pins_head, *pins_tail; /* pin_lock, oldest first */
 	uint64_t pinned_pages;       /* pin_lock */
-	_Atomic unsigned pins_busy;  /* dc_dcfs_pin() calls on the file in flight */
+	struct dcfs_pin *pending;    /* pin_lock: dc_dcfs_pin() calls on the file in flight
+				      * (their ranges), until recorded (pin.c) */
 	_Atomic uint64_t give_backs; /* share drops of the file's blocks (dcfs_give_back(),
 				      * after their entries went, before the drop); a
 				      * write pin's check (pin.c pin_pages()) */

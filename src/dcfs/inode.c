@@ -65,7 +65,7 @@ void dcfs_mapping_drop(struct dc_mapping *m)
  */
 void dcfs_inode_free(struct dcfs_inode *ino, struct dc_mapping *m)
 {
-	DC_BUG_ON(!ino->dead || ino->pins_head);
+	DC_BUG_ON(!ino->dead || ino->pins_head || ino->pending);
 	if (m && atomic_load(&ino->fs->shutdown))
 		dcfs_mapping_drop(m); /* an eviction in shutdown left its entries */
 	else if (m)

@@ -18,7 +18,7 @@ struct dcfs_pin {
 	uint64_t id;
 	struct dcfs_inode *ino;
 	struct dcfs_pin *hnext;        /* pin table chain */
-	struct dcfs_pin *prev, *next;  /* the file's list, oldest first */
+	struct dcfs_pin *prev, *next;  /* the file's list, oldest first (or its pending list) */
 	uint64_t off, len, first, npages, held, start_ns;
 	unsigned flags;
 	dc_dcfs_revoke_fn revoke;      /* a revocable long-term pin */
@@ -61,6 +61,32 @@ static int table_reserve(struct dc_dcfs *fs)
 static bool in_break(const struct dcfs_inode *ino, uint64_t first, uint64_t n)
 {
 	return ino->brk_n && first <= ino->brk_last && first + n - 1 >= ino->brk_first;
+}
+
+/*
+ * A pin call in flight is on its file's pending list (its range known)
+ * from before its first lookup until it is recorded or fails, so that
+ * dcfs_pins_on() sees it (pin_lock held).
+ */
+static void pending_add(struct dcfs_pin *p)
+{
+	struct dcfs_inode *ino = p->ino;
+
+	p->prev = NULL;
+	p->next = ino->pending;
+	if (ino->pending)
+		ino->pending->prev = p;
+	ino->pending = p;
+}
+
+static void pending_del(struct dcfs_pin *p)
+{
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		p->ino->pending = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
 }
 
 static void record(struct dc_dcfs *fs, struct dcfs_pin *p)
@@ -318,13 +344,8 @@ static int pin_ino(struct dc_dcfs *fs, struct dcfs_inode *ino, uint64_t off, uin
 	uint64_t size;
 	int ret;
 
-	/* Before any page is looked up: a break that zapped an entry and then
-	 * sees no pin call in flight knows none of ours can be on it. */
-	atomic_fetch_add(&ino->pins_busy, 1);
-	dc__smp_mb(); /* pairs with the fence after a zap's ZAP store */
 	size = atomic_load(&ino->size);
 	if (off + len > size) {
-		atomic_fetch_sub(&ino->pins_busy, 1);
 		dcfs_call_end(ino);
 		return dc__fail(-EFAULT, "dcfs pin: bytes [%llu, %llu) reach past the end of "
 				"file (%llu)", (unsigned long long)off,
@@ -350,9 +371,17 @@ static int pin_ino(struct dc_dcfs *fs, struct dcfs_inode *ino, uint64_t off, uin
 	p->start_ns = dc_now_ns();
 	if (tag) /* the rest stays zero (calloc) */
 		memcpy(p->tag, tag, strnlen(tag, DC_DCFS_TAG_MAX));
+	/*
+	 * Pending before any page is looked up: a break that removed an entry
+	 * and then sees no pin of ours on its range (dcfs_pins_on(), under
+	 * pin_lock too) knows that our lookups come after the removal.
+	 */
+	pthread_mutex_lock(&fs->pin_lock);
+	pending_add(p);
+	pthread_mutex_unlock(&fs->pin_lock);
 	ret = pin_pages(ino, p);
 	if (ret)
-		goto err_free;
+		goto err_pending;
 	/*
 	 * The size again, now that the pages are pinned: a truncate that ran
 	 * meanwhile either waits for this pin (it has not set the size yet) or
@@ -363,7 +392,7 @@ static int pin_ino(struct dc_dcfs *fs, struct dcfs_inode *ino, uint64_t off, uin
 		put_all(p, p->npages);
 		ret = dc__fail(-EFAULT, "dcfs pin: the file was truncated below [%llu, %llu) "
 			       "meanwhile", (unsigned long long)off, (unsigned long long)(off + len));
-		goto err_free;
+		goto err_pending;
 	}
 	ret = build_segs(fs, p);
 	if (!ret) {
@@ -373,29 +402,34 @@ static int pin_ino(struct dc_dcfs *fs, struct dcfs_inode *ino, uint64_t off, uin
 			ret = dc__fail(-EAGAIN, "dcfs pin: an operation is asking the pins of "
 				       "[%llu, +%llu) back: try again after it",
 				       (unsigned long long)off, (unsigned long long)len);
-		if (!ret)
+		if (!ret) { /* pending to recorded: dcfs_pins_on() sees the range throughout */
+			pending_del(p);
 			record(fs, p);
+		}
 		pthread_mutex_unlock(&fs->pin_lock);
 	}
 	if (ret) {
 		put_all(p, p->npages);
-		goto err_free;
+		goto err_pending;
 	}
 	ps->id = p->id;
 	ps->offset = off;
 	ps->length = len;
 	ps->nsegs = p->nsegs;
 	ps->segs = p->segs;
-	atomic_fetch_sub(&ino->pins_busy, 1);
 	dcfs_active_put(fs); /* the call's inode reference is the pin set's now */
 	return 0;
+err_pending:
+	pthread_mutex_lock(&fs->pin_lock);
+	pending_del(p);
+	pthread_mutex_unlock(&fs->pin_lock);
+	dc_wake_var(&ino->pending); /* a reflink's break waits for the file's pins */
 err_free:
 	if (p) {
 		free(p->segs);
 		free(p->folios);
 		free(p);
 	}
-	atomic_fetch_sub(&ino->pins_busy, 1);
 	dcfs_call_end(ino);
 	return ret;
 }
@@ -515,14 +549,16 @@ void dcfs_leases_break(struct dcfs_inode *ino, uint64_t first, uint64_t last, co
 }
 
 /*
- * Whether a pin of @ino may hold file pages [first, last]: a pin call is in
- * flight, or a pin set covers some of them.
+ * Whether a pin of @ino may hold file pages [first, last]: a pin set, or a
+ * pin call in flight, covers some of them.
  */
 bool dcfs_pins_on(struct dcfs_inode *ino, uint64_t first, uint64_t last)
 {
-	bool on = atomic_load(&ino->pins_busy) != 0;
+	bool on = false;
 
 	pthread_mutex_lock(&ino->fs->pin_lock);
+	for (struct dcfs_pin *p = ino->pending; p && !on; p = p->next)
+		on = p->first <= last && p->first + p->npages - 1 >= first;
 	for (struct dcfs_pin *p = ino->pins_head; p && !on; p = p->next)
 		on = p->first <= last && p->first + p->npages - 1 >= first;
 	pthread_mutex_unlock(&ino->fs->pin_lock);
@@ -562,6 +598,7 @@ DC_API int dc_dcfs_unpin(struct dc_dcfs *fs, struct dc_dcfs_pinset *ps)
 	free(p->segs);
 	free(p->folios);
 	free(p);
+	dc_wake_var(&ino->pending); /* the pin record went (dcfs_pins_on()) */
 	dcfs_inode_put(ino);
 	return 0;
 }
