@@ -350,9 +350,10 @@ static void set_phase(struct torture *t, enum wd_phase p)
  * age), the mount's pin count (pins on files no worker has open, e.g. of
  * files being closed, show as the difference), the last slow-wait reports
  * (which layout call waits how long for which pins) and the removal's
- * outstanding references.  Read while those threads may still move: the
- * watchdog prints this only when nothing moved for --watchdog seconds,
- * and exits right after.
+ * outstanding references.  Each worker's DMA list under its lock (the
+ * worker frees what it reaps); the rest is read while those threads may
+ * still move: the watchdog prints this only when nothing moved for
+ * --watchdog seconds, and exits right after.
  */
 static void wd_report(struct torture *t)
 {

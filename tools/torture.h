@@ -274,7 +274,8 @@ struct t_worker {
 	uint64_t gen;
 	struct t_file *f;        /* T_FILES: the worker's files (its partner's too) */
 	struct t_file files[T_FILES]; /* the worker's (unused in a partner) */
-	struct t_dma *dmas;
+	struct t_dma *dmas;      /* its DMAs; dma_lock for a change and for the watchdog's look */
+	pthread_mutex_t dma_lock;
 	unsigned ndmas;
 	unsigned char *buf;      /* maxpages pages */
 	uint64_t io_lo, io_hi;   /* the bytes of the file its calls touch now (t_err_ok()) */

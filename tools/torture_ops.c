@@ -830,6 +830,7 @@ int t_worker_init(struct t_worker *w)
 	w->rng = t->o.seed ^ (UINT64_C(0xD1B54A32D192ED03) * (w->idx + 1));
 	w->f = w->files;
 	w->peer = p;
+	pthread_mutex_init(&w->dma_lock, NULL);
 	p->t = t;
 	p->idx = w->idx;
 	p->side = 1;
@@ -1003,7 +1004,9 @@ static void reap(struct t_worker *w, bool all)
 		struct t_dma *x = *pp;
 
 		if (all || dma_done(x->d)) {
+			pthread_mutex_lock(&w->dma_lock);
 			*pp = x->next;
+			pthread_mutex_unlock(&w->dma_lock);
 			dma_finish(w, x);
 		} else {
 			pp = &x->next;
@@ -1193,8 +1196,10 @@ static struct t_dma *dma_run(struct t_worker *w, unsigned slot, uint64_t p, uint
 	}
 	f_unlock(f);
 	hist_add(w, write ? OP_DMA_WRITE : OP_DMA_READ, f->fid, x->gen, p, n, k);
+	pthread_mutex_lock(&w->dma_lock);
 	x->next = w->dmas;
 	w->dmas = x;
+	pthread_mutex_unlock(&w->dma_lock);
 	w->ndmas++;
 	t_count(t, write ? OP_DMA_WRITE : OP_DMA_READ);
 	return x;
@@ -2823,12 +2828,14 @@ unsigned t_worker_dump(struct t_worker *w, FILE *out)
 			pop < 0 ? 0.0 : (double)(now - atomic_load(&w->peer->op_t0)) / 1e9);
 	}
 	/* Its DMAs, done or not: one not done holds its pins (pins below, by tag, with age). */
+	pthread_mutex_lock(&w->dma_lock);
 	for (const struct t_dma *x = w->dmas; x; x = x->next)
 		fprintf(out, "    dma w%u.dma%" PRIu64 ": %s%s of ino %" PRIu64 " offset %" PRIu64
 			" %" PRIu64 " pages, %s, %" PRIu64 " bytes moved\n", w->idx, x->serial,
 			x->write ? "write" : "read", x->longterm ? " (long-term)" : "", x->ino,
 			x->off, x->len / DC_PAGE_SIZE, dma_done(x->d) ? "done" : "in flight",
 			dma_bytes(x->d));
+	pthread_mutex_unlock(&w->dma_lock);
 	for (unsigned i = 0; i < T_FILES; i++) {
 		struct dc_dcfs_pin_info pi[T_DUMP_PINS];
 		int fd = w->f[i].fd, n;
