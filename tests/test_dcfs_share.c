@@ -2711,6 +2711,43 @@ TEST(quarantine_reflink_waits_for_pins_an_abandon_hid)
 }
 
 /*
+ * A zero-range past the end of file that fails after it allocated the
+ * blocks past the end (bug 43, found by the torture's check on a full
+ * quarantine mount): here the pinned last block has to move to a copy
+ * before its tail is zeroed, and the file system has no block left for
+ * the copy.  The call fails with -ENOSPC and must give the blocks past
+ * the end back: the size stays, and no extent may lie past it.
+ */
+TEST(quarantine_failed_zero_past_eof_gives_blocks_back)
+{
+	struct dc_dcfs_pinset ps = { 0 };
+	struct dc_dcfs_statfs st;
+	uint64_t free0;
+	int a, fill;
+
+	fx("mem:16M", "quarantine");
+	a = xcreate("a");
+	fill = xcreate("fill");
+	xwrite_byte(a, 'A', PG, 0);
+	CHECK_EQ(dc_dcfs_pin(FS, a, 0, PG, 0, "dma", &ps), 0);
+	dc_dcfs_statfs(FS, &st);
+	free0 = st.blocks_free;
+	CHECK(free0 > 2);
+	xwrite_byte(fill, 'F', (free0 - 2) * PG, 0); /* two blocks left: the zero's, not the copy's */
+	dc_dcfs_statfs(FS, &st);
+	CHECK_EQ(st.blocks_free, 2);
+	CHECK_EQ(dc_dcfs_fallocate(FS, a, DC_DCFS_FALLOC_ZERO, 100, 3 * PG - 100, NULL), -ENOSPC);
+	CHECK_EQ(fsize(a), PG);
+	check_fs(); /* no extent past the end of file */
+	dc_dcfs_statfs(FS, &st);
+	CHECK_EQ(st.blocks_free, 2);
+	CHECK_EQ(dc_dcfs_unpin(FS, &ps), 0);
+	check_fs();
+	xclose(a);
+	xclose(fill);
+}
+
+/*
  * Insert range in a file that maps one block at two offsets (a reflink
  * within it): each reverse-map record moves once (the review's D3: both
  * moved to the same offset, the check passed, a punch then died).

@@ -437,6 +437,9 @@ static int punch_or_zero(struct dcfs_inode *ino, uint64_t off, uint64_t end, boo
 		}
 		if (zero && !ret)
 			ret = grow_to(ino, end);
+		/* bug 43: a zero that failed here left what it allocated past the end */
+		if (zero && ret && DC_REGRESS_BUG != 43)
+			dcfs_trim_eof(ino); /* the size stays: alloc_range()'s blocks past it go back */
 		pthread_mutex_unlock(&ino->ext_lock);
 	}
 	pthread_rwlock_unlock(&ino->invalidate);
@@ -573,6 +576,8 @@ DC_API int dc_dcfs_fallocate(struct dc_dcfs *fs, int fd, unsigned mode, uint64_t
 		if (!ret) {
 			pthread_mutex_lock(&ino->ext_lock);
 			ret = grow_to(ino, off + len);
+			if (ret) /* what alloc_range() allocated past the end goes back */
+				dcfs_trim_eof(ino);
 			pthread_mutex_unlock(&ino->ext_lock);
 		}
 		break;
