@@ -2974,6 +2974,81 @@ static void write_pin_racing_a_drop(enum drop mode)
 	check_fs();
 }
 
+/*
+ * A write pin while a CoW of its page is under way (bug 44, found by the
+ * torture on 2 MiB blocks): the CoW checked that the block is shared,
+ * copied it and holds the entry locked; meanwhile the other sharer lets
+ * go, and a write pin through the fast path finds the old block unshared
+ * and keeps it; then the CoW replaces it and drops the file's share, and
+ * the DMA writes a block that left the file (quarantined, on a mount
+ * without the quarantine).  The pin must not go through an entry a fault
+ * holds: it faults, waits for the CoW, and pins the copy.
+ */
+extern void (*dc__test_cow_hook)(struct dc_dcfs *fs) __attribute__((weak));
+static struct dc_dcfs_pinset cw_ps;
+static atomic_int cw_state; /* 1: pin called, 2: it returned */
+static int cw_a, cw_b, cw_ret;
+static pthread_t cw_thread;
+
+static void *cw_pinner(void *arg)
+{
+	(void)arg;
+	atomic_store(&cw_state, 1);
+	cw_ret = dc_dcfs_pin(FS, cw_a, 0, PG, 0, "dma", &cw_ps);
+	atomic_store(&cw_state, 2);
+	return NULL;
+}
+
+static void pin_during_the_cow(struct dc_dcfs *fs)
+{
+	(void)fs;
+	if (!atomic_exchange(&hook_armed, 0))
+		return;
+	/* The other sharer lets go: the block is a's alone now. */
+	CHECK_EQ(dc_dcfs_fallocate(FS, cw_b, DC_DCFS_FALLOC_PUNCH, 0, PG, NULL), 0);
+	CHECK_EQ(pthread_create(&cw_thread, NULL, cw_pinner, NULL), 0);
+	/* Time for the pin to land through the locked entry (the bug), or to
+	 * block in its fault until this CoW is done (the fix). */
+	for (int i = 0; i < 200 && atomic_load(&cw_state) != 2; i++)
+		usleep(1000);
+}
+
+TEST(write_pin_during_a_cow_of_its_page)
+{
+	struct dc_dcfs_fault_result res;
+	uint64_t ia, x, got;
+
+	if (!&dc__test_cow_hook)
+		t_skip("the library has no test hooks (built without DC_FAULT_INJECT)");
+	fx("mem:16M", NULL);
+	cw_a = xcreate("a");
+	cw_b = xcreate("b");
+	ia = ino_of(cw_a);
+	xwrite_byte(cw_a, 'A', 2 * PG, 0);
+	x = pg_of(cw_a, 0);
+	CHECK_EQ(dc_dcfs_reflink(FS, cw_a, 0, cw_b, 0, 2 * PG, NULL), 0);
+	CHECK_EQ(dc_dcfs_fault(FS, cw_a, 0, 0, 0, &res), 0); /* mapped: the shared block */
+	atomic_store(&cw_state, 0);
+	atomic_store(&hook_armed, 1);
+	dc__test_cow_hook = pin_during_the_cow;
+	xwrite_byte(cw_a, 'C', 100, 10); /* a CoW of a's page 0: the hook runs inside it */
+	dc__test_cow_hook = NULL;
+	CHECK_EQ(atomic_load(&hook_armed), 0);
+	pthread_join(cw_thread, NULL);
+	CHECK_EQ(cw_ret, 0);
+	check_segs(&cw_ps, 0, PG);
+	got = cw_ps.segs[0].pgoff;
+	CHECK(got != x);
+	CHECK_EQ(got, pg_of(cw_a, 0));
+	expect_block(got, DC_DCFS_BLOCK_USED, 1, ia, U(0));
+	dma_write(&cw_ps, 0xD7);
+	CHECK_EQ(dc_dcfs_unpin(FS, &cw_ps), 0);
+	check_fs();
+	xclose(cw_a);
+	xclose(cw_b);
+	check_fs();
+}
+
 TEST(write_pin_racing_a_cow_of_its_page)
 {
 	write_pin_racing_a_drop(DROP_COW);

@@ -787,6 +787,22 @@ TEST(iteration_and_range_pins)
 	CHECK_EQ(dc_mapping_get_folios(m, 0, 0, false, fs), -EINVAL);
 	CHECK_EQ(dc_mapping_get_folios(m, 0, 1, false, NULL), -EINVAL);
 	CHECK_EQ(dc_mapping_get_folios(m, DC_MAPPING_INDEX_MAX, 2, false, fs), -EINVAL);
+	CHECK_EQ(dc_mapping_get_folios_flags(m, 2, 1, 0x80, fs), -EINVAL);
+	/* DC_GET_UNLOCKED stops at an entry a fault holds; without it, the lock does not count. */
+	{
+		struct dc_entry_handle h;
+
+		CHECK_EQ(dc_mapping_grab(m, 3, 0, NULL, &h), 0);
+		CHECK_EQ(dc_mapping_get_folios_flags(m, 2, 2, DC_GET_PIN | DC_GET_UNLOCKED, fs), 1);
+		CHECK(fs[0] == dc_folio_lookup(R, 12));
+		dc_mapping_put_folios(fs, 1, true);
+		CHECK_EQ(dc_mapping_get_folios_flags(m, 3, 1, DC_GET_UNLOCKED, fs), 0);
+		CHECK_EQ(dc_mapping_get_folios_flags(m, 2, 2, 0, fs), 2);
+		dc_mapping_put_folios(fs, 2, false);
+		CHECK_EQ(dc_mapping_unlock(&h), 0);
+		CHECK_EQ(dc_mapping_get_folios_flags(m, 2, 2, DC_GET_UNLOCKED, fs), 2);
+		dc_mapping_put_folios(fs, 2, false);
+	}
 	CHECK_EQ(refs(12), 1);
 	CHECK_EQ(refs(4096 + 511), 1);
 	finish(m);

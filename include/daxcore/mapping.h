@@ -367,6 +367,25 @@ DC_API DC_MUST_CHECK int dc_mapping_get_folio(struct dc_mapping *m, uint64_t ind
 DC_API DC_MUST_CHECK int dc_mapping_get_folios(struct dc_mapping *m, uint64_t index, uint64_t nr,
 					       bool pin, struct dc_folio **out);
 
+/* Flags for dc_mapping_get_folios_flags(). */
+#define DC_GET_PIN      0x1u /* a DMA pin (dc_folio_pin()), not a plain reference */
+#define DC_GET_UNLOCKED 0x2u /* stop at an entry that is locked at either look */
+
+/**
+ * dc_mapping_get_folios_flags() - dc_mapping_get_folios() with @flags
+ * (DC_GET_*).  With DC_GET_UNLOCKED a page counts only if its entry was
+ * unlocked at the gather and unchanged and unlocked at the re-check, so
+ * no fault or copy-on-write held the entry in between: an owner whose
+ * write pins must not land on a block a CoW is replacing (the CoW holds
+ * the entry lock from its sharing check to the replace) uses it, and
+ * faults the pages it stops at (the fault waits for the lock).
+ * Context: any; lockless; never sleeps.
+ * Return: as dc_mapping_get_folios(); -EINVAL also for unknown @flags.
+ */
+DC_API DC_MUST_CHECK int dc_mapping_get_folios_flags(struct dc_mapping *m, uint64_t index,
+						     uint64_t nr, unsigned flags,
+						     struct dc_folio **out);
+
 /** dc_mapping_put_folios() - put (or unpin) @n folios from get_folios. */
 DC_API void dc_mapping_put_folios(struct dc_folio **fs, uint64_t n, bool pin);
 

@@ -147,6 +147,11 @@ void dcfs_cow_done(struct dcfs_inode *ino, uint64_t fpage, uint64_t x, uint64_t 
  * sharer and its last pin let go), then switch the extent.
  * Return: 0; 1 (not shared any more); a negative errno (nothing changed).
  */
+#ifdef DC_FAULT_INJECT
+/* Test builds: run in a CoW after the copy, before the replace (the entry locked). */
+void (*dc__test_cow_hook)(struct dc_dcfs *fs);
+#endif
+
 static int cow(struct dcfs_inode *ino, struct dc_entry_handle *h, uint64_t x)
 {
 	struct dc_dcfs *fs = ino->fs;
@@ -159,6 +164,7 @@ static int cow(struct dcfs_inode *ino, struct dc_entry_handle *h, uint64_t x)
 	ret = cow_copy(ino, h->index, x, false, &y);
 	if (ret)
 		return ret;
+	DC_TEST_HOOK(dc__test_cow_hook, fs);
 	ret = dc_mapping_insert(h, DC_REGRESS_BUG == 24 ? x : y, flags);
 	dcfs_cow_done(ino, h->index, x, y, !ret);
 	return ret;

@@ -187,6 +187,15 @@ void (*dc__test_pin_hook)(struct dc_dcfs *fs);
 /*
  * Pin every page of @p: fast path, fault what is missing, retry.
  *
+ * A write pin of a file that shares blocks pins only through entries that
+ * no fault holds locked (DC_GET_UNLOCKED): a CoW holds the entry's lock
+ * from its sharing check to the replace, and a pin through the entry in
+ * between could take the old block after the other sharer let go of it,
+ * find it unshared, and keep it, while the CoW replaces it and drops the
+ * file's share (found by the torture: the block went to the quarantine
+ * under the DMA, on a mount without it).  Such a page is faulted
+ * instead: the fault waits for the lock.
+ *
  * A write pin of a file that shares blocks checks the pages it pinned for
  * sharing, and copies a shared one first.  The check comes after the
  * pin, so the file may let go of the block in between: a CoW of the page
@@ -209,15 +218,18 @@ static int pin_pages(struct dcfs_inode *ino, struct dcfs_pin *p)
 	while (i < p->npages) {
 		struct dc_dcfs_fault_result res;
 		uint64_t drops = atomic_load_explicit(&ino->give_backs, memory_order_acquire);
-		int n = dc_mapping_get_folios(ino->m, p->first + i, p->npages - i, true,
-					      &p->folios[i]);
+		bool shares = write && atomic_load(&ino->shared_ever);
+		/* bug 44: pins through an entry a CoW holds (locked) */
+		unsigned gf = DC_GET_PIN | (shares && DC_REGRESS_BUG != 44 ? DC_GET_UNLOCKED : 0);
+		int n = dc_mapping_get_folios_flags(ino->m, p->first + i, p->npages - i, gf,
+						    &p->folios[i]);
 		int ret;
 
 		if (n < 0) { /* -EOVERFLOW: a folio has all the references it can hold */
 			put_all(p, i);
 			return n;
 		}
-		if (write && n && atomic_load(&ino->shared_ever)) {
+		if (shares && n) {
 			uint64_t k;
 
 			DC_TEST_HOOK(dc__test_pin_hook, ino->fs);

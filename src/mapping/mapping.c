@@ -891,9 +891,10 @@ void (*dc__test_gup_hook)(struct dc_mapping *m);
  * taken; *@used is the number of items whose pages were (partly) taken.
  */
 static uint64_t take_gathered(struct dc_mapping *m, const struct dc_index_item *it, unsigned n,
-			      uint64_t start, uint64_t last, bool pin, struct dc_folio **out,
+			      uint64_t start, uint64_t last, unsigned flags, struct dc_folio **out,
 			      unsigned *used, int *err)
 {
+	bool pin = flags & DC_GET_PIN;
 	uint64_t p = start;
 	unsigned k;
 
@@ -902,7 +903,8 @@ static uint64_t take_gathered(struct dc_mapping *m, const struct dc_index_item *
 		dc_entry_t e = it[k].value;
 		uint64_t end = it[k].first + dc__entry_pages(e);
 
-		if (it[k].first > p || !dc_entry_is_live(e))
+		if (it[k].first > p || !dc_entry_is_live(e) ||
+		    ((flags & DC_GET_UNLOCKED) && (e & DC_ENTRY_LOCKED)))
 			break;
 		for (; p < end && p <= last; p++) {
 			struct dc_folio *f = dc_folio_lookup(m->region,
@@ -931,8 +933,18 @@ static uint64_t take_gathered(struct dc_mapping *m, const struct dc_index_item *
 DC_API int dc_mapping_get_folios(struct dc_mapping *m, uint64_t index, uint64_t nr, bool pin,
 				 struct dc_folio **out)
 {
+	return dc_mapping_get_folios_flags(m, index, nr, pin ? DC_GET_PIN : 0, out);
+}
+
+DC_API int dc_mapping_get_folios_flags(struct dc_mapping *m, uint64_t index, uint64_t nr,
+				       unsigned flags, struct dc_folio **out)
+{
+	dc_entry_t lk = flags & DC_GET_UNLOCKED ? 0 : DC_ENTRY_LOCKED; /* a lock that does not count */
+	bool pin = flags & DC_GET_PIN;
 	uint64_t done = 0, last;
 
+	if (flags & ~(DC_GET_PIN | DC_GET_UNLOCKED))
+		return dc__fail(-EINVAL, "get_folios: unknown flags %#x", flags);
 	if (!out || !nr || index > DC_MAPPING_INDEX_MAX || nr > DC_MAPPING_INDEX_MAX + 1 - index ||
 	    nr > INT32_MAX)
 		return dc__fail(-EINVAL, "get_folios: range [%llu, +%llu) is empty, too long or "
@@ -947,7 +959,7 @@ DC_API int dc_mapping_get_folios(struct dc_mapping *m, uint64_t index, uint64_t 
 
 		dc__rcu_read_lock();
 		n = dc_index_gather(m->ix, start, last, it, GET_BATCH);
-		p = take_gathered(m, it, n, start, last, pin, out + done, &used, &err);
+		p = take_gathered(m, it, n, start, last, flags, out + done, &used, &err);
 		if (p == start) {
 			dc__rcu_read_unlock();
 			if (err == -EOVERFLOW && !done && DC_REGRESS_BUG != 23) /* bug 23: a fault would not help: the pin spun */
@@ -966,7 +978,7 @@ DC_API int dc_mapping_get_folios(struct dc_mapping *m, uint64_t index, uint64_t 
 			uint64_t end = it[k].first + dc__entry_pages(it[k].value);
 
 			if (again[k].first != it[k].first || again[k].order != it[k].order ||
-			    (again[k].value | DC_ENTRY_LOCKED) != (it[k].value | DC_ENTRY_LOCKED))
+			    (again[k].value | lk) != (it[k].value | lk))
 				break;
 			good = end < p ? end : p;
 		}
