@@ -672,15 +672,19 @@ static bool f_begin_open(struct t_worker *w, struct t_file *f, enum f_kind kind,
 
 /* ---- errors ------------------------------------------------------------------------- */
 
-/* Does any block of @f's first @pages pages carry poison? */
+/* Does a block of @f in bytes [@lo, @hi), inside its size, carry poison? */
 static bool file_poisoned(struct t_worker *w, struct t_file *f, uint64_t lo, uint64_t hi)
 {
 	struct torture *t = w->t;
+	struct dc_dcfs_stat st;
 	uint64_t size;
 
 	f_lock(f);
 	size = f->size;
 	f_unlock(f);
+	/* the file's own size: the model's may lag it (a growth it did not see yet) */
+	if (f->fd >= 0 && !dc_dcfs_fstat(t->fs, f->fd, &st) && st.size > size)
+		size = st.size;
 	if (size > hi)
 		size = hi;
 	for (uint64_t off = lo & ~(t->block - 1); off < size;) {
