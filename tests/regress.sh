@@ -6,7 +6,7 @@
 # (29, 30; 41, a write pin racing a share drop of its page; 42, a reflink
 # that does not wait for pins no entry leads to; 43, a failed zero-range
 # that leaves blocks past the end of file; 44, a write pin through an entry
-# a CoW holds), of device-dax (31; its review: 32-34), of the region claim (35)
+# a CoW holds; 45, one that went through before the CoW took it), of device-dax (31; its review: 32-34), of the region claim (35)
 # or a mutation of views that only the torture's store trace sees (37: a
 # revoke leaves the pages mapped; 38, an entry unlock that wakes nobody, is
 # seen by the torture's watchdog: tests/cli_torture.sh bug38) brought back (-DDC_REGRESS_BUG=N, see
@@ -111,7 +111,8 @@ for line in \
     "41 test_conc_dcfs write_pins_vs_quarantine_punch" \
     "42 test_dcfs_share quarantine_reflink_waits_for_pins_an_abandon_hid" \
     "43 test_dcfs_share quarantine_failed_zero_past_eof_gives_blocks_back" \
-    "44 test_dcfs_share write_pin_during_a_cow_of_its_page"; do
+    "44 test_dcfs_share write_pin_during_a_cow_of_its_page" \
+    "45 test_dcfs_share write_pin_before_a_cow_takes_its_entry"; do
     set -- $line
     bug=$1 test=$2 case=$3
     if ! { bin "$test" 0 && bin "$test" "$bug"; } >"$out/build.$test.$bug.log" 2>&1; then

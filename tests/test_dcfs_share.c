@@ -2711,6 +2711,37 @@ TEST(quarantine_reflink_waits_for_pins_an_abandon_hid)
 }
 
 /*
+ * A reflink of a page whose pinned block left the file (a punch on a
+ * quarantine mount does not wait for the pin), written again since: the
+ * file's block there is a new one, unpinned, and the reflink must not wait
+ * for the DMA on the old one (a first fix of bug 42 waited for the file's
+ * pin records, which still name the page; a hostile review found it).
+ */
+TEST(quarantine_reflink_ignores_a_pin_whose_block_left)
+{
+	struct dc_dcfs_pinset ps = { 0 };
+	struct dc_wait_opts w;
+	uint64_t x;
+	int a, b;
+
+	fx("mem:16M", "quarantine");
+	a = xcreate("a");
+	b = xcreate("b");
+	xwrite_byte(a, 'A', 2 * PG, 0);
+	x = pg_of(a, 0);
+	CHECK_EQ(dc_dcfs_pin(FS, a, 0, PG, 0, "dma", &ps), 0);
+	CHECK_EQ(dc_dcfs_fallocate(FS, a, DC_DCFS_FALLOC_PUNCH, 0, PG, NULL), 0); /* no wait */
+	xwrite_byte(a, 'N', PG, 0);
+	CHECK(pg_of(a, 0) != x);
+	w = deadline_in_ms(5000);
+	CHECK_EQ(dc_dcfs_reflink(FS, a, 0, b, 0, PG, &w), 0);
+	CHECK_EQ(dc_dcfs_unpin(FS, &ps), 0);
+	check_fs();
+	xclose(a);
+	xclose(b);
+}
+
+/*
  * A zero-range past the end of file that fails after it allocated the
  * blocks past the end (bug 43, found by the torture's check on a full
  * quarantine mount): here the pinned last block has to move to a copy
@@ -3043,6 +3074,82 @@ TEST(write_pin_during_a_cow_of_its_page)
 	expect_block(got, DC_DCFS_BLOCK_USED, 1, ia, U(0));
 	dma_write(&cw_ps, 0xD7);
 	CHECK_EQ(dc_dcfs_unpin(FS, &cw_ps), 0);
+	check_fs();
+	xclose(cw_a);
+	xclose(cw_b);
+	check_fs();
+}
+
+/*
+ * The other order (bug 45, found by a hostile review of bug 44's fix): the
+ * write pin goes through the entry before the CoW takes it; the CoW finds
+ * the block shared and copies it; the other sharer lets go; the pin's check
+ * finds the block unshared and keeps it, and the CoW then replaces it.  The
+ * CoW counts itself before its check, so the pin sees it and pins again
+ * (it then waits for the CoW in its fault).  The pin runs in this thread,
+ * stopped by its hook until the CoW (another thread) is inside its own.
+ */
+static atomic_int pc_state; /* 1: the sharer let go inside the CoW; 2: the pin returned */
+static pthread_t pc_thread;
+
+static void pc_cow_hook(struct dc_dcfs *fs)
+{
+	(void)fs;
+	CHECK_EQ(dc_dcfs_fallocate(FS, cw_b, DC_DCFS_FALLOC_PUNCH, 0, PG, NULL), 0);
+	atomic_store(&pc_state, 1);
+	/* The pin's check runs now: with the bug it returns at once. */
+	for (int i = 0; i < 500 && atomic_load(&pc_state) != 2; i++)
+		usleep(1000);
+}
+
+static void *pc_writer(void *arg)
+{
+	(void)arg;
+	xwrite_byte(cw_a, 'C', 100, 10); /* a CoW of a's page 0 */
+	return NULL;
+}
+
+static void pc_pin_hook(struct dc_dcfs *fs)
+{
+	(void)fs;
+	if (!atomic_exchange(&hook_armed, 0))
+		return;
+	dc__test_cow_hook = pc_cow_hook;
+	CHECK_EQ(pthread_create(&pc_thread, NULL, pc_writer, NULL), 0);
+	while (atomic_load(&pc_state) != 1)
+		usleep(1000);
+}
+
+TEST(write_pin_before_a_cow_takes_its_entry)
+{
+	struct dc_dcfs_fault_result res;
+	struct dc_dcfs_pinset ps = { 0 };
+	uint64_t ia, x, got;
+
+	if (!&dc__test_cow_hook || !&dc__test_pin_hook)
+		t_skip("the library has no test hooks (built without DC_FAULT_INJECT)");
+	fx("mem:16M", NULL);
+	cw_a = xcreate("a");
+	cw_b = xcreate("b");
+	ia = ino_of(cw_a);
+	xwrite_byte(cw_a, 'A', 2 * PG, 0);
+	x = pg_of(cw_a, 0);
+	CHECK_EQ(dc_dcfs_reflink(FS, cw_a, 0, cw_b, 0, 2 * PG, NULL), 0);
+	CHECK_EQ(dc_dcfs_fault(FS, cw_a, 0, 0, 0, &res), 0); /* mapped: the shared block */
+	atomic_store(&pc_state, 0);
+	atomic_store(&hook_armed, 1);
+	dc__test_pin_hook = pc_pin_hook;
+	CHECK_EQ(dc_dcfs_pin(FS, cw_a, 0, PG, 0, "dma", &ps), 0);
+	atomic_store(&pc_state, 2);
+	dc__test_pin_hook = NULL;
+	pthread_join(pc_thread, NULL);
+	dc__test_cow_hook = NULL;
+	got = ps.segs[0].pgoff;
+	CHECK(got != x);
+	CHECK_EQ(got, pg_of(cw_a, 0));
+	expect_block(got, DC_DCFS_BLOCK_USED, 1, ia, U(0));
+	dma_write(&ps, 0xD7);
+	CHECK_EQ(dc_dcfs_unpin(FS, &ps), 0);
 	check_fs();
 	xclose(cw_a);
 	xclose(cw_b);

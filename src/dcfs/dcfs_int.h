@@ -197,9 +197,11 @@ struct dcfs_inode {
 	uint64_t pinned_pages;       /* pin_lock */
 	struct dcfs_pin *pending;    /* pin_lock: dc_dcfs_pin() calls on the file in flight
 				      * (their ranges), until recorded (pin.c) */
-	_Atomic uint64_t give_backs; /* share drops of the file's blocks (dcfs_give_back(),
-				      * after their entries went, before the drop); a
-				      * write pin's check (pin.c pin_pages()) */
+	_Atomic uint64_t share_seq;  /* bumped by each share drop of the file's blocks
+				      * (dcfs_give_back(): after their entries went, before
+				      * the drop) and each CoW of its pages (cow_copy():
+				      * after the entry was taken, before its sharing
+				      * check); a write pin's check (pin.c pin_pages()) */
 	unsigned brk_n;              /* pin_lock: operations asking pins back now */
 	uint64_t brk_first, brk_last; /* pin_lock: the file pages they cover (a union) */
 };
@@ -336,6 +338,7 @@ void dcfs_pins_tally(struct dcfs_inode *ino, uint64_t *sets, uint64_t *held, uin
 void dcfs_leases_break(struct dcfs_inode *ino, uint64_t first, uint64_t last, const char *op);
 void dcfs_leases_end(struct dcfs_inode *ino);
 bool dcfs_pins_on(struct dcfs_inode *ino, uint64_t first, uint64_t last);
+bool dcfs_range_pinned(struct dcfs_inode *ino, uint64_t first, uint64_t last);
 
 /* layout.c */
 #define DCFS_BREAK_FINAL 0x1u /* the whole mapping, at eviction */

@@ -87,6 +87,15 @@ static int cow_copy(struct dcfs_inode *ino, uint64_t fpage, uint64_t x, bool mov
 	uint64_t n = dcfs_blk_pages(fs), yb, got;
 	int ret;
 
+	/*
+	 * Before the sharing check (bug 45): a write pin of the page that
+	 * went through the entry before the caller took it, and whose own
+	 * check finds the block unshared only because the other sharer let
+	 * go after ours, sees this (that let-go's lock section follows ours)
+	 * and pins again: else it would keep the block this copy replaces.
+	 */
+	if (DC_REGRESS_BUG != 45)
+		atomic_fetch_add_explicit(&ino->share_seq, 1, memory_order_release);
 	ret = dcfs_ext_reserve(&ino->ext, 2); /* the split around the block, its new record */
 	if (ret)
 		return ret;

@@ -172,7 +172,7 @@ void dcfs_give_back(void *arg, uint64_t fpage, uint64_t pgoff, uint64_t len)
 	/* Before the share drop (a release store): a write pin whose sharing
 	 * check sees the drop sees this too, and one whose first look saw
 	 * this looked after the entries went (pin_pages()). */
-	atomic_fetch_add_explicit(&ino->give_backs, 1, memory_order_release);
+	atomic_fetch_add_explicit(&ino->share_seq, 1, memory_order_release);
 	dcfs_blocks_put(ino->fs, ino, fpage, pgoff, len);
 }
 
@@ -258,6 +258,43 @@ static bool block_held(struct dc_dcfs *fs, uint64_t x)
 	struct dc_folio *f = dc_folio_lookup(fs->r, x);
 
 	return f && dc_folio_busy(f);
+}
+
+/*
+ * Whether a block the file maps in file pages [first, last] is pinned for
+ * DMA (by any pin: this file's, or a read pin of a file that shares it).
+ * Takes ext_lock.
+ */
+bool dcfs_range_pinned(struct dcfs_inode *ino, uint64_t first, uint64_t last)
+{
+	struct dc_dcfs *fs = ino->fs;
+	uint64_t fp = UINT64_C(1) << dc_region_folio_order(fs->r);
+	bool pinned = false;
+
+	pthread_mutex_lock(&ino->ext_lock);
+	for (uint64_t p = first; p <= last && !pinned;) {
+		struct dcfs_ext e;
+		uint64_t hole;
+
+		if (!dcfs_ext_lookup(&ino->ext, p, &e, &hole)) {
+			if (hole == UINT64_MAX || hole > last - p)
+				break;
+			p += hole;
+			continue;
+		}
+		for (uint64_t k = 0; k < e.len && p + k <= last && !pinned;) {
+			struct dc_folio *f = dc_folio_lookup(fs->r, e.pgoff + k);
+			uint64_t step = fp - ((e.pgoff + k) & (fp - 1)); /* to the next folio */
+
+			pinned = f && dc_folio_maybe_dma_pinned(f);
+			k += step;
+		}
+		if (e.len > last - p)
+			break;
+		p += e.len;
+	}
+	pthread_mutex_unlock(&ino->ext_lock);
+	return pinned;
 }
 
 int dcfs_zero_bytes(struct dcfs_inode *ino, uint64_t from, uint64_t to, bool broken)

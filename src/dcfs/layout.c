@@ -129,12 +129,12 @@ static int abandon_shared(struct dcfs_inode *ino, uint64_t first, uint64_t last,
 	return 0;
 }
 
-/* No pin of the file holds pages of the breaker's range, nor is being taken. */
-static bool no_pins(void *arg)
+/* No block the file maps in the breaker's range is pinned for DMA. */
+static bool no_pinned_blocks(void *arg)
 {
 	struct breaker *b = arg;
 
-	return !dcfs_pins_on(b->ino, b->first, b->last);
+	return !dcfs_range_pinned(b->ino, b->first, b->last);
 }
 
 /* The breaker @b's range, its wait callbacks dropping its locks while asleep. */
@@ -179,17 +179,21 @@ static int break_range_b(struct breaker *b, const struct dc_wait_opts *opts, uns
 		ret = dc_mapping_truncate(ino->m, first, last, &w);
 		if (ret == -EBUSY)
 			continue;
-		if (ret || !(how & DCFS_BREAK_KEEP) || DC_REGRESS_BUG == 42 || no_pins(b))
+		if (ret || !(how & DCFS_BREAK_KEEP) || !ino->fs->opt.quarantine ||
+		    DC_REGRESS_BUG == 42 || no_pinned_blocks(b))
 			return ret;
 		/*
-		 * The blocks stay (a reflink's source): its pins too, also those
-		 * no entry leads to any more.  With the quarantine a break
-		 * abandons whole entries, so a layout change of a few pages of
-		 * a 2 MiB entry leaves its other blocks in the file, pinned and
-		 * unmapped; the pin records still name their pages.  Then break
-		 * again: the range may have been faulted meanwhile.
+		 * The blocks stay (a reflink's source): the pins on them too,
+		 * also those no entry leads to any more.  With the quarantine a
+		 * break abandons whole entries, so a layout change of a few
+		 * pages of a 2 MiB entry leaves its other blocks in the file,
+		 * pinned and unmapped.  So wait until no block the file has in
+		 * the range is pinned (not for pin records: a block that left
+		 * the file under its pin is no reason), then break again (the
+		 * range may have been faulted meanwhile).  Without the
+		 * quarantine the entries lead to every pin of the file.
 		 */
-		ret = dc_wait_var(&ino->pending, no_pins, b, &w);
+		ret = dc_wait_var(ino->fs, no_pinned_blocks, b, &w);
 		if (ret)
 			return ret;
 	}

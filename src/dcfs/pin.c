@@ -217,7 +217,7 @@ static int pin_pages(struct dcfs_inode *ino, struct dcfs_pin *p)
 
 	while (i < p->npages) {
 		struct dc_dcfs_fault_result res;
-		uint64_t drops = atomic_load_explicit(&ino->give_backs, memory_order_acquire);
+		uint64_t drops = atomic_load_explicit(&ino->share_seq, memory_order_acquire);
 		bool shares = write && atomic_load(&ino->shared_ever);
 		/* bug 44: pins through an entry a CoW holds (locked) */
 		unsigned gf = DC_GET_PIN | (shares && DC_REGRESS_BUG != 44 ? DC_GET_UNLOCKED : 0);
@@ -235,12 +235,14 @@ static int pin_pages(struct dcfs_inode *ino, struct dcfs_pin *p)
 			DC_TEST_HOOK(dc__test_pin_hook, ino->fs);
 			k = unshared_prefix(ino, p, i, (uint64_t)n);
 			if (DC_REGRESS_BUG != 41 && /* bug 41: a drop meanwhile left a sharer's block pinned */
-			    atomic_load_explicit(&ino->give_backs, memory_order_relaxed) != drops) {
+			    atomic_load_explicit(&ino->share_seq, memory_order_relaxed) != drops) {
 				dc_mapping_put_folios(&p->folios[i], (uint64_t)n, true);
+				dc_wake_var(ino->fs); /* unpinned: see dcfs_range_pinned() */
 				continue;
 			}
 			if (k < (uint64_t)n) { /* copy the shared block, then pin the copy */
 				dc_mapping_put_folios(&p->folios[i + k], (uint64_t)n - k, true);
+				dc_wake_var(ino->fs);
 				i += k;
 				ret = dcfs_cow_page(ino, p->first + i);
 				if (ret) {
@@ -435,7 +437,7 @@ err_pending:
 	pthread_mutex_lock(&fs->pin_lock);
 	pending_del(p);
 	pthread_mutex_unlock(&fs->pin_lock);
-	dc_wake_var(&ino->pending); /* a reflink's break waits for the file's pins */
+	dc_wake_var(fs); /* a reflink's break waits for pinned blocks (layout.c) */
 err_free:
 	if (p) {
 		free(p->segs);
@@ -610,7 +612,7 @@ DC_API int dc_dcfs_unpin(struct dc_dcfs *fs, struct dc_dcfs_pinset *ps)
 	free(p->segs);
 	free(p->folios);
 	free(p);
-	dc_wake_var(&ino->pending); /* the pin record went (dcfs_pins_on()) */
+	dc_wake_var(ino->fs); /* a reflink's break waits for pinned blocks (layout.c) */
 	dcfs_inode_put(ino);
 	return 0;
 }
