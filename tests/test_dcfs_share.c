@@ -3044,40 +3044,56 @@ static void pin_during_the_cow(struct dc_dcfs *fs)
 		usleep(1000);
 }
 
-TEST(write_pin_during_a_cow_of_its_page)
+/* a and b share a's two pages, a's page 0 is mapped (the shared block): *@x, a's ino *@ia. */
+static void cow_race_setup(uint64_t *x, uint64_t *ia)
 {
 	struct dc_dcfs_fault_result res;
-	uint64_t ia, x, got;
 
-	if (!&dc__test_cow_hook)
-		t_skip("the library has no test hooks (built without DC_FAULT_INJECT)");
 	fx("mem:16M", NULL);
 	cw_a = xcreate("a");
 	cw_b = xcreate("b");
-	ia = ino_of(cw_a);
+	*ia = ino_of(cw_a);
 	xwrite_byte(cw_a, 'A', 2 * PG, 0);
-	x = pg_of(cw_a, 0);
+	*x = pg_of(cw_a, 0);
 	CHECK_EQ(dc_dcfs_reflink(FS, cw_a, 0, cw_b, 0, 2 * PG, NULL), 0);
-	CHECK_EQ(dc_dcfs_fault(FS, cw_a, 0, 0, 0, &res), 0); /* mapped: the shared block */
-	atomic_store(&cw_state, 0);
+	CHECK_EQ(dc_dcfs_fault(FS, cw_a, 0, 0, 0, &res), 0);
+	CHECK_EQ(res.pgoff, *x);
 	atomic_store(&hook_armed, 1);
+}
+
+/* The write pin @ps of a's page 0 holds a's copy, not the old block @x; then the end. */
+static void cow_race_check(struct dc_dcfs_pinset *ps, uint64_t x, uint64_t ia)
+{
+	uint64_t got;
+
+	check_segs(ps, 0, PG);
+	got = ps->segs[0].pgoff;
+	CHECK(got != x);
+	CHECK_EQ(got, pg_of(cw_a, 0));
+	expect_block(got, DC_DCFS_BLOCK_USED, 1, ia, U(0));
+	dma_write(ps, 0xD7);
+	CHECK_EQ(dc_dcfs_unpin(FS, ps), 0);
+	check_fs();
+	xclose(cw_a);
+	xclose(cw_b);
+	check_fs();
+}
+
+TEST(write_pin_during_a_cow_of_its_page)
+{
+	uint64_t ia, x;
+
+	if (!&dc__test_cow_hook)
+		t_skip("the library has no test hooks (built without DC_FAULT_INJECT)");
+	cow_race_setup(&x, &ia);
+	atomic_store(&cw_state, 0);
 	dc__test_cow_hook = pin_during_the_cow;
 	xwrite_byte(cw_a, 'C', 100, 10); /* a CoW of a's page 0: the hook runs inside it */
 	dc__test_cow_hook = NULL;
 	CHECK_EQ(atomic_load(&hook_armed), 0);
 	pthread_join(cw_thread, NULL);
 	CHECK_EQ(cw_ret, 0);
-	check_segs(&cw_ps, 0, PG);
-	got = cw_ps.segs[0].pgoff;
-	CHECK(got != x);
-	CHECK_EQ(got, pg_of(cw_a, 0));
-	expect_block(got, DC_DCFS_BLOCK_USED, 1, ia, U(0));
-	dma_write(&cw_ps, 0xD7);
-	CHECK_EQ(dc_dcfs_unpin(FS, &cw_ps), 0);
-	check_fs();
-	xclose(cw_a);
-	xclose(cw_b);
-	check_fs();
+	cow_race_check(&cw_ps, x, ia);
 }
 
 /*
@@ -3122,38 +3138,20 @@ static void pc_pin_hook(struct dc_dcfs *fs)
 
 TEST(write_pin_before_a_cow_takes_its_entry)
 {
-	struct dc_dcfs_fault_result res;
 	struct dc_dcfs_pinset ps = { 0 };
-	uint64_t ia, x, got;
+	uint64_t ia, x;
 
 	if (!&dc__test_cow_hook || !&dc__test_pin_hook)
 		t_skip("the library has no test hooks (built without DC_FAULT_INJECT)");
-	fx("mem:16M", NULL);
-	cw_a = xcreate("a");
-	cw_b = xcreate("b");
-	ia = ino_of(cw_a);
-	xwrite_byte(cw_a, 'A', 2 * PG, 0);
-	x = pg_of(cw_a, 0);
-	CHECK_EQ(dc_dcfs_reflink(FS, cw_a, 0, cw_b, 0, 2 * PG, NULL), 0);
-	CHECK_EQ(dc_dcfs_fault(FS, cw_a, 0, 0, 0, &res), 0); /* mapped: the shared block */
+	cow_race_setup(&x, &ia);
 	atomic_store(&pc_state, 0);
-	atomic_store(&hook_armed, 1);
 	dc__test_pin_hook = pc_pin_hook;
 	CHECK_EQ(dc_dcfs_pin(FS, cw_a, 0, PG, 0, "dma", &ps), 0);
 	atomic_store(&pc_state, 2);
 	dc__test_pin_hook = NULL;
 	pthread_join(pc_thread, NULL);
 	dc__test_cow_hook = NULL;
-	got = ps.segs[0].pgoff;
-	CHECK(got != x);
-	CHECK_EQ(got, pg_of(cw_a, 0));
-	expect_block(got, DC_DCFS_BLOCK_USED, 1, ia, U(0));
-	dma_write(&ps, 0xD7);
-	CHECK_EQ(dc_dcfs_unpin(FS, &ps), 0);
-	check_fs();
-	xclose(cw_a);
-	xclose(cw_b);
-	check_fs();
+	cow_race_check(&ps, x, ia);
 }
 
 TEST(write_pin_racing_a_cow_of_its_page)
