@@ -35,10 +35,22 @@ objs() { # dir bug files...  (sh has no locals: names differ from bin's)
     done
 }
 
+# Every switch is "DC_REGRESS_BUG == N" or "!= N": a source without N's is
+# the same object as with no bug, so bug N compiles only the sources with N.
 lib() { # bug -> $out/lib$bug.a
     [ -f "$out/lib$1.a" ] && return 0
-    objs "$out/plain" 0 $plain && objs "$out/bug$1" "$1" $switched || return 1
-    ar rcs "$out/lib$1.a" "$out"/plain/*.o "$out/bug$1"/*.o
+    l_mine=$(grep -lE "DC_REGRESS_BUG *[!=]= *$1([^0-9]|\$)" $switched)
+    objs "$out/plain" 0 $plain && objs "$out/bug0" 0 $switched &&
+        objs "$out/bug$1" "$1" $l_mine || return 1
+    l_objs=
+    for l_src in $switched; do
+        l_o=$(echo "$l_src" | tr / _).o
+        case " $(echo $l_mine) " in
+        *" $l_src "*) l_objs="$l_objs $out/bug$1/$l_o" ;;
+        *) l_objs="$l_objs $out/bug0/$l_o" ;;
+        esac
+    done
+    ar rcs "$out/lib$1.a" "$out"/plain/*.o $l_objs
 }
 
 bin() { # test bug
