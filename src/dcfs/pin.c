@@ -203,12 +203,15 @@ void (*dc__test_pin_hook)(struct dc_dcfs *fs);
  * reflink onto it (they do not wait for pins), removes the entry after
  * the fast path's re-check (the pin holds the old block), then drops the
  * file's share, and the check then finds the old block unshared, but it
- * is the other sharer's alone.  So the pin also reads the file's count
- * of share drops before the fast path and again after the check: a drop
- * the check saw was counted before it, and one counted before the first
- * read removed its entry before the fast path looked (dcfs_give_back()).
- * If the count moved, the pages are put back and pinned again (the
- * entry is gone or replaced by then: no spin).
+ * is the other sharer's alone.  Or a CoW that took the entry after the
+ * fast path found the block shared, and the other sharer let go after
+ * its check and before ours.  So the pin also reads the file's share_seq
+ * before the fast path and again after the check: a drop the check saw
+ * was counted before it (dcfs_give_back()), and so was a CoW whose check
+ * came before that drop (cow_copy()); one counted before the first read
+ * removed or locked its entry before the fast path looked.  If the count
+ * moved, the pages are put back and pinned again (the entry is gone,
+ * replaced or locked by then: no spin).
  */
 static int pin_pages(struct dcfs_inode *ino, struct dcfs_pin *p)
 {
